@@ -1,0 +1,21 @@
+"""`make bench`: run every benchmark in turn (or the ones named: python -m bench NAME ...)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+ALL = ["ticket_size", "verify_speed"]
+
+
+def main() -> None:
+    names = sys.argv[1:] or ALL
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        sys.exit(f"bench: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
+    for name in names:
+        importlib.import_module(f"bench.{name}").main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""cloud: the FastAPI ticket office: catalogue, orders, payments, reports, dashboard, ingest."""

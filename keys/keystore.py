@@ -1,0 +1,202 @@
+"""Private keys on disk: always encrypted, never readable by others, never from the command line.
+
+A key file is a small JSON document, so an operator can see what it is without a passphrase::
+
+    {"format": "scenic-key/1", "role": "issuer", "kid": "I1", "created": "...",
+     "public_key": "<64 hex digits, raw Ed25519>",
+     "private_key": "-----BEGIN ENCRYPTED PRIVATE KEY----- ..."}
+
+The private half is PKCS#8 encrypted with the passphrase (cryptography's
+``BestAvailableEncryption``: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC). The passphrase
+comes from the ``SCENIC_KEY_PASSPHRASE`` environment variable or a passphrase file; a
+command-line argument would be visible to every user in ``ps`` and in shell history, so there
+is none. Key files and passphrase files that group or others can read are refused, like ssh
+refuses a private key with loose permissions. Files are created 0600 with O_EXCL, so an
+existing key is never overwritten by accident.
+
+Roles: ``root`` signs downlink documents (keyrings, revocations, config) and is pinned on each
+gate; ``issuer`` signs tickets; ``node`` is a gate's own identity for its uplink events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+FORMAT = "scenic-key/1"
+ROLES = ("root", "issuer", "node")
+PASSPHRASE_ENV = "SCENIC_KEY_PASSPHRASE"
+MIN_PASSPHRASE = 12
+_KID = re.compile(r"^[A-Za-z0-9]{1,4}$")
+
+
+class KeyStoreError(Exception):
+    """A key or passphrase cannot be used; the message says what to do, and never a secret."""
+
+
+def kid_bytes(kid: str) -> bytes:
+    """A kid as written by people ("I1") to the bytes in the envelope; 1-4 letters or digits."""
+    if not _KID.match(kid):
+        raise KeyStoreError(
+            f"kid {kid!r} must be 1-4 letters or digits, e.g. I1 / 密钥编号须为1-4位字母或数字"
+        )
+    return kid.encode("ascii")
+
+
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key, first 16 bytes, for reading aloud at installation."""
+    digest = hashlib.sha256(raw_public(public_key)).hexdigest()[:32]
+    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def raw_public(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_pem(public_key: Ed25519PublicKey) -> str:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def load_public_pem(path: Path) -> Ed25519PublicKey:
+    """A pinned public key from a PEM file; refuses anything but Ed25519."""
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read public key {path}: {exc.strerror}") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise KeyStoreError(f"{path} is not a PEM public key / 不是PEM公钥文件") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyStoreError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A decrypted private key in memory, with the kid it signs under."""
+
+    kid: bytes
+    role: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private_key.sign(data)
+
+    def __repr__(self) -> str:  # never print key material, even by accident in a log
+        return f"SigningKey(kid={self.kid!r}, role={self.role!r})"
+
+
+def generate(role: str, kid: str) -> SigningKey:
+    if role not in ROLES:
+        raise KeyStoreError(f"role must be one of {', '.join(ROLES)}")
+    return SigningKey(kid_bytes(kid), role, Ed25519PrivateKey.generate())
+
+
+def passphrase_from(passphrase_file: Path | None, *, creating: bool = False) -> bytes:
+    """The passphrase from a 0600 file, else from $SCENIC_KEY_PASSPHRASE."""
+    if passphrase_file is not None:
+        _refuse_loose_permissions(passphrase_file, "passphrase file")
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise KeyStoreError(
+                f"cannot read passphrase file {passphrase_file}: {exc.strerror}"
+            ) from None
+    else:
+        text = os.environ.get(PASSPHRASE_ENV, "")
+        if not text:
+            raise KeyStoreError(
+                f"no passphrase: set {PASSPHRASE_ENV} or give --passphrase-file "
+                f"/ 未提供口令：请设置 {PASSPHRASE_ENV} 或使用 --passphrase-file"
+            )
+    if creating and len(text) < MIN_PASSPHRASE:
+        raise KeyStoreError(f"passphrase must have at least {MIN_PASSPHRASE} characters")
+    return text.encode("utf-8")
+
+
+def save(key: SigningKey, path: Path, passphrase: bytes) -> None:
+    """Write the key encrypted, mode 0600; refuse to overwrite."""
+    encrypted = key.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    ).decode("ascii")
+    doc = {
+        "format": FORMAT,
+        "role": key.role,
+        "kid": key.kid.decode("ascii"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "public_key": raw_public(key.public_key).hex(),
+        "private_key": encrypted,
+    }
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyStoreError(
+            f"{path} exists; refusing to overwrite a key / 密钥文件已存在"
+        ) from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def load(path: Path, passphrase: bytes) -> SigningKey:
+    """Read and decrypt a key file; refuse loose permissions and wrong passphrases."""
+    _refuse_loose_permissions(path, "key file")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
+    except ValueError:
+        raise KeyStoreError(f"{path} is not a key file (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("role") not in ROLES:
+        raise KeyStoreError(f"{path} is not a {FORMAT} key file")
+    try:
+        private = serialization.load_pem_private_key(doc["private_key"].encode(), passphrase)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise KeyStoreError(f"cannot decrypt {path}: wrong passphrase / 口令错误") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise KeyStoreError(f"{path} does not hold an Ed25519 key")
+    key = SigningKey(kid_bytes(str(doc.get("kid", ""))), doc["role"], private)
+    if raw_public(key.public_key).hex() != doc.get("public_key"):
+        raise KeyStoreError(f"{path}: public key does not match the private key (file edited?)")
+    return key
+
+
+def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        public_key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _refuse_loose_permissions(path: Path, what: str) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyStoreError(
+            f"{what} {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
+            f"run: chmod 600 {path} / 文件权限过宽"
+        )

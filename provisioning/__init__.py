@@ -1,0 +1,1 @@
+"""provisioning: the installer's CLI (gatectl): enrol, test wiring and camera, diagnose."""

@@ -1,0 +1,1 @@
+"""Simulators: pins, gates, visitors, cameras and a whole site on one machine."""
