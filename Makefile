@@ -8,6 +8,10 @@ PIP_FLAGS := -q --disable-pip-version-check
 DEB_RUNTIME := libzbar0 mosquitto
 DEB_TEST := $(DEB_RUNTIME)
 PYTEST_ARGS ?=
+# Real MicroPython for firmware tests: the official WebAssembly port from npm, under Node.
+MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
+# MicroPython stubs go to typings/ with --target: they put time.pyi, machine.pyi at top level.
+STUBS := typings/machine.pyi
 
 .PHONY: demo test test-quick bench lint clean sysdeps-test sysdeps-runtime
 
@@ -24,6 +28,16 @@ $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	$(PIP) $(PIP_FLAGS) install -e '.[cloud,dev]'
 	touch $@ $(VENV)/.stamp-runtime
 
+$(MPY_WASM): | $(PY)
+	@command -v node >/dev/null && command -v npm >/dev/null || scripts/bootstrap.sh nodejs npm
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/mpy-wasm \
+		@micropython/micropython-webassembly-pyscript@1.27.0
+	touch $@
+
+$(STUBS): | $(PY)
+	$(PIP) $(PIP_FLAGS) install --target typings micropython-rp2-stubs==1.29.0.post1
+	touch $@
+
 sysdeps-runtime:
 	@scripts/bootstrap.sh $(DEB_RUNTIME)
 
@@ -34,7 +48,7 @@ demo: sysdeps-runtime $(VENV)/.stamp-runtime
 	$(PY) -m simulators.demo
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
-test: sysdeps-test $(VENV)/.stamp-dev
+test: sysdeps-test $(VENV)/.stamp-dev $(MPY_WASM) $(STUBS)
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
@@ -45,9 +59,10 @@ test-quick: $(VENV)/.stamp-dev
 bench: sysdeps-test $(VENV)/.stamp-dev
 	$(PY) -m bench
 
-lint: $(VENV)/.stamp-dev
+lint: $(VENV)/.stamp-dev $(STUBS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	MYPYPATH=typings $(VENV)/bin/mypy --config-file mypy-firmware.ini gate_node/firmware
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-state
+	rm -rf $(VENV) typings .pytest_cache .mypy_cache .ruff_cache demo-state

@@ -1,0 +1,91 @@
+"""The firmware HAL on a Raspberry Pi: gpiozero devices behind the board contract (firmware/hal.py).
+
+gpiozero picks the pin backend (lgpio on a Pi 5, RPi.GPIO or pigpio elsewhere, ``mock`` in tests
+and the simulator via ``GPIOZERO_PIN_FACTORY=mock`` or an explicit ``pin_factory``), so the same
+controller code runs everywhere. Polarity comes from the pin map (gate_node/pin_map.py) and is
+handled by gpiozero's ``active_state``/``active_high``: controllers see 1 as "active".
+
+No debouncing here (gpiozero's ``bounce_time`` would hide edges from the controller's own,
+tick-based debounce in hal.Edge, which behaves the same on a microcontroller).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gpiozero import DigitalInputDevice, DigitalOutputDevice
+
+from gate_node.firmware.hal import ticks_add
+from gate_node.pin_map import INPUTS, PinSpec, parse_pin_map
+
+
+class _Input:
+    def __init__(self, device: DigitalInputDevice) -> None:
+        self._device = device
+
+    def value(self) -> int:
+        return 1 if self._device.value else 0
+
+
+class _Output:
+    def __init__(self, device: DigitalOutputDevice) -> None:
+        self._device = device
+
+    def value(self, v: int | None = None) -> int:
+        if v is not None:
+            self._device.value = bool(v)
+        return 1 if self._device.value else 0
+
+    def on(self) -> None:
+        self._device.on()
+
+    def off(self) -> None:
+        self._device.off()
+
+
+class GpiozeroBoard:
+    """Pins by part name from a validated pin map; closes its devices on ``close()``."""
+
+    def __init__(self, pin_map: dict[str, Any], pin_factory: Any = None) -> None:
+        self.kind, self._specs = parse_pin_map(pin_map)
+        self._factory = pin_factory
+        self._devices: list[DigitalInputDevice | DigitalOutputDevice] = []
+        self._origin = time.monotonic_ns()
+
+    def pin_in(self, name: str) -> _Input:
+        spec = self._spec(name, want_input=True)
+        pull_up = None if spec.pull is None else spec.pull == "up"
+        active_state = (not spec.active_low) if pull_up is None else None
+        device = DigitalInputDevice(
+            spec.gpio, pull_up=pull_up, active_state=active_state, pin_factory=self._factory
+        )
+        self._devices.append(device)
+        return _Input(device)
+
+    def pin_out(self, name: str) -> _Output:
+        spec = self._spec(name, want_input=False)
+        device = DigitalOutputDevice(
+            spec.gpio,
+            active_high=not spec.active_low,
+            initial_value=False,
+            pin_factory=self._factory,
+        )
+        self._devices.append(device)
+        return _Output(device)
+
+    def ticks_ms(self) -> int:
+        """Milliseconds since the board was made, wrapping like MicroPython's ticks."""
+        return ticks_add(0, (time.monotonic_ns() - self._origin) // 1_000_000)
+
+    def close(self) -> None:
+        for device in self._devices:
+            device.close()
+        self._devices.clear()
+
+    def _spec(self, name: str, *, want_input: bool) -> PinSpec:
+        if name not in self._specs:
+            raise KeyError(f"pin map for {self.kind} has no part {name}")
+        if (name in INPUTS[self.kind]) != want_input:
+            raise KeyError(f"{name} is not an {'input' if want_input else 'output'}")
+        return self._specs[name]
