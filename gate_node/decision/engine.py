@@ -1,0 +1,131 @@
+"""One entry point that decides: a credential read at a lane -> a ``Decision`` with a reason.
+
+Order of checks (cheapest and most fundamental first; each refusal is final):
+envelope and signature (keys/) -> revocation list -> validity window -> time slot -> zone ->
+earlier uses at this gate and its peers (ledger). ``decide`` only reads; ``admit`` writes the
+use to the ledger and must return before the lane is told to open. Neither raises for
+anything a visitor can present: every path ends in a ``Reason`` (keys/reasons.py).
+
+Exits (direction ``out``) do not consume entries; with ``exit_requires_entry`` a ticket with
+no entry on record is refused as ``not_inside`` (anti-passback for re-entry tickets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gate_node.decision.rules import (
+    PriorUse,
+    SlotGrace,
+    check_slot,
+    check_uses,
+    check_validity,
+    check_zone,
+)
+from gate_node.ledger import Ledger
+from keys.claims import TicketClaims
+from keys.keyring import Keyring
+from keys.reasons import Reason
+from keys.revocation import RevocationList
+from keys.ticket import verify_ticket
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """The site's rules for every lane (from the node's signed configuration)."""
+
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    slot_grace: SlotGrace = field(default_factory=SlotGrace)
+    min_gap: timedelta = timedelta(0)
+    exit_requires_entry: bool = False
+
+
+@dataclass(frozen=True)
+class LaneContext:
+    node: str
+    zone: int
+    direction: str = "in"  # in | out
+
+
+@dataclass(frozen=True)
+class Decision:
+    reason: Reason
+    passages: int = 0
+    claims: TicketClaims | None = None
+    earlier: PriorUse | None = None
+    detail: str = ""
+
+    @property
+    def grant(self) -> bool:
+        return self.reason is Reason.OK
+
+    @property
+    def ticket_no(self) -> str | None:
+        return self.claims.ticket_no if self.claims else None
+
+    def message(self, tz: ZoneInfo) -> tuple[str, str]:
+        """What the lane display shows, zh-CN and English; an earlier use names time and gate."""
+        text = self.reason.text
+        if self.earlier is None:
+            return text.zh, text.en
+        when = self.earlier.at.astimezone(tz).strftime("%m-%d %H:%M")
+        return (
+            f"{text.zh}（{when} 于 {self.earlier.node}）",
+            f"{text.en} ({when} at {self.earlier.node})",
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        keyring: Keyring,
+        revocations: RevocationList,
+        ledger: Ledger,
+        rules: SiteRules,
+        lane: LaneContext,
+    ) -> None:
+        self.keyring = keyring
+        self.revocations = revocations
+        self.ledger = ledger
+        self.rules = rules
+        self.lane = lane
+
+    def decide(self, payload: str, now: datetime) -> Decision:
+        """Decide on a QR payload as of ``now`` (aware); reads the ledger, writes nothing."""
+        verification = verify_ticket(payload, self.keyring)
+        if verification.claims is None:
+            return Decision(verification.reason, detail=verification.detail)
+        claims = verification.claims
+        local_now = now.astimezone(self.rules.timezone)
+        refusal = (
+            (Reason.REVOKED if self.revocations.is_revoked(claims.ticket_id) else None)
+            or check_validity(claims, local_now)
+            or check_slot(claims, local_now, self.rules.slot_grace)
+            or check_zone(claims, self.lane.zone)
+        )
+        if refusal:
+            return Decision(refusal, claims=claims)
+        prior = self.ledger.prior_uses(claims.ticket_id)
+        if self.lane.direction == "out":
+            if self.rules.exit_requires_entry and not prior:
+                return Decision(Reason.NOT_INSIDE, claims=claims)
+            return Decision(Reason.OK, passages=claims.group_size, claims=claims)
+        refusal = check_uses(claims, prior, local_now, self.rules.min_gap)
+        if refusal:
+            return Decision(refusal, claims=claims, earlier=prior[-1] if prior else None)
+        return Decision(Reason.OK, passages=claims.group_size, claims=claims)
+
+    def admit(self, decision: Decision, now: datetime) -> int:
+        """Record the use durably; returns its sequence number. Only then open the lane."""
+        if not decision.grant or decision.claims is None:
+            raise ValueError("only a granting decision can be admitted")
+        return self.ledger.record_use(
+            decision.claims.ticket_id, now, self.lane.direction, decision.passages
+        )
+
+    def refuse(self, decision: Decision, now: datetime) -> None:
+        """Record a refusal with its reason (refusals are evidence too)."""
+        ticket_id = decision.claims.ticket_id if decision.claims else None
+        self.ledger.record_denial(now, decision.reason.value, ticket_id)
