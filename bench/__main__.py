@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["ticket_size", "verify_speed"]
+ALL = ["ticket_size", "verify_speed", "qr_decode", "gate_latency"]
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 FORMAT = "scenic-key/1"
 ROLES = ("root", "issuer", "node")
 PASSPHRASE_ENV = "SCENIC_KEY_PASSPHRASE"
+PASSPHRASE_FILE_ENV = "SCENIC_KEY_PASSPHRASE_FILE"  # e.g. a systemd credential: %d/node-passphrase
 MIN_PASSPHRASE = 12
 _KID = re.compile(r"^[A-Za-z0-9]{1,4}$")
 
@@ -108,7 +109,10 @@ def generate(role: str, kid: str) -> SigningKey:
 
 
 def passphrase_from(passphrase_file: Path | None, *, creating: bool = False) -> bytes:
-    """The passphrase from a 0600 file, else from $SCENIC_KEY_PASSPHRASE."""
+    """The passphrase from a 0600 file (given, or named by $SCENIC_KEY_PASSPHRASE_FILE), else
+    from $SCENIC_KEY_PASSPHRASE."""
+    if passphrase_file is None and os.environ.get(PASSPHRASE_FILE_ENV):
+        passphrase_file = Path(os.environ[PASSPHRASE_FILE_ENV])
     if passphrase_file is not None:
         _refuse_loose_permissions(passphrase_file, "passphrase file")
         try:

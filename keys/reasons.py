@@ -61,6 +61,7 @@ class Reason(StrEnum):
     HOLDER_MISMATCH = "holder_mismatch"
     FACE_REQUIRED = "face_required"
     UNKNOWN_CARD = "unknown_card"
+    UNREADABLE_CARD = "unreadable_card"
     UNKNOWN_FACE = "unknown_face"
     LANE_CLOSED = "lane_closed"
     CAPACITY_FULL = "capacity_full"
@@ -107,6 +108,9 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.HOLDER_MISMATCH: ReasonText("证件与实名票不符", "ID does not match the ticket holder"),
     Reason.FACE_REQUIRED: ReasonText("请进行人脸核验", "Face check required"),
     Reason.UNKNOWN_CARD: ReasonText("卡片未登记", "Card is not registered"),
+    Reason.UNREADABLE_CARD: ReasonText(
+        "证件读取失败，请重新刷卡", "Card misread, please try again"
+    ),
     Reason.UNKNOWN_FACE: ReasonText("未识别到已登记人脸", "Face not recognised"),
     Reason.LANE_CLOSED: ReasonText("本通道暂停使用", "This lane is closed"),
     Reason.CAPACITY_FULL: ReasonText("景区已达最大承载量", "The site is at capacity"),

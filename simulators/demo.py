@@ -15,6 +15,7 @@ import secrets
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -52,32 +53,50 @@ def main() -> None:
 
     today = date.today()
     salt = secrets.token_bytes(16)
-    kinds = {
+    kinds: dict[str, dict[str, Any]] = {
         "day ticket 日票": {},
         "timed entry 分时票": {"slot_start": 540, "slot_end": 600},
         "group 团体票 x20": {"group_size": 20, "price_type": PriceType.GROUP},
         "real-name 实名票": {"holder": holder_ref(salt, "id_card", "11010519491231002X")},
-        "annual pass 年卡": {"valid_until": today + timedelta(days=364), "entries": 0,
-                             "entries_per_day": 2},
+        "annual pass 年卡": {
+            "valid_until": today + timedelta(days=364),
+            "entries": 0,
+            "entries_per_day": 2,
+        },
     }
     table = Table(title=f"Site {SITE}: tickets as a gate verifies them / 验票演示")
     for column in ("ticket", "no.", "chars", "QR", "result", "file"):
         table.add_column(column)
     for number, (name, extra) in enumerate(kinds.items(), start=1):
         claims = TicketClaims(
-            ticket_id=secrets.token_bytes(8), product=number, valid_from=today,
-            valid_until=extra.pop("valid_until", today), **extra,
+            ticket_id=secrets.token_bytes(8),
+            product=number,
+            valid_from=today,
+            valid_until=extra.pop("valid_until", today),
+            **extra,
         )
         text = issue_ticket(issuer, claims)
         png = STATE / f"ticket-{number}.png"
         info = render(text, png)
         result = verify_ticket(text, ring)
-        table.add_row(name, claims.ticket_no, str(len(text)), f"v{info.version}-{info.error}",
-                      f"{result.reason.value} {result.reason.text.zh}", str(png))
+        table.add_row(
+            name,
+            claims.ticket_no,
+            str(len(text)),
+            f"v{info.version}-{info.error}",
+            f"{result.reason.value} {result.reason.text.zh}",
+            str(png),
+        )
     forged = issue_ticket(keystore.generate("issuer", "I1"), claims)
     result = verify_ticket(forged, ring)
-    table.add_row("forged 伪造票", "-", str(len(forged)), "-",
-                  f"{result.reason.value} {result.reason.text.zh}", "-")
+    table.add_row(
+        "forged 伪造票",
+        "-",
+        str(len(forged)),
+        "-",
+        f"{result.reason.value} {result.reason.text.zh}",
+        "-",
+    )
     console.print(table)
     console.print(f"Keys, keyring and QR codes are in {STATE.resolve()} (keys encrypted, 0600).")
 

@@ -1,0 +1,73 @@
+"""Build a running node from its state directory: the one place parts are chosen and wired.
+
+Which controller (by the configured kind), which board (gpiozero with the configured pin map;
+``GPIOZERO_PIN_FACTORY=mock`` or an explicit factory off a Pi), which readers (camera thread,
+serial devices) and which clock. Configuration is read here and passed down, never read deep
+inside the parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate_node.clock import ClockFloor
+from gate_node.decision.engine import Engine
+from gate_node.firmware.swing import Swing
+from gate_node.firmware.tripod import Tripod
+from gate_node.firmware.wing import Wing
+from gate_node.gpio_board import GpiozeroBoard
+from gate_node.lane_driver import LaneDriver
+from gate_node.ledger import Ledger
+from gate_node.logs import event
+from gate_node.readers.frames import open_source
+from gate_node.readers.serial_lines import SerialLineReader
+from gate_node.service import CameraThread, NodeService, log
+from gate_node.state import NodeState
+
+CONTROLLERS = {"tripod": Tripod, "wing": Wing, "swing": Swing}
+
+
+@dataclass
+class Node:
+    state: NodeState
+    service: NodeService
+    board: GpiozeroBoard | None
+    camera: CameraThread | None = None
+    serial: list[SerialLineReader] = field(default_factory=list)
+
+    def ticks_ms(self) -> int:
+        return self.board.ticks_ms() if self.board else 0
+
+    def close(self) -> None:
+        if self.camera:
+            self.camera.stop()
+        for reader in self.serial:
+            reader.close()
+        if self.board:
+            self.board.close()
+        self.service.ledger.close()
+
+
+def build(state: NodeState, pin_factory: Any = None, with_camera: bool = True) -> Node:
+    config = state.config
+    ledger = Ledger(state.ledger_path, config.node)
+    engine = Engine(state.keyring, state.revocations, ledger, config.rules(), config.lane())
+    board = None
+    lane = None
+    if config.kind != "handheld":
+        assert config.pin_map is not None
+        board = GpiozeroBoard(config.pin_map, pin_factory)
+        lane = CONTROLLERS[config.kind](board, board.ticks_ms())
+    driver = LaneDriver(lane, ledger, lambda name, arg: event(log, "alarm", alarm=name, arg=arg))
+    serial = [
+        SerialLineReader(r["url"], r["kind"], r.get("baudrate", 9600)) for r in config.readers
+    ]
+    service = NodeService(
+        engine, driver, ClockFloor(state.clock_path), pollers=[reader.poll for reader in serial]
+    )
+    node = Node(state, service, board, serial=serial)
+    if with_camera and config.camera:
+        node.camera = CameraThread(open_source(config.camera), service.reads)
+        node.camera.start()
+    return node

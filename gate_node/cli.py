@@ -1,0 +1,223 @@
+"""gate-node: run a lane's node service, set up a standalone node, decide once, show status.
+
+Thin typer commands over gate_node's library. Errors are one line on stderr (English / 中文).
+Exit codes: 0 done (``verify``: every credential granted); 1 failed at run time; 2 usage or
+configuration error; 3 ``verify``: at least one credential denied.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from gate_node.clock import ClockFloor
+from gate_node.decision.engine import Decision, Engine
+from gate_node.ledger import Ledger
+from gate_node.readers.frames import FrameSourceError, ImageFiles
+from gate_node.readers.qr import QrDecoder
+from gate_node.state import KINDS, NodeState, NodeStateError, initialise
+from keys import keystore
+from keys.keystore import KeyStoreError
+from keys.reasons import Reason
+
+EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 1, 2, 3
+
+app = typer.Typer(
+    help="The gate node of a scenic-area lane. 景区闸机节点。",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="The node's state directory")]
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    typer.echo(f"gate-node: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _open(state_dir: Path) -> NodeState:
+    try:
+        return NodeState.open(state_dir)
+    except NodeStateError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def init(
+    state_dir: StateDir,
+    site: Annotated[str, typer.Option(help="Site id")],
+    node: Annotated[str, typer.Option(help="This node's id")],
+    kind: Annotated[str, typer.Option(help=" | ".join(KINDS))],
+    zone: Annotated[int, typer.Option(help="Zone id this lane admits to")],
+    root_pub: Annotated[Path, typer.Option(help="Root public key (PEM) to pin")],
+    keyring: Annotated[Path, typer.Option(help="Root-signed keyring file")],
+    revocations: Annotated[Path | None, typer.Option(help="Root-signed revocation list")] = None,
+    direction: Annotated[str, typer.Option(help="in or out")] = "in",
+    timezone: Annotated[str, typer.Option(help="Site time zone")] = "Asia/Shanghai",
+    camera: Annotated[str | None, typer.Option(help="picamera, v4l2:DEV, dir:PATH ...")] = None,
+    passphrase_file: Annotated[
+        Path | None, typer.Option(help="Passphrase file for node.key")
+    ] = None,
+) -> None:
+    """Create a standalone node state directory. 初始化独立节点。"""
+    config = {
+        "site": site,
+        "node": node,
+        "kind": kind,
+        "zone": zone,
+        "direction": direction,
+        "timezone": timezone,
+        "camera": camera,
+    }
+    try:
+        passphrase = keystore.passphrase_from(passphrase_file, creating=True)
+        state = initialise(state_dir, config, root_pub, keyring, revocations, passphrase)
+    except (NodeStateError, KeyStoreError) as exc:
+        fail(str(exc))
+    typer.echo(
+        f"node {node} ({kind}, zone {zone}, site {site}) ready in {state_dir}; "
+        f"issuer keys {', '.join(state.keyring.kids)}"
+    )
+
+
+@app.command()
+def verify(
+    state_dir: StateDir,
+    payload: Annotated[str | None, typer.Option(help="Ticket text, or - for one per line")] = None,
+    image: Annotated[Path | None, typer.Option(help="Photo of a ticket's QR code")] = None,
+    at: Annotated[str | None, typer.Option(help="Decide as of this ISO date-time")] = None,
+    commit: Annotated[bool, typer.Option(help="Record the use, as a real gate would")] = False,
+) -> None:
+    """Decide once and print JSON; records nothing without --commit. 单次验票。"""
+    if (payload is None) == (image is None):
+        fail("give exactly one of --payload or --image")
+    state = _open(state_dir)
+    when = _instant(at, state)
+    payloads = _payloads(payload, image)
+    ledger = Ledger(state.ledger_path, state.config.node)
+    engine = Engine(
+        state.keyring, state.revocations, ledger, state.config.rules(), state.config.lane()
+    )
+    all_granted = True
+    for text in payloads:
+        decision = engine.decide(text, when) if text is not None else Decision(Reason.EMPTY)
+        if commit:
+            engine.admit(decision, when) if decision.grant else engine.refuse(decision, when)
+        all_granted &= decision.grant
+        typer.echo(json.dumps(_decision_json(decision, state), ensure_ascii=False))
+    ledger.close()
+    if not all_granted:
+        raise typer.Exit(EXIT_DENIED)
+
+
+@app.command()
+def run(
+    state_dir: StateDir,
+    verbose: Annotated[bool, typer.Option(help="Debug logging")] = False,
+) -> None:
+    """Run the lane: read, decide, open, record (systemd Type=notify). 运行闸机服务。"""
+    import logging
+
+    import sdnotify
+    import serial
+    from gpiozero.exc import GPIOZeroError
+
+    from gate_node import logs
+    from gate_node.assembly import build
+    from gate_node.service import run_forever
+
+    logs.setup(logging.DEBUG if verbose else logging.INFO)
+    state = _open(state_dir)
+    try:
+        node = build(state)
+    except GPIOZeroError as exc:
+        fail(
+            f"GPIO unavailable ({exc}); off a Pi set GPIOZERO_PIN_FACTORY=mock / 无法访问GPIO",
+            EXIT_FAILED,
+        )
+    except (FrameSourceError, serial.SerialException) as exc:
+        fail(f"reader unavailable: {exc} / 读卡设备不可用", EXIT_FAILED)
+    try:
+        run_forever(node.service, node.ticks_ms, sdnotify.SystemdNotifier().notify)
+    finally:
+        node.close()
+
+
+@app.command()
+def status(state_dir: StateDir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Configuration, keys, revocations, clock and ledger at a glance. 节点状态。"""
+    state = _open(state_dir)
+    ledger = Ledger(state.ledger_path, state.config.node)
+    clock = ClockFloor(state.clock_path)
+    report: dict[str, Any] = {
+        "site": state.config.site,
+        "node": state.config.node,
+        "kind": state.config.kind,
+        "zone": state.config.zone,
+        "direction": state.config.direction,
+        "timezone": state.config.timezone,
+        "keyring": {"seq": state.keyring.seq, "kids": state.keyring.kids},
+        "revocations": {"seq": state.revocations.seq, "entries": len(state.revocations)},
+        "clock_floor": clock.floor.isoformat(),
+        "ledger": ledger.counts(),
+        "last_uplink": state.documents.get("uplink", {}).get("at", "never"),
+    }
+    ledger.close()
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    for key, value in report.items():
+        typer.echo(f"{key:13} {value}")
+
+
+def _instant(at: str | None, state: NodeState) -> datetime:
+    if at is None:
+        return ClockFloor(state.clock_path).now()
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        fail(f"--at {at!r} is not an ISO date-time")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=state.config.rules().timezone)  # site-local by default
+    return when
+
+
+def _payloads(payload: str | None, image: Path | None) -> list[str | None]:
+    if payload == "-":
+        return [line for line in sys.stdin.read().splitlines()]
+    if payload is not None:
+        return [payload]
+    assert image is not None
+    try:
+        frame = ImageFiles([image]).read()
+    except FrameSourceError as exc:
+        fail(str(exc))
+    codes = QrDecoder().decode(frame) if frame is not None else []
+    return [codes[0] if codes else None]
+
+
+def _decision_json(decision: Decision, state: NodeState) -> dict[str, Any]:
+    zh, en = decision.message(state.config.rules().timezone)
+    return {
+        "decision": "grant" if decision.grant else "deny",
+        "reason": decision.reason.value,
+        "message": en,
+        "message_zh": zh,
+        "ticket_id": decision.ticket_no,
+        "passages": decision.passages,
+    }
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

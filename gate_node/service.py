@@ -1,0 +1,174 @@
+"""The node service: read -> decide -> record -> open -> settle, in one loop that never stops.
+
+``NodeService.step(now_ms)`` does one pass: tick the lane (every 5 ms, for the controllers'
+debounce and timing), take credentials the readers produced, decide on each while the lane is
+free, record the use durably, then open. Camera frames are decoded on their own thread (a
+frame takes ~33 ms to arrive, the lane cannot wait that long between ticks) and reach the loop
+through a queue. Nothing a visitor does can raise out of ``step``: a bad read becomes a
+refusal with a reason; an unexpected error in one read is logged and that read refused.
+
+``run`` adds what systemd needs (Type=notify): READY=1 once serving, WATCHDOG=1 every second
+while the loop is alive (a stuck loop gets the node restarted), STATUS= with the counts, and a
+clean stop on SIGTERM/SIGINT: the lane is secured, the ledger closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gate_node.clock import ClockFloor
+from gate_node.decision.engine import Decision, Engine
+from gate_node.lane_driver import LaneDriver
+from gate_node.ledger import Ledger
+from gate_node.logs import event
+from gate_node.readers.credentials import Credential, UnreadableCredential
+from gate_node.readers.frames import FrameSource
+from gate_node.readers.qr import QrDecoder
+from gate_node.readers.repeat_filter import RepeatFilter
+from keys.reasons import Reason
+
+log = logging.getLogger("gate_node")
+TICK_MS = 5
+
+Read = Credential | UnreadableCredential
+
+
+class CameraThread(threading.Thread):
+    """Decodes frames from a source and queues the QR texts it finds."""
+
+    def __init__(self, source: FrameSource, out: queue.Queue[Read]) -> None:
+        super().__init__(name="camera", daemon=True)
+        self._source = source
+        self._out = out
+        self._decoder = QrDecoder()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self._source.read()
+            except Exception:  # boundary: a camera glitch must not kill the lane
+                log.exception("camera read failed")
+                time.sleep(0.5)
+                continue
+            if frame is None:
+                time.sleep(0.05)
+                continue
+            for text in self._decoder.decode(frame):
+                self._out.put(Credential("qr", text))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class NodeService:
+    def __init__(
+        self,
+        engine: Engine,
+        driver: LaneDriver,
+        clock: ClockFloor,
+        pollers: Iterable[Callable[[], list[Read]]] = (),
+        repeat_hold_s: float = 3.0,
+    ) -> None:
+        self.engine = engine
+        self.driver = driver
+        self.clock = clock
+        self.pollers = list(pollers)
+        self.reads: queue.Queue[Read] = queue.Queue(maxsize=64)
+        self.repeats = RepeatFilter(repeat_hold_s)
+        self.decisions: list[Decision] = []  # the last few, for status and tests
+        self.granted = self.denied = 0
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.engine.ledger
+
+    def step(self, now_ms: int) -> None:
+        self.driver.tick(now_ms)
+        for poll in self.pollers:
+            for read in poll():
+                self._offer(read)
+        while self.driver.ready:
+            try:
+                read = self.reads.get_nowait()
+            except queue.Empty:
+                break
+            self._handle(read, now_ms)
+
+    def _offer(self, read: Read) -> None:
+        try:
+            self.reads.put_nowait(read)
+        except queue.Full:
+            log.warning("read queue full: a reader is flooding the node")
+
+    def _handle(self, read: Read, now_ms: int) -> None:
+        if isinstance(read, Credential) and not self.repeats.fresh(read.value, time.monotonic()):
+            return
+        now = self.clock.now()
+        try:
+            decision = self._decide(read, now)
+            if decision.grant:
+                seq = self.engine.admit(decision, now)
+                opened = self.driver.open_for(
+                    seq, self.engine.lane.direction, decision.passages, now_ms
+                )
+                if not opened:
+                    decision = Decision(Reason.LANE_CLOSED, claims=decision.claims)
+            if not decision.grant:
+                self.engine.refuse(decision, now)
+                self.driver.deny(now_ms)
+        except Exception:  # boundary: one read, one answer; the loop goes on
+            log.exception("deciding on a read failed")
+            decision = Decision(Reason.BAD_CBOR, detail="internal error")
+        self._record(decision)
+
+    def _decide(self, read: Read, now: Any) -> Decision:
+        if isinstance(read, UnreadableCredential):
+            return Decision(Reason.UNREADABLE_CARD, detail=str(read))
+        if read.kind == "qr":
+            return self.engine.decide(read.value, now)
+        return Decision(Reason.UNKNOWN_CARD)  # card index arrives with the signed downlink
+
+    def _record(self, decision: Decision) -> None:
+        if decision.grant:
+            self.granted += 1
+        else:
+            self.denied += 1
+        self.decisions = [*self.decisions[-19:], decision]
+        event(
+            log,
+            "grant" if decision.grant else "deny",
+            reason=decision.reason.value,
+            ticket=decision.ticket_no,
+            passages=decision.passages,
+        )
+
+
+def run_forever(
+    service: NodeService,
+    ticks_ms: Callable[[], int],
+    notify: Callable[[str], None] = lambda message: None,
+    stop: threading.Event | None = None,
+) -> None:
+    """The loop under systemd: tick every 5 ms until SIGTERM, feeding the watchdog."""
+    stop = stop or threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    notify("READY=1")
+    event(log, "serving", node=service.engine.lane.node)
+    last_watchdog = 0.0
+    while not stop.is_set():
+        service.step(ticks_ms())
+        current = time.monotonic()
+        if current - last_watchdog >= 1.0:
+            last_watchdog = current
+            notify(f"WATCHDOG=1\nSTATUS=granted {service.granted}, denied {service.denied}")
+        stop.wait(TICK_MS / 1000)
+    notify("STOPPING=1")
+    event(log, "stopping", granted=service.granted, denied=service.denied)

@@ -1,0 +1,272 @@
+"""A node's state directory: everything a gate needs to decide offline, and nothing secret in clear.
+
+Layout (``gate-node init`` makes it; provisioning reaches the same through ``initialise``)::
+
+    node.json          TinyDB, human-readable: tables "config" (site, node, kind, zone, rules,
+                       pin map, readers), "pinned" (root key fingerprint), "documents" (which
+                       signed documents are held, their seq and time)
+    root.pem           the pinned root public key: the only key this node trusts on its own
+    keyring.cose       root-signed keyring of issuer keys
+    revocations/       root-signed snapshot and the deltas applied after it, as received
+    node.key           this node's identity key (Ed25519, encrypted, 0600)
+    ledger.sqlite      uses and refusals (gate_node/ledger.py)
+    clock.json         the clock floor (gate_node/clock.py)
+
+``NodeState.open`` re-verifies every signed document against the pinned root key on each start,
+so a file edited on the SD card is refused rather than believed. Errors are ``NodeStateError``
+with a message an installer can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from tinydb import TinyDB
+
+from gate_node.decision.engine import LaneContext, SiteRules
+from gate_node.decision.rules import SlotGrace
+from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
+from keys import keystore
+from keys.keyring import Keyring
+from keys.keystore import KeyStoreError
+from keys.revocation import DOC_TYPE as REVOCATIONS
+from keys.revocation import RevocationList
+from keys.signed_document import DocumentError, SignedDocument, verify_document
+
+KINDS = ("tripod", "wing", "swing", "handheld")
+DIRECTIONS = ("in", "out")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class NodeStateError(Exception):
+    """The state directory cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    site: str
+    node: str
+    kind: str
+    zone: int
+    direction: str = "in"
+    timezone: str = "Asia/Shanghai"
+    slot_grace_before: int = 15
+    slot_grace_after: int = 30
+    min_gap_minutes: int = 0
+    exit_requires_entry: bool = False
+    camera: str | None = None
+    pin_map: dict[str, Any] | None = None
+    readers: tuple[dict[str, Any], ...] = ()
+
+    def rules(self) -> SiteRules:
+        return SiteRules(
+            timezone=ZoneInfo(self.timezone),
+            slot_grace=SlotGrace(self.slot_grace_before, self.slot_grace_after),
+            min_gap=timedelta(minutes=self.min_gap_minutes),
+            exit_requires_entry=self.exit_requires_entry,
+        )
+
+    def lane(self) -> LaneContext:
+        return LaneContext(self.node, self.zone, self.direction)
+
+
+def validate_config(doc: dict[str, Any]) -> NodeConfig:
+    """Check a configuration document field by field; ``NodeStateError`` names the field."""
+    allowed = set(NodeConfig.__dataclass_fields__)
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise NodeStateError(f"unknown configuration field(s): {', '.join(unknown)}")
+    for field in ("site", "node"):
+        if not isinstance(doc.get(field), str) or not _NAME.match(doc[field]):
+            raise NodeStateError(f"{field} must be 1-32 letters, digits, - or _")
+    if doc.get("kind") not in KINDS:
+        raise NodeStateError(f"kind must be one of {', '.join(KINDS)}")
+    zone = doc.get("zone")
+    if not isinstance(zone, int) or isinstance(zone, bool) or not 0 <= zone < 65536:
+        raise NodeStateError("zone must be a zone id 0-65535")
+    if doc.get("direction", "in") not in DIRECTIONS:
+        raise NodeStateError("direction must be in or out")
+    try:
+        ZoneInfo(doc.get("timezone", "Asia/Shanghai"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise NodeStateError(f"unknown time zone {doc.get('timezone')!r}") from None
+    for field in ("slot_grace_before", "slot_grace_after", "min_gap_minutes"):
+        value = doc.get(field, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1440:
+            raise NodeStateError(f"{field} must be minutes 0-1440")
+    readers = doc.get("readers") or ()
+    if not isinstance(readers, (list, tuple)):
+        raise NodeStateError("readers must be a list of {url, kind[, baudrate]}")
+    for reader in readers:
+        if (
+            not isinstance(reader, dict)
+            or set(reader) - {"url", "kind", "baudrate"}
+            or not isinstance(reader.get("url"), str)
+            or reader.get("kind") not in ("qr", "id_card", "rfid")
+            or not isinstance(reader.get("baudrate", 9600), int)
+        ):
+            raise NodeStateError(f"reader {reader!r}: needs url, kind qr|id_card|rfid, baudrate")
+    doc = {**doc, "readers": tuple(readers)}
+    if doc["kind"] != "handheld":
+        try:
+            kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])
+        except PinMapError as exc:
+            raise NodeStateError(f"pin map: {exc}") from None
+        if kind != doc["kind"]:
+            raise NodeStateError(f"pin map is for a {kind}, this node is a {doc['kind']}")
+    return NodeConfig(**doc)
+
+
+class NodeState:
+    """An opened, verified state directory."""
+
+    def __init__(
+        self,
+        directory: Path,
+        config: NodeConfig,
+        root: Ed25519PublicKey,
+        keyring: Keyring,
+        revocations: RevocationList,
+        documents: dict[str, Any],
+    ) -> None:
+        self.directory = directory
+        self.config = config
+        self.root = root
+        self.keyring = keyring
+        self.revocations = revocations
+        self.documents = documents
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.directory / "ledger.sqlite"
+
+    @property
+    def clock_path(self) -> Path:
+        return self.directory / "clock.json"
+
+    @classmethod
+    def open(cls, directory: Path) -> NodeState:
+        if not (directory / "node.json").exists():
+            raise NodeStateError(f"{directory} is not a node state directory (run gate-node init)")
+        with TinyDB(directory / "node.json") as db:
+            docs = db.table("config").all()
+            held = {d["type"]: d for d in db.table("documents").all()}
+        if len(docs) != 1:
+            raise NodeStateError(f"{directory}/node.json must hold exactly one config document")
+        config = validate_config(dict(docs[0]))
+        try:
+            root = keystore.load_public_pem(directory / "root.pem")
+            keyring = Keyring.load((directory / "keyring.cose").read_bytes(), root, config.site)
+        except (KeyStoreError, DocumentError, OSError) as exc:
+            raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
+        revocations = _load_revocations(directory / "revocations", root, config)
+        return cls(directory, config, root, keyring, revocations, held)
+
+    def apply_revocations(self, raw: bytes) -> SignedDocument:
+        """Verify and apply a revocation document, then keep it (snapshot replaces the folder)."""
+        document = verify_document(raw, self.root, doc_type=REVOCATIONS, site=self.config.site)
+        self.revocations.apply(document)
+        folder = self.directory / "revocations"
+        kind = document.body["kind"]
+        if kind == "snapshot":
+            for old in folder.glob("*.cose"):
+                old.unlink()
+        _write_atomic(folder / f"{document.seq:012d}-{kind}.cose", raw)
+        self._note_document(document)
+        return document
+
+    def _note_document(self, document: SignedDocument) -> None:
+        with TinyDB(self.directory / "node.json") as db:
+            table = db.table("documents")
+            table.remove(lambda d: d.get("type") == document.doc_type)
+            table.insert(
+                {
+                    "type": document.doc_type,
+                    "seq": document.seq,
+                    "issued_at": document.issued_at.isoformat(),
+                }
+            )
+
+
+def initialise(
+    directory: Path,
+    config_doc: dict[str, Any],
+    root_pub: Path,
+    keyring_file: Path,
+    revocations_file: Path | None,
+    passphrase: bytes,
+) -> NodeState:
+    """Create a state directory from scratch (refuses an existing one)."""
+    config = validate_config(config_doc)
+    if (directory / "node.json").exists():
+        raise NodeStateError(f"{directory} already holds a node; remove it first to re-initialise")
+    try:
+        root = keystore.load_public_pem(root_pub)
+        raw_keyring = keyring_file.read_bytes()
+        keyring = Keyring.load(raw_keyring, root, config.site)
+    except (KeyStoreError, DocumentError) as exc:
+        raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
+    except OSError as exc:
+        raise NodeStateError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    (directory / "revocations").mkdir(exist_ok=True)
+    shutil.copyfile(root_pub, directory / "root.pem")
+    _write_atomic(directory / "keyring.cose", raw_keyring)
+    identity = keystore.generate("node", "N1")
+    keystore.save(identity, directory / "node.key", passphrase)
+    with TinyDB(directory / "node.json", indent=2, ensure_ascii=False) as db:
+        db.table("config").insert(_config_doc(config))
+        db.table("pinned").insert(
+            {
+                "root_fingerprint": keystore.fingerprint(root),
+                "node_fingerprint": keystore.fingerprint(identity.public_key),
+                "pinned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+        db.table("documents").insert({"type": "keyring", "seq": keyring.seq})
+    state = NodeState.open(directory)
+    if revocations_file is not None:
+        try:
+            state.apply_revocations(revocations_file.read_bytes())
+        except DocumentError as exc:
+            raise NodeStateError(f"revocations cannot be applied: {exc}") from None
+        except OSError as exc:
+            raise NodeStateError(f"cannot read {revocations_file}: {exc.strerror}") from None
+    return state
+
+
+def _config_doc(config: NodeConfig) -> dict[str, Any]:
+    doc = dict(config.__dict__)
+    doc["readers"] = list(config.readers)
+    if doc["pin_map"] is None and config.kind in DEFAULT_PIN_MAPS:
+        doc["pin_map"] = DEFAULT_PIN_MAPS[config.kind]
+    return doc
+
+
+def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) -> RevocationList:
+    revocations = RevocationList()
+    for path in sorted(folder.glob("*.cose")):
+        try:
+            revocations.apply(
+                verify_document(path.read_bytes(), root, doc_type=REVOCATIONS, site=config.site)
+            )
+        except DocumentError as exc:
+            raise NodeStateError(f"{path} cannot be trusted: {exc}") from None
+    # Pruning by the system clock is safe: decisions use max(system clock, floor), never less,
+    # so a ticket whose entry is pruned here is refused as expired anyway.
+    revocations.prune(datetime.now(ZoneInfo(config.timezone)).date())
+    return revocations
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)

@@ -1,0 +1,190 @@
+"""gate-node as an installer and a tester run it: real processes, JSON out, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import pytest
+
+from keys import keystore
+from keys.claims import TicketClaims
+from keys.keyring import IssuerKey, sign_keyring
+from keys.ticket import issue_ticket
+from simulators.camera import ticket_frame
+
+TOOL = str(Path(sys.executable).with_name("gate-node"))
+ENV = {
+    **os.environ,
+    "SCENIC_KEY_PASSPHRASE": "a long test passphrase",
+    "GPIOZERO_PIN_FACTORY": "mock",
+}
+DAY = datetime(2026, 11, 24).date()
+
+
+def run(*args, stdin=""):
+    return subprocess.run(
+        [TOOL, *args], input=stdin, capture_output=True, text=True, env=ENV, timeout=60
+    )
+
+
+@pytest.fixture
+def site(tmp_path, root_key, issuer_key):
+    (tmp_path / "root.pem").write_text(keystore.public_pem(root_key.public_key))
+    (tmp_path / "ring.cose").write_bytes(
+        sign_keyring(root_key, [IssuerKey(issuer_key.kid, issuer_key.public_key)], site="S1", seq=1)
+    )
+    made = run(
+        "init",
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--site",
+        "S1",
+        "--node",
+        "G1",
+        "--kind",
+        "wing",
+        "--zone",
+        "2",
+        "--root-pub",
+        str(tmp_path / "root.pem"),
+        "--keyring",
+        str(tmp_path / "ring.cose"),
+    )
+    assert made.returncode == 0, made.stderr
+    return tmp_path
+
+
+def text(issuer_key, number=1, **extra):
+    return issue_ticket(
+        issuer_key,
+        TicketClaims(
+            ticket_id=bytes([number]) * 8, product=1, valid_from=DAY, valid_until=DAY, **extra
+        ),
+    )
+
+
+def verify(site, *args, stdin=""):
+    return run(
+        "verify", "--state-dir", str(site / "st"), "--at", "2026-11-24T10:00", *args, stdin=stdin
+    )
+
+
+def test_verify_grants_prints_json_and_records_nothing_without_commit(site, issuer_key):
+    for _ in range(2):
+        result = verify(site, "--payload", text(issuer_key))
+        assert result.returncode == 0
+        row = json.loads(result.stdout)
+        assert row["decision"] == "grant" and row["ticket_id"] == "01" * 8
+
+
+def test_commit_records_the_use_so_the_second_scan_is_refused(site, issuer_key):
+    assert verify(site, "--commit", "--payload", text(issuer_key)).returncode == 0
+    again = verify(site, "--payload", text(issuer_key))
+    assert again.returncode == 3 and json.loads(again.stdout)["reason"] == "already_used"
+    status = run("status", "--state-dir", str(site / "st"), "--json")
+    assert json.loads(status.stdout)["ledger"]["uses"] == 1
+
+
+def test_stdin_payloads_are_decided_in_order_like_a_queue_at_the_gate(site, issuer_key):
+    lines = "\n".join(
+        [text(issuer_key, 3), text(issuer_key, 3), "garbage", text(issuer_key, 4, zones=(9,))]
+    )
+    result = verify(site, "--commit", "--payload", "-", stdin=lines)
+    assert result.returncode == 3
+    reasons = [json.loads(line)["reason"] for line in result.stdout.splitlines()]
+    assert reasons == ["ok", "already_used", "bad_prefix", "wrong_zone"]
+
+
+def test_verify_reads_a_photo_of_a_phone_screen(site, issuer_key):
+    cv2.imwrite(str(site / "phone.png"), ticket_frame(text(issuer_key), invert=True, angle=20))
+    result = verify(site, "--image", str(site / "phone.png"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_photo_without_a_code_is_empty(site):
+    cv2.imwrite(str(site / "blank.png"), ticket_frame("x")[:10, :10])
+    result = verify(site, "--image", str(site / "blank.png"))
+    assert result.returncode == 3 and json.loads(result.stdout)["reason"] == "empty"
+
+
+def test_at_decides_as_of_another_day(site, issuer_key):
+    result = run(
+        "verify",
+        "--state-dir",
+        str(site / "st"),
+        "--at",
+        "2026-11-25T00:00:01+08:00",
+        "--payload",
+        text(issuer_key),
+    )
+    assert json.loads(result.stdout)["reason"] == "expired"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["verify", "--state-dir", "/nonexistent", "--payload", "x"], "not a node state"),
+        (["verify", "--state-dir", "{st}"], "exactly one of"),
+        (["verify", "--state-dir", "{st}", "--payload", "x", "--at", "noon"], "ISO"),
+        (
+            [
+                "init",
+                "--state-dir",
+                "{st}",
+                "--site",
+                "S1",
+                "--node",
+                "G1",
+                "--kind",
+                "tripod",
+                "--zone",
+                "1",
+                "--root-pub",
+                "{root}",
+                "--keyring",
+                "{root}",
+            ],
+            "already holds",
+        ),
+    ],
+)
+def test_usage_and_config_errors_are_one_line_and_exit_2(site, args, words):
+    filled = [a.format(st=site / "st", root=site / "root.pem") for a in args]
+    result = run(*filled)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_status_reports_the_node(site):
+    result = run("status", "--state-dir", str(site / "st"))
+    assert result.returncode == 0 and "wing" in result.stdout and "I1" in result.stdout
+
+
+def test_run_serves_until_sigterm_then_exits_cleanly(site):
+    process = subprocess.Popen(
+        [TOOL, "run", "--state-dir", str(site / "st")],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = json.loads(process.stdout.readline())
+    assert first["msg"] == "serving"
+    process.terminate()
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert any(json.loads(line)["msg"] == "stopping" for line in out.splitlines())
+
+
+def test_now_is_never_before_the_clock_floor(site, issuer_key):
+    state_clock = site / "st" / "clock.json"
+    state_clock.write_text(json.dumps({"floor": datetime(2026, 11, 24, 2, tzinfo=UTC).isoformat()}))
+    result = run("verify", "--state-dir", str(site / "st"), "--payload", text(issuer_key))
+    assert json.loads(result.stdout)["reason"] in ("ok", "expired")  # never "not_yet_valid"
