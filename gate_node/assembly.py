@@ -8,8 +8,11 @@ inside the parts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import serial
 
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
@@ -49,10 +52,30 @@ class Node:
         self.service.ledger.close()
 
 
-def build(state: NodeState, pin_factory: Any = None, with_camera: bool = True) -> Node:
+def make_engine(state: NodeState) -> Engine:
+    """The decision engine over this node's keyring, revocations, cards and ledger."""
     config = state.config
-    ledger = Ledger(state.ledger_path, config.node)
-    engine = Engine(state.keyring, state.revocations, ledger, config.rules(), config.lane())
+    return Engine(
+        state.keyring,
+        state.revocations,
+        Ledger(state.ledger_path, config.node),
+        config.rules(),
+        config.lane(),
+        cards=state.cards,
+        holder_salt=state.holder_salt,
+    )
+
+
+def build(
+    state: NodeState,
+    pin_factory: Any = None,
+    with_camera: bool = True,
+    serial_opener: Callable[..., Any] = serial.serial_for_url,
+) -> Node:
+    """The node from its state; ``pin_factory`` and ``serial_opener`` choose the hardware."""
+    config = state.config
+    engine = make_engine(state)
+    ledger = engine.ledger
     board = None
     lane = None
     if config.kind != "handheld":
@@ -60,13 +83,14 @@ def build(state: NodeState, pin_factory: Any = None, with_camera: bool = True) -
         board = GpiozeroBoard(config.pin_map, pin_factory)
         lane = CONTROLLERS[config.kind](board, board.ticks_ms())
     driver = LaneDriver(lane, ledger, lambda name, arg: event(log, "alarm", alarm=name, arg=arg))
-    serial = [
-        SerialLineReader(r["url"], r["kind"], r.get("baudrate", 9600)) for r in config.readers
+    readers = [
+        SerialLineReader(r["url"], r["kind"], r.get("baudrate", 9600), opener=serial_opener)
+        for r in config.readers
     ]
     service = NodeService(
-        engine, driver, ClockFloor(state.clock_path), pollers=[reader.poll for reader in serial]
+        engine, driver, ClockFloor(state.clock_path), pollers=[reader.poll for reader in readers]
     )
-    node = Node(state, service, board, serial=serial)
+    node = Node(state, service, board, serial=readers)
     if with_camera and config.camera:
         node.camera = CameraThread(open_source(config.camera), service.reads)
         node.camera.start()

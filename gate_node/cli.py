@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from gate_node.assembly import make_engine
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Decision, Engine
 from gate_node.ledger import Ledger
+from gate_node.readers.credentials import UnreadableCredential, parse_id_card, parse_rfid
 from gate_node.readers.frames import FrameSourceError, ImageFiles
 from gate_node.readers.qr import QrDecoder
-from gate_node.state import KINDS, NodeState, NodeStateError, initialise
+from gate_node.state import KINDS, NodeState, NodeStateError, initialise, read_salt_file
 from keys import keystore
 from keys.keystore import KeyStoreError
 from keys.reasons import Reason
@@ -62,6 +65,10 @@ def init(
     direction: Annotated[str, typer.Option(help="in or out")] = "in",
     timezone: Annotated[str, typer.Option(help="Site time zone")] = "Asia/Shanghai",
     camera: Annotated[str | None, typer.Option(help="picamera, v4l2:DEV, dir:PATH ...")] = None,
+    real_name_check: Annotated[str, typer.Option(help="none, id_card or face")] = "none",
+    holder_salt_file: Annotated[
+        Path | None, typer.Option(help="The site's holder salt (hex, mode 0600)")
+    ] = None,
     passphrase_file: Annotated[
         Path | None, typer.Option(help="Passphrase file for node.key")
     ] = None,
@@ -75,10 +82,12 @@ def init(
         "direction": direction,
         "timezone": timezone,
         "camera": camera,
+        "real_name_check": real_name_check,
     }
     try:
         passphrase = keystore.passphrase_from(passphrase_file, creating=True)
-        state = initialise(state_dir, config, root_pub, keyring, revocations, passphrase)
+        salt = read_salt_file(holder_salt_file) if holder_salt_file else None
+        state = initialise(state_dir, config, root_pub, keyring, revocations, passphrase, salt)
     except (NodeStateError, KeyStoreError) as exc:
         fail(str(exc))
     typer.echo(
@@ -92,29 +101,49 @@ def verify(
     state_dir: StateDir,
     payload: Annotated[str | None, typer.Option(help="Ticket text, or - for one per line")] = None,
     image: Annotated[Path | None, typer.Option(help="Photo of a ticket's QR code")] = None,
+    id_card: Annotated[str | None, typer.Option(help="ID card number presented alone")] = None,
+    rfid: Annotated[str | None, typer.Option(help="RFID card UID presented alone")] = None,
     at: Annotated[str | None, typer.Option(help="Decide as of this ISO date-time")] = None,
     commit: Annotated[bool, typer.Option(help="Record the use, as a real gate would")] = False,
 ) -> None:
     """Decide once and print JSON; records nothing without --commit. 单次验票。"""
-    if (payload is None) == (image is None):
-        fail("give exactly one of --payload or --image")
+    given = [x for x in (payload, image, id_card, rfid) if x is not None]
+    if len(given) != 1:
+        fail("give exactly one of --payload, --image, --id-card or --rfid")
     state = _open(state_dir)
     when = _instant(at, state)
-    payloads = _payloads(payload, image)
-    ledger = Ledger(state.ledger_path, state.config.node)
-    engine = Engine(
-        state.keyring, state.revocations, ledger, state.config.rules(), state.config.lane()
-    )
+    engine = make_engine(state)
     all_granted = True
-    for text in payloads:
-        decision = engine.decide(text, when) if text is not None else Decision(Reason.EMPTY)
+    for decision in _decisions(engine, when, payload, image, id_card, rfid):
         if commit:
             engine.admit(decision, when) if decision.grant else engine.refuse(decision, when)
         all_granted &= decision.grant
         typer.echo(json.dumps(_decision_json(decision, state), ensure_ascii=False))
-    ledger.close()
+    engine.ledger.close()
     if not all_granted:
         raise typer.Exit(EXIT_DENIED)
+
+
+def _decisions(
+    engine: Engine,
+    when: datetime,
+    payload: str | None,
+    image: Path | None,
+    id_card: str | None,
+    rfid: str | None,
+) -> Iterator[Decision]:
+    """Decisions one at a time, so each sees the uses committed before it (a real queue)."""
+    if id_card is not None or rfid is not None:
+        parse, kind = (parse_id_card, "id_card") if id_card is not None else (parse_rfid, "rfid")
+        try:
+            credential = parse(id_card or rfid or "")
+        except UnreadableCredential as exc:
+            yield Decision(Reason.UNREADABLE_CARD, detail=str(exc))
+            return
+        yield engine.decide_card(kind, credential.value, when)
+        return
+    for text in _payloads(payload, image):
+        yield engine.decide(text, when) if text is not None else Decision(Reason.EMPTY)
 
 
 @app.command()

@@ -35,6 +35,7 @@ from keys.reasons import Reason
 
 log = logging.getLogger("gate_node")
 TICK_MS = 5
+ID_WAIT_S = 15.0  # how long a real-name QR waits for its ID card swipe
 
 Read = Credential | UnreadableCredential
 
@@ -84,6 +85,7 @@ class NodeService:
         self.repeats = RepeatFilter(repeat_hold_s)
         self.decisions: list[Decision] = []  # the last few, for status and tests
         self.granted = self.denied = 0
+        self._awaiting_id: tuple[Decision, float] | None = None  # 实名: QR read, ID to come
 
     @property
     def ledger(self) -> Ledger:
@@ -91,6 +93,8 @@ class NodeService:
 
     def step(self, now_ms: int) -> None:
         self.driver.tick(now_ms)
+        if self._awaiting_id and time.monotonic() >= self._awaiting_id[1]:
+            self._give_up_waiting(now_ms)
         for poll in self.pollers:
             for read in poll():
                 self._offer(read)
@@ -111,8 +115,15 @@ class NodeService:
         if isinstance(read, Credential) and not self.repeats.fresh(read.value, time.monotonic()):
             return
         now = self.clock.now()
+        if self._awaiting_id and not (isinstance(read, Credential) and read.kind == "id_card"):
+            self._give_up_waiting(now_ms)
         try:
             decision = self._decide(read, now)
+            if decision.reason is Reason.ID_REQUIRED:
+                self._awaiting_id = (decision, time.monotonic() + ID_WAIT_S)
+                self.driver.deny(now_ms)  # the prompt tone; the display asks for the ID card
+                event(log, "awaiting id card", ticket=decision.ticket_no)
+                return
             if decision.grant:
                 seq = self.engine.admit(decision, now)
                 opened = self.driver.open_for(
@@ -133,7 +144,19 @@ class NodeService:
             return Decision(Reason.UNREADABLE_CARD, detail=str(read))
         if read.kind == "qr":
             return self.engine.decide(read.value, now)
-        return Decision(Reason.UNKNOWN_CARD)  # card index arrives with the signed downlink
+        if read.kind == "id_card" and self._awaiting_id is not None:
+            pending, _ = self._awaiting_id
+            self._awaiting_id = None
+            return self.engine.confirm_holder(pending, read.value, now)
+        return self.engine.decide_card(read.kind, read.value, now)
+
+    def _give_up_waiting(self, now_ms: int) -> None:
+        """The real-name visitor never swiped the ID card (or someone else scanned)."""
+        assert self._awaiting_id is not None
+        pending, _ = self._awaiting_id
+        self._awaiting_id = None
+        self.engine.refuse(pending, self.clock.now())
+        self._record(pending)
 
     def _record(self, decision: Decision) -> None:
         if decision.grant:

@@ -9,6 +9,8 @@ Layout (``gate-node init`` makes it; provisioning reaches the same through ``ini
     keyring.cose       root-signed keyring of issuer keys
     revocations/       root-signed snapshot and the deltas applied after it, as received
     node.key           this node's identity key (Ed25519, encrypted, 0600)
+    holder.salt        the site's holder salt (hex, 0600) for real-name and card checks
+    cards.cose         root-signed card index: ID/RFID holder references -> tickets
     ledger.sqlite      uses and refusals (gate_node/ledger.py)
     clock.json         the clock floor (gate_node/clock.py)
 
@@ -34,6 +36,8 @@ from gate_node.decision.engine import LaneContext, SiteRules
 from gate_node.decision.rules import SlotGrace
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from keys import keystore
+from keys.card_index import DOC_TYPE as CARDS
+from keys.card_index import CardIndex
 from keys.keyring import Keyring
 from keys.keystore import KeyStoreError
 from keys.revocation import DOC_TYPE as REVOCATIONS
@@ -41,6 +45,7 @@ from keys.revocation import RevocationList
 from keys.signed_document import DocumentError, SignedDocument, verify_document
 
 KINDS = ("tripod", "wing", "swing", "handheld")
+REAL_NAME_CHECKS = ("none", "id_card", "face")
 DIRECTIONS = ("in", "out")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -61,6 +66,7 @@ class NodeConfig:
     slot_grace_after: int = 30
     min_gap_minutes: int = 0
     exit_requires_entry: bool = False
+    real_name_check: str = "none"
     camera: str | None = None
     pin_map: dict[str, Any] | None = None
     readers: tuple[dict[str, Any], ...] = ()
@@ -71,6 +77,7 @@ class NodeConfig:
             slot_grace=SlotGrace(self.slot_grace_before, self.slot_grace_after),
             min_gap=timedelta(minutes=self.min_gap_minutes),
             exit_requires_entry=self.exit_requires_entry,
+            real_name_check=self.real_name_check,
         )
 
     def lane(self) -> LaneContext:
@@ -91,6 +98,8 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
     zone = doc.get("zone")
     if not isinstance(zone, int) or isinstance(zone, bool) or not 0 <= zone < 65536:
         raise NodeStateError("zone must be a zone id 0-65535")
+    if doc.get("real_name_check", "none") not in REAL_NAME_CHECKS:
+        raise NodeStateError(f"real_name_check must be one of {', '.join(REAL_NAME_CHECKS)}")
     if doc.get("direction", "in") not in DIRECTIONS:
         raise NodeStateError("direction must be in or out")
     try:
@@ -135,6 +144,8 @@ class NodeState:
         keyring: Keyring,
         revocations: RevocationList,
         documents: dict[str, Any],
+        cards: CardIndex,
+        holder_salt: bytes | None,
     ) -> None:
         self.directory = directory
         self.config = config
@@ -142,6 +153,8 @@ class NodeState:
         self.keyring = keyring
         self.revocations = revocations
         self.documents = documents
+        self.cards = cards
+        self.holder_salt = holder_salt
 
     @property
     def ledger_path(self) -> Path:
@@ -167,7 +180,36 @@ class NodeState:
         except (KeyStoreError, DocumentError, OSError) as exc:
             raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
         revocations = _load_revocations(directory / "revocations", root, config)
-        return cls(directory, config, root, keyring, revocations, held)
+        cards = CardIndex()
+        if (directory / "cards.cose").exists():
+            try:
+                cards.replace(
+                    verify_document(
+                        (directory / "cards.cose").read_bytes(),
+                        root,
+                        doc_type=CARDS,
+                        site=config.site,
+                    )
+                )
+            except DocumentError as exc:
+                raise NodeStateError(f"card index cannot be trusted: {exc}") from None
+        salt = None
+        if (directory / "holder.salt").exists():
+            try:
+                salt = _parse_salt(
+                    keystore.read_secret_file(directory / "holder.salt", "holder salt")
+                )
+            except KeyStoreError as exc:
+                raise NodeStateError(str(exc)) from None
+        return cls(directory, config, root, keyring, revocations, held, cards, salt)
+
+    def apply_cards(self, raw: bytes) -> SignedDocument:
+        """Verify and take a new card index (replaces the old one; older seq refused)."""
+        document = verify_document(raw, self.root, doc_type=CARDS, site=self.config.site)
+        self.cards.replace(document)
+        _write_atomic(self.directory / "cards.cose", raw)
+        self._note_document(document)
+        return document
 
     def apply_revocations(self, raw: bytes) -> SignedDocument:
         """Verify and apply a revocation document, then keep it (snapshot replaces the folder)."""
@@ -202,9 +244,12 @@ def initialise(
     keyring_file: Path,
     revocations_file: Path | None,
     passphrase: bytes,
+    holder_salt: bytes | None = None,
 ) -> NodeState:
     """Create a state directory from scratch (refuses an existing one)."""
     config = validate_config(config_doc)
+    if holder_salt is not None and len(holder_salt) < 16:
+        raise NodeStateError("the holder salt must be at least 16 bytes (32 hex digits)")
     if (directory / "node.json").exists():
         raise NodeStateError(f"{directory} already holds a node; remove it first to re-initialise")
     try:
@@ -222,6 +267,10 @@ def initialise(
     _write_atomic(directory / "keyring.cose", raw_keyring)
     identity = keystore.generate("node", "N1")
     keystore.save(identity, directory / "node.key", passphrase)
+    if holder_salt is not None:
+        salt_path = directory / "holder.salt"
+        salt_path.touch(mode=0o600)
+        salt_path.write_text(holder_salt.hex())
     with TinyDB(directory / "node.json", indent=2, ensure_ascii=False) as db:
         db.table("config").insert(_config_doc(config))
         db.table("pinned").insert(
@@ -249,6 +298,24 @@ def _config_doc(config: NodeConfig) -> dict[str, Any]:
     if doc["pin_map"] is None and config.kind in DEFAULT_PIN_MAPS:
         doc["pin_map"] = DEFAULT_PIN_MAPS[config.kind]
     return doc
+
+
+def _parse_salt(raw: bytes) -> bytes:
+    try:
+        salt = bytes.fromhex(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise NodeStateError("holder.salt must hold hexadecimal digits") from None
+    if len(salt) < 16:
+        raise NodeStateError("holder.salt must hold at least 16 bytes")
+    return salt
+
+
+def read_salt_file(path: Path) -> bytes:
+    """A holder salt handed over by the cloud or the installer (hex in a 0600 file)."""
+    try:
+        return _parse_salt(keystore.read_secret_file(path, "holder salt file"))
+    except KeyStoreError as exc:
+        raise NodeStateError(str(exc)) from None
 
 
 def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) -> RevocationList:

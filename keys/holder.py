@@ -19,11 +19,11 @@ import hmac
 from hashlib import sha256
 
 HOLDER_REF_BYTES = 8
-KINDS = ("id_card", "member", "face")
+KINDS = ("id_card", "member", "rfid", "face")
 
 
 def holder_ref(salt: bytes, kind: str, value: str) -> bytes:
-    """The reference for one credential; ``kind`` is id_card, member or face."""
+    """The reference for one credential; ``kind`` is id_card, member, rfid or face."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     if len(salt) < 16:

@@ -114,13 +114,8 @@ def passphrase_from(passphrase_file: Path | None, *, creating: bool = False) -> 
     if passphrase_file is None and os.environ.get(PASSPHRASE_FILE_ENV):
         passphrase_file = Path(os.environ[PASSPHRASE_FILE_ENV])
     if passphrase_file is not None:
-        _refuse_loose_permissions(passphrase_file, "passphrase file")
-        try:
-            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise KeyStoreError(
-                f"cannot read passphrase file {passphrase_file}: {exc.strerror}"
-            ) from None
+        text = read_secret_file(passphrase_file, "passphrase file").decode("utf-8")
+        text = text.rstrip("\r\n")
     else:
         text = os.environ.get(PASSPHRASE_ENV, "")
         if not text:
@@ -192,6 +187,15 @@ def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes
     except InvalidSignature:
         return False
     return True
+
+
+def read_secret_file(path: Path, what: str) -> bytes:
+    """A secret's bytes from a file nobody else can read (else ``KeyStoreError``)."""
+    _refuse_loose_permissions(path, what)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def _refuse_loose_permissions(path: Path, what: str) -> None:

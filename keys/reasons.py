@@ -60,6 +60,7 @@ class Reason(StrEnum):
     NOT_INSIDE = "not_inside"
     HOLDER_MISMATCH = "holder_mismatch"
     FACE_REQUIRED = "face_required"
+    ID_REQUIRED = "id_required"
     UNKNOWN_CARD = "unknown_card"
     UNREADABLE_CARD = "unreadable_card"
     UNKNOWN_FACE = "unknown_face"
@@ -107,6 +108,7 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.NOT_INSIDE: ReasonText("无入园记录，无法出园核验", "No entry on record for this exit"),
     Reason.HOLDER_MISMATCH: ReasonText("证件与实名票不符", "ID does not match the ticket holder"),
     Reason.FACE_REQUIRED: ReasonText("请进行人脸核验", "Face check required"),
+    Reason.ID_REQUIRED: ReasonText("实名票，请刷身份证", "Real-name ticket: please swipe your ID"),
     Reason.UNKNOWN_CARD: ReasonText("卡片未登记", "Card is not registered"),
     Reason.UNREADABLE_CARD: ReasonText(
         "证件读取失败，请重新刷卡", "Card misread, please try again"

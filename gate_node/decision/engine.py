@@ -8,6 +8,12 @@ anything a visitor can present: every path ends in a ``Reason`` (keys/reasons.py
 
 Exits (direction ``out``) do not consume entries; with ``exit_requires_entry`` a ticket with
 no entry on record is refused as ``not_inside`` (anti-passback for re-entry tickets).
+
+Real-name tickets (实名制, a ``holder`` claim): a lane whose ``real_name_check`` is ``id_card``
+answers ``id_required`` to the QR alone, and ``confirm_holder`` then grants only for the ID
+card whose holder reference matches; ``face`` answers ``face_required``. An ID card or RFID
+card presented alone is looked up in the root-signed card index (keys/card_index.py) and the
+tickets found there are decided as if scanned, the holder already proven by the card.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from gate_node.decision.rules import (
     check_zone,
 )
 from gate_node.ledger import Ledger
+from keys.card_index import CardIndex
 from keys.claims import TicketClaims
+from keys.holder import holder_ref, matches
 from keys.keyring import Keyring
 from keys.reasons import Reason
 from keys.revocation import RevocationList
@@ -40,6 +48,7 @@ class SiteRules:
     slot_grace: SlotGrace = field(default_factory=SlotGrace)
     min_gap: timedelta = timedelta(0)
     exit_requires_entry: bool = False
+    real_name_check: str = "none"  # none | id_card | face
 
 
 @dataclass(frozen=True)
@@ -85,19 +94,49 @@ class Engine:
         ledger: Ledger,
         rules: SiteRules,
         lane: LaneContext,
+        cards: CardIndex | None = None,
+        holder_salt: bytes | None = None,
     ) -> None:
         self.keyring = keyring
         self.revocations = revocations
         self.ledger = ledger
         self.rules = rules
         self.lane = lane
+        self.cards = cards or CardIndex()
+        self.holder_salt = holder_salt
 
-    def decide(self, payload: str, now: datetime) -> Decision:
+    def decide(self, payload: str, now: datetime, holder_proven: bool = False) -> Decision:
         """Decide on a QR payload as of ``now`` (aware); reads the ledger, writes nothing."""
         verification = verify_ticket(payload, self.keyring)
         if verification.claims is None:
             return Decision(verification.reason, detail=verification.detail)
-        claims = verification.claims
+        return self._decide_claims(verification.claims, now, holder_proven)
+
+    def decide_card(self, kind: str, value: str, now: datetime) -> Decision:
+        """An ID card (``id_card``) or RFID card (``rfid``) presented alone."""
+        if self.holder_salt is None:
+            return Decision(Reason.UNKNOWN_CARD, detail="no holder salt configured")
+        reference = holder_ref(self.holder_salt, kind, value)
+        decisions = []
+        for text in self.cards.tickets_for(reference):
+            decision = self.decide(text, now, holder_proven=True)
+            if decision.claims and decision.claims.holder not in (None, reference):
+                decision = Decision(Reason.HOLDER_MISMATCH, claims=decision.claims)
+            if decision.grant:
+                return decision
+            decisions.append(decision)
+        return decisions[0] if decisions else Decision(Reason.UNKNOWN_CARD)
+
+    def confirm_holder(self, pending: Decision, id_number: str, now: datetime) -> Decision:
+        """The ID card swiped after an ``id_required`` answer: grant only for its holder."""
+        claims = pending.claims
+        if claims is None or claims.holder is None or self.holder_salt is None:
+            return Decision(Reason.HOLDER_MISMATCH, claims=claims)
+        if not matches(self.holder_salt, claims.holder, "id_card", id_number):
+            return Decision(Reason.HOLDER_MISMATCH, claims=claims)
+        return self._decide_claims(claims, now, holder_proven=True)
+
+    def _decide_claims(self, claims: TicketClaims, now: datetime, holder_proven: bool) -> Decision:
         local_now = now.astimezone(self.rules.timezone)
         refusal = (
             (Reason.REVOKED if self.revocations.is_revoked(claims.ticket_id) else None)
@@ -115,6 +154,11 @@ class Engine:
         refusal = check_uses(claims, prior, local_now, self.rules.min_gap)
         if refusal:
             return Decision(refusal, claims=claims, earlier=prior[-1] if prior else None)
+        if claims.holder is not None and not holder_proven:
+            if self.rules.real_name_check == "id_card":
+                return Decision(Reason.ID_REQUIRED, claims=claims)
+            if self.rules.real_name_check == "face":
+                return Decision(Reason.FACE_REQUIRED, claims=claims)
         return Decision(Reason.OK, passages=claims.group_size, claims=claims)
 
     def admit(self, decision: Decision, now: datetime) -> int:

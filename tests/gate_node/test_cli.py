@@ -188,3 +188,80 @@ def test_now_is_never_before_the_clock_floor(site, issuer_key):
     state_clock.write_text(json.dumps({"floor": datetime(2026, 11, 24, 2, tzinfo=UTC).isoformat()}))
     result = run("verify", "--state-dir", str(site / "st"), "--payload", text(issuer_key))
     assert json.loads(result.stdout)["reason"] in ("ok", "expired")  # never "not_yet_valid"
+
+
+def test_an_id_card_alone_is_checked_against_the_signed_card_index(tmp_path, root_key, issuer_key):
+    from keys.card_index import sign_card_index
+    from keys.holder import holder_ref
+
+    salt = bytes(range(16))
+    (tmp_path / "salt").write_text(salt.hex())
+    (tmp_path / "salt").chmod(0o600)
+    (tmp_path / "root.pem").write_text(keystore.public_pem(root_key.public_key))
+    (tmp_path / "ring.cose").write_bytes(
+        sign_keyring(root_key, [IssuerKey(issuer_key.kid, issuer_key.public_key)], site="S1", seq=1)
+    )
+    made = run(
+        "init",
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--site",
+        "S1",
+        "--node",
+        "G1",
+        "--kind",
+        "swing",
+        "--zone",
+        "1",
+        "--root-pub",
+        str(tmp_path / "root.pem"),
+        "--keyring",
+        str(tmp_path / "ring.cose"),
+        "--holder-salt-file",
+        str(tmp_path / "salt"),
+        "--real-name-check",
+        "id_card",
+    )
+    assert made.returncode == 0, made.stderr
+    reference = holder_ref(salt, "id_card", "11010519491231002X")
+    ticket = issue_ticket(
+        issuer_key,
+        TicketClaims(
+            ticket_id=b"\x0a" * 8, product=1, valid_from=DAY, valid_until=DAY, holder=reference
+        ),
+    )
+    (tmp_path / "st" / "cards.cose").write_bytes(
+        sign_card_index(root_key, site="S1", seq=1, entries={reference: [ticket]})
+    )
+    at = ["--state-dir", str(tmp_path / "st"), "--at", "2026-11-24T10:00"]
+    found = run("verify", *at, "--id-card", "11010519491231002x")
+    assert found.returncode == 0, found.stdout + found.stderr
+    misread = run("verify", *at, "--id-card", "110105194912310021")
+    assert json.loads(misread.stdout)["reason"] == "unreadable_card"
+    qr_only = run("verify", *at, "--payload", ticket)
+    assert json.loads(qr_only.stdout)["reason"] == "id_required"
+
+
+def test_a_salt_file_others_can_read_is_refused(site, tmp_path):
+    (tmp_path / "salt").write_text("00" * 16)
+    (tmp_path / "salt").chmod(0o644)
+    result = run(
+        "init",
+        "--state-dir",
+        str(tmp_path / "other"),
+        "--site",
+        "S1",
+        "--node",
+        "G2",
+        "--kind",
+        "tripod",
+        "--zone",
+        "1",
+        "--root-pub",
+        str(site / "root.pem"),
+        "--keyring",
+        str(site / "ring.cose"),
+        "--holder-salt-file",
+        str(tmp_path / "salt"),
+    )
+    assert result.returncode == 2 and "chmod 600" in result.stderr
