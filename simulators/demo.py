@@ -1,9 +1,13 @@
 """`make demo`: a site on one machine, with its embedded defaults.
 
-Today it runs the trust chain end to end: a root and an issuer key (encrypted at rest), a
-root-signed keyring, one ticket of each kind with its QR code, and their verification the
-way a gate sees them, including a forged one. Each later capability (gate nodes, broker,
-cloud, dashboard) joins here until the demo runs a whole site.
+1. The trust chain: a root and an issuer key (encrypted at rest), a root-signed keyring, one
+   ticket of each kind with its QR code, verified the way a gate sees them (and a forgery).
+2. A gate node (tripod lane G1) on mock GPIO with a simulated turnstile mechanism: visitors
+   show tickets to the simulated camera, the node decides offline, records the use, releases
+   the arm, and the visitor walks through (or does not, and the use is rolled back).
+
+Each later capability (broker, peer gates, cloud, dashboard) joins here until the demo runs a
+whole site.
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
 file there, so nothing secret is typed or printed.
@@ -13,9 +17,10 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +34,7 @@ from keys.ticket import issue_ticket, verify_ticket
 
 STATE = Path("demo-state")
 SITE = "DEMO"
+SITE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def main() -> None:
@@ -51,7 +57,7 @@ def main() -> None:
     # The gate's side: only the pinned root public key and the signed keyring.
     ring = Keyring.load(keyring_doc, keystore.load_public_pem(STATE / "root.pem"), SITE)
 
-    today = date.today()
+    today = datetime.now(SITE_TZ).date()
     salt = secrets.token_bytes(16)
     kinds: dict[str, dict[str, Any]] = {
         "day ticket 日票": {},
@@ -99,6 +105,94 @@ def main() -> None:
     )
     console.print(table)
     console.print(f"Keys, keyring and QR codes are in {STATE.resolve()} (keys encrypted, 0600).")
+    run_gate(console, issuer, passphrase)
+
+
+def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -> None:
+    """A tripod lane admitting a queue of simulated visitors through the camera path."""
+    from gpiozero.pins.mock import MockFactory
+
+    from gate_node.assembly import build
+    from gate_node.readers.credentials import Credential
+    from gate_node.readers.qr import QrDecoder
+    from gate_node.state import initialise
+    from simulators.camera import ticket_frame
+    from simulators.turnstile import SimulatedTripod
+
+    state = initialise(
+        STATE / "gate-G1",
+        {"site": SITE, "node": "G1", "kind": "tripod", "zone": 1, "timezone": "Asia/Shanghai"},
+        STATE / "root.pem",
+        STATE / "keyring.cose",
+        None,
+        passphrase,
+    )
+    pins = MockFactory()
+    pins.pin(21).drive_high()  # fire loop intact
+    node = build(state, pins, with_camera=False)
+    mechanism = SimulatedTripod(pins, state.config.pin_map or {})
+    decoder = QrDecoder()
+    today = datetime.now(SITE_TZ).date()
+
+    def ticket(number: int, **extra: Any) -> str:
+        fields: dict[str, Any] = {"valid_from": today, "valid_until": today, **extra}
+        return issue_ticket(
+            issuer, TicketClaims(ticket_id=bytes([number]) * 8, product=1, **fields)
+        )
+
+    family = ticket(3, group_size=4, price_type=PriceType.GROUP)
+    queue_: list[tuple[str, str, dict[str, Any], int]] = [
+        ("adult, paper ticket 纸质票", ticket(1), {}, 1),
+        ("same ticket again 重复使用", ticket(1), {}, 1),
+        ("phone in dark mode 手机深色模式", ticket(2), {"invert": True, "angle": 20}, 1),
+        ("family of four 家庭票", family, {"angle": 10}, 4),
+        ("other zone 其他园区票", ticket(4, zones=(7,)), {}, 1),
+        (
+            "yesterday's ticket 过期票",
+            ticket(5, valid_from=today - timedelta(days=1), valid_until=today - timedelta(days=1)),
+            {},
+            1,
+        ),
+        ("walks away 未通过", ticket(6), {}, 0),
+        (
+            "forged 伪造票",
+            issue_ticket(
+                keystore.generate("issuer", "I1"),
+                TicketClaims(
+                    ticket_id=bytes([7]) * 8, product=1, valid_from=today, valid_until=today
+                ),
+            ),
+            {},
+            1,
+        ),
+    ]
+    table = Table(title="Lane G1 (tripod, offline) / 闸机 G1 检票")
+    for column in ("visitor", "decision", "reason / 原因", "passed"):
+        table.add_column(column)
+    now_ms = 0
+    for who, text, camera, walkers in queue_:
+        (read,) = decoder.decode(ticket_frame(text, **camera))
+        node.service.repeats.hold_s = 0  # each visitor is a new presentation
+        before = len(node.service.decisions)
+        rotations_before = mechanism.rotations["in"]
+        node.service.reads.put(Credential("qr", read))
+        mechanism.waiting["in"] = walkers
+        for _ in range(1400):  # 7 s of lane time in 5 ms ticks
+            now_ms += 5
+            node.service.step(now_ms)
+            mechanism.step(5)
+        decision = node.service.decisions[before]
+        zh, en = decision.message(state.config.rules().timezone)
+        passed = mechanism.rotations["in"] - rotations_before
+        table.add_row(who, "grant" if decision.grant else "deny", f"{en} / {zh}", str(passed))
+        mechanism.waiting["in"] = 0
+    console.print(table)
+    counts = node.service.ledger.counts()
+    console.print(
+        f"Ledger {state.ledger_path}: {counts['uses']} uses ({counts['rolled_back']} "
+        f"rolled back), {counts['denials']} refusals recorded."
+    )
+    node.close()
 
 
 if __name__ == "__main__":
