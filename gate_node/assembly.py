@@ -16,17 +16,19 @@ import serial
 
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
+from gate_node.downlink import Downlink
 from gate_node.firmware.swing import Swing
 from gate_node.firmware.tripod import Tripod
 from gate_node.firmware.wing import Wing
 from gate_node.gpio_board import GpiozeroBoard
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
-from gate_node.logs import event
 from gate_node.readers.frames import open_source
 from gate_node.readers.serial_lines import SerialLineReader
-from gate_node.service import CameraThread, NodeService, log
-from gate_node.state import NodeState
+from gate_node.service import CameraThread, NodeService
+from gate_node.state import NodeState, NodeStateError
+from gate_node.uplink import BrokerConfig, Uplink
+from keys.keystore import SigningKey
 
 CONTROLLERS = {"tripod": Tripod, "wing": Wing, "swing": Swing}
 
@@ -43,6 +45,8 @@ class Node:
         return self.board.ticks_ms() if self.board else 0
 
     def close(self) -> None:
+        if self.service.link is not None:
+            self.service.link[0].stop()
         if self.camera:
             self.camera.stop()
         for reader in self.serial:
@@ -71,26 +75,46 @@ def build(
     pin_factory: Any = None,
     with_camera: bool = True,
     serial_opener: Callable[..., Any] = serial.serial_for_url,
+    node_key: SigningKey | None = None,
 ) -> Node:
-    """The node from its state; ``pin_factory`` and ``serial_opener`` choose the hardware."""
+    """The node from its state; ``pin_factory`` and ``serial_opener`` choose the hardware.
+
+    With a broker in the configuration, ``node_key`` (the decrypted identity key) signs the
+    uplink; without one the node runs alone, which it can do for days.
+    """
     config = state.config
     engine = make_engine(state)
     ledger = engine.ledger
+    clock = ClockFloor(state.clock_path)
     board = None
     lane = None
     if config.kind != "handheld":
         assert config.pin_map is not None
         board = GpiozeroBoard(config.pin_map, pin_factory)
         lane = CONTROLLERS[config.kind](board, board.ticks_ms())
-    driver = LaneDriver(lane, ledger, lambda name, arg: event(log, "alarm", alarm=name, arg=arg))
     readers = [
         SerialLineReader(r["url"], r["kind"], r.get("baudrate", 9600), opener=serial_opener)
         for r in config.readers
     ]
-    service = NodeService(
-        engine, driver, ClockFloor(state.clock_path), pollers=[reader.poll for reader in readers]
-    )
+    link = None
+    if config.broker is not None:
+        if node_key is None:
+            raise NodeStateError("a broker is configured: the node identity key is needed")
+        broker = BrokerConfig(
+            host=config.broker["host"],
+            port=config.broker.get("port", 1883),
+            username=config.broker.get("username"),
+            password=state.broker_password(),
+            tls_ca=config.broker.get("tls_ca"),
+        )
+        uplink = Uplink(ledger, node_key, config.site, config.node, broker, state.next_session())
+        link = (uplink, Downlink(state, engine, clock, uplink.request, uplink.cloud_acknowledged))
+    driver = LaneDriver(lane, ledger)
+    service = NodeService(engine, driver, clock, pollers=[r.poll for r in readers], link=link)
+    driver.when_alarm = service.alarm
     node = Node(state, service, board, serial=readers)
+    if link is not None:
+        link[0].start()
     if with_camera and config.camera:
         node.camera = CameraThread(open_source(config.camera), service.reads)
         node.camera.start()

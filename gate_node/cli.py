@@ -165,7 +165,12 @@ def run(
     logs.setup(logging.DEBUG if verbose else logging.INFO)
     state = _open(state_dir)
     try:
-        node = build(state)
+        node_key = None
+        if state.config.broker is not None:
+            node_key = state.identity(keystore.passphrase_from(None))
+        node = build(state, node_key=node_key)
+    except (NodeStateError, KeyStoreError) as exc:
+        fail(str(exc))
     except GPIOZeroError as exc:
         fail(
             f"GPIO unavailable ({exc}); off a Pi set GPIOZERO_PIN_FACTORY=mock / 无法访问GPIO",

@@ -1,4 +1,4 @@
-"""The gate's memory of who walked through: durable uses, written before the lane opens.
+"""The gate's memory of who walked through, and the outbox that carries it to the cloud.
 
 SQLite in WAL mode with ``synchronous=FULL``: ``record_use`` returns only once the use is on
 disk, and only then does the node tell the gate controller to open. A power cut at any instant
@@ -7,10 +7,18 @@ reports that nobody passed (EV_TIMEOUT), ``roll_back`` marks the unused passages
 kept (what happened at a gate is evidence) but no longer counts as an entry. (DESIGN.md:
 TinyDB rewrote its whole file per insert, 17.5 s for 3,000; SQLite WAL took 0.14 s.)
 
-Uses from peer gates at the same site arrive over the site broker and are stored in the same
-table under their own node id; the key (node, seq) makes the set grow-only and a repeated
-delivery harmless (``merge_peer_use``). This module never decides anything: it records and
-answers "which earlier uses does this ticket have".
+**Outbox.** Every change here also appends an event (use, passage, rollback, denial, alarm,
+heartbeat) to the ``outbox`` table *in the same transaction*, so the record and the report of
+it can never disagree. Events carry a per-node sequence number (AUTOINCREMENT: never reused,
+even after rows are deleted); uplink.py publishes them in order, and an event leaves the outbox
+only when the cloud's signed acknowledgement says it is stored (a broker's PUBACK is not
+enough: a broker killed before it saves or forwards loses what it acknowledged). The cloud
+stores events idempotently on (node, seq), so a resend after any crash counts nothing twice.
+
+**Peers.** Uses from other gates of the site arrive by gossip and are stored in the same
+``uses`` table under their own node id; (node, seq) makes the set grow-only and a repeated
+delivery harmless. ``merge_peer_use`` reports a ticket used beyond its allowance across gates
+(possible only while gates were partitioned) as a double entry.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import cbor2
 
 from gate_node.decision.rules import PriorUse
 
@@ -32,6 +43,7 @@ CREATE TABLE IF NOT EXISTS uses (
     granted     INTEGER NOT NULL,   -- passages allowed by this use (group size)
     passed      INTEGER NOT NULL DEFAULT 0,
     rolled_back INTEGER NOT NULL DEFAULT 0,  -- passages given back (nobody came)
+    allowed     INTEGER NOT NULL DEFAULT 1,  -- the ticket's entries (0: unlimited)
     PRIMARY KEY (node, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uses_by_ticket ON uses (ticket_id);
@@ -40,6 +52,12 @@ CREATE TABLE IF NOT EXISTS denials (
     at_ms     INTEGER NOT NULL,
     reason    TEXT    NOT NULL,
     ticket_id BLOB
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind   TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    body   BLOB    NOT NULL   -- CBOR map, the event's data
 );
 """
 
@@ -54,11 +72,30 @@ class Use:
     granted: int
     passed: int
     rolled_back: int
+    allowed: int = 1
 
     @property
     def counts(self) -> bool:
         """Whether this use is an entry: some of its passages were not given back."""
         return self.granted - self.rolled_back > 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    seq: int
+    kind: str
+    at_ms: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleEntry:
+    """A ticket counted beyond its allowance once peers' uses were merged."""
+
+    ticket_id: bytes
+    entries: int
+    allowed: int
+    nodes: tuple[str, ...]
 
 
 class Ledger:
@@ -72,8 +109,15 @@ class Ledger:
     def close(self) -> None:
         self._db.close()
 
+    # -- this gate's own records (each with its outbox event, in one transaction) ---------------
+
     def record_use(
-        self, ticket_id: bytes, at: datetime, direction: str = "in", granted: int = 1
+        self,
+        ticket_id: bytes,
+        at: datetime,
+        direction: str = "in",
+        granted: int = 1,
+        allowed: int = 1,
     ) -> int:
         """Write a use durably and return its per-node sequence number. Call before opening."""
         with self._transaction():
@@ -82,21 +126,34 @@ class Ledger:
             ).fetchone()
             seq = int(last) + 1
             self._db.execute(
-                "INSERT INTO uses (node, seq, ticket_id, at_ms, direction, granted)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (self.node, seq, ticket_id, _ms(at), direction, granted),
+                "INSERT INTO uses (node, seq, ticket_id, at_ms, direction, granted, allowed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.node, seq, ticket_id, _ms(at), direction, granted, allowed),
+            )
+            self._emit(
+                "use",
+                at,
+                {
+                    "use": seq,
+                    "ticket": ticket_id,
+                    "dir": direction,
+                    "granted": granted,
+                    "allowed": allowed,
+                },
             )
         return seq
 
-    def record_passage(self, seq: int) -> None:
+    def record_passage(self, seq: int, at: datetime | None = None) -> None:
         """One person of this use went through (EV_PASSAGE)."""
         with self._transaction():
             self._db.execute(
                 "UPDATE uses SET passed = MIN(granted, passed + 1) WHERE node = ? AND seq = ?",
                 (self.node, seq),
             )
+            direction = self._direction_of(seq)
+            self._emit("passage", at or datetime.now(UTC), {"use": seq, "dir": direction})
 
-    def roll_back(self, seq: int, unused: int) -> None:
+    def roll_back(self, seq: int, unused: int, at: datetime | None = None) -> None:
         """``unused`` passages of this use never happened (EV_TIMEOUT): give them back."""
         with self._transaction():
             self._db.execute(
@@ -104,6 +161,7 @@ class Ledger:
                 " WHERE node = ? AND seq = ?",
                 (unused, self.node, seq),
             )
+            self._emit("rollback", at or datetime.now(UTC), {"use": seq, "unused": unused})
 
     def record_denial(self, at: datetime, reason: str, ticket_id: bytes | None) -> None:
         with self._transaction():
@@ -111,14 +169,25 @@ class Ledger:
                 "INSERT INTO denials (at_ms, reason, ticket_id) VALUES (?, ?, ?)",
                 (_ms(at), reason, ticket_id),
             )
+            self._emit("denial", at, {"reason": reason, "ticket": ticket_id})
 
-    def merge_peer_use(self, use: Use) -> bool:
-        """Store a peer gate's use; False if already known (grow-only set on (node, seq))."""
+    def record_alarm(self, at: datetime, alarm: str, arg: int = 0, **details: Any) -> None:
+        with self._transaction():
+            self._emit("alarm", at, {"alarm": alarm, "arg": arg, **details})
+
+    def record_heartbeat(self, at: datetime, **status: Any) -> None:
+        with self._transaction():
+            self._emit("heartbeat", at, status)
+
+    # -- peers ------------------------------------------------------------------------------------
+
+    def merge_peer_use(self, use: Use) -> DoubleEntry | bool:
+        """Store a peer gate's use. False if already known (grow-only set on (node, seq)),
+        a ``DoubleEntry`` if the ticket now has more entries than it allows, else True."""
         with self._transaction():
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO uses"
-                " (node, seq, ticket_id, at_ms, direction, granted, passed, rolled_back)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO uses (node, seq, ticket_id, at_ms, direction, granted,"
+                " passed, rolled_back, allowed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     use.node,
                     use.seq,
@@ -128,9 +197,30 @@ class Ledger:
                     use.granted,
                     use.passed,
                     use.rolled_back,
+                    use.allowed,
                 ),
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            entries, allowed, nodes = self._db.execute(
+                "SELECT COUNT(*), MAX(allowed), GROUP_CONCAT(DISTINCT node) FROM uses"
+                " WHERE ticket_id = ? AND direction = 'in' AND granted - rolled_back > 0",
+                (use.ticket_id,),
+            ).fetchone()
+        if allowed and entries > allowed:
+            return DoubleEntry(use.ticket_id, entries, allowed, tuple(sorted(nodes.split(","))))
+        return True
+
+    def update_peer_use(self, node: str, seq: int, passed: int, rolled_back: int) -> None:
+        """A peer's later passage or rollback for a use already merged."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE uses SET passed = MAX(passed, ?), rolled_back = MAX(rolled_back, ?)"
+                " WHERE node = ? AND seq = ?",
+                (passed, rolled_back, node, seq),
+            )
+
+    # -- reading ----------------------------------------------------------------------------------
 
     def prior_uses(self, ticket_id: bytes) -> list[PriorUse]:
         """Earlier entries (direction in) with this ticket at any gate of the site, oldest
@@ -146,17 +236,61 @@ class Ledger:
     def uses(self, node: str | None = None) -> list[Use]:
         query = "SELECT * FROM uses" + (" WHERE node = ?" if node else "") + " ORDER BY node, seq"
         rows = self._db.execute(query, (node,) if node else ()).fetchall()
-        return [Use(r[0], r[1], r[2], _from_ms(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+        return [Use(r[0], r[1], r[2], _from_ms(r[3]), r[4], r[5], r[6], r[7], r[8]) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        own, peers, rolled, denied = self._db.execute(
+        own, peers, rolled, denied, outbox = self._db.execute(
             "SELECT (SELECT COUNT(*) FROM uses WHERE node = ?),"
             " (SELECT COUNT(*) FROM uses WHERE node != ?),"
             " (SELECT COUNT(*) FROM uses WHERE node = ? AND rolled_back > 0),"
-            " (SELECT COUNT(*) FROM denials)",
+            " (SELECT COUNT(*) FROM denials),"
+            " (SELECT COUNT(*) FROM outbox)",
             (self.node, self.node, self.node),
         ).fetchone()
-        return {"uses": own, "peer_uses": peers, "rolled_back": rolled, "denials": denied}
+        return {
+            "uses": own,
+            "peer_uses": peers,
+            "rolled_back": rolled,
+            "denials": denied,
+            "outbox": outbox,
+        }
+
+    # -- the outbox, for uplink.py ----------------------------------------------------------------
+
+    def event(self, seq: int) -> OutboxEvent | None:
+        row = self._db.execute(
+            "SELECT seq, kind, at_ms, body FROM outbox WHERE seq = ?", (seq,)
+        ).fetchone()
+        return OutboxEvent(row[0], row[1], row[2], cbor2.loads(row[3])) if row else None
+
+    def pending_events(self, after: int = 0, limit: int = 100) -> list[OutboxEvent]:
+        """Unacknowledged events after sequence ``after``, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, kind, at_ms, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [OutboxEvent(seq, kind, at, cbor2.loads(body)) for seq, kind, at, body in rows]
+
+    def acknowledge(self, seqs: list[int]) -> None:
+        """The cloud has stored these events (its signed ack): they may leave the outbox."""
+        if not seqs:
+            return
+        with self._transaction():
+            self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _emit(self, kind: str, at: datetime, data: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO outbox (kind, at_ms, body) VALUES (?, ?, ?)",
+            (kind, _ms(at), cbor2.dumps(data)),
+        )
+
+    def _direction_of(self, seq: int) -> str:
+        row = self._db.execute(
+            "SELECT direction FROM uses WHERE node = ? AND seq = ?", (self.node, seq)
+        ).fetchone()
+        return str(row[0]) if row else "in"
 
     def _transaction(self) -> sqlite3.Connection:
         # sqlite3's context manager commits on success and rolls back on error; with

@@ -24,6 +24,7 @@ from typing import Any
 
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Decision, Engine
+from gate_node.downlink import Downlink
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
 from gate_node.logs import event
@@ -31,6 +32,7 @@ from gate_node.readers.credentials import Credential, UnreadableCredential
 from gate_node.readers.frames import FrameSource
 from gate_node.readers.qr import QrDecoder
 from gate_node.readers.repeat_filter import RepeatFilter
+from gate_node.uplink import Uplink
 from keys.reasons import Reason
 
 log = logging.getLogger("gate_node")
@@ -38,6 +40,7 @@ TICK_MS = 5
 ID_WAIT_S = 15.0  # how long a real-name QR waits for its ID card swipe
 
 Read = Credential | UnreadableCredential
+Link = tuple[Uplink, Downlink]
 
 
 class CameraThread(threading.Thread):
@@ -76,7 +79,12 @@ class NodeService:
         clock: ClockFloor,
         pollers: Iterable[Callable[[], list[Read]]] = (),
         repeat_hold_s: float = 3.0,
+        link: Link | None = None,
+        heartbeat_s: float = 60.0,
     ) -> None:
+        self.link = link
+        self.heartbeat_s = heartbeat_s
+        self._next_heartbeat = 0.0
         self.engine = engine
         self.driver = driver
         self.clock = clock
@@ -93,6 +101,8 @@ class NodeService:
 
     def step(self, now_ms: int) -> None:
         self.driver.tick(now_ms)
+        if self.link is not None:
+            self._exchange(now_ms)
         if self._awaiting_id and time.monotonic() >= self._awaiting_id[1]:
             self._give_up_waiting(now_ms)
         for poll in self.pollers:
@@ -104,6 +114,33 @@ class NodeService:
             except queue.Empty:
                 break
             self._handle(read, now_ms)
+
+    def _exchange(self, now_ms: int) -> None:
+        """Outbox up, documents and peer uses down (bounded work per tick)."""
+        assert self.link is not None
+        uplink, downlink = self.link
+        uplink.pump(now_ms)
+        for _ in range(50):
+            try:
+                topic, payload = uplink.received.popleft()
+            except IndexError:
+                break
+            downlink.handle(topic, payload)
+        if time.monotonic() >= self._next_heartbeat:
+            self._next_heartbeat = time.monotonic() + self.heartbeat_s
+            counts = self.ledger.counts()
+            self.ledger.record_heartbeat(
+                self.clock.now(),
+                granted=self.granted,
+                denied=self.denied,
+                outbox=counts["outbox"],
+                in_fire=bool(getattr(self.driver.lane, "in_fire", False)),
+            )
+
+    def alarm(self, name: str, arg: int) -> None:
+        """A controller alarm (forced, tailgate, fire...): into the outbox and the log."""
+        self.ledger.record_alarm(self.clock.now(), name, arg)
+        event(log, "alarm", alarm=name, arg=arg)
 
     def _offer(self, read: Read) -> None:
         try:

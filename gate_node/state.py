@@ -11,6 +11,8 @@ Layout (``gate-node init`` makes it; provisioning reaches the same through ``ini
     node.key           this node's identity key (Ed25519, encrypted, 0600)
     holder.salt        the site's holder salt (hex, 0600) for real-name and card checks
     cards.cose         root-signed card index: ID/RFID holder references -> tickets
+    nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
+    uplink.json        the MQTT session counter (births and wills)
     ledger.sqlite      uses and refusals (gate_node/ledger.py)
     clock.json         the clock floor (gate_node/clock.py)
 
@@ -21,6 +23,7 @@ with a message an installer can act on.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -40,12 +43,27 @@ from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
 from keys.keyring import Keyring
 from keys.keystore import KeyStoreError
+from keys.node_registry import DOC_TYPE as NODES
+from keys.node_registry import NodeRegistry
 from keys.revocation import DOC_TYPE as REVOCATIONS
 from keys.revocation import RevocationList
-from keys.signed_document import DocumentError, SignedDocument, verify_document
+from keys.signed_document import DocumentError, SignedDocument, require_newer, verify_document
 
 KINDS = ("tripod", "wing", "swing", "handheld")
 REAL_NAME_CHECKS = ("none", "id_card", "face")
+# What a signed config document from the cloud may change; wiring and identity stay local.
+CLOUD_SETTINGS = frozenset(
+    {
+        "timezone",
+        "slot_grace_before",
+        "slot_grace_after",
+        "min_gap_minutes",
+        "exit_requires_entry",
+        "real_name_check",
+        "zone",
+        "direction",
+    }
+)
 DIRECTIONS = ("in", "out")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -70,6 +88,7 @@ class NodeConfig:
     camera: str | None = None
     pin_map: dict[str, Any] | None = None
     readers: tuple[dict[str, Any], ...] = ()
+    broker: dict[str, Any] | None = None  # {host, port, username, tls_ca}; password in a file
 
     def rules(self) -> SiteRules:
         return SiteRules(
@@ -123,6 +142,14 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
         ):
             raise NodeStateError(f"reader {reader!r}: needs url, kind qr|id_card|rfid, baudrate")
     doc = {**doc, "readers": tuple(readers)}
+    broker = doc.get("broker")
+    if broker is not None and (
+        not isinstance(broker, dict)
+        or set(broker) - {"host", "port", "username", "tls_ca"}
+        or not isinstance(broker.get("host"), str)
+        or not isinstance(broker.get("port", 1883), int)
+    ):
+        raise NodeStateError("broker must be {host, port[, username, tls_ca]}")
     if doc["kind"] != "handheld":
         try:
             kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])
@@ -155,6 +182,7 @@ class NodeState:
         self.documents = documents
         self.cards = cards
         self.holder_salt = holder_salt
+        self.nodes = NodeRegistry()
 
     @property
     def ledger_path(self) -> Path:
@@ -181,18 +209,11 @@ class NodeState:
             raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
         revocations = _load_revocations(directory / "revocations", root, config)
         cards = CardIndex()
-        if (directory / "cards.cose").exists():
-            try:
-                cards.replace(
-                    verify_document(
-                        (directory / "cards.cose").read_bytes(),
-                        root,
-                        doc_type=CARDS,
-                        site=config.site,
-                    )
-                )
-            except DocumentError as exc:
-                raise NodeStateError(f"card index cannot be trusted: {exc}") from None
+        held_cards = _read_signed(directory / "cards.cose", root, CARDS, config.site)
+        if held_cards:
+            cards.replace(held_cards)
+        held_nodes = _read_signed(directory / "nodes.cose", root, NODES, config.site)
+        nodes = NodeRegistry.from_document(held_nodes) if held_nodes else NodeRegistry()
         salt = None
         if (directory / "holder.salt").exists():
             try:
@@ -201,7 +222,81 @@ class NodeState:
                 )
             except KeyStoreError as exc:
                 raise NodeStateError(str(exc)) from None
-        return cls(directory, config, root, keyring, revocations, held, cards, salt)
+        state = cls(directory, config, root, keyring, revocations, held, cards, salt)
+        state.nodes = nodes
+        return state
+
+    def next_session(self) -> int:
+        """Count this start of the node's MQTT session (births and wills carry it)."""
+        path = self.directory / "uplink.json"
+        try:
+            session = int(json.loads(path.read_text())["session"]) + 1
+        except (OSError, ValueError, KeyError, TypeError):
+            session = 1
+        _write_atomic(path, json.dumps({"session": session}).encode())
+        return session
+
+    def broker_password(self) -> str | None:
+        """The node's MQTT password (broker.password, 0600), if the broker wants one."""
+        path = self.directory / "broker.password"
+        if not path.exists():
+            return None
+        try:
+            return keystore.read_secret_file(path, "broker password").decode().strip()
+        except KeyStoreError as exc:
+            raise NodeStateError(str(exc)) from None
+
+    def identity(self, passphrase: bytes) -> keystore.SigningKey:
+        """This node's identity key (signs its events), decrypted."""
+        try:
+            return keystore.load(self.directory / "node.key", passphrase)
+        except KeyStoreError as exc:
+            raise NodeStateError(f"node identity key: {exc}") from None
+
+    def apply_keyring(self, raw: bytes) -> SignedDocument:
+        """A newer root-signed keyring (issuer key added, rotated or retired)."""
+        document = verify_document(raw, self.root, doc_type="keyring", site=self.config.site)
+        require_newer(document, self.keyring.seq)
+        self.keyring = Keyring.from_document(document)
+        _write_atomic(self.directory / "keyring.cose", raw)
+        self._note_document(document)
+        return document
+
+    def apply_nodes(self, raw: bytes) -> SignedDocument:
+        """A newer registry of the site's gate nodes and their keys (for peer gossip)."""
+        document = verify_document(raw, self.root, doc_type=NODES, site=self.config.site)
+        require_newer(document, self.nodes.seq if len(self.nodes) else None)
+        self.nodes = NodeRegistry.from_document(document)
+        _write_atomic(self.directory / "nodes.cose", raw)
+        self._note_document(document)
+        return document
+
+    def apply_config(self, raw: bytes) -> SignedDocument:
+        """Rules the cloud sets for this node (grace, gaps, real-name check, holder salt)."""
+        document = verify_document(raw, self.root, doc_type="config", site=self.config.site)
+        require_newer(document, self.documents.get("config", {}).get("seq"))
+        body = document.body if isinstance(document.body, dict) else {}
+        settings = body.get("settings", {})
+        if not isinstance(settings, dict) or set(settings) - CLOUD_SETTINGS:
+            raise DocumentError("malformed", f"config may set only {sorted(CLOUD_SETTINGS)}")
+        try:
+            config = validate_config({**_config_doc(self.config), **settings})
+        except NodeStateError as exc:
+            raise DocumentError("malformed", str(exc)) from None
+        salt = body.get("holder_salt")
+        if salt is not None:
+            if not isinstance(salt, bytes) or len(salt) < 16:
+                raise DocumentError("malformed", "holder_salt must be at least 16 bytes")
+            path = self.directory / "holder.salt"
+            path.touch(mode=0o600)
+            path.write_text(salt.hex())
+            self.holder_salt = salt
+        with TinyDB(self.directory / "node.json", indent=2, ensure_ascii=False) as db:
+            db.table("config").truncate()
+            db.table("config").insert(_config_doc(config))
+        self.config = config
+        self._note_document(document)
+        return document
 
     def apply_cards(self, raw: bytes) -> SignedDocument:
         """Verify and take a new card index (replaces the old one; older seq refused)."""
@@ -225,6 +320,7 @@ class NodeState:
         return document
 
     def _note_document(self, document: SignedDocument) -> None:
+        self.documents[document.doc_type] = {"type": document.doc_type, "seq": document.seq}
         with TinyDB(self.directory / "node.json") as db:
             table = db.table("documents")
             table.remove(lambda d: d.get("type") == document.doc_type)
@@ -316,6 +412,17 @@ def read_salt_file(path: Path) -> bytes:
         return _parse_salt(keystore.read_secret_file(path, "holder salt file"))
     except KeyStoreError as exc:
         raise NodeStateError(str(exc)) from None
+
+
+def _read_signed(
+    path: Path, root: Ed25519PublicKey, doc_type: str, site: str
+) -> SignedDocument | None:
+    if not path.exists():
+        return None
+    try:
+        return verify_document(path.read_bytes(), root, doc_type=doc_type, site=site)
+    except DocumentError as exc:
+        raise NodeStateError(f"{path.name} cannot be trusted: {exc}") from None
 
 
 def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) -> RevocationList:

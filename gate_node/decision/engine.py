@@ -165,8 +165,9 @@ class Engine:
         """Record the use durably; returns its sequence number. Only then open the lane."""
         if not decision.grant or decision.claims is None:
             raise ValueError("only a granting decision can be admitted")
+        claims = decision.claims
         return self.ledger.record_use(
-            decision.claims.ticket_id, now, self.lane.direction, decision.passages
+            claims.ticket_id, now, self.lane.direction, decision.passages, claims.entries
         )
 
     def refuse(self, decision: Decision, now: datetime) -> None:

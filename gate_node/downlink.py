@@ -1,0 +1,175 @@
+"""What comes down from the cloud and from peer gates, applied only when signed and newer.
+
+``Downlink.handle(topic, payload)`` is called from the node loop (never paho's thread) for
+each message uplink.py received:
+
+- ``scenic/{site}/down/{type}`` and ``scenic/{site}/down/node/{node}/{type}``: a root-signed
+  document of that type (keyring, revocations, cards, nodes, config, time). It is verified
+  against the pinned root key and refused if unsigned, signed by anyone else, for another site,
+  of another type than its topic says, or not newer than what the node holds. A revocation
+  delta that does not follow the held sequence makes the node ask for what it misses.
+- ``scenic/{site}/down/node/{node}/ack``: the cloud's root-signed acknowledgement of stored
+  events; only then do they leave the outbox (uplink.py).
+- ``scenic/{site}/uses``: a peer gate's signed use or rollback, verified against the signed
+  node registry, merged into the ledger; a ticket then used beyond its allowance raises a
+  double-entry alarm (it happens only when gates were partitioned).
+
+Every refusal is logged with its reason and counted; nothing raises out of ``handle``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gate_node.clock import ClockFloor
+from gate_node.decision.engine import Engine
+from gate_node.ledger import DoubleEntry, Use
+from gate_node.logs import event
+from gate_node.state import NodeState
+from keys.gate_event import peek_node, verify_event
+from keys.revocation import SequenceGap
+from keys.signed_document import DocumentError, require_newer, verify_document
+
+log = logging.getLogger("gate_node.downlink")
+
+
+class Downlink:
+    def __init__(
+        self,
+        state: NodeState,
+        engine: Engine,
+        clock: ClockFloor,
+        request: Callable[[dict[str, Any]], None],
+        acknowledged: Callable[[list[int]], None] = lambda seqs: None,
+    ) -> None:
+        self.state = state
+        self.engine = engine
+        self.clock = clock
+        self.request = request
+        self.acknowledged = acknowledged
+        self.applied: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self._time_seq: int | None = None
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        try:
+            if len(parts) == 3 and parts[2] == "uses":
+                self._peer(payload)
+            elif len(parts) >= 4 and parts[2] == "down":
+                if parts[3] == "node" and (len(parts) != 6 or parts[4] != self.state.config.node):
+                    return  # another node's private downlink
+                self._document(parts[-1], payload)
+        except SequenceGap as gap:
+            self.refused["sequence_gap"] += 1
+            self.request({"want": "revocations", "from": gap.missing_from})
+            event(log, "revocations gap: asked for more", missing_from=gap.missing_from)
+        except DocumentError as exc:
+            self.refused[exc.code] += 1
+            log.warning(
+                "refused downlink",
+                extra={"fields": {"topic": topic, "code": exc.code, "detail": exc.detail}},
+            )
+        except Exception:  # boundary: one message, one refusal; the lane keeps working
+            self.refused["internal"] += 1
+            log.exception("downlink message failed", extra={"fields": {"topic": topic}})
+
+    def _document(self, doc_type: str, raw: bytes) -> None:
+        state = self.state
+        if doc_type == "keyring":
+            state.apply_keyring(raw)
+            self.engine.keyring = state.keyring
+        elif doc_type == "revocations":
+            state.apply_revocations(raw)
+        elif doc_type == "cards":
+            state.apply_cards(raw)
+        elif doc_type == "nodes":
+            state.apply_nodes(raw)
+        elif doc_type == "config":
+            state.apply_config(raw)
+            self.engine.rules = state.config.rules()
+            self.engine.lane = state.config.lane()
+            self.engine.holder_salt = state.holder_salt
+        elif doc_type == "time":
+            self._signed_time(raw)
+        elif doc_type == "ack":
+            self._cloud_ack(raw)
+            return  # frequent: counted, not logged
+        else:
+            raise DocumentError("unknown_type", f"no such downlink document: {doc_type}")
+        self.applied[doc_type] += 1
+        event(log, "applied downlink", type=doc_type)
+
+    def _signed_time(self, raw: bytes) -> None:
+        document = verify_document(
+            raw, self.state.root, doc_type="time", site=self.state.config.site
+        )
+        require_newer(document, self._time_seq)
+        self._time_seq = document.seq
+        self.clock.advance_to(document.issued_at)
+
+    def _cloud_ack(self, raw: bytes) -> None:
+        """The cloud stored these events: root-signed, so a broker cannot fake it (a faked ack
+        would make the node forget events the cloud never got)."""
+        document = verify_document(
+            raw, self.state.root, doc_type="ack", site=self.state.config.site
+        )
+        body = document.body if isinstance(document.body, dict) else {}
+        seqs = body.get("seqs")
+        if body.get("node") != self.state.config.node or not isinstance(seqs, list):
+            raise DocumentError("malformed", "ack must name this node and a list of seqs")
+        self.acknowledged([int(seq) for seq in seqs if isinstance(seq, int)])
+        self.applied["ack"] += 1
+
+    def _peer(self, raw: bytes) -> None:
+        node = peek_node(raw)
+        if node is None:
+            raise DocumentError("malformed", "gossip is not a signed gate event")
+        if node == self.state.config.node:
+            return  # our own, echoed by the broker
+        key = self.state.nodes.key_of(node)
+        if key is None:
+            raise DocumentError("unknown_node", f"{node} is not in the signed node registry")
+        gate_event = verify_event(raw, key, self.state.config.site)
+        data = gate_event.data
+        if gate_event.kind == "use":
+            merged = self.engine.ledger.merge_peer_use(
+                Use(
+                    node,
+                    int(data["use"]),
+                    bytes(data["ticket"]),
+                    gate_event.at,
+                    str(data["dir"]),
+                    int(data["granted"]),
+                    0,
+                    0,
+                    int(data.get("allowed", 1)),
+                )
+            )
+            if isinstance(merged, DoubleEntry):
+                self._double_entry(merged)
+        elif gate_event.kind == "rollback":
+            self.engine.ledger.update_peer_use(node, int(data["use"]), 0, int(data["unused"]))
+        self.applied["peer_" + gate_event.kind] += 1
+
+    def _double_entry(self, found: DoubleEntry) -> None:
+        self.engine.ledger.record_alarm(
+            datetime.now(UTC),
+            "double_entry",
+            found.entries,
+            ticket=found.ticket_id,
+            allowed=found.allowed,
+            nodes=list(found.nodes),
+        )
+        event(
+            log,
+            "double entry",
+            ticket=found.ticket_id.hex().upper(),
+            entries=found.entries,
+            allowed=found.allowed,
+            nodes=list(found.nodes),
+        )

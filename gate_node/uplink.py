@@ -1,0 +1,234 @@
+"""The node's MQTT link: outbox up, signed documents and peer uses down. paho-mqtt 2.x.
+
+Topics (DESIGN.md)::
+
+    scenic/{site}/gate/{node}/event    up: signed events from the outbox, QoS 1
+    scenic/{site}/gate/{node}/state    up: retained birth {"state": "online", "session": n};
+                                       the last will says "offline" with the same session
+    scenic/{site}/gate/{node}/request  up: "I miss revocations from seq n"
+    scenic/{site}/down/#               down: root-signed keyring, revocations, cards, nodes,
+                                       config, time (site-wide and down/node/{node}/...)
+    scenic/{site}/uses                 both ways: peer gossip of uses and rollbacks
+
+**Exactly once in effect.** paho's own queue lives in memory and dies with the process; the
+outbox (ledger.py) does not. A PUBACK only means the broker has the event, and a broker killed
+before it saves or forwards loses it, so an event leaves the outbox only when the cloud's
+root-signed acknowledgement (``down/node/{node}/ack``, sent after its database commit) names
+it. Events PUBACKed but not acknowledged within ``RESEND_MS`` are published again, and after
+any (re)connect everything still in the outbox is; an event may reach the cloud twice but is
+stored once (idempotent on node and seq).
+
+**Threads.** paho's network thread runs the callbacks; they only append to deques. Everything
+else (publishing, acknowledging in SQLite, handing received documents to the node) happens in
+``pump()``, called from the node's loop. paho calls ``on_publish`` while holding its own lock,
+so no lock of ours is ever held across ``publish()``.
+
+``session`` counts process starts (persisted by the caller): a will from an older session that
+arrives after a newer birth is recognisably stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gate_node.ledger import Ledger
+from keys.cose import Signer
+from keys.gate_event import sign_event
+
+log = logging.getLogger("gate_node.uplink")
+
+WINDOW = 64  # events awaiting PUBACK at once: enough to fill a link, cheap to resend
+AWAITING_CLOUD = 5_000  # events PUBACKed but not yet acknowledged by the cloud, at most
+RESEND_MS = 30_000  # a PUBACKed event the cloud has not acknowledged by then is sent again
+GOSSIP_KINDS = ("use", "rollback")
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None  # CA file: TLS when the broker is off the device's LAN
+    keepalive: int = 15
+
+
+def topics(site: str, node: str) -> dict[str, str]:
+    base = f"scenic/{site}/gate/{node}"
+    return {
+        "event": f"{base}/event",
+        "state": f"{base}/state",
+        "request": f"{base}/request",
+        "down": f"scenic/{site}/down/#",
+        "uses": f"scenic/{site}/uses",
+    }
+
+
+class Uplink:
+    def __init__(
+        self,
+        ledger: Ledger,
+        node_key: Signer,
+        site: str,
+        node: str,
+        broker: BrokerConfig,
+        session: int,
+        client_factory: Callable[..., mqtt.Client] = mqtt.Client,
+    ) -> None:
+        self.ledger = ledger
+        self.node_key = node_key
+        self.site, self.node = site, node
+        self.topics = topics(site, node)
+        self.session = session
+        self.connected = False
+        self.received: deque[tuple[str, bytes]] = deque(maxlen=10_000)
+        self._acked_mids: deque[int] = deque()
+        self._connects: deque[bool] = deque()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq (main thread only)
+        self._awaiting: dict[int, int] = {}  # outbox seq -> ms PUBACKed, until the cloud acks
+        self._sent_upto = 0
+        self.last_ack_ms: int | None = None
+        self._client = client_factory(
+            CallbackAPIVersion.VERSION2, client_id=f"gate-{site}-{node}", clean_session=False
+        )
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password)
+        if broker.tls_ca:
+            self._client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self._client.will_set(
+            self.topics["state"], self._state_payload("offline"), qos=1, retain=True
+        )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.max_inflight_messages_set(WINDOW * 2)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self._broker = broker
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._client.connect_async(self._broker.host, self._broker.port, self._broker.keepalive)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        if self.connected:
+            self._client.publish(
+                self.topics["state"], self._state_payload("offline"), qos=1, retain=True
+            ).wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- the node loop's side ---------------------------------------------------------------------
+    def pump(self, now_ms: int) -> int:
+        """Settle PUBACKs, resend what the cloud has not acknowledged in time, publish new
+        events from the outbox; returns how many events were published."""
+        while self._connects:
+            if self._connects.popleft():
+                self._inflight.clear()  # whatever was in flight or unacknowledged goes again
+                self._awaiting.clear()
+                self._sent_upto = 0
+        self._settle_pubacks(now_ms)
+        if not self.connected:
+            return 0
+        sent = self._resend_overdue(now_ms)
+        while len(self._inflight) < WINDOW and len(self._awaiting) < AWAITING_CLOUD:
+            room = min(WINDOW - len(self._inflight), AWAITING_CLOUD - len(self._awaiting))
+            batch = self.ledger.pending_events(self._sent_upto, room)
+            if not batch:
+                break
+            for event in batch:
+                if not self._publish(event.seq, event.kind, event.at_ms, event.data):
+                    return sent  # link went down mid-batch: the next connect resends
+                self._sent_upto = event.seq
+                sent += 1
+        return sent
+
+    def cloud_acknowledged(self, seqs: list[int]) -> None:
+        """The cloud's signed ack (downlink.py verified it): these events are stored."""
+        for seq in seqs:
+            self._awaiting.pop(seq, None)
+        self.ledger.acknowledge(seqs)
+
+    @property
+    def awaiting_cloud(self) -> int:
+        return len(self._awaiting) + len(self._inflight)
+
+    def _publish(self, seq: int, kind: str, at_ms: int, data: dict[str, Any]) -> bool:
+        payload = sign_event(
+            self.node_key,
+            site=self.site,
+            node=self.node,
+            seq=seq,
+            kind=kind,
+            at_ms=at_ms,
+            data=data,
+        )
+        info = self._client.publish(self.topics["event"], payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        self._inflight[info.mid] = seq
+        if kind in GOSSIP_KINDS:
+            self._client.publish(self.topics["uses"], payload, qos=1)
+        return True
+
+    def _resend_overdue(self, now_ms: int) -> int:
+        overdue = [seq for seq, at in self._awaiting.items() if now_ms - at >= RESEND_MS]
+        overdue = overdue[: max(0, WINDOW - len(self._inflight))]
+        for seq in overdue:
+            del self._awaiting[seq]
+            event = self.ledger.event(seq)
+            if event is not None and not self._publish(seq, event.kind, event.at_ms, event.data):
+                break
+        return len(overdue)
+
+    def request(self, what: dict[str, Any]) -> None:
+        """Ask the cloud for something the node misses (e.g. revocations from a seq)."""
+        if self.connected:
+            self._client.publish(self.topics["request"], json.dumps(what), qos=1)
+
+    def _settle_pubacks(self, now_ms: int) -> None:
+        while self._acked_mids:
+            seq = self._inflight.pop(self._acked_mids.popleft(), None)
+            if seq is not None:
+                self._awaiting[seq] = now_ms
+                self.last_ack_ms = now_ms
+
+    def _state_payload(self, state: str) -> str:
+        return json.dumps({"node": self.node, "state": state, "session": self.session})
+
+    # -- paho's network thread: append only -------------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker refused connection: %s", reason)
+            return
+        client.subscribe([(self.topics["down"], 1), (self.topics["uses"], 1)])
+        client.publish(self.topics["state"], self._state_payload("online"), qos=1, retain=True)
+        self.connected = True
+        self._connects.append(True)
+        log.info("connected to broker", extra={"fields": {"session": self.session}})
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        self.connected = False
+        log.warning("disconnected from broker: %s", reason)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        self._acked_mids.append(mid)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.received.append((message.topic, bytes(message.payload)))

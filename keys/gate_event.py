@@ -1,0 +1,76 @@
+"""Events a gate reports (entries, passages, rollbacks, denials, alarms, heartbeats), signed.
+
+Each is a signed document (keys/signed_document.py) of type ``gate_event``, signed by the
+*node's* identity key rather than the root, so the cloud can prove which gate recorded an
+entry and a broker cannot invent one. The document's seq is the node's outbox sequence, the
+idempotency key with the node id. Body::
+
+    {"node": "G1", "kind": "use" | "passage" | "rollback" | "denial" | "alarm" | "heartbeat",
+     "at": <Unix ms>, "data": {...}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from keys.cbor_strict import CborError, decode_item
+from keys.cose import EnvelopeError, Signer, decode_sign1
+from keys.signed_document import DocumentError, sign_document, verify_document
+
+DOC_TYPE = "gate_event"
+KINDS = ("use", "passage", "rollback", "denial", "alarm", "heartbeat")
+MAX_EVENT_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class GateEvent:
+    site: str
+    node: str
+    seq: int
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+    raw: bytes
+
+
+def sign_event(
+    node_key: Signer, *, site: str, node: str, seq: int, kind: str, at_ms: int, data: dict[str, Any]
+) -> bytes:
+    body = {"node": node, "kind": kind, "at": at_ms, "data": data}
+    return sign_document(
+        node_key, DOC_TYPE, site, seq, body, datetime.fromtimestamp(at_ms / 1000, UTC)
+    )
+
+
+def peek_node(raw: bytes) -> str | None:
+    """The node an event claims to come from, read *before* verifying, to find its key."""
+    try:
+        envelope = decode_sign1(raw, max_bytes=MAX_EVENT_BYTES)
+        payload = decode_item(envelope.payload, max_bytes=MAX_EVENT_BYTES)
+    except (EnvelopeError, CborError):
+        return None
+    body = payload.get(5) if isinstance(payload, dict) else None
+    node = body.get("node") if isinstance(body, dict) else None
+    return node if isinstance(node, str) else None
+
+
+def verify_event(raw: bytes, node_key: Ed25519PublicKey, site: str | None) -> GateEvent:
+    """Check the node's signature and the event's shape; ``DocumentError`` otherwise."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise DocumentError("too_large", f"event of {len(raw)} bytes")
+    document = verify_document(raw, node_key, doc_type=DOC_TYPE, site=site)
+    body = document.body
+    if not (
+        isinstance(body, dict)
+        and isinstance(body.get("node"), str)
+        and body.get("kind") in KINDS
+        and isinstance(body.get("at"), int)
+        and isinstance(body.get("data"), dict)
+    ):
+        raise DocumentError("malformed", "event body needs node, kind, at, data")
+    at = datetime.fromtimestamp(body["at"] / 1000, UTC)
+    return GateEvent(document.site, body["node"], document.seq, body["kind"], at, body["data"], raw)
