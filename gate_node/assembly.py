@@ -106,6 +106,7 @@ def build(
             username=config.broker.get("username"),
             password=state.broker_password(),
             tls_ca=config.broker.get("tls_ca"),
+            resend_ms=int(config.broker.get("resend_s", 30) * 1000),
         )
         uplink = Uplink(ledger, node_key, config.site, config.node, broker, state.next_session())
         link = (uplink, Downlink(state, engine, clock, uplink.request, uplink.cloud_acknowledged))

@@ -145,11 +145,11 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
     broker = doc.get("broker")
     if broker is not None and (
         not isinstance(broker, dict)
-        or set(broker) - {"host", "port", "username", "tls_ca"}
+        or set(broker) - {"host", "port", "username", "tls_ca", "resend_s"}
         or not isinstance(broker.get("host"), str)
         or not isinstance(broker.get("port", 1883), int)
     ):
-        raise NodeStateError("broker must be {host, port[, username, tls_ca]}")
+        raise NodeStateError("broker must be {host, port[, username, tls_ca, resend_s]}")
     if doc["kind"] != "handheld":
         try:
             kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])

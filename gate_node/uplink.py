@@ -60,6 +60,7 @@ class BrokerConfig:
     password: str | None = None
     tls_ca: str | None = None  # CA file: TLS when the broker is off the device's LAN
     keepalive: int = 15
+    resend_ms: int = RESEND_MS
 
 
 def topics(site: str, node: str) -> dict[str, str]:
@@ -182,7 +183,7 @@ class Uplink:
         return True
 
     def _resend_overdue(self, now_ms: int) -> int:
-        overdue = [seq for seq, at in self._awaiting.items() if now_ms - at >= RESEND_MS]
+        overdue = [s for s, at in self._awaiting.items() if now_ms - at >= self._broker.resend_ms]
         overdue = overdue[: max(0, WINDOW - len(self._inflight))]
         for seq in overdue:
             del self._awaiting[seq]

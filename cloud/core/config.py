@@ -1,0 +1,51 @@
+"""Cloud settings from the environment, read once at start and passed down.
+
+Every setting has an embedded default that makes ``make demo`` work on one machine (SQLite under
+the state directory, a broker on localhost), except secrets: a passphrase or key is never
+defaulted, and a known placeholder value is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REFUSED_SECRETS = {"", "changethis", "secret", "password", "changeme"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    db_url: str
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 1883
+    broker_username: str | None = None
+    broker_password: str | None = None
+    site_timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        values = os.environ if env is None else env
+        state_dir = Path(values.get("SCENIC_STATE_DIR", "cloud-state"))
+        db_url = values.get("SCENIC_DB_URL") or f"sqlite:///{state_dir / 'cloud.sqlite'}"
+        password = values.get("SCENIC_BROKER_PASSWORD")
+        if password is not None and password.lower() in REFUSED_SECRETS:
+            raise ConfigError("SCENIC_BROKER_PASSWORD is a placeholder; set a real secret")
+        try:
+            port = int(values.get("SCENIC_BROKER_PORT", "1883"))
+        except ValueError:
+            raise ConfigError("SCENIC_BROKER_PORT must be a port number") from None
+        return cls(
+            state_dir=state_dir,
+            db_url=db_url,
+            broker_host=values.get("SCENIC_BROKER_HOST", "127.0.0.1"),
+            broker_port=port,
+            broker_username=values.get("SCENIC_BROKER_USERNAME"),
+            broker_password=password,
+            site_timezone=values.get("SCENIC_SITE_TIMEZONE", "Asia/Shanghai"),
+        )

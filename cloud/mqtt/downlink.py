@@ -1,0 +1,39 @@
+"""Signed documents from the cloud to the gates: keyrings, revocations, nodes, config, time, acks.
+
+Everything published here is a root-signed document (keys/signed_document.py); the broker only
+carries it. Site-wide documents go to ``scenic/{site}/down/{type}`` retained (a gate that
+connects later gets the latest at once); per-node ones (acks, a revocation snapshot asked for
+after a gap) to ``scenic/{site}/down/node/{node}/{type}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from keys.cose import Signer
+from keys.signed_document import sign_document
+
+
+class DownlinkPublisher:
+    def __init__(self, client: mqtt.Client, root: Signer) -> None:
+        self.client = client
+        self.root = root
+        self._ack_seq = time.time_ns() // 1000  # acks need no order: unique is enough
+
+    def site_document(self, site: str, doc_type: str, raw: bytes) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(f"scenic/{site}/down/{doc_type}", raw, qos=1, retain=True)
+
+    def node_document(
+        self, site: str, node: str, doc_type: str, raw: bytes
+    ) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(f"scenic/{site}/down/node/{node}/{doc_type}", raw, qos=1)
+
+    def acknowledge(self, site: str, node: str, seqs: list[int]) -> None:
+        """Tell a node which of its events are stored, so it may drop them from its outbox."""
+        self._ack_seq += 1
+        body: dict[str, Any] = {"node": node, "seqs": sorted(set(seqs))}
+        raw = sign_document(self.root, "ack", site, self._ack_seq, body)
+        self.node_document(site, node, "ack", raw)

@@ -1,0 +1,130 @@
+"""An ingest worker: gate events from the broker into the database, each stored once.
+
+Several workers share the load through an MQTT shared subscription
+(``$share/ingest/scenic/+/gate/+/event``): the broker hands each event to one of them. A worker
+collects what arrives for up to ``batch_ms`` (or ``batch_max`` events), stores the batch in one
+transaction (cloud/services/ingest.py), and only after the commit acknowledges the messages to
+the broker (paho ``manual_ack``: a worker killed before that gets them redelivered, to itself or
+a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them).
+Both kinds of redelivery are harmless: storage is idempotent on (site, node, seq).
+
+The session is persistent (clean_session false, fixed client id), so events published while a
+worker is down wait for it at the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cloud.mqtt.downlink import DownlinkPublisher
+from cloud.services.ingest import BatchResult, Ingest
+from keys.cose import Signer
+
+log = logging.getLogger("cloud.ingest")
+
+EVENTS = "$share/ingest/scenic/+/gate/+/event"
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        ingest: Ingest,
+        root: Signer,
+        host: str,
+        port: int,
+        worker_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        batch_max: int = 500,
+        batch_ms: int = 20,
+    ) -> None:
+        self.ingest = ingest
+        self.batch_max = batch_max
+        self.batch_ms = batch_ms
+        self.totals = BatchResult()
+        self._messages: deque[tuple[int, int, str, bytes]] = deque()  # mid, qos, topic, payload
+        self._connected = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"ingest-{worker_id}",
+            clean_session=False,
+            manual_ack=True,
+        )
+        if username:
+            self._client.username_pw_set(username, password)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.max_inflight_messages_set(1000)
+        self.publisher = DownlinkPublisher(self._client, root)
+        self._host, self._port = host, port
+
+    def start(self) -> None:
+        self._client.connect_async(self._host, self._port, keepalive=15)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def run(self, stop: threading.Event) -> None:
+        """Process batches until ``stop`` is set."""
+        self.start()
+        try:
+            while not stop.is_set():
+                if not self.step():
+                    stop.wait(self.batch_ms / 1000)
+        finally:
+            self.stop()
+
+    def step(self) -> int:
+        """Store one batch if any is waiting; returns how many messages it took."""
+        if not self._messages:
+            return 0
+        deadline = time.monotonic() + self.batch_ms / 1000
+        while len(self._messages) < self.batch_max and time.monotonic() < deadline:
+            time.sleep(0.001)
+        batch = [self._messages.popleft() for _ in range(min(self.batch_max, len(self._messages)))]
+        try:
+            result = self.ingest.process([(topic, payload) for _, _, topic, payload in batch])
+        except Exception:  # boundary: the database failed; nothing acked, all redelivered
+            log.exception("storing a batch failed; it will be redelivered")
+            self._messages.extendleft(reversed(batch))
+            time.sleep(1)
+            return 0
+        for mid, qos, _, _ in batch:
+            if qos:
+                self._client.ack(mid, qos)
+        for (site, node), seqs in result.acks.items():
+            self.publisher.acknowledge(site, node, seqs)
+        self._add(result)
+        return len(batch)
+
+    def _add(self, result: BatchResult) -> None:
+        self.totals.stored += result.stored
+        self.totals.duplicates += result.duplicates
+        self.totals.refused.update(result.refused)
+        if result.refused:
+            log.warning("refused events", extra={"fields": dict(result.refused)})
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the ingest worker: %s", reason)
+            return
+        client.subscribe(EVENTS, qos=1)
+        self._connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._messages.append((message.mid, message.qos, message.topic, bytes(message.payload)))

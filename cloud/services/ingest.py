@@ -1,0 +1,199 @@
+"""Storing what gates report: verify each event, store it once, apply its effects, atomically.
+
+``Ingest.process(messages)`` takes a batch of (topic, payload) as received from the broker and,
+in one database transaction:
+
+1. verifies each payload as a gate event signed by the key the device registry holds for the
+   node the topic names; unknown or revoked nodes, bad signatures, and events whose signed
+   site/node differ from the topic are refused (and kept in ``refused_events``);
+2. inserts the events with ON CONFLICT DO NOTHING on (site, node, seq), so a replay after any
+   crash or resend adds nothing;
+3. applies the effects of the *newly* inserted ones only: passages counted per site and
+   site-local day (entries in, exits out: the live in-park count).
+
+The caller acknowledges the messages to the broker, and the nodes (signed acks), only after
+this returns, i.e. after the commit: a crash before it means the broker and the nodes send
+again, and step 2 makes that harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.models import Device, GateEventRecord, ParkCount, RefusedEvent
+from keys.gate_event import GateEvent, peek_node, verify_event
+from keys.signed_document import DocumentError
+
+log = logging.getLogger("cloud.ingest")
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    """(site, node) -> seqs now safely stored (new or duplicate): what each node may forget."""
+
+
+class DeviceKeys:
+    """The registry's public keys, cached; reloaded when an unknown node shows up."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._keys: dict[tuple[str, str], Ed25519PublicKey | None] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        with self._sessions() as session:
+            devices = session.scalars(select(Device)).all()
+        self._keys = {
+            (d.site, d.node): (
+                Ed25519PublicKey.from_public_bytes(d.public_key) if d.status == "active" else None
+            )
+            for d in devices
+        }
+
+    def key_of(self, site: str, node: str) -> Ed25519PublicKey | str | None:
+        """The key; None if the node is revoked; "unknown" if not registered."""
+        if (site, node) not in self._keys:
+            self.reload()
+        if (site, node) not in self._keys:
+            return "unknown"
+        return self._keys[(site, node)]
+
+
+class Ingest:
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session], timezone: str) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.timezone = ZoneInfo(timezone)
+        self.keys = DeviceKeys(sessions)
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def process(self, messages: Iterable[tuple[str, bytes]]) -> BatchResult:
+        result = BatchResult()
+        events: list[GateEvent] = []
+        refusals: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        for topic, payload in messages:
+            checked = self._verify(topic, payload)
+            if isinstance(checked, GateEvent):
+                events.append(checked)
+            else:
+                reason, claimed = checked
+                result.refused[reason] += 1
+                refusals.append(
+                    {
+                        "topic": topic[:200],
+                        "claimed_node": claimed,
+                        "reason": reason,
+                        "received_at": now,
+                    }
+                )
+        with self.sessions.begin() as session:
+            if events:
+                new = self._store(session, events, now)
+                result.stored = len(new)
+                result.duplicates = len(events) - len(new)
+                self._count_passages(session, [e for e in events if (e.site, e.node, e.seq) in new])
+            if refusals:
+                session.execute(self._insert(RefusedEvent), refusals)
+        for gate_event in events:
+            result.acks[(gate_event.site, gate_event.node)].append(gate_event.seq)
+        return result
+
+    def _verify(self, topic: str, payload: bytes) -> GateEvent | tuple[str, str | None]:
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "scenic" or parts[2] != "gate" or parts[4] != "event":
+            return "bad_topic", None
+        site, node = parts[1], parts[3]
+        claimed = peek_node(payload)
+        key = self.keys.key_of(site, node)
+        if key == "unknown":
+            return "unknown_node", claimed
+        if key is None:
+            return "revoked_node", claimed
+        assert isinstance(key, Ed25519PublicKey)
+        try:
+            gate_event = verify_event(payload, key, site)
+        except DocumentError as exc:
+            return exc.code, claimed
+        if gate_event.node != node:
+            return "topic_mismatch", claimed
+        return gate_event
+
+    def _store(
+        self, session: Session, events: list[GateEvent], now: datetime
+    ) -> set[tuple[str, str, int]]:
+        unique = {(e.site, e.node, e.seq): e for e in events}  # a batch may hold a resend twice
+        rows = [
+            {
+                "site": e.site,
+                "node": e.node,
+                "seq": e.seq,
+                "kind": e.kind,
+                "at": e.at,
+                "data": _jsonable(e.data),
+                "raw": e.raw,
+                "received_at": now,
+            }
+            for e in unique.values()
+        ]
+        statement = (
+            self._insert(GateEventRecord)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["site", "node", "seq"])
+            .returning(GateEventRecord.site, GateEventRecord.node, GateEventRecord.seq)
+        )
+        return {tuple(row) for row in session.execute(statement)}  # type: ignore[misc]
+
+    def _count_passages(self, session: Session, events: list[GateEvent]) -> None:
+        totals: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
+        for gate_event in events:
+            if gate_event.kind != "passage":
+                continue
+            day = gate_event.at.astimezone(self.timezone).date()
+            totals[(gate_event.site, day)][
+                0 if gate_event.data.get("dir", "in") == "in" else 1
+            ] += 1
+        if not totals:
+            return
+        rows = [
+            {"site": site, "day": day, "entries": e, "exits": x}
+            for (site, day), (e, x) in totals.items()
+        ]
+        statement = self._insert(ParkCount).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["site", "day"],
+            set_={
+                "entries": ParkCount.entries + statement.excluded.entries,
+                "exits": ParkCount.exits + statement.excluded.exits,
+            },
+        )
+        session.execute(statement)
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """Event data as JSON: byte strings (ticket ids) become upper-case hex."""
+    return {
+        k: (
+            v.hex().upper()
+            if isinstance(v, bytes)
+            else [x.hex().upper() if isinstance(x, bytes) else x for x in v]
+            if isinstance(v, list)
+            else v
+        )
+        for k, v in data.items()
+    }

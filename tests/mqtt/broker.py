@@ -1,0 +1,98 @@
+"""A real Mosquitto for tests, started from the shipped configuration on a free port.
+
+broker/site.conf is used as it is, with only what must differ on a test machine rewritten: the
+listener port and address, and the paths of the persistence directory, password and ACL files
+(the ACL is broker/acl itself). Each test that kills or pauses a broker gets its own.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a-long-test-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Broker:
+    def __init__(
+        self, folder: Path, users: list[str] | None = None, autosave_interval: int | None = None
+    ) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "data").mkdir(exist_ok=True)
+        conf = (ROOT / "broker/site.conf").read_text()
+        conf = conf.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
+        conf = conf.replace("/var/lib/mosquitto/", f"{folder / 'data'}/")
+        conf = conf.replace("/etc/mosquitto/scenic/acl", str(ROOT / "broker/acl"))
+        conf = conf.replace("/etc/mosquitto/scenic/passwd", str(folder / "passwd"))
+        if autosave_interval is not None:
+            conf = conf.replace("autosave_interval 5", f"autosave_interval {autosave_interval}")
+        self.users = users or []
+        passwd = folder / "passwd"
+        passwd.write_text("")
+        for user in self.users:
+            subprocess.run(
+                ["mosquitto_passwd", "-b", str(passwd), user, PASSWORD],
+                check=True,
+                capture_output=True,
+            )
+        passwd.chmod(0o600)
+        # Started as root, mosquitto would switch to the "mosquitto" user, who cannot read a
+        # test's private temporary folder: stay the user running the tests.
+        extra = f"\nuser {getpass.getuser()}\nlog_dest file {folder / 'broker.log'}\n"
+        (folder / "mosquitto.conf").write_text(conf + extra)
+
+    def start(self) -> Broker:
+        self.process = subprocess.Popen(
+            ["mosquitto", "-c", str(self.folder / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    log = (self.folder / "broker.log").read_text(errors="replace")
+                    raise RuntimeError(f"mosquitto exited: {log[-2000:]}") from None
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def kill(self) -> None:
+        """kill -9: no goodbye, no final save."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()

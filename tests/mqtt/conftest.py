@@ -1,0 +1,162 @@
+"""A site on one machine for link tests: real Mosquitto, a migrated cloud database with the
+nodes registered, node state directories pointing at the broker, an ingest worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cloud.db import make_engine, session_factory
+from cloud.migrate import upgrade
+from cloud.models import Device
+from cloud.mqtt.ingest_worker import IngestWorker
+from cloud.services.ingest import Ingest
+from gate_node.state import NodeState
+from keys import keystore
+from keys.node_registry import sign_node_registry
+from tests.gate_node.conftest import make_state
+from tests.mqtt.broker import PASSWORD, Broker
+
+PASSPHRASE = b"a long test passphrase"
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 20.0, step: Callable[[], None] | None = None
+) -> bool:
+    """Poll real I/O (a broker, another process) until ``predicate`` holds or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if step:
+            step()
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+@pytest.fixture
+def broker(tmp_path) -> Iterator[Broker]:
+    instance = Broker(tmp_path / "broker", users=["cloud", "G1", "G2", "G3"]).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def cloud_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'cloud.sqlite'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@dataclass
+class Site:
+    root: keystore.SigningKey
+    issuer: keystore.SigningKey
+    broker: Broker
+    url: str
+    folder: Path
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    keys: dict[str, keystore.SigningKey] = field(default_factory=dict)
+
+    def add_node(self, node: str, kind: str = "tripod", resend_s: float = 30) -> NodeState:
+        """A node state directory with broker settings, registered in the cloud."""
+        state = make_state(
+            self.folder / node,
+            self.root,
+            self.issuer,
+            node=node,
+            kind=kind,
+            broker={
+                "host": "127.0.0.1",
+                "port": self.broker.port,
+                "username": node,
+                "resend_s": resend_s,
+            },
+        )
+        password = state.directory / "broker.password"
+        password.write_text(PASSWORD)
+        password.chmod(0o600)
+        key = state.identity(PASSPHRASE)
+        engine = make_engine(self.url)
+        with session_factory(engine).begin() as session:
+            session.add(
+                Device(
+                    site="S1",
+                    node=node,
+                    kind=kind,
+                    zone=1,
+                    public_key=keystore.raw_public(key.public_key),
+                )
+            )
+        engine.dispose()
+        self.nodes[node], self.keys[node] = state, key
+        self._publish_registry()
+        return NodeState.open(state.directory)
+
+    def _publish_registry(self) -> None:
+        raw = sign_node_registry(
+            self.root,
+            site="S1",
+            seq=len(self.keys),
+            nodes={n: k.public_key for n, k in self.keys.items()},
+        )
+        for state in self.nodes.values():
+            (state.directory / "nodes.cose").write_bytes(raw)
+
+
+@pytest.fixture
+def site(tmp_path, root_key, issuer_key, broker, cloud_url) -> Site:
+    return Site(root_key, issuer_key, broker, cloud_url, tmp_path / "nodes")
+
+
+class RunningWorker:
+    def __init__(self, site: Site, worker_id: str = "w1") -> None:
+        engine = make_engine(site.url)
+        self.engine = engine
+        self.worker = IngestWorker(
+            Ingest(engine, session_factory(engine), "Asia/Shanghai"),
+            site.root,
+            "127.0.0.1",
+            site.broker.port,
+            worker_id,
+            username="cloud",
+            password=PASSWORD,
+        )
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.worker.run, args=(self.stop_event,), daemon=True)
+        self.thread.start()
+        assert self.worker.wait_connected(), "ingest worker could not connect"
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+        self.engine.dispose()
+
+
+@pytest.fixture
+def worker(site) -> Iterator[RunningWorker]:
+    running = RunningWorker(site)
+    yield running
+    running.stop()
