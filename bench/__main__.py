@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["ticket_size", "verify_speed", "qr_decode", "gate_latency"]
+ALL = [
+    "ticket_size",
+    "verify_speed",
+    "qr_decode",
+    "gate_latency",
+    "mqtt_ingest",
+    "mqtt_latency",
+]
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from keys import keystore
 from keys.claims import TicketClaims
 from keys.keyring import IssuerKey, Keyring
+from simulators.databases import postgres_schema
 
 TEST_PASSPHRASE = "a long test passphrase"
 
@@ -42,3 +44,10 @@ def day_claims() -> TicketClaims:
 def passphrase_env(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(keystore.PASSPHRASE_ENV, TEST_PASSPHRASE)
     return TEST_PASSPHRASE
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test database, migrated, dropped afterwards."""
+    with postgres_schema() as url:
+        yield url

@@ -91,9 +91,15 @@ class IngestWorker:
         """Store one batch if any is waiting; returns how many messages it took."""
         if not self._messages:
             return 0
+        # Gather a batch while events keep arriving (one commit for many under load), but do
+        # not hold a lone event: stop as soon as 2 ms pass with nothing new.
         deadline = time.monotonic() + self.batch_ms / 1000
+        seen = len(self._messages)
         while len(self._messages) < self.batch_max and time.monotonic() < deadline:
-            time.sleep(0.001)
+            time.sleep(0.002)
+            if len(self._messages) == seen:
+                break
+            seen = len(self._messages)
         batch = [self._messages.popleft() for _ in range(min(self.batch_max, len(self._messages)))]
         try:
             result = self.ingest.process([(topic, payload) for _, _, topic, payload in batch])

@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,6 +81,13 @@ class Ingest:
         self.timezone = ZoneInfo(timezone)
         self.keys = DeviceKeys(sessions)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        table = GateEventRecord.__table__
+        assert isinstance(table, Table)
+        self._insert_events = (
+            self._insert(table)
+            .on_conflict_do_nothing(index_elements=["site", "node", "seq"])
+            .returning(table.c.site, table.c.node, table.c.seq, sort_by_parameter_order=True)
+        )
 
     def process(self, messages: Iterable[tuple[str, bytes]]) -> BatchResult:
         result = BatchResult()
@@ -107,7 +114,7 @@ class Ingest:
                 new = self._store(session, events, now)
                 result.stored = len(new)
                 result.duplicates = len(events) - len(new)
-                self._count_passages(session, [e for e in events if (e.site, e.node, e.seq) in new])
+                self._count_passages(session, new)
             if refusals:
                 session.execute(self._insert(RefusedEvent), refusals)
         for gate_event in events:
@@ -117,27 +124,26 @@ class Ingest:
     def _verify(self, topic: str, payload: bytes) -> GateEvent | tuple[str, str | None]:
         parts = topic.split("/")
         if len(parts) != 5 or parts[0] != "scenic" or parts[2] != "gate" or parts[4] != "event":
-            return "bad_topic", None
+            return "bad_topic", peek_node(payload)
         site, node = parts[1], parts[3]
-        claimed = peek_node(payload)
         key = self.keys.key_of(site, node)
         if key == "unknown":
-            return "unknown_node", claimed
+            return "unknown_node", peek_node(payload)
         if key is None:
-            return "revoked_node", claimed
+            return "revoked_node", peek_node(payload)
         assert isinstance(key, Ed25519PublicKey)
         try:
             gate_event = verify_event(payload, key, site)
         except DocumentError as exc:
-            return exc.code, claimed
+            return exc.code, peek_node(payload)
         if gate_event.node != node:
-            return "topic_mismatch", claimed
+            return "topic_mismatch", gate_event.node
         return gate_event
 
-    def _store(
-        self, session: Session, events: list[GateEvent], now: datetime
-    ) -> set[tuple[str, str, int]]:
-        unique = {(e.site, e.node, e.seq): e for e in events}  # a batch may hold a resend twice
+    def _store(self, session: Session, events: list[GateEvent], now: datetime) -> list[GateEvent]:
+        """Insert what is not stored yet; return exactly those events, each once (a batch can
+        hold the same event twice: a node's resend beside the broker's redelivery)."""
+        unique = {(e.site, e.node, e.seq): e for e in events}
         rows = [
             {
                 "site": e.site,
@@ -151,13 +157,11 @@ class Ingest:
             }
             for e in unique.values()
         ]
-        statement = (
-            self._insert(GateEventRecord)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["site", "node", "seq"])
-            .returning(GateEventRecord.site, GateEventRecord.node, GateEventRecord.seq)
-        )
-        return {tuple(row) for row in session.execute(statement)}  # type: ignore[misc]
+        # One cached statement run as executemany: SQLAlchemy batches it into multi-row
+        # INSERT ... RETURNING ("insertmanyvalues") without recompiling per batch.
+        result = session.connection().execute(self._insert_events, rows)
+        inserted = {(site, node, int(seq)) for site, node, seq in result}
+        return [event for key, event in unique.items() if key in inserted]
 
     def _count_passages(self, session: Session, events: list[GateEvent]) -> None:
         totals: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])

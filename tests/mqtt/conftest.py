@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from cloud.db import make_engine, session_factory
 from cloud.migrate import upgrade
@@ -21,8 +19,8 @@ from cloud.services.ingest import Ingest
 from gate_node.state import NodeState
 from keys import keystore
 from keys.node_registry import sign_node_registry
+from simulators.broker import PASSWORD, Broker
 from tests.gate_node.conftest import make_state
-from tests.mqtt.broker import PASSWORD, Broker
 
 PASSPHRASE = b"a long test passphrase"
 
@@ -53,21 +51,6 @@ def cloud_url(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'cloud.sqlite'}"
     upgrade(url)
     return url
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test database, dropped afterwards."""
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 @dataclass

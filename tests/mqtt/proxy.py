@@ -12,7 +12,7 @@ import contextlib
 import socket
 import threading
 
-from tests.mqtt.broker import free_port
+from simulators.broker import free_port
 
 
 class Proxy:

@@ -23,7 +23,7 @@ from keys.gate_event import sign_event
 from keys.keyring import IssuerKey, sign_keyring
 from keys.revocation import sign_revocations
 from keys.ticket import issue_ticket
-from tests.mqtt.broker import PASSWORD
+from simulators.broker import PASSWORD
 from tests.mqtt.conftest import wait_until
 
 pytestmark = pytest.mark.mqtt

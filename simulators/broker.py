@@ -1,4 +1,4 @@
-"""A real Mosquitto for tests, started from the shipped configuration on a free port.
+"""A real Mosquitto for tests, benchmarks and the demo, from the shipped configuration.
 
 broker/site.conf is used as it is, with only what must differ on a test machine rewritten: the
 listener port and address, and the paths of the persistence directory, password and ACL files
@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a-long-test-password"
 
 

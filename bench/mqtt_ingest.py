@@ -1,0 +1,162 @@
+"""Ingest throughput: signed gate events per second from the broker into the database.
+
+Four gates' worth of pre-signed events (signing is not what is measured) go to two
+``scenic-cloud ingest`` worker processes sharing the MQTT subscription; each verifies every
+signature, stores idempotently and acknowledges. Two ways:
+
+- live: the events are published while the workers run, as fast as the broker takes them; the
+  four publishers run on the same two cores, so this understates a real site, whose gates are
+  other machines;
+- backlog: the events were queued at the broker while the workers were down (their persistent
+  sessions hold them), then the workers start: the drain after a cloud outage.
+
+The clock runs until the database holds every event.
+
+Target (issue #6): >= 5,000 events/s into PostgreSQL with 2 workers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+
+from bench.report import report
+from cloud.db import make_engine, session_factory
+from cloud.models import Device, GateEventRecord
+from keys import keystore
+from keys.gate_event import sign_event
+from simulators.broker import PASSWORD, Broker
+from simulators.databases import postgres_schema, sqlite_database
+from simulators.ingest_processes import IngestProcesses
+
+NODES = ["G1", "G2", "G3", "G4"]
+PER_NODE = 5_000
+WORKERS = 2
+PASSPHRASE = b"benchmark passphrase"
+
+
+def run(folder: Path, database: Callable[[], AbstractContextManager[str]], backlog: bool) -> float:
+    with database() as url:
+        broker = Broker(folder / "broker", users=["cloud", *NODES]).start()
+        keys = {node: keystore.generate("node", "N1") for node in NODES}
+        engine = make_engine(url)
+        with session_factory(engine).begin() as session:
+            for node, key in keys.items():
+                session.add(
+                    Device(site="S1", node=node, public_key=keystore.raw_public(key.public_key))
+                )
+        events = {
+            node: [
+                sign_event(
+                    key,
+                    site="S1",
+                    node=node,
+                    seq=seq,
+                    kind="passage",
+                    at_ms=1_795_000_000_000 + seq,
+                    data={"use": seq, "dir": "in"},
+                )
+                for seq in range(1, PER_NODE + 1)
+            ]
+            for node, key in keys.items()
+        }
+        workers = IngestProcesses(
+            folder / "cloud",
+            keystore.generate("root", "R1"),
+            PASSPHRASE,
+            url,
+            broker.port,
+            password=PASSWORD,
+        )
+        try:
+            for worker in range(WORKERS):
+                workers.start(str(worker + 1))
+            time.sleep(2)  # workers connected and subscribed
+            threads = [
+                threading.Thread(target=publish, args=(broker.port, node, payloads))
+                for node, payloads in events.items()
+            ]
+            if backlog:
+                for worker in range(WORKERS):
+                    workers.kill(str(worker + 1))
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                started = time.perf_counter()
+                for worker in range(WORKERS):
+                    workers.start(str(worker + 1))
+            else:
+                started = time.perf_counter()
+                for thread in threads:
+                    thread.start()
+            total = PER_NODE * len(NODES)
+            with session_factory(engine)() as session:
+                while (
+                    session.scalar(select(func.count()).select_from(GateEventRecord)) or 0
+                ) < total:
+                    time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            for thread in threads:
+                thread.join()
+        finally:
+            workers.stop_all()
+            broker.stop()
+            engine.dispose()
+    return PER_NODE * len(NODES) / elapsed
+
+
+def publish(port: int, node: str, payloads: list[bytes]) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{node}")
+    client.username_pw_set(node, PASSWORD)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(f"scenic/S1/gate/{node}/event", p, qos=1) for p in payloads]
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, database, target in (
+            ("PostgreSQL", postgres_schema, 5000),
+            ("SQLite (WAL)", lambda: nullcontext(sqlite_database(Path(tmp))), None),
+        ):
+            for mode in ("live", "backlog"):
+                folder = Path(tmp) / f"{name.split()[0]}-{mode}"
+                folder.mkdir()
+                db = (
+                    database
+                    if name == "PostgreSQL"
+                    else (lambda f=folder: nullcontext(sqlite_database(f)))
+                )
+                rate = run(folder, db, backlog=mode == "backlog")
+                rows.append(
+                    {
+                        "database": name,
+                        "mode": mode,
+                        "workers": WORKERS,
+                        "events": PER_NODE * len(NODES),
+                        "events_per_second": round(rate),
+                        "target": target,
+                        "met": None if target is None else rate >= target,
+                    }
+                )
+    report("mqtt_ingest", "Ingest throughput: broker -> verified -> stored once", rows)
+
+
+if __name__ == "__main__":
+    main()

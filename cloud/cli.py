@@ -1,0 +1,142 @@
+"""scenic-cloud: the cloud's command line: migrate the database, run ingest workers, register
+gate nodes. (serve, admin and issuing arrive with the sales core.)
+
+Thin typer commands over cloud/ services. Errors are one line on stderr (English / 中文).
+Exit codes: 0 done; 1 failed at run time (database or broker unreachable); 2 usage or
+configuration error.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from cloud.core.config import ConfigError, Settings
+from cloud.db import make_engine, session_factory
+from cloud.migrate import upgrade
+from cloud.models import Device
+from cloud.mqtt.ingest_worker import IngestWorker
+from cloud.services.ingest import Ingest
+from keys import keystore
+from keys.keystore import KeyStoreError
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+app = typer.Typer(
+    help="Scenic-area ticket office cloud. 景区票务云端。",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+devices = typer.Typer(help="Gate node registry. 闸机设备登记。", no_args_is_help=True)
+app.add_typer(devices, name="device")
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (else $SCENIC_DB_URL)")]
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    typer.echo(f"scenic-cloud: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(db: str | None) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        fail(str(exc))
+    if db:
+        settings = Settings(**{**settings.__dict__, "db_url": db})
+    return settings
+
+
+@app.command()
+def migrate(db: DbOption = None) -> None:
+    """Apply database migrations. 升级数据库结构。"""
+    settings = _settings(db)
+    try:
+        upgrade(settings.db_url)
+    except OperationalError as exc:
+        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
+    typer.echo(f"database at head: {settings.db_url.split('@')[-1]}")
+
+
+@app.command()
+def ingest(
+    worker_id: Annotated[str, typer.Option(help="Unique per worker (its MQTT session)")] = "1",
+    root_key: Annotated[Path | None, typer.Option(help="Root key file (signs acks)")] = None,
+    db: DbOption = None,
+    batch_max: Annotated[int, typer.Option(help="Events per transaction at most")] = 500,
+) -> None:
+    """Run one ingest worker until SIGTERM; run several for more throughput. 事件入库。"""
+    from gate_node import logs
+
+    logs.setup()
+    settings = _settings(db)
+    key_path = root_key or settings.state_dir / "keys" / "root.key"
+    try:
+        root = keystore.load(key_path, keystore.passphrase_from(None))
+    except KeyStoreError as exc:
+        fail(str(exc))
+    engine = make_engine(settings.db_url)
+    worker = IngestWorker(
+        Ingest(engine, session_factory(engine), settings.site_timezone),
+        root,
+        settings.broker_host,
+        settings.broker_port,
+        worker_id,
+        settings.broker_username,
+        settings.broker_password,
+        batch_max=batch_max,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.run(stop)
+    engine.dispose()
+
+
+@devices.command("add")
+def device_add(
+    site: Annotated[str, typer.Option(help="Site id")],
+    node: Annotated[str, typer.Option(help="Node id")],
+    public_key: Annotated[Path, typer.Option(help="The node's identity public key (PEM)")],
+    kind: Annotated[str, typer.Option(help="tripod | wing | swing | handheld")] = "tripod",
+    zone: Annotated[int, typer.Option(help="Zone id")] = 0,
+    db: DbOption = None,
+) -> None:
+    """Register a gate node's identity key. 登记闸机公钥。"""
+    settings = _settings(db)
+    try:
+        key = keystore.load_public_pem(public_key)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    engine = make_engine(settings.db_url)
+    try:
+        with session_factory(engine).begin() as session:
+            session.add(
+                Device(
+                    site=site, node=node, kind=kind, zone=zone, public_key=keystore.raw_public(key)
+                )
+            )
+    except IntegrityError:
+        fail(f"node {node} of site {site} is already registered / 设备已登记")
+    except OperationalError as exc:
+        fail(f"database unreachable: {exc.orig}", EXIT_FAILED)
+    finally:
+        engine.dispose()
+    typer.echo(f"registered {site}/{node} ({kind}), key {keystore.fingerprint(key)}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()
