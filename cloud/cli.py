@@ -78,11 +78,7 @@ def ingest(
 
     logs.setup()
     settings = _settings(db)
-    key_path = root_key or settings.state_dir / "keys" / "root.key"
-    try:
-        root = keystore.load(key_path, keystore.passphrase_from(None))
-    except KeyStoreError as exc:
-        fail(str(exc))
+    root = _root_key(root_key, settings)
     engine = make_engine(settings.db_url)
     worker = IngestWorker(
         Ingest(engine, session_factory(engine), settings.site_timezone),
@@ -99,6 +95,44 @@ def ingest(
         signal.signal(signum, lambda *_: stop.set())
     worker.run(stop)
     engine.dispose()
+
+
+@app.command()
+def downlink(
+    root_key: Annotated[Path | None, typer.Option(help="Root key file (signs documents)")] = None,
+    db: DbOption = None,
+    time_every: Annotated[float, typer.Option(help="Seconds between signed time")] = 60.0,
+) -> None:
+    """Answer gates' requests, track their links, publish signed time. 下行服务。"""
+    from cloud.mqtt.downlink_service import DownlinkService
+    from gate_node import logs
+
+    logs.setup()
+    settings = _settings(db)
+    root = _root_key(root_key, settings)
+    engine = make_engine(settings.db_url)
+    service = DownlinkService(
+        session_factory(engine),
+        root,
+        settings.broker_host,
+        settings.broker_port,
+        settings.broker_username,
+        settings.broker_password,
+        time_every_s=time_every,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service.run(stop)
+    engine.dispose()
+
+
+def _root_key(path: Path | None, settings: Settings) -> keystore.SigningKey:
+    key_path = path or settings.state_dir / "keys" / "root.key"
+    try:
+        return keystore.load(key_path, keystore.passphrase_from(None))
+    except KeyStoreError as exc:
+        fail(str(exc))
 
 
 @devices.command("add")

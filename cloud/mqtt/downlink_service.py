@@ -1,0 +1,162 @@
+"""The cloud's downlink service: answers gates, tracks their links, keeps their clocks honest.
+
+- ``scenic/{site}/gate/{node}/request`` ``{"want": "revocations", "from": n}``: the gate saw a
+  gap in revocation deltas; it gets a fresh signed snapshot on its own downlink topic.
+- ``scenic/{site}/gate/{node}/state``: births and wills. A node is online after a birth,
+  offline after a will of the *same or a newer* session; a will from an older session (the
+  broker delivering it late, after the node already came back) changes nothing.
+- every ``time_every_s``: a signed time document per site, retained (gates raise their clock
+  floor to it), and the node registry when devices changed.
+- ``revoke``: record refunded or changed tickets and publish the signed delta at once.
+
+State changes and documents are committed before anything is published, so what the gates are
+told is always what the database holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from datetime import UTC, date, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.models import Device, NodeLink
+from cloud.mqtt.downlink import DownlinkPublisher
+from cloud.services import downlink_documents as documents
+from keys.cose import Signer
+
+log = logging.getLogger("cloud.downlink")
+
+
+class DownlinkService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        root: Signer,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        time_every_s: float = 60.0,
+    ) -> None:
+        self.sessions = sessions
+        self.root = root
+        self.time_every_s = time_every_s
+        self._inbox: deque[tuple[str, bytes]] = deque()
+        self.connected = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="cloud-downlink", clean_session=False
+        )
+        if username:
+            self._client.username_pw_set(username, password)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = lambda c, u, m: self._inbox.append((m.topic, bytes(m.payload)))
+        self.publisher = DownlinkPublisher(self._client, root)
+        self._host, self._port = host, port
+        self._next_time = 0.0
+
+    def start(self) -> None:
+        self._client.connect_async(self._host, self._port, keepalive=15)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def run(self, stop: threading.Event) -> None:
+        self.start()
+        try:
+            while not stop.is_set():
+                self.step()
+                stop.wait(0.01)
+        finally:
+            self.stop()
+
+    def step(self, now: float | None = None) -> None:
+        while self._inbox:
+            topic, payload = self._inbox.popleft()
+            try:
+                self._handle(topic, payload)
+            except Exception:  # boundary: one message; the service goes on
+                log.exception("downlink request failed", extra={"fields": {"topic": topic}})
+        current = now if now is not None else datetime.now(UTC).timestamp()
+        if self.connected.is_set() and current >= self._next_time:
+            self._next_time = current + self.time_every_s
+            self.publish_time()
+
+    # -- what the rest of the cloud calls ------------------------------------------------------
+    def revoke(self, site: str, tickets: dict[bytes, date]) -> bytes:
+        with self.sessions.begin() as session:
+            raw = documents.revoke(session, self.root, site, tickets)
+        self.publisher.client.publish(f"scenic/{site}/down/revocations", raw, qos=1)
+        return raw
+
+    def publish_registry(self, site: str) -> None:
+        with self.sessions.begin() as session:
+            raw = documents.node_registry(session, self.root, site)
+        self.publisher.site_document(site, "nodes", raw)
+
+    def publish_time(self) -> None:
+        with self.sessions.begin() as session:
+            sites = sorted(set(session.scalars(select(Device.site))))
+            signed = {site: documents.signed_time(session, self.root, site) for site in sites}
+        for site, raw in signed.items():
+            self.publisher.site_document(site, "time", raw)
+
+    # -- what the gates send -------------------------------------------------------------------
+    def _handle(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "scenic" or parts[2] != "gate":
+            return
+        site, node, kind = parts[1], parts[3], parts[4]
+        message = json.loads(payload) if payload else {}
+        if not isinstance(message, dict):
+            return
+        if kind == "request" and message.get("want") == "revocations":
+            self._send_snapshot(site, node)
+        elif kind == "state":
+            self._link(site, node, message)
+
+    def _send_snapshot(self, site: str, node: str) -> None:
+        with self.sessions.begin() as session:
+            raw = documents.revocation_snapshot(session, self.root, site, datetime.now(UTC).date())
+        if raw is not None:
+            self.publisher.node_document(site, node, "revocations", raw)
+            log.info("sent revocation snapshot", extra={"fields": {"site": site, "node": node}})
+
+    def _link(self, site: str, node: str, message: dict[str, Any]) -> None:
+        state, session_no = message.get("state"), message.get("session")
+        if state not in ("online", "offline") or not isinstance(session_no, int):
+            return
+        with self.sessions.begin() as session:
+            link = session.get(NodeLink, (site, node), with_for_update=True)
+            if link is None:
+                session.add(
+                    NodeLink(
+                        site=site,
+                        node=node,
+                        state=state,
+                        session=session_no,
+                        changed_at=datetime.now(UTC),
+                    )
+                )
+                return
+            if session_no < link.session:
+                return  # a stale will (or birth) from an older session
+            link.state, link.session, link.changed_at = state, session_no, datetime.now(UTC)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the downlink service: %s", reason)
+            return
+        client.subscribe([("scenic/+/gate/+/request", 1), ("scenic/+/gate/+/state", 1)])
+        self.connected.set()
