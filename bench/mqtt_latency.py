@@ -12,21 +12,17 @@ that thread, as reads do in the service, so SQLite is only ever used from one th
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
 from bench.report import percentiles, report
 from cloud.db import make_engine, session_factory
 from cloud.models import Device, GateEventRecord
-from gate_node.assembly import Node, build
+from gate_node.assembly import build
 from gate_node.state import NodeState, initialise
 from keys import keystore
 from keys.keyring import IssuerKey, sign_keyring
@@ -34,37 +30,10 @@ from keys.node_registry import sign_node_registry
 from simulators.broker import PASSWORD, Broker
 from simulators.databases import postgres_schema
 from simulators.ingest_processes import IngestProcesses
+from simulators.node_thread import NodeThread
 
 SAMPLES = 200
 PASSPHRASE = b"benchmark passphrase"
-
-
-class NodeThread:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.commands: queue.Queue[Callable[[], Any]] = queue.Queue()
-        self.results: queue.Queue[Any] = queue.Queue()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        now_ms = 0
-        while not self.stop.is_set():
-            while not self.commands.empty():
-                self.results.put(self.commands.get()())
-            now_ms += 5
-            self.node.service.step(now_ms)
-            time.sleep(0.005)
-
-    def call(self, command: Callable[[], Any]) -> Any:
-        self.commands.put(command)
-        return self.results.get(timeout=10)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.node.close()
 
 
 def make_node(

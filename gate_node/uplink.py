@@ -224,7 +224,10 @@ class Uplink:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         self.connected = False
-        log.warning("disconnected from broker: %s", reason)
+        if reason.is_failure:
+            log.warning("disconnected from broker: %s", reason)
+        else:
+            log.info("disconnected from broker")
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any

@@ -5,9 +5,11 @@
 2. A gate node (tripod lane G1) on mock GPIO with a simulated turnstile mechanism: visitors
    show tickets to the simulated camera, the node decides offline, records the use, releases
    the arm, and the visitor walks through (or does not, and the use is rolled back).
+3. A connected site (simulators/site.py): Mosquitto, the cloud on SQLite with an ingest worker
+   and the downlink service, two gates sharing their uses; a ticket used at one gate is refused
+   at the other, a refund reaches the gates, and the cloud counts who is in the park.
 
-Each later capability (broker, peer gates, cloud, dashboard) joins here until the demo runs a
-whole site.
+The manager dashboard joins with the cloud sales core.
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
 file there, so nothing secret is typed or printed.
@@ -31,6 +33,7 @@ from keys.holder import holder_ref
 from keys.keyring import IssuerKey, Keyring, sign_keyring
 from keys.qr import render
 from keys.ticket import issue_ticket, verify_ticket
+from simulators.site import run_site
 
 STATE = Path("demo-state")
 SITE = "DEMO"
@@ -106,6 +109,7 @@ def main() -> None:
     console.print(table)
     console.print(f"Keys, keyring and QR codes are in {STATE.resolve()} (keys encrypted, 0600).")
     run_gate(console, issuer, passphrase)
+    run_site(console, STATE, root, issuer, passphrase)
 
 
 def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -> None:
