@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cloud.core.config import ConfigError, Settings
 from cloud.db import make_engine, session_factory
 from cloud.migrate import upgrade
 from cloud.models import Device
+from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
 from keys import keystore
@@ -74,27 +77,21 @@ def ingest(
     batch_max: Annotated[int, typer.Option(help="Events per transaction at most")] = 500,
 ) -> None:
     """Run one ingest worker until SIGTERM; run several for more throughput. 事件入库。"""
-    from gate_node import logs
 
-    logs.setup()
-    settings = _settings(db)
-    root = _root_key(root_key, settings)
-    engine = make_engine(settings.db_url)
-    worker = IngestWorker(
-        Ingest(engine, session_factory(engine), settings.site_timezone),
-        root,
-        settings.broker_host,
-        settings.broker_port,
-        worker_id,
-        settings.broker_username,
-        settings.broker_password,
-        batch_max=batch_max,
-    )
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    worker.run(stop)
-    engine.dispose()
+    def worker(settings: Settings, root: keystore.SigningKey, engine: Engine) -> BrokerClient:
+        ingest = Ingest(engine, session_factory(engine), settings.site_timezone)
+        return IngestWorker(
+            ingest,
+            root,
+            settings.broker_host,
+            settings.broker_port,
+            worker_id,
+            settings.broker_username,
+            settings.broker_password,
+            batch_max=batch_max,
+        )
+
+    _serve(db, root_key, worker)
 
 
 @app.command()
@@ -105,25 +102,37 @@ def downlink(
 ) -> None:
     """Answer gates' requests, track their links, publish signed time. 下行服务。"""
     from cloud.mqtt.downlink_service import DownlinkService
+
+    def service(settings: Settings, root: keystore.SigningKey, engine: Engine) -> BrokerClient:
+        return DownlinkService(
+            session_factory(engine),
+            root,
+            settings.broker_host,
+            settings.broker_port,
+            settings.broker_username,
+            settings.broker_password,
+            time_every_s=time_every,
+        )
+
+    _serve(db, root_key, service)
+
+
+def _serve(
+    db: str | None,
+    root_key: Path | None,
+    make: Callable[[Settings, keystore.SigningKey, Engine], BrokerClient],
+) -> None:
+    """Run one MQTT service of the cloud until SIGTERM/SIGINT, with JSON logs."""
     from gate_node import logs
 
     logs.setup()
     settings = _settings(db)
     root = _root_key(root_key, settings)
     engine = make_engine(settings.db_url)
-    service = DownlinkService(
-        session_factory(engine),
-        root,
-        settings.broker_host,
-        settings.broker_port,
-        settings.broker_username,
-        settings.broker_password,
-        time_every_s=time_every,
-    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    service.run(stop)
+    make(settings, root, engine).run(stop)
     engine.dispose()
 
 

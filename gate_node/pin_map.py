@@ -81,21 +81,11 @@ DEFAULT_PIN_MAPS: dict[str, dict[str, Any]] = {
             "fire_loop": _entry(21),
         },
     },
-    "swing": {
-        "kind": "swing",
-        "pins": {
-            "open_in": _entry(17, True),
-            "open_out": _entry(27, True),
-            "green": _entry(22, True),
-            "red": _entry(23, True),
-            "buzzer": _entry(24, True),
-            "sensor_a": _entry(5),
-            "sensor_b": _entry(6),
-            "pinch": _entry(13),
-            "override": _entry(19, True, "up"),
-            "fire_loop": _entry(21),
-        },
-    },
+}
+# The swing gate is wired like the wing barrier, plus the staff key switch (to ground).
+DEFAULT_PIN_MAPS["swing"] = {
+    "kind": "swing",
+    "pins": {**DEFAULT_PIN_MAPS["wing"]["pins"], "override": _entry(19, True, "up")},
 }
 
 

@@ -14,10 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.mqtt
 @pytest.mark.slow
 def test_the_demo_brings_up_a_site_and_shows_the_gates_working(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "simulators.demo"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin:/usr/sbin",
-                                 "COLUMNS": "200"})
+    result = subprocess.run(
+        [sys.executable, "-m", "simulators.demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin:/usr/sbin", "COLUMNS": "200"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "bad_signature" in out  # the forged ticket in the trust chain

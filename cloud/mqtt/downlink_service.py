@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import deque
 from datetime import UTC, date, datetime
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.models import Device, NodeLink
+from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services import downlink_documents as documents
 from keys.cose import Signer
@@ -35,7 +33,9 @@ from keys.cose import Signer
 log = logging.getLogger("cloud.downlink")
 
 
-class DownlinkService:
+class DownlinkService(BrokerClient):
+    subscriptions = (("scenic/+/gate/+/request", 1), ("scenic/+/gate/+/state", 1))
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -46,40 +46,17 @@ class DownlinkService:
         password: str | None = None,
         time_every_s: float = 60.0,
     ) -> None:
+        super().__init__("cloud-downlink", host, port, username, password)
         self.sessions = sessions
         self.root = root
         self.time_every_s = time_every_s
         self._inbox: deque[tuple[str, bytes]] = deque()
-        self.connected = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="cloud-downlink", clean_session=False
-        )
-        if username:
-            self._client.username_pw_set(username, password)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = lambda c, u, m: self._inbox.append((m.topic, bytes(m.payload)))
-        self.publisher = DownlinkPublisher(self._client, root)
-        self._host, self._port = host, port
+        self.client.on_message = lambda c, u, m: self._inbox.append((m.topic, bytes(m.payload)))
+        self.publisher = DownlinkPublisher(self.client, root)
         self._next_time = 0.0
 
-    def start(self) -> None:
-        self._client.connect_async(self._host, self._port, keepalive=15)
-        self._client.loop_start()
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    def run(self, stop: threading.Event) -> None:
-        self.start()
-        try:
-            while not stop.is_set():
-                self.step()
-                stop.wait(0.01)
-        finally:
-            self.stop()
-
-    def step(self, now: float | None = None) -> None:
+    def step(self, now: float | None = None) -> int:
+        handled = len(self._inbox)
         while self._inbox:
             topic, payload = self._inbox.popleft()
             try:
@@ -90,6 +67,7 @@ class DownlinkService:
         if self.connected.is_set() and current >= self._next_time:
             self._next_time = current + self.time_every_s
             self.publish_time()
+        return handled
 
     # -- what the rest of the cloud calls ------------------------------------------------------
     def revoke(self, site: str, tickets: dict[bytes, date]) -> bytes:
@@ -151,12 +129,3 @@ class DownlinkService:
             if session_no < link.session:
                 return  # a stale will (or birth) from an older session
             link.state, link.session, link.changed_at = state, session_no, datetime.now(UTC)
-
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if reason.is_failure:
-            log.warning("broker refused the downlink service: %s", reason)
-            return
-        client.subscribe([("scenic/+/gate/+/request", 1), ("scenic/+/gate/+/state", 1)])
-        self.connected.set()

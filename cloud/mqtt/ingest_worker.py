@@ -15,14 +15,13 @@ worker is down wait for it at the broker.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services.ingest import BatchResult, Ingest
 from keys.cose import Signer
@@ -32,7 +31,9 @@ log = logging.getLogger("cloud.ingest")
 EVENTS = "$share/ingest/scenic/+/gate/+/event"
 
 
-class IngestWorker:
+class IngestWorker(BrokerClient):
+    subscriptions = ((EVENTS, 1),)
+
     def __init__(
         self,
         ingest: Ingest,
@@ -45,47 +46,19 @@ class IngestWorker:
         batch_max: int = 500,
         batch_ms: int = 20,
     ) -> None:
+        super().__init__(f"ingest-{worker_id}", host, port, username, password, manual_ack=True)
         self.ingest = ingest
         self.batch_max = batch_max
         self.batch_ms = batch_ms
+        self.idle_s = batch_ms / 1000
         self.totals = BatchResult()
         self._messages: deque[tuple[int, int, str, bytes]] = deque()  # mid, qos, topic, payload
-        self._connected = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"ingest-{worker_id}",
-            clean_session=False,
-            manual_ack=True,
-        )
-        if username:
-            self._client.username_pw_set(username, password)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self._client.max_inflight_messages_set(1000)
-        self.publisher = DownlinkPublisher(self._client, root)
-        self._host, self._port = host, port
-
-    def start(self) -> None:
-        self._client.connect_async(self._host, self._port, keepalive=15)
-        self._client.loop_start()
+        self.client.on_message = self._on_message
+        self.client.max_inflight_messages_set(1000)
+        self.publisher = DownlinkPublisher(self.client, root)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        return self._connected.wait(timeout)
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
-
-    def run(self, stop: threading.Event) -> None:
-        """Process batches until ``stop`` is set."""
-        self.start()
-        try:
-            while not stop.is_set():
-                if not self.step():
-                    stop.wait(self.batch_ms / 1000)
-        finally:
-            self.stop()
+        return self.connected.wait(timeout)
 
     def step(self) -> int:
         """Store one batch if any is waiting; returns how many messages it took."""
@@ -110,7 +83,7 @@ class IngestWorker:
             return 0
         for mid, qos, _, _ in batch:
             if qos:
-                self._client.ack(mid, qos)
+                self.client.ack(mid, qos)
         for (site, node), seqs in result.acks.items():
             self.publisher.acknowledge(site, node, seqs)
         self._add(result)
@@ -122,15 +95,6 @@ class IngestWorker:
         self.totals.refused.update(result.refused)
         if result.refused:
             log.warning("refused events", extra={"fields": dict(result.refused)})
-
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
-    ) -> None:
-        if reason.is_failure:
-            log.warning("broker refused the ingest worker: %s", reason)
-            return
-        client.subscribe(EVENTS, qos=1)
-        self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._messages.append((message.mid, message.qos, message.topic, bytes(message.payload)))

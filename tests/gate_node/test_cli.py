@@ -33,30 +33,36 @@ def run(*args, stdin=""):
     )
 
 
-@pytest.fixture
-def site(tmp_path, root_key, issuer_key):
-    (tmp_path / "root.pem").write_text(keystore.public_pem(root_key.public_key))
-    (tmp_path / "ring.cose").write_bytes(
+def init_node(folder, root_key, issuer_key, kind: str, zone: int, *extra: str):
+    """gate-node init as an installer types it, with a root PEM and a keyring beside it."""
+    (folder / "root.pem").write_text(keystore.public_pem(root_key.public_key))
+    (folder / "ring.cose").write_bytes(
         sign_keyring(root_key, [IssuerKey(issuer_key.kid, issuer_key.public_key)], site="S1", seq=1)
     )
     made = run(
         "init",
         "--state-dir",
-        str(tmp_path / "st"),
+        str(folder / "st"),
         "--site",
         "S1",
         "--node",
         "G1",
         "--kind",
-        "wing",
+        kind,
         "--zone",
-        "2",
+        str(zone),
         "--root-pub",
-        str(tmp_path / "root.pem"),
+        str(folder / "root.pem"),
         "--keyring",
-        str(tmp_path / "ring.cose"),
+        str(folder / "ring.cose"),
+        *extra,
     )
     assert made.returncode == 0, made.stderr
+
+
+@pytest.fixture
+def site(tmp_path, root_key, issuer_key):
+    init_node(tmp_path, root_key, issuer_key, "wing", 2)
     return tmp_path
 
 
@@ -197,32 +203,17 @@ def test_an_id_card_alone_is_checked_against_the_signed_card_index(tmp_path, roo
     salt = bytes(range(16))
     (tmp_path / "salt").write_text(salt.hex())
     (tmp_path / "salt").chmod(0o600)
-    (tmp_path / "root.pem").write_text(keystore.public_pem(root_key.public_key))
-    (tmp_path / "ring.cose").write_bytes(
-        sign_keyring(root_key, [IssuerKey(issuer_key.kid, issuer_key.public_key)], site="S1", seq=1)
-    )
-    made = run(
-        "init",
-        "--state-dir",
-        str(tmp_path / "st"),
-        "--site",
-        "S1",
-        "--node",
-        "G1",
-        "--kind",
+    init_node(
+        tmp_path,
+        root_key,
+        issuer_key,
         "swing",
-        "--zone",
-        "1",
-        "--root-pub",
-        str(tmp_path / "root.pem"),
-        "--keyring",
-        str(tmp_path / "ring.cose"),
+        1,
         "--holder-salt-file",
         str(tmp_path / "salt"),
         "--real-name-check",
         "id_card",
     )
-    assert made.returncode == 0, made.stderr
     reference = holder_ref(salt, "id_card", "11010519491231002X")
     ticket = issue_ticket(
         issuer_key,
