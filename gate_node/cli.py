@@ -201,7 +201,7 @@ def status(state_dir: StateDir, as_json: Annotated[bool, typer.Option("--json")]
         "revocations": {"seq": state.revocations.seq, "entries": len(state.revocations)},
         "clock_floor": clock.floor.isoformat(),
         "ledger": ledger.counts(),
-        "last_uplink": state.documents.get("uplink", {}).get("at", "never"),
+        "last_cloud_ack": ledger.last_cloud_ack() or "never",
     }
     ledger.close()
     if as_json:

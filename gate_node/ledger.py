@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS denials (
     reason    TEXT    NOT NULL,
     ticket_id BLOB
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     kind   TEXT    NOT NULL,
@@ -277,6 +281,15 @@ class Ledger:
             return
         with self._transaction():
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_cloud_ack', ?)",
+                (datetime.now(UTC).isoformat(timespec="seconds"),),
+            )
+
+    def last_cloud_ack(self) -> str | None:
+        """When the cloud last confirmed it stored events from this gate (ISO, UTC)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'last_cloud_ack'").fetchone()
+        return str(row[0]) if row else None
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ def test_an_entry_reaches_the_cloud_and_leaves_the_outbox_only_when_acknowledged
     lane.scan(ticket(site.issuer, 1))
     lane.walk_through()
     assert wait_until(lambda: lane.outbox == 0, step=lane.step), "the cloud never acknowledged"
+    assert lane.node.service.ledger.last_cloud_ack() is not None
     assert stored(site.url, node="G1", kind="use") == 1
     assert stored(site.url, node="G1", kind="passage") == 1
     engine = make_engine(site.url)
