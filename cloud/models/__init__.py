@@ -1,17 +1,44 @@
 """SQLAlchemy 2 tables of the cloud. Import every model module here so Alembic sees them."""
 
+from cloud.models.accounts import (
+    ApiKey,
+    AuditEntry,
+    AuthSession,
+    CashierShift,
+    IdempotencyRecord,
+    User,
+)
 from cloud.models.base import Base
+from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
 from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
+from cloud.models.orders import Order, OrderItem, Payment, Refund, Ticket
 
 __all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "AuthSession",
     "Base",
+    "CalendarDay",
+    "CashierShift",
     "Device",
     "GateEventRecord",
+    "IdempotencyRecord",
+    "Inventory",
     "NodeLink",
+    "Order",
+    "OrderItem",
     "ParkCount",
+    "Payment",
+    "Price",
+    "Product",
+    "Refund",
     "RefusedEvent",
     "Revocation",
+    "Site",
     "SiteDocument",
+    "Ticket",
+    "User",
+    "Zone",
 ]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from keys.holder import valid_id_number
+
 KINDS = ("qr", "id_card", "rfid")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _ID_FORM = re.compile(r"^\d{17}[\dX]$")
 _HEX = re.compile(r"^[0-9A-F]+$")
 
@@ -46,8 +46,7 @@ def parse_id_card(line: str) -> Credential:
     number = line.strip().upper()
     if not _ID_FORM.match(number):
         raise UnreadableCredential("not an 18-character ID number")
-    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != number[17]:
+    if not valid_id_number(number):
         raise UnreadableCredential("ID number check character does not match (misread?)")
     return Credential("id_card", number)
 

@@ -1,0 +1,92 @@
+"""Who may do what: staff accounts and their sessions, cashier shifts, partner API keys, the
+audit log of every finance and personal-data access, and idempotency records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.models.base import Base
+
+ROLES = ("manager", "finance", "cashier")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class AuthSession(Base):
+    """A bearer token's SHA-256 (never the token) with its expiry: revocable by deletion."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CashierShift(Base):
+    """A cashier's till from opening float to counted close (现金班次, 点钞)."""
+
+    __tablename__ = "cashier_shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opening_float_fen: Mapped[int] = mapped_column(default=0)
+    cash_in_fen: Mapped[int] = mapped_column(default=0)
+    cash_out_fen: Mapped[int] = mapped_column(default=0)
+    counted_fen: Mapped[int | None] = mapped_column()
+
+    @property
+    def expected_fen(self) -> int:
+        return self.opening_float_fen + self.cash_in_fen - self.cash_out_fen
+
+
+class ApiKey(Base):
+    """A partner system (parking, POS, hotel PMS, OTA): the key's SHA-256 and what it may do."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class AuditEntry(Base):
+    """Every access to finance or personal data, and every change of money: who, from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))  # client address
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdempotencyRecord(Base):
+    """The answer given to a mutating request, replayed when the same key comes again."""
+
+    __tablename__ = "idempotency"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    route: Mapped[str] = mapped_column(String(80))
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status_code: Mapped[int] = mapped_column()
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,231 @@
+"""Orders: from a cart to a pending order holding its places, or a clear refusal.
+
+``create_order`` checks every line (product on sale, day open and not past, slot not over,
+price type priced, quantity within limits, ID numbers for real-name products), prices it (peak
+days), reserves the places atomically (services/inventory.py) and records the order as
+``pending`` until ``expires_at`` (``HOLD_MINUTES``). ``expire_orders`` gives unpaid places back.
+
+Duplicate purchases: an order from the same buyer for the same day and slot within
+``DUPLICATE_WINDOW`` is accepted but marked ``duplicate_of`` (families do buy twice; the
+window staff see it). A real-name ID that already holds a valid ticket for the same product
+and day is refused: one person, one ticket (防黄牛).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.core.errors import Problem, not_found
+from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site, Ticket
+from cloud.services import inventory
+from cloud.services.personal_data import PersonalData
+from keys.holder import holder_ref, valid_id_number
+
+HOLD_MINUTES = 15
+DUPLICATE_WINDOW = timedelta(minutes=30)
+CHANNELS = ("web", "window", "ota", "distributor", "kiosk")
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    inventory_id: int
+    price_type: str
+    quantity: int
+    group_ticket: bool = False
+    holders: list[str] = field(default_factory=list)  # ID numbers, real-name products
+
+
+def create_order(
+    session: Session,
+    *,
+    site: str,
+    lines: list[LineRequest],
+    channel: str,
+    contact: str | None,
+    pd: PersonalData,
+    holder_salt: bytes,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Order:
+    if channel not in CHANNELS:
+        raise Problem(
+            422, "bad_channel", f"channel must be one of {', '.join(CHANNELS)}", "销售渠道无效"
+        )
+    if not lines:
+        raise Problem(422, "empty_order", "An order needs at least one line", "订单不能为空")
+    place = session.get(Site, site)
+    if place is None:
+        raise not_found("site", "景区")
+    local_now = now.astimezone(ZoneInfo(place.timezone))
+    buyer_ref = pd.blind_ref(contact) if contact else None
+    order = Order(
+        order_no=_order_no(local_now),
+        site=site,
+        status="pending",
+        channel=channel,
+        total_fen=0,
+        buyer_ref=buyer_ref,
+        buyer_contact=pd.seal(contact) if contact else None,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        expires_at=now + timedelta(minutes=HOLD_MINUTES),
+    )
+    session.add(order)
+    session.flush()
+    for line in lines:
+        item = _line(session, order, line, place, local_now, holder_salt, pd)
+        order.total_fen += item.unit_fen * item.quantity
+        inventory.reserve(session, line.inventory_id, line.quantity)
+    order.duplicate_of = _recent_duplicate(session, order, lines, now)
+    return order
+
+
+def expire_orders(session: Session, now: datetime) -> int:
+    """Unpaid orders past their hold give their places back; returns how many expired."""
+    expired = session.scalars(
+        select(Order).where(Order.status == "pending", Order.expires_at < now).with_for_update()
+    ).all()
+    for order in expired:
+        for item in session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)):
+            inventory.release(session, item.inventory_id, item.quantity)
+        order.status = "expired"
+    return len(expired)
+
+
+def _line(
+    session: Session,
+    order: Order,
+    line: LineRequest,
+    place: Site,
+    local_now: datetime,
+    holder_salt: bytes,
+    pd: PersonalData,
+) -> OrderItem:
+    stock = session.get(Inventory, line.inventory_id)
+    if stock is None:
+        raise not_found("inventory", "场次库存")
+    product = session.get(Product, stock.product_id)
+    if product is None or not product.active or product.site != place.code:
+        raise Problem(409, "not_on_sale", "This product is not on sale here", "该产品不在售")
+    if not 1 <= line.quantity <= product.max_per_order:
+        raise Problem(
+            422,
+            "bad_quantity",
+            f"Quantity must be 1-{product.max_per_order}",
+            f"数量须为1-{product.max_per_order}",
+        )
+    today = local_now.date()
+    if stock.day < today:
+        raise Problem(409, "day_past", "That day is over", "所选日期已过")
+    if (
+        stock.has_slot
+        and stock.day == today
+        and local_now.hour * 60 + local_now.minute >= stock.slot_end
+    ):
+        raise Problem(409, "slot_over", "That time slot is over", "所选时段已结束")
+    calendar = session.get(CalendarDay, (place.code, stock.day))
+    if calendar is not None and calendar.closed:
+        raise Problem(409, "day_closed", "The site is closed that day", "该日闭园")
+    price = session.get(Price, (product.id, line.price_type))
+    if price is None:
+        raise Problem(
+            422, "no_price", f"No {line.price_type} price for this product", "该票种无此价格"
+        )
+    unit = (
+        price.peak_amount_fen
+        if calendar and calendar.peak and price.peak_amount_fen
+        else price.amount_fen
+    )
+    holders = _holders(session, product, stock, line, holder_salt, pd)
+    item = OrderItem(
+        order_id=order.id,
+        product_id=product.id,
+        inventory_id=stock.id,
+        price_type=line.price_type,
+        quantity=line.quantity,
+        unit_fen=unit,
+        group_ticket=line.group_ticket and line.quantity > 1,
+        holders=holders,
+    )
+    session.add(item)
+    return item
+
+
+def _holders(
+    session: Session,
+    product: Product,
+    stock: Inventory,
+    line: LineRequest,
+    salt: bytes,
+    pd: PersonalData,
+) -> list[dict[str, str]] | None:
+    if not product.real_name:
+        return None
+    if len(line.holders) != line.quantity or line.group_ticket:
+        raise Problem(
+            422,
+            "holders_required",
+            "A real-name product needs one ID number per ticket, one ticket each",
+            "实名制产品须每张票登记一个身份证号",
+        )
+    refs = []
+    for number in line.holders:
+        if not valid_id_number(number):
+            raise Problem(
+                422,
+                "bad_id_number",
+                "An ID number is not valid (check character)",
+                "身份证号码无效",
+            )
+        ref = holder_ref(salt, "id_card", number)
+        if ref in refs or session.scalar(
+            select(Ticket.id).where(
+                Ticket.holder_ref == ref,
+                Ticket.product_id == product.id,
+                Ticket.valid_from == stock.day,
+                Ticket.status == "valid",
+            )
+        ):
+            raise Problem(
+                409,
+                "duplicate_holder",
+                "This ID already holds a ticket for that day (one person, one ticket)",
+                "该身份证当日已购票（一人一票）",
+            )
+        refs.append(ref)
+    return [
+        {"ref": ref.hex(), "id": pd.seal(number).hex()}
+        for ref, number in zip(refs, line.holders, strict=True)
+    ]
+
+
+def _recent_duplicate(
+    session: Session, order: Order, lines: list[LineRequest], now: datetime
+) -> str | None:
+    if order.buyer_ref is None:
+        return None
+    inventories = [line.inventory_id for line in lines]
+    earlier = session.scalars(
+        select(Order.order_no)
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .where(
+            Order.buyer_ref == order.buyer_ref,
+            Order.id != order.id,
+            Order.status.in_(["pending", "paid"]),
+            Order.created_at >= now - DUPLICATE_WINDOW,
+            OrderItem.inventory_id.in_(inventories),
+        )
+    ).first()
+    return earlier
+
+
+def _order_no(local_now: datetime) -> str:
+    """Date first (staff read it), then 10 random digits: unguessable, unique in practice
+    (and unique by constraint)."""
+    return local_now.strftime("%Y%m%d") + f"{secrets.randbelow(10**10):010d}"

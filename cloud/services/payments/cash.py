@@ -1,0 +1,105 @@
+"""Cash at the window (现金): a cashier's shift, payments into the till, change, and the count.
+
+A cashier opens a shift with a float, takes cash for orders (the payment is settled like any
+other channel's, idempotently: the transaction id is the order number within the shift),
+refunds cash out of the same till, and closes the shift with a count; the difference between
+counted and expected is recorded (长短款) and audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.core.errors import Problem
+from cloud.models import CashierShift, Order
+from cloud.services.audit import audit
+from cloud.services.payments.provider import Intent, Notification
+
+
+class CashProvider:
+    """The till as a payment channel: nothing to verify remotely, a refund is cash out."""
+
+    name = "cash"
+
+    def create_intent(self, order_no: str, amount_fen: int, description: str) -> Intent:
+        return Intent(self.name, order_no, amount_fen)
+
+    def verify_notification(self, headers: dict[str, str], body: bytes) -> Notification:
+        raise Problem(
+            400, "no_notifications", "Cash has no platform notifications", "现金支付无平台通知"
+        )
+
+    def refund(
+        self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
+    ) -> str:
+        return f"CASHRF-{refund_no}"
+
+
+def open_shift(session: Session, user_id: int, float_fen: int, now: datetime) -> CashierShift:
+    if float_fen < 0:
+        raise Problem(422, "bad_amount", "The float cannot be negative", "备用金不能为负")
+    if session.scalar(
+        select(CashierShift.id).where(
+            CashierShift.user_id == user_id, CashierShift.closed_at.is_(None)
+        )
+    ):
+        raise Problem(409, "shift_open", "This cashier already has an open shift", "已有未结班次")
+    shift = CashierShift(user_id=user_id, opened_at=now, opening_float_fen=float_fen)
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def current_shift(session: Session, user_id: int) -> CashierShift:
+    shift = session.scalar(
+        select(CashierShift).where(
+            CashierShift.user_id == user_id, CashierShift.closed_at.is_(None)
+        )
+    )
+    if shift is None:
+        raise Problem(409, "no_shift", "Open a shift before taking cash", "请先开班")
+    return shift
+
+
+def cash_notification(order: Order, shift: CashierShift, tendered_fen: int) -> Notification:
+    """The till's own 'notification': cash tendered for an order, change computed."""
+    if tendered_fen < order.total_fen:
+        raise Problem(
+            422,
+            "not_enough_cash",
+            "Cash tendered is less than the total",
+            "收款金额不足",
+            total_fen=order.total_fen,
+        )
+    return Notification(
+        "cash",
+        order.order_no,
+        f"S{shift.id}-{order.order_no}",
+        order.total_fen,
+        True,
+        {"tendered_fen": tendered_fen, "change_fen": tendered_fen - order.total_fen},
+    )
+
+
+def close_shift(
+    session: Session, shift: CashierShift, counted_fen: int, actor: str, source: str, now: datetime
+) -> CashierShift:
+    if shift.closed_at is not None:
+        raise Problem(409, "shift_closed", "This shift is already closed", "班次已结束")
+    shift.counted_fen, shift.closed_at = counted_fen, now
+    audit(
+        session,
+        actor,
+        source,
+        "close_shift",
+        f"shift:{shift.id}",
+        {
+            "expected_fen": shift.expected_fen,
+            "counted_fen": counted_fen,
+            "difference_fen": counted_fen - shift.expected_fen,
+        },
+    )
+    return shift
