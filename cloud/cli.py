@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cloud.core.config import ConfigError, Settings
+from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
 from cloud.migrate import upgrade
 from cloud.models import Device
@@ -39,6 +40,10 @@ app = typer.Typer(
 )
 devices = typer.Typer(help="Gate node registry. 闸机设备登记。", no_args_is_help=True)
 app.add_typer(devices, name="device")
+keys_app = typer.Typer(help="The cloud's keys and secrets. 云端密钥。", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+admin = typer.Typer(help="Staff accounts. 员工账号。", no_args_is_help=True)
+app.add_typer(admin, name="admin")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (else $SCENIC_DB_URL)")]
 
@@ -174,6 +179,102 @@ def device_add(
     finally:
         engine.dispose()
     typer.echo(f"registered {site}/{node} ({kind}), key {keystore.fingerprint(key)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    db: DbOption = None,
+) -> None:
+    """Run the HTTP API (migrations applied first). 启动票务服务。"""
+    import uvicorn
+
+    from cloud.api.app import create_app
+    from cloud.api.context import from_settings
+    from gate_node import logs
+
+    settings = _settings(db)
+    try:
+        upgrade(settings.db_url)
+        context = from_settings(settings, keystore.passphrase_from(None))
+    except KeyStoreError as exc:
+        missing = not (settings.state_dir / "keys" / "root.key").exists()
+        fail(f"{exc}" + (" (run: scenic-cloud keys init)" if missing else ""))
+    except OperationalError as exc:
+        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
+    logs.setup()
+    uvicorn.run(create_app(context), host=host, port=port, log_config=None)
+
+
+@app.command("site")
+def site_add(
+    code: Annotated[str, typer.Option(help="Site code, e.g. S1")],
+    name_zh: Annotated[str, typer.Option(help="Chinese name")],
+    name_en: Annotated[str, typer.Option(help="English name")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Asia/Shanghai",
+    db: DbOption = None,
+) -> None:
+    """Add a site (景区) so products and gates can belong to it."""
+    from cloud.services.sites import add_site
+
+    settings = _settings(db)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(settings.db_url)
+        with session_factory(engine).begin() as session:
+            add_site(session, code, name_zh, name_en, timezone)
+    except Problem as exc:
+        fail(f"{exc.en} / {exc.zh}")
+    finally:
+        engine.dispose()
+    typer.echo(f"site {code} ({name_zh} / {name_en}, {timezone}) added")
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Make the root and issuer keys and the data, holder and sandbox secrets (encrypted)."""
+    from cloud.api.context import init_keys
+
+    settings = _settings(None)
+    try:
+        made = init_keys(settings.state_dir, keystore.passphrase_from(None, creating=True))
+    except KeyStoreError as exc:
+        fail(str(exc))
+    for path in made:
+        typer.echo(f"made {path}")
+
+
+@admin.command("create")
+def admin_create(
+    username: Annotated[str, typer.Option(help="Login name")],
+    role: Annotated[str, typer.Option(help="manager | finance | cashier")] = "manager",
+    db: DbOption = None,
+) -> None:
+    """Create a staff account; the password comes from $SCENIC_ADMIN_PASSWORD or a prompt."""
+    import getpass
+    import os
+
+    from cloud.core.security import MIN_PASSWORD, hash_password
+    from cloud.models import User
+    from cloud.models.accounts import ROLES
+
+    if role not in ROLES:
+        fail(f"role must be one of {', '.join(ROLES)}")
+    password = os.environ.get("SCENIC_ADMIN_PASSWORD") or getpass.getpass("password / 密码: ")
+    if len(password) < MIN_PASSWORD:
+        fail(f"the password needs at least {MIN_PASSWORD} characters / 密码过短")
+    settings = _settings(db)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(settings.db_url)
+        with session_factory(engine).begin() as session:
+            session.add(User(username=username, password_hash=hash_password(password), role=role))
+    except IntegrityError:
+        fail(f"user {username} exists / 用户已存在")
+    finally:
+        engine.dispose()
+    typer.echo(f"{role} {username} created")
 
 
 def main() -> None:

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT = "scenic-key/1"
 ROLES = ("root", "issuer", "node")
@@ -143,19 +144,7 @@ def save(key: SigningKey, path: Path, passphrase: bytes) -> None:
         "public_key": raw_public(key.public_key).hex(),
         "private_key": encrypted,
     }
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyStoreError(
-            f"{path} exists; refusing to overwrite a key / 密钥文件已存在"
-        ) from None
-    except OSError as exc:
-        raise KeyStoreError(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(doc, out, indent=2)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
+    _write_new(path, json.dumps(doc, indent=2) + "\n")
 
 
 def load(path: Path, passphrase: bytes) -> SigningKey:
@@ -179,6 +168,66 @@ def load(path: Path, passphrase: bytes) -> SigningKey:
     if raw_public(key.public_key).hex() != doc.get("public_key"):
         raise KeyStoreError(f"{path}: public key does not match the private key (file edited?)")
     return key
+
+
+SECRET_FORMAT = "scenic-secret/1"
+
+
+def save_secret(secret: bytes, path: Path, passphrase: bytes, what: str) -> None:
+    """A symmetric secret (data key, holder salt, channel secret) encrypted at rest: scrypt
+    (n=2**15, r=8, p=1) derives an AES-256-GCM key from the passphrase. 0600, never overwritten."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    sealed = AESGCM(_secret_key(passphrase, salt)).encrypt(nonce, secret, what.encode())
+    doc = {
+        "format": SECRET_FORMAT,
+        "what": what,
+        "kdf": "scrypt",
+        "salt": salt.hex(),
+        "nonce": nonce.hex(),
+        "sealed": sealed.hex(),
+    }
+    _write_new(path, json.dumps(doc, indent=2) + "\n")
+
+
+def load_secret(path: Path, passphrase: bytes, what: str) -> bytes:
+    """Decrypt a secret written by ``save_secret``; refuses loose permissions."""
+    _refuse_loose_permissions(path, what)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != SECRET_FORMAT or doc.get("what") != what:
+            raise KeyStoreError(f"{path} is not a {what} file")
+        key = _secret_key(passphrase, bytes.fromhex(doc["salt"]))
+        return AESGCM(key).decrypt(
+            bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["sealed"]), what.encode()
+        )
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except InvalidTag:
+        raise KeyStoreError(f"cannot decrypt {path}: wrong passphrase / 口令错误") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeyStoreError(f"{path} is not a {what} file") from None
+
+
+def _secret_key(passphrase: bytes, salt: bytes) -> bytes:
+    return hashlib.scrypt(
+        passphrase, salt=salt, n=2**15, r=8, p=1, maxmem=64 * 1024 * 1024, dklen=32
+    )
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create ``path`` 0600 with ``text``, durably; never replace an existing file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyStoreError(
+            f"{path} exists; refusing to overwrite a key / 密钥文件已存在"
+        ) from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot create {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:

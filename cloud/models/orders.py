@@ -31,6 +31,8 @@ class Order(Base):
     buyer_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # hashed phone/email
     buyer_contact: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # The buyer's key to this order (tickets, refund requests): shown once, stored hashed.
+    access_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -94,3 +94,15 @@ def test_a_signing_key_never_shows_its_secret():
     key = keystore.generate("issuer", "I1")
     assert _raw_private(key).hex() not in repr(key)
     assert "private" not in repr(key).lower()
+
+
+def test_symmetric_secrets_are_sealed_at_rest_and_bound_to_their_purpose(tmp_path, passphrase_env):
+    secret = bytes(range(32))
+    path = tmp_path / "data.secret"
+    keystore.save_secret(secret, path, passphrase_env.encode(), "data key")
+    assert secret.hex() not in path.read_text() and os.stat(path).st_mode & 0o777 == 0o600
+    assert keystore.load_secret(path, passphrase_env.encode(), "data key") == secret
+    with pytest.raises(KeyStoreError, match="wrong passphrase"):
+        keystore.load_secret(path, b"not it", "data key")
+    with pytest.raises(KeyStoreError, match="not a holder salt file"):
+        keystore.load_secret(path, passphrase_env.encode(), "holder salt")

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 12:07:23.096556
+Create Date: 2026-11-24 12:08:28.049218
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def upgrade() -> None:
         sa.Column("buyer_ref", sa.String(length=64), nullable=True),
         sa.Column("buyer_contact", sa.LargeBinary(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=80), nullable=True),
+        sa.Column("access_hash", sa.LargeBinary(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,75 @@
+"""The FastAPI application: routes, and every refusal as problem JSON (never a bare traceback).
+
+``create_app(context)`` takes a built CloudContext (api/context.py), so tests and the demo run
+the same app with their own databases and keys. OpenAPI docs are served at /docs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from cloud.api.context import CloudContext
+from cloud.api.routes import auth, catalog, orders, payments, refunds, tickets, verify
+from cloud.core.errors import Problem
+
+log = logging.getLogger("cloud.api")
+PROBLEM = "application/problem+json"
+
+
+def create_app(context: CloudContext) -> FastAPI:
+    app = FastAPI(
+        title="Scenic ticket office / 景区票务",
+        version="0.1.0",
+        description="Tickets, orders, payments, refunds and verification. "
+        "Money in integer fen; errors are problem JSON with a stable "
+        "code and zh-CN/English messages.",
+    )
+    app.state.context = context
+    for module in (auth, catalog, orders, payments, refunds, tickets, verify):
+        app.include_router(module.router)
+
+    @app.exception_handler(Problem)
+    async def problem(_: Request, exc: Problem) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"where": "", "problem": "invalid"}
+        body = Problem(
+            422,
+            "invalid_request",
+            f"{first['where']}: {first['problem']}",
+            f"请求参数有误：{first['where']}",
+            errors=errors,
+        ).body()
+        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+
+    @app.exception_handler(HTTPException)
+    async def http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = Problem(exc.status_code, code, str(exc.detail), "请求无法处理").body()
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body: dict[str, Any] = Problem(
+            500, "internal_error", "Internal error (logged)", "系统内部错误（已记录）"
+        ).body()
+        return JSONResponse(body, status_code=500, media_type=PROBLEM)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,89 @@
+"""Everything a request may need, built once at start: database, keys, channels, publisher.
+
+Keys and secrets live encrypted in ``$SCENIC_STATE_DIR/keys`` (``scenic-cloud keys init`` makes
+them): the root key (signs what the gates trust), the issuer key (signs tickets), the
+personal-data key, the holder salt and the sandbox channel's secret. They are decrypted here,
+once, with the passphrase from the environment; a missing file or a wrong passphrase stops the
+start with one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.core.config import Settings
+from cloud.db import make_engine, session_factory
+from cloud.services.issuing import Issuer
+from cloud.services.payments.cash import CashProvider
+from cloud.services.payments.provider import Provider
+from cloud.services.payments.sandbox import SandboxProvider
+from cloud.services.personal_data import PersonalData
+from keys import keystore
+
+Publish = Callable[[str, str, bytes], None]  # site, document type, signed bytes
+
+SECRETS = {
+    "data": ("data.secret", "data key", 32),
+    "salt": ("holder.secret", "holder salt", 16),
+    "sandbox": ("sandbox.secret", "sandbox secret", 32),
+}
+
+
+@dataclass
+class CloudContext:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    root: keystore.SigningKey
+    issuer: Issuer
+    pd: PersonalData
+    providers: dict[str, Provider]
+    publish: Publish = lambda site, doc_type, raw: None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def sandbox(self) -> SandboxProvider:
+        provider = self.providers["sandbox"]
+        assert isinstance(provider, SandboxProvider)
+        return provider
+
+
+def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
+    """Make the cloud's keys and secrets (refuses to replace any that exist)."""
+    folder = state_dir / "keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    made = []
+    for role, kid in (("root", "R1"), ("issuer", "I1")):
+        path = folder / f"{role}.key"
+        keystore.save(keystore.generate(role, kid), path, passphrase)
+        made.append(path)
+    for name, what, size in SECRETS.values():
+        keystore.save_secret(os.urandom(size), folder / name, passphrase, what)
+        made.append(folder / name)
+    return made
+
+
+def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
+    folder = settings.state_dir / "keys"
+    root = keystore.load(folder / "root.key", passphrase)
+    issuer = keystore.load(folder / "issuer.key", passphrase)
+    secrets = {
+        key: keystore.load_secret(folder / name, passphrase, what)
+        for key, (name, what, _) in SECRETS.items()
+    }
+    engine = make_engine(settings.db_url)
+    return CloudContext(
+        engine=engine,
+        sessions=session_factory(engine),
+        root=root,
+        issuer=Issuer(issuer, secrets["salt"]),
+        pd=PersonalData(secrets["data"]),
+        providers={"sandbox": SandboxProvider(secrets["sandbox"]), "cash": CashProvider()},
+    )

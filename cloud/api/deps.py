@@ -1,0 +1,142 @@
+"""Typed request dependencies: the context, a session per request, who is asking and from where."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.api.context import CloudContext
+from cloud.core.errors import Problem
+from cloud.core.security import token_hash
+from cloud.models import ApiKey, AuthSession, IdempotencyRecord, User
+
+
+def context(request: Request) -> CloudContext:
+    ctx: CloudContext = request.app.state.context
+    return ctx
+
+
+Context = Annotated[CloudContext, Depends(context)]
+
+
+def session(ctx: Context) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    with ctx.sessions.begin() as db:
+        yield db
+
+
+DB = Annotated[Session, Depends(session)]
+
+
+def source(request: Request) -> str:
+    """Where the request came from, for the audit log (the proxy's X-Forwarded-For first)."""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    return (forwarded.split(",")[0].strip() or (request.client.host if request.client else "?"))[
+        :64
+    ]
+
+
+Source = Annotated[str, Depends(source)]
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    username: str
+    role: str
+
+
+def staff(db: DB, ctx: Context, authorization: Annotated[str | None, Header()] = None) -> Staff:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Problem(401, "unauthenticated", "Sign in first", "请先登录")
+    row = db.get(AuthSession, token_hash(authorization[7:].strip()))
+    if (
+        row is None
+        or row.expires_at.replace(tzinfo=row.expires_at.tzinfo or ctx.clock().tzinfo) < ctx.clock()
+    ):
+        raise Problem(401, "unauthenticated", "Session expired or unknown", "登录已失效")
+    user = db.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Problem(401, "unauthenticated", "Account disabled", "账号已停用")
+    return Staff(user.id, user.username, user.role)
+
+
+def role(*allowed: str) -> Callable[..., Staff]:
+    """A dependency admitting only these roles (a manager is admitted everywhere)."""
+
+    def check(who: Annotated[Staff, Depends(staff)]) -> Staff:
+        if who.role != "manager" and who.role not in allowed:
+            raise Problem(403, "forbidden", f"Needs role: {', '.join(allowed)}", "无权限执行此操作")
+        return who
+
+    return check
+
+
+def partner(db: DB, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+    if not x_api_key:
+        raise Problem(401, "unauthenticated", "X-Api-Key is required", "缺少接口密钥")
+    key = db.scalar(
+        select(ApiKey).where(ApiKey.key_hash == token_hash(x_api_key), ApiKey.active.is_(True))
+    )
+    if key is None:
+        raise Problem(401, "unauthenticated", "Unknown API key", "接口密钥无效")
+    return key
+
+
+def replay_or_none(db: DB, key: str | None, route: str, payload: Any) -> IdempotencyRecord | None:
+    """The stored answer for this Idempotency-Key, if the same request came before; a different
+    request under the same key is refused (409)."""
+    if key is None:
+        return None
+    if not 8 <= len(key) <= 80:
+        raise Problem(
+            422,
+            "bad_idempotency_key",
+            "Idempotency-Key must be 8-80 characters",
+            "幂等键长度须为8-80",
+        )
+    record = db.get(IdempotencyRecord, key)
+    if record is None:
+        return None
+    if record.route != route or record.request_hash != request_hash(payload):
+        raise Problem(
+            409,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request",
+            "该幂等键已用于其他请求",
+        )
+    return record
+
+
+def remember(
+    db: Session,
+    key: str | None,
+    route: str,
+    payload: Any,
+    status: int,
+    response: dict[str, Any],
+    now: datetime,
+) -> None:
+    if key is not None:
+        db.add(
+            IdempotencyRecord(
+                key=key,
+                route=route,
+                request_hash=request_hash(payload),
+                status_code=status,
+                response=response,
+                created_at=now,
+            )
+        )
+
+
+def request_hash(payload: Any) -> bytes:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).digest()

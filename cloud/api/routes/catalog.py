@@ -1,0 +1,149 @@
+"""The catalogue: products and availability for buyers; products and places for managers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.schemas import InventoryIn, ProductIn, SiteIn
+from cloud.core.errors import Problem, not_found
+from cloud.models import Inventory, Price, Product, Site
+from cloud.services.audit import audit
+from cloud.services.sites import add_site, add_zone
+
+router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+Manager = Annotated[Staff, Depends(role("manager"))]
+
+
+@router.post("/sites", status_code=201)
+def create_site(body: SiteIn, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
+    with ctx.sessions.begin() as db:
+        site = add_site(db, body.code, body.name_zh, body.name_en, body.timezone)
+        for zone in body.zones:
+            add_zone(db, body.code, zone.zone, zone.name_zh, zone.name_en)
+        audit(db, who.username, where, "create_site", body.code)
+        return {
+            "code": site.code,
+            "name_zh": site.name_zh,
+            "name_en": site.name_en,
+            "timezone": site.timezone,
+            "zones": [z.model_dump() for z in body.zones],
+        }
+
+
+@router.get("/sites/{site}/products")
+def products(site: str, db: DB) -> list[dict[str, Any]]:
+    if db.get(Site, site) is None:
+        raise not_found("site", "景区")
+    rows = db.scalars(select(Product).where(Product.site == site, Product.active.is_(True)))
+    return [_product(db, product) for product in rows]
+
+
+@router.get("/products/{product_id}/availability")
+def availability(product_id: int, day: date, db: DB) -> list[dict[str, Any]]:
+    if db.get(Product, product_id) is None:
+        raise not_found("product", "产品")
+    rows = db.scalars(
+        select(Inventory)
+        .where(Inventory.product_id == product_id, Inventory.day == day)
+        .order_by(Inventory.slot_start)
+    )
+    return [row.describe() for row in rows]
+
+
+@router.post("/products", status_code=201)
+def create_product(body: ProductIn, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
+    with ctx.sessions.begin() as db:
+        if db.get(Site, body.site) is None:
+            raise not_found("site", "景区")
+        fields = body.model_dump(exclude={"prices"})
+        product = Product(**fields)
+        db.add(product)
+        try:
+            db.flush()
+        except IntegrityError:
+            raise Problem(
+                409, "duplicate_code", f"Product code {body.code} exists", "产品编码已存在"
+            ) from None
+        for price in body.prices:
+            db.add(Price(product_id=product.id, **price.model_dump()))
+        audit(db, who.username, where, "create_product", body.code)
+        db.flush()
+        return _product(db, product)
+
+
+@router.post("/inventory", status_code=201)
+def add_inventory(body: InventoryIn, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
+    if (body.slot_start is None) != (body.slot_end is None) or (
+        body.slot_start is not None
+        and body.slot_end is not None
+        and body.slot_start >= body.slot_end
+    ):
+        raise Problem(
+            422,
+            "bad_slot",
+            "slot_start and slot_end go together, start < end",
+            "时段起止须成对且开始早于结束",
+        )
+    with ctx.sessions.begin() as db:
+        if db.get(Product, body.product_id) is None:
+            raise not_found("product", "产品")
+        row = Inventory(
+            product_id=body.product_id,
+            day=body.day,
+            capacity=body.capacity,
+            slot_start=-1 if body.slot_start is None else body.slot_start,
+            slot_end=-1 if body.slot_end is None else body.slot_end,
+            warn_percent=body.warn_percent,
+            stop_percent=body.stop_percent,
+        )
+        db.add(row)
+        try:
+            db.flush()
+        except IntegrityError:
+            raise Problem(
+                409,
+                "duplicate_inventory",
+                "That day and slot already exist",
+                "该日期时段库存已存在",
+            ) from None
+        audit(
+            db,
+            who.username,
+            where,
+            "add_inventory",
+            f"product:{body.product_id}",
+            {"day": body.day.isoformat(), "capacity": body.capacity},
+        )
+        return row.describe()
+
+
+def _product(db: Any, product: Product) -> dict[str, Any]:
+    prices = db.scalars(select(Price).where(Price.product_id == product.id))
+    return {
+        "id": product.id,
+        "code": product.code,
+        "site": product.site,
+        "name_zh": product.name_zh,
+        "name_en": product.name_en,
+        "kind": product.kind,
+        "validity_days": product.validity_days,
+        "entries": product.entries,
+        "real_name": product.real_name,
+        "refund_until_hours": product.refund_until_hours,
+        "refund_fee_percent": product.refund_fee_percent,
+        "changeable": product.changeable,
+        "prices": [
+            {
+                "price_type": p.price_type,
+                "amount_fen": p.amount_fen,
+                "peak_amount_fen": p.peak_amount_fen,
+            }
+            for p in prices
+        ],
+    }

@@ -1,0 +1,118 @@
+"""Paying: intents for online channels, their notifications, cash at the window, shifts.
+
+Notifications (``/payments/{provider}/notify``) are verified by the channel's own rules
+before anything happens; a valid one is settled once (services/payments/settle.py). The
+sandbox channel also serves the page a buyer would pay on, which makes the platform's signed
+notification: the same path a real channel's callback takes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from sqlalchemy import select
+
+from cloud.api.deps import Context, Source, Staff, role
+from cloud.api.routes.orders import order_out, owned_order
+from cloud.api.schemas import CashIn, OrderOut, PayIn, ShiftClose, ShiftOpen
+from cloud.core.errors import Problem, not_found
+from cloud.models import Order
+from cloud.services.payments import cash
+from cloud.services.payments.settle import apply_payment
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+Cashier = Annotated[Staff, Depends(role("cashier"))]
+
+
+@router.post("/orders/{order_no}/payments")
+def start_payment(
+    order_no: str, body: PayIn, ctx: Context, x_order_token: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    provider = ctx.providers.get(body.provider)
+    if provider is None:
+        raise Problem(
+            422,
+            "channel_unavailable",
+            f"{body.provider} is not configured here",
+            "该支付渠道未开通",
+        )
+    with ctx.sessions.begin() as db:
+        order = owned_order(db, order_no, x_order_token)
+        if order.status != "pending":
+            raise Problem(409, "not_payable", f"The order is {order.status}", "订单当前不可支付")
+        intent = provider.create_intent(order.order_no, order.total_fen, "门票 tickets")
+    return {
+        "provider": intent.provider,
+        "order_no": intent.order_no,
+        "amount_fen": intent.amount_fen,
+        "pay_url": intent.pay_url,
+        "details": intent.details,
+    }
+
+
+@router.post("/payments/{provider_name}/notify")
+async def notify(
+    provider_name: str, request: Request, ctx: Context, where: Source
+) -> dict[str, Any]:
+    provider = ctx.providers.get(provider_name)
+    if provider is None:
+        raise not_found("payment channel", "支付渠道")
+    body = await request.body()
+    note = provider.verify_notification(dict(request.headers), body)
+    with ctx.sessions.begin() as db:
+        result = apply_payment(db, note, ctx.issuer, provider, ctx.clock(), source=where)
+    return {"code": "SUCCESS", "order_no": result.order_no, "result": result.status}
+
+
+@router.post("/sandbox/pay/{order_no}")
+def sandbox_pay(
+    order_no: str,
+    ctx: Context,
+    where: Source,
+    x_order_token: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """The sandbox platform's checkout: the buyer pays; the platform notifies (signed)."""
+    with ctx.sessions.begin() as db:
+        order = owned_order(db, order_no, x_order_token)
+        amount = order.total_fen
+    headers, body = ctx.sandbox.simulate_payment(order_no, amount)
+    note = ctx.sandbox.verify_notification(headers, body)
+    with ctx.sessions.begin() as db:
+        result = apply_payment(db, note, ctx.issuer, ctx.sandbox, ctx.clock(), source=where)
+    return {"order_no": result.order_no, "result": result.status, "tickets": result.tickets}
+
+
+@router.post("/shifts", status_code=201)
+def open_shift(body: ShiftOpen, ctx: Context, who: Cashier) -> dict[str, Any]:
+    with ctx.sessions.begin() as db:
+        shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock())
+        return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
+
+
+@router.post("/shifts/close")
+def close_shift(body: ShiftClose, ctx: Context, who: Cashier, where: Source) -> dict[str, Any]:
+    with ctx.sessions.begin() as db:
+        shift = cash.close_shift(
+            db, cash.current_shift(db, who.id), body.counted_fen, who.username, where, ctx.clock()
+        )
+        return {
+            "shift_id": shift.id,
+            "expected_fen": shift.expected_fen,
+            "counted_fen": shift.counted_fen,
+            "difference_fen": (shift.counted_fen or 0) - shift.expected_fen,
+        }
+
+
+@router.post("/orders/{order_no}/cash", response_model=OrderOut)
+def pay_cash(order_no: str, body: CashIn, ctx: Context, who: Cashier, where: Source) -> OrderOut:
+    with ctx.sessions.begin() as db:
+        order = db.scalar(select(Order).where(Order.order_no == order_no))
+        if order is None:
+            raise not_found("order", "订单")
+        shift = cash.current_shift(db, who.id)
+        note = cash.cash_notification(order, shift, body.tendered_fen)
+        apply_payment(
+            db, note, ctx.issuer, ctx.providers["cash"], ctx.clock(), shift=shift, source=where
+        )
+        return order_out(db, order)

@@ -1,0 +1,107 @@
+"""Refunds and date changes, for the buyer (with the order token) or staff; each revokes the
+old codes at the gates: the signed delta is published once the change is committed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from sqlalchemy import select
+
+from cloud.api.deps import Context, Source, Staff, staff
+from cloud.api.routes.orders import owned_order
+from cloud.api.schemas import ChangeIn, RefundIn
+from cloud.core.errors import Problem
+from cloud.models import Order, Ticket
+from cloud.services.refunds import Outcome, change_ticket, refund_tickets
+
+router = APIRouter(prefix="/api/v1", tags=["refunds"])
+
+
+def _actor(db: Any, ctx: Any, authorization: str | None, order_no: str, token: str | None) -> str:
+    """A signed-in cashier or manager, or the buyer holding the order's token."""
+    if authorization:
+        who: Staff = staff(db, ctx, authorization)
+        if who.role not in ("cashier", "manager"):
+            raise Problem(403, "forbidden", "Needs role: cashier", "无权限执行此操作")
+        return who.username
+    owned_order(db, order_no, token)
+    return "buyer"
+
+
+@router.post("/orders/{order_no}/refunds")
+def refund(
+    order_no: str,
+    body: RefundIn,
+    ctx: Context,
+    where: Source,
+    authorization: Annotated[str | None, Header()] = None,
+    x_order_token: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    with ctx.sessions.begin() as db:
+        actor = _actor(db, ctx, authorization, order_no, x_order_token)
+        outcome = refund_tickets(
+            db,
+            order_no=order_no,
+            ticket_numbers=body.tickets,
+            providers=ctx.providers,
+            root=ctx.root,
+            actor=actor,
+            source=where,
+            now=ctx.clock(),
+        )
+        site = db.scalar(select(Order.site).where(Order.order_no == order_no))
+    return _published(ctx, site, outcome)
+
+
+@router.post("/tickets/{ticket_no}/change")
+def change(
+    ticket_no: str,
+    body: ChangeIn,
+    ctx: Context,
+    where: Source,
+    authorization: Annotated[str | None, Header()] = None,
+    x_order_token: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    with ctx.sessions.begin() as db:
+        order = db.scalar(
+            select(Order)
+            .join(Ticket, Ticket.order_id == Order.id)
+            .where(Ticket.ticket_id == _raw(ticket_no))
+        )
+        if order is None:
+            raise Problem(404, "not_found", "ticket not found", "门票不存在")
+        actor = _actor(db, ctx, authorization, order.order_no, x_order_token)
+        outcome = change_ticket(
+            db,
+            ticket_number=ticket_no,
+            inventory_id=body.inventory_id,
+            issuer=ctx.issuer,
+            root=ctx.root,
+            actor=actor,
+            source=where,
+            now=ctx.clock(),
+        )
+        site = order.site
+    return _published(ctx, site, outcome)
+
+
+def _published(ctx: Any, site: str | None, outcome: Outcome) -> dict[str, Any]:
+    if site is not None:
+        ctx.publish(site, "revocations", outcome.revocation)
+    return {
+        "order_no": outcome.order_no,
+        "refund_fen": outcome.refund_fen,
+        "fee_fen": outcome.fee_fen,
+        "revoked": outcome.tickets,
+        "new_tickets": outcome.new_tickets,
+    }
+
+
+def _raw(number: str) -> bytes:
+    try:
+        return bytes.fromhex(number)
+    except ValueError:
+        raise Problem(
+            422, "bad_ticket_number", "A ticket number is hexadecimal", "票号格式错误"
+        ) from None

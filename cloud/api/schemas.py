@@ -1,0 +1,138 @@
+"""Request and response bodies of the HTTP API (pydantic), apart from the tables they touch.
+
+Money is integer fen; days are ISO dates in the site's calendar; ticket numbers are upper-case
+hex. Unknown fields are refused, so a typo is an error, not a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Login(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    role: str
+    expires_at: datetime
+
+
+class ZoneIn(Strict):
+    zone: int = Field(ge=0, le=65535)
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+
+
+class SiteIn(Strict):
+    code: str = Field(min_length=1, max_length=32)
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    zones: list[ZoneIn] = Field(default_factory=list, max_length=100)
+
+
+class PriceIn(Strict):
+    price_type: str = Field(pattern="^(adult|child|concession|senior|group|member)$")
+    amount_fen: int = Field(ge=0, le=10_000_000)
+    peak_amount_fen: int | None = Field(default=None, ge=0, le=10_000_000)
+
+
+class ProductIn(Strict):
+    site: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=32)
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+    kind: str = Field(pattern="^(day|multi_day|month|season|annual|package|timed)$")
+    validity_days: int = Field(default=1, ge=1, le=400)
+    entries: int = Field(default=1, ge=0, le=65535)
+    entries_per_day: int | None = Field(default=None, ge=1, le=65535)
+    zones: list[int] | None = None
+    real_name: bool = False
+    refund_until_hours: int = Field(default=24, ge=0, le=24 * 365)
+    refund_fee_percent: int = Field(default=0, ge=0, le=100)
+    changeable: bool = True
+    max_per_order: int = Field(default=20, ge=1, le=1000)
+    prices: list[PriceIn] = Field(min_length=1)
+
+
+class InventoryIn(Strict):
+    product_id: int
+    day: date
+    capacity: int = Field(ge=0, le=1_000_000)
+    slot_start: int | None = Field(default=None, ge=0, le=1439)
+    slot_end: int | None = Field(default=None, ge=1, le=1440)
+    warn_percent: int = Field(default=80, ge=1, le=100)
+    stop_percent: int = Field(default=100, ge=1, le=100)
+
+
+class LineIn(Strict):
+    inventory_id: int
+    price_type: str = Field(max_length=16)
+    quantity: int = Field(ge=1, le=1000)
+    group_ticket: bool = False
+    holders: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class OrderIn(Strict):
+    site: str = Field(min_length=1, max_length=32)
+    channel: str = Field(default="web", max_length=16)
+    contact: str | None = Field(default=None, max_length=100)
+    lines: list[LineIn] = Field(min_length=1, max_length=50)
+
+
+class TicketOut(BaseModel):
+    ticket_no: str
+    status: str
+    people: int
+    valid_from: date
+    valid_until: date
+    text: str
+
+
+class OrderOut(BaseModel):
+    order_no: str
+    status: str
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    expires_at: datetime
+    duplicate_of: str | None = None
+    access_token: str | None = None  # only in the answer that created the order
+    tickets: list[TicketOut] = Field(default_factory=list)
+
+
+class PayIn(Strict):
+    provider: str = Field(pattern="^(sandbox|wechat|alipay|unionpay)$")
+
+
+class CashIn(Strict):
+    tendered_fen: int = Field(ge=0, le=100_000_000)
+
+
+class ShiftOpen(Strict):
+    float_fen: int = Field(ge=0, le=100_000_000)
+
+
+class ShiftClose(Strict):
+    counted_fen: int = Field(ge=0, le=100_000_000)
+
+
+class RefundIn(Strict):
+    tickets: list[str] | None = Field(default=None, max_length=1000)
+
+
+class ChangeIn(Strict):
+    inventory_id: int
+
+
+class VerifyIn(Strict):
+    code: str = Field(min_length=1, max_length=400)
