@@ -245,6 +245,36 @@ def keys_init() -> None:
         typer.echo(f"made {path}")
 
 
+@keys_app.command("seal")
+def keys_seal(
+    name: Annotated[str, typer.Argument(help="wechat-merchant | wechat-apiv3 | alipay-app")],
+    source: Annotated[
+        Path, typer.Option("--from", help="File holding the secret (then delete it)")
+    ],
+) -> None:
+    """Bring a payment channel's secret in, encrypted with the cloud passphrase. 导入支付密钥。"""
+    from cloud.api.context import CHANNEL_SECRETS
+
+    if name not in CHANNEL_SECRETS:
+        fail(f"name must be one of {', '.join(CHANNEL_SECRETS)}")
+    settings = _settings(None)
+    try:
+        secret = source.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror}")
+    try:
+        (settings.state_dir / "keys").mkdir(parents=True, exist_ok=True)
+        keystore.save_secret(
+            secret,
+            settings.state_dir / "keys" / f"{name}.secret",
+            keystore.passphrase_from(None),
+            CHANNEL_SECRETS[name],
+        )
+    except KeyStoreError as exc:
+        fail(str(exc))
+    typer.echo(f"sealed {name}; now delete {source}")
+
+
 @admin.command("create")
 def admin_create(
     username: Annotated[str, typer.Option(help="Login name")],

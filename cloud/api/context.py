@@ -34,6 +34,12 @@ SECRETS = {
     "salt": ("holder.secret", "holder salt", 16),
     "sandbox": ("sandbox.secret", "sandbox secret", 32),
 }
+# Payment-channel secrets an operator brings (scenic-cloud keys seal NAME --from FILE).
+CHANNEL_SECRETS = {
+    "wechat-merchant": "wechat merchant key",
+    "wechat-apiv3": "wechat apiv3 key",
+    "alipay-app": "alipay app key",
+}
 
 
 @dataclass

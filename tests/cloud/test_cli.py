@@ -1,0 +1,78 @@
+"""scenic-cloud as an operator runs it: keys, an admin, a site, the server; one-line errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TOOL = str(Path(sys.executable).with_name("scenic-cloud"))
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TOOL, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_fresh_cloud_from_keys_to_a_serving_api(tmp_path):
+    env = {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(tmp_path / "state"),
+        "SCENIC_KEY_PASSPHRASE": "a long cloud passphrase",
+        "SCENIC_ADMIN_PASSWORD": "a long admin password",
+    }
+    env.pop("SCENIC_DB_URL", None)
+    assert run("keys", "init", env=env).returncode == 0
+    again = run("keys", "init", env=env)
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    assert run("admin", "create", "--username", "boss", env=env).returncode == 0
+    short = run("admin", "create", "--username", "x", env={**env, "SCENIC_ADMIN_PASSWORD": "s"})
+    assert short.returncode == 2 and "password" in short.stderr
+    site = run("site", "--code", "S1", "--name-zh", "景区", "--name-en", "Site", env=env)
+    assert site.returncode == 0, site.stderr
+    bad = run("site", "--code", "S 1", "--name-zh", "x", "--name-en", "x", env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [TOOL, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            json={"username": "boss", "password": "a long admin password"},
+        )
+        assert token.status_code == 200 and token.json()["role"] == "manager"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_without_a_passphrase_says_so_in_one_line(tmp_path):
+    env = {**os.environ, "SCENIC_STATE_DIR": str(tmp_path / "state")}
+    env.pop("SCENIC_KEY_PASSPHRASE", None)
+    env.pop("SCENIC_DB_URL", None)
+    result = run("serve", env=env)
+    assert result.returncode == 2 and "SCENIC_KEY_PASSPHRASE" in result.stderr
+    assert "Traceback" not in result.stderr
