@@ -9,6 +9,7 @@ start with one line saying what to do.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,5 +92,50 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
         root=root,
         issuer=Issuer(issuer, secrets["salt"]),
         pd=PersonalData(secrets["data"]),
-        providers={"sandbox": SandboxProvider(secrets["sandbox"]), "cash": CashProvider()},
+        providers={
+            "sandbox": SandboxProvider(secrets["sandbox"]),
+            "cash": CashProvider(),
+            **channels(settings.state_dir, passphrase),
+        },
     )
+
+
+def channels(state_dir: Path, passphrase: bytes) -> dict[str, Provider]:
+    """WeChat Pay and Alipay, if ``channels.json`` configures them (else they answer
+    ``channel_unavailable``). UnionPay has no maintained Python SDK: not offered (README)."""
+    path = state_dir / "channels.json"
+    if not path.exists():
+        return {}
+    from cloud.services.payments.alipay import AlipayProvider
+    from cloud.services.payments.wechat import WechatPayProvider
+
+    config = json.loads(path.read_text())
+    folder = state_dir / "keys"
+
+    def secret(name: str) -> str:
+        sealed = folder / f"{name}.secret"
+        return keystore.load_secret(sealed, passphrase, CHANNEL_SECRETS[name]).decode()
+
+    found: dict[str, Provider] = {}
+    if "wechat" in config:
+        w = config["wechat"]
+        found["wechat"] = WechatPayProvider(
+            mchid=w["mchid"],
+            appid=w["appid"],
+            merchant_private_key=secret("wechat-merchant"),
+            merchant_serial_no=w["merchant_serial_no"],
+            apiv3_key=secret("wechat-apiv3"),
+            platform_public_key=(state_dir / w["platform_public_key_file"]).read_text(),
+            platform_public_key_id=w["platform_public_key_id"],
+            notify_url=w["notify_url"],
+        )
+    if "alipay" in config:
+        a = config["alipay"]
+        found["alipay"] = AlipayProvider(
+            appid=a["appid"],
+            app_private_key=secret("alipay-app"),
+            alipay_public_key=(state_dir / a["alipay_public_key_file"]).read_text(),
+            notify_url=a["notify_url"],
+            sandbox=bool(a.get("sandbox", False)),
+        )
+    return found
