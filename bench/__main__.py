@@ -12,6 +12,7 @@ ALL = [
     "gate_latency",
     "mqtt_ingest",
     "mqtt_latency",
+    "sales",
 ]
 
 

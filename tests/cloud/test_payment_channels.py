@@ -236,21 +236,40 @@ def test_configured_channels_load_from_sealed_secrets(tmp_path, keys):
 
     state, passphrase = tmp_path, b"a long cloud passphrase"
     (state / "keys").mkdir()
-    keystore.save_secret(keys["merchant"][1].encode(), state / "keys/wechat-merchant.secret",
-                         passphrase, "wechat merchant key")
-    keystore.save_secret(APIV3.encode(), state / "keys/wechat-apiv3.secret", passphrase,
-                         "wechat apiv3 key")
-    keystore.save_secret(keys["merchant"][1].encode(), state / "keys/alipay-app.secret",
-                         passphrase, "alipay app key")
+    keystore.save_secret(
+        keys["merchant"][1].encode(),
+        state / "keys/wechat-merchant.secret",
+        passphrase,
+        "wechat merchant key",
+    )
+    keystore.save_secret(
+        APIV3.encode(), state / "keys/wechat-apiv3.secret", passphrase, "wechat apiv3 key"
+    )
+    keystore.save_secret(
+        keys["merchant"][1].encode(), state / "keys/alipay-app.secret", passphrase, "alipay app key"
+    )
     (state / "wechat-platform.pem").write_text(keys["platform"][2])
     (state / "alipay-public.pem").write_text(keys["platform"][2])
-    (state / "channels.json").write_text(json.dumps({
-        "wechat": {"mchid": "1900000001", "appid": "wx1", "merchant_serial_no": "ABC1",
-                   "platform_public_key_file": "wechat-platform.pem",
-                   "platform_public_key_id": "PUB_KEY_ID_0001",
-                   "notify_url": "https://t.example/n"},
-        "alipay": {"appid": "2021000000000001", "alipay_public_key_file": "alipay-public.pem",
-                   "notify_url": "https://t.example/a", "sandbox": True}}))
+    (state / "channels.json").write_text(
+        json.dumps(
+            {
+                "wechat": {
+                    "mchid": "1900000001",
+                    "appid": "wx1",
+                    "merchant_serial_no": "ABC1",
+                    "platform_public_key_file": "wechat-platform.pem",
+                    "platform_public_key_id": "PUB_KEY_ID_0001",
+                    "notify_url": "https://t.example/n",
+                },
+                "alipay": {
+                    "appid": "2021000000000001",
+                    "alipay_public_key_file": "alipay-public.pem",
+                    "notify_url": "https://t.example/a",
+                    "sandbox": True,
+                },
+            }
+        )
+    )
     loaded = channels(state, passphrase)
     assert set(loaded) == {"wechat", "alipay"}
     headers, body = wechat_notice(keys["platform"][0], "20261124000001", 100)

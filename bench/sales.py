@@ -1,0 +1,193 @@
+"""The ticket office under load: festival batches, and paid orders over HTTP.
+
+- batch: 50,000 tickets for one day with ``issue_batch`` (the ``scenic-cloud issue-batch``
+  path): places taken, each ticket signed and stored. Target (issue #7): under 60 s.
+- HTTP: a real ``scenic-cloud serve`` process (one uvicorn worker) and 8 concurrent buyers on
+  the same 2-core machine; a paid order is POST /orders then the sandbox checkout (signed
+  notification, settlement, tickets issued). Reported: paid orders per second and the order
+  request's latency p50/p99.
+Both on SQLite (WAL) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.report import percentiles, report
+from cloud.api.context import from_settings, init_keys
+from cloud.core.config import Settings
+from cloud.models import Inventory, Price, Product
+from cloud.services.batch import issue_batch
+from cloud.services.sites import add_site
+from simulators.databases import postgres_schema, sqlite_database
+
+BATCH = 50_000
+ORDERS = 600
+BUYERS = 8
+PASSPHRASE = "benchmark cloud passphrase"
+
+
+def prepare(state: Path, url: str) -> tuple[Any, int]:
+    init_keys(state, PASSPHRASE.encode())
+    context = from_settings(Settings(state_dir=state, db_url=url), PASSPHRASE.encode())
+    day = datetime.now(UTC).date() + timedelta(days=3)
+    with context.sessions.begin() as db:
+        add_site(db, "S1", "测试景区", "Bench site", "Asia/Shanghai")
+        product = Product(site="S1", code="DAY", name_zh="日票", name_en="Day", kind="day")
+        db.add(product)
+        db.flush()
+        db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
+        stock = Inventory(product_id=product.id, day=day, capacity=BATCH + 10 * ORDERS)
+        db.add(stock)
+        db.flush()
+        inventory_id = stock.id
+    return context, inventory_id
+
+
+@contextmanager
+def server(state: Path, url: str) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(state),
+        "SCENIC_DB_URL": url,
+        "SCENIC_KEY_PASSPHRASE": PASSPHRASE,
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def http_load(base: str, inventory_id: int) -> dict[str, float]:
+    latencies: list[int] = []
+    lock = threading.Lock()
+    counter = iter(range(ORDERS))
+
+    def buyer() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for number in counter:
+                start = time.perf_counter_ns()
+                made = client.post(
+                    "/api/v1/orders",
+                    headers={"Idempotency-Key": f"bench-{number:08d}"},
+                    json={
+                        "site": "S1",
+                        "lines": [
+                            {"inventory_id": inventory_id, "price_type": "adult", "quantity": 2}
+                        ],
+                    },
+                )
+                elapsed = time.perf_counter_ns() - start
+                assert made.status_code == 201, made.text
+                order = made.json()
+                paid = client.post(
+                    f"/api/v1/sandbox/pay/{order['order_no']}",
+                    headers={"X-Order-Token": order["access_token"]},
+                )
+                assert paid.json()["result"] == "paid", paid.text
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=buyer) for _ in range(BUYERS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"paid_orders_per_second": round(ORDERS / elapsed, 1), **percentiles(latencies)}
+
+
+def main() -> None:
+    rows = []
+    databases: list[tuple[str, Callable[[Path], AbstractContextManager[str]]]] = [
+        ("SQLite (WAL)", lambda folder: _sqlite(folder)),
+        ("PostgreSQL", lambda folder: postgres_schema()),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, database in databases:
+            folder = Path(tmp) / name.split()[0]
+            folder.mkdir()
+            with database(folder) as url:
+                context, inventory_id = prepare(folder / "state", url)
+                with server(folder / "state", url) as base:
+                    load = http_load(base, inventory_id)
+                started = time.perf_counter()
+                issue_batch(
+                    context.sessions,
+                    context.issuer,
+                    inventory_id=inventory_id,
+                    price_type="adult",
+                    count=BATCH,
+                    actor="bench",
+                    now=datetime.now(UTC),
+                )
+                batch_s = time.perf_counter() - started
+                context.engine.dispose()
+            rows.append(
+                {
+                    "database": name,
+                    "figure": f"paid orders over HTTP ({BUYERS} buyers)",
+                    "value": load["paid_orders_per_second"],
+                    "unit": "orders/s",
+                    "p50_ms": load["p50_ms"],
+                    "p99_ms": load["p99_ms"],
+                }
+            )
+            rows.append(
+                {
+                    "database": name,
+                    "figure": f"batch of {BATCH:,} tickets",
+                    "value": round(batch_s, 1),
+                    "unit": "s",
+                    "tickets_per_second": round(BATCH / batch_s),
+                    "target": "< 60 s",
+                    "met": batch_s < 60,
+                }
+            )
+    report(
+        "sales",
+        "Ticket office: paid orders over HTTP and festival batches",
+        rows,
+        "p50/p99 are the order request (hold places); each paid order also pays in the "
+        "sandbox and gets its tickets. Server and buyers share the 2 cores.",
+    )
+
+
+@contextmanager
+def _sqlite(folder: Path) -> Iterator[str]:
+    yield sqlite_database(folder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Festival batches: all places or none, every ticket signed, a crashed batch resumes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from cloud.core.errors import Problem
+from cloud.models import Inventory, Ticket
+from cloud.services import batch as batch_module
+from cloud.services.batch import batch_tickets, issue_batch, resume_batch
+from keys.keyring import IssuerKey, Keyring
+from keys.ticket import verify_ticket
+from tests.cloud.conftest import now
+
+
+def count_tickets(office) -> int:
+    with office.sessions() as db:
+        return db.scalar(select(func.count()).select_from(Ticket)) or 0
+
+
+def test_a_batch_takes_its_places_and_signs_every_ticket(office, issuer_key):
+    seen = []
+    made = issue_batch(office.sessions, office.issuer, inventory_id=office.day_ticket,
+                       price_type="adult", count=900, actor="organiser", now=now(),
+                       progress=seen.append)
+    assert made.issued == 900 and seen[-1] == 900
+    with office.sessions() as db:
+        assert db.get(Inventory, office.day_ticket).taken == 900
+    ring = Keyring([IssuerKey(issuer_key.kid, issuer_key.public_key)])
+    codes = list(batch_tickets(office.sessions, made.order_no))
+    assert len({number for number, _ in codes}) == 900
+    assert all(verify_ticket(text, ring).valid for _, text in codes[:50])
+
+
+def test_a_batch_larger_than_what_is_left_takes_nothing(office):
+    with pytest.raises(Problem) as info:
+        issue_batch(office.sessions, office.issuer, inventory_id=office.timed_9,
+                    price_type="adult", count=51, actor="organiser", now=now())
+    assert info.value.code == "sold_out" and count_tickets(office) == 0
+
+
+def test_a_batch_that_crashed_halfway_resumes_without_duplicates(office, monkeypatch):
+    monkeypatch.setattr(batch_module, "CHUNK", 100)
+
+    def crash_after_two_chunks(done: int) -> None:
+        if done >= 200:
+            raise KeyboardInterrupt  # the operator's terminal died
+
+    with pytest.raises(KeyboardInterrupt):
+        issue_batch(office.sessions, office.issuer, inventory_id=office.day_ticket,
+                    price_type="adult", count=450, actor="organiser", now=now(),
+                    progress=crash_after_two_chunks)
+    assert count_tickets(office) == 200
+    with office.sessions() as db:
+        from cloud.models import Order
+
+        order_no = db.scalar(select(Order.order_no))
+    assert resume_batch(office.sessions, office.issuer, order_no=order_no, now=now()).issued == 450
+    assert count_tickets(office) == 450
+
+
+def test_real_name_products_are_not_issued_in_batches(office):
+    with pytest.raises(Problem) as info:
+        issue_batch(office.sessions, office.issuer, inventory_id=office.real_name,
+                    price_type="adult", count=10, actor="organiser", now=now())
+    assert info.value.code == "real_name_batch"
