@@ -7,8 +7,12 @@ hex. Unknown fields are refused, so a typo is an error, not a silently ignored o
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# A database id: positive and within a 32-bit column, so no input can overflow the engine.
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 class Strict(BaseModel):
@@ -65,7 +69,7 @@ class ProductIn(Strict):
 
 
 class InventoryIn(Strict):
-    product_id: int
+    product_id: Id
     day: date
     capacity: int = Field(ge=0, le=1_000_000)
     slot_start: int | None = Field(default=None, ge=0, le=1439)
@@ -75,7 +79,7 @@ class InventoryIn(Strict):
 
 
 class LineIn(Strict):
-    inventory_id: int
+    inventory_id: Id
     price_type: str = Field(max_length=16)
     quantity: int = Field(ge=1, le=1000)
     group_ticket: bool = False
@@ -131,7 +135,7 @@ class RefundIn(Strict):
 
 
 class ChangeIn(Strict):
-    inventory_id: int
+    inventory_id: Id
 
 
 class VerifyIn(Strict):

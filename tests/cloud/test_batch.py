@@ -21,9 +21,16 @@ def count_tickets(office) -> int:
 
 def test_a_batch_takes_its_places_and_signs_every_ticket(office, issuer_key):
     seen = []
-    made = issue_batch(office.sessions, office.issuer, inventory_id=office.day_ticket,
-                       price_type="adult", count=900, actor="organiser", now=now(),
-                       progress=seen.append)
+    made = issue_batch(
+        office.sessions,
+        office.issuer,
+        inventory_id=office.day_ticket,
+        price_type="adult",
+        count=900,
+        actor="organiser",
+        now=now(),
+        progress=seen.append,
+    )
     assert made.issued == 900 and seen[-1] == 900
     with office.sessions() as db:
         assert db.get(Inventory, office.day_ticket).taken == 900
@@ -35,8 +42,15 @@ def test_a_batch_takes_its_places_and_signs_every_ticket(office, issuer_key):
 
 def test_a_batch_larger_than_what_is_left_takes_nothing(office):
     with pytest.raises(Problem) as info:
-        issue_batch(office.sessions, office.issuer, inventory_id=office.timed_9,
-                    price_type="adult", count=51, actor="organiser", now=now())
+        issue_batch(
+            office.sessions,
+            office.issuer,
+            inventory_id=office.timed_9,
+            price_type="adult",
+            count=51,
+            actor="organiser",
+            now=now(),
+        )
     assert info.value.code == "sold_out" and count_tickets(office) == 0
 
 
@@ -48,9 +62,16 @@ def test_a_batch_that_crashed_halfway_resumes_without_duplicates(office, monkeyp
             raise KeyboardInterrupt  # the operator's terminal died
 
     with pytest.raises(KeyboardInterrupt):
-        issue_batch(office.sessions, office.issuer, inventory_id=office.day_ticket,
-                    price_type="adult", count=450, actor="organiser", now=now(),
-                    progress=crash_after_two_chunks)
+        issue_batch(
+            office.sessions,
+            office.issuer,
+            inventory_id=office.day_ticket,
+            price_type="adult",
+            count=450,
+            actor="organiser",
+            now=now(),
+            progress=crash_after_two_chunks,
+        )
     assert count_tickets(office) == 200
     with office.sessions() as db:
         from cloud.models import Order
@@ -62,6 +83,13 @@ def test_a_batch_that_crashed_halfway_resumes_without_duplicates(office, monkeyp
 
 def test_real_name_products_are_not_issued_in_batches(office):
     with pytest.raises(Problem) as info:
-        issue_batch(office.sessions, office.issuer, inventory_id=office.real_name,
-                    price_type="adult", count=10, actor="organiser", now=now())
+        issue_batch(
+            office.sessions,
+            office.issuer,
+            inventory_id=office.real_name,
+            price_type="adult",
+            count=10,
+            actor="organiser",
+            now=now(),
+        )
     assert info.value.code == "real_name_batch"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +18,7 @@ from cloud.services.sites import add_site, add_zone
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 Manager = Annotated[Staff, Depends(role("manager"))]
+PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 @router.post("/sites", status_code=201)
@@ -45,7 +46,7 @@ def products(site: str, db: DB) -> list[dict[str, Any]]:
 
 
 @router.get("/products/{product_id}/availability")
-def availability(product_id: int, day: date, db: DB) -> list[dict[str, Any]]:
+def availability(product_id: PathId, day: date, db: DB) -> list[dict[str, Any]]:
     if db.get(Product, product_id) is None:
         raise not_found("product", "产品")
     rows = db.scalars(
