@@ -319,6 +319,57 @@ def keys_seal(
     typer.echo(f"sealed {name}; now delete {source}")
 
 
+@keys_app.command("rotate")
+def keys_rotate(db: DbOption = None) -> None:
+    """A new issuer key signs from now on; the old one keeps verifying. 轮换签发密钥。"""
+    from cloud.services import issuer_keys
+
+    _change_issuers(db, lambda state, passphrase: issuer_keys.rotate(state, passphrase))
+
+
+@keys_app.command("retire")
+def keys_retire(
+    kid: Annotated[str, typer.Argument(help="The issuer kid to withdraw, e.g. I1")],
+    db: DbOption = None,
+) -> None:
+    """Withdraw an issuer key: gates refuse its tickets (retired_kid). 停用签发密钥。"""
+    from cloud.services import issuer_keys
+
+    def retire(state: Path, passphrase: bytes) -> str:
+        issuer_keys.retire(state, kid)
+        return kid
+
+    _change_issuers(db, retire)
+
+
+def _change_issuers(db: str | None, change: Callable[[Path, bytes], str]) -> None:
+    """Apply a change to the issuer keys, then sign a new keyring for every site; the
+    downlink service publishes them."""
+    from cloud.services import issuer_keys
+
+    settings = _settings(db)
+    try:
+        passphrase = keystore.passphrase_from(None)
+        kid = change(settings.state_dir, passphrase)
+        root = keystore.load(settings.state_dir / "keys" / "root.key", passphrase)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except Problem as exc:
+        fail(f"{exc.en} / {exc.zh}")
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(settings.db_url)
+        with session_factory(engine).begin() as session:
+            sites = issuer_keys.keyrings_for_all_sites(
+                session, root, settings.state_dir, passphrase
+            )
+    finally:
+        engine.dispose()
+    states = issuer_keys.read_registry(settings.state_dir)
+    summary = ", ".join(f"{k} {s}" for k, s in sorted(states.items()))
+    typer.echo(f"{kid}: issuer keys now {summary}; keyrings signed for {len(sites)} site(s)")
+
+
 @admin.command("create")
 def admin_create(
     username: Annotated[str, typer.Option(help="Login name")],

@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.config import Settings
 from cloud.db import make_engine, session_factory
+from cloud.services import issuer_keys
 from cloud.services.issuing import Issuer
 from cloud.services.payments.cash import CashProvider
 from cloud.services.payments.provider import Provider
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.personal_data import PersonalData
 from keys import keystore
+from keys.keyring import IssuerKey
 
 Publish = Callable[[str, str, bytes], None]  # site, document type, signed bytes
 
@@ -51,6 +53,7 @@ class CloudContext:
     issuer: Issuer
     pd: PersonalData
     providers: dict[str, Provider]
+    keyring: list[IssuerKey] = field(default_factory=list)  # every key tickets may carry
     publish: Publish = lambda site, doc_type, raw: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -71,6 +74,7 @@ def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
         path = folder / f"{role}.key"
         keystore.save(keystore.generate(role, kid), path, passphrase)
         made.append(path)
+    (folder / "issuers.json").write_text('{"keys": {"I1": "active"}}\n')
     for name, what, size in SECRETS.values():
         keystore.save_secret(os.urandom(size), folder / name, passphrase, what)
         made.append(folder / name)
@@ -80,7 +84,7 @@ def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
 def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
     folder = settings.state_dir / "keys"
     root = keystore.load(folder / "root.key", passphrase)
-    issuer = keystore.load(folder / "issuer.key", passphrase)
+    issuer, keyring = issuer_keys.load_keys(settings.state_dir, passphrase)
     secrets = {
         key: keystore.load_secret(folder / name, passphrase, what)
         for key, (name, what, _) in SECRETS.items()
@@ -91,6 +95,7 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
         sessions=session_factory(engine),
         root=root,
         issuer=Issuer(issuer, secrets["salt"]),
+        keyring=keyring,
         pd=PersonalData(secrets["data"]),
         providers={
             "sandbox": SandboxProvider(secrets["sandbox"]),

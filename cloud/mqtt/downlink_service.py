@@ -24,13 +24,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.models import Device, NodeLink
+from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services import downlink_documents as documents
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.downlink")
+RETAINED = ("keyring", "nodes")
 
 
 class DownlinkService(BrokerClient):
@@ -54,6 +55,7 @@ class DownlinkService(BrokerClient):
         self.client.on_message = lambda c, u, m: self._inbox.append((m.topic, bytes(m.payload)))
         self.publisher = DownlinkPublisher(self.client, root)
         self._next_time = 0.0
+        self._published: dict[tuple[str, str], int] = {}
 
     def step(self, now: float | None = None) -> int:
         handled = len(self._inbox)
@@ -67,6 +69,8 @@ class DownlinkService(BrokerClient):
         if self.connected.is_set() and current >= self._next_time:
             self._next_time = current + self.time_every_s
             self.publish_time()
+        if self.connected.is_set():
+            self.publish_new_documents()
         return handled
 
     # -- what the rest of the cloud calls ------------------------------------------------------
@@ -80,6 +84,24 @@ class DownlinkService(BrokerClient):
         with self.sessions.begin() as session:
             raw = documents.node_registry(session, self.root, site)
         self.publisher.site_document(site, "nodes", raw)
+
+    def publish_new_documents(self) -> int:
+        """Keyrings and node registries the rest of the cloud signed since the last look
+        (``scenic-cloud keys rotate`` writes them to the database): publish them retained."""
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(SiteDocument).where(
+                    SiteDocument.doc_type.in_(RETAINED), SiteDocument.raw.is_not(None)
+                )
+            ).all()
+        sent = 0
+        for row in rows:
+            key = (row.site, row.doc_type)
+            if row.raw is not None and self._published.get(key, -1) < row.seq:
+                self.publisher.site_document(row.site, row.doc_type, row.raw)
+                self._published[key] = row.seq
+                sent += 1
+        return sent
 
     def publish_time(self) -> None:
         with self.sessions.begin() as session:

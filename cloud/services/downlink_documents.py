@@ -9,6 +9,7 @@ replay (keys/revocation.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cloud.models import Device, Revocation, SiteDocument
 from keys.cose import Signer
+from keys.keyring import IssuerKey, sign_keyring
 from keys.node_registry import sign_node_registry
 from keys.revocation import sign_revocations
 from keys.signed_document import sign_document
@@ -84,6 +86,15 @@ def node_registry(session: Session, root: Signer, site: str) -> bytes:
     ).all()
     keys = {d.node: Ed25519PublicKey.from_public_bytes(d.public_key) for d in devices}
     return _keep(row, sign_node_registry(root, site=site, seq=row.seq, nodes=keys))
+
+
+def signed_keyring(session: Session, root: Signer, site: str, issuers: list[IssuerKey]) -> bytes:
+    """The issuer keys the site's gates accept (keys/keyring.py), under the next keyring seq."""
+    row = _next_seq(session, site, "keyring")
+    # Never below Unix time: a gate set up with `scenic-keys keyring` holds a keyring whose
+    # seq defaults to Unix time, and must accept the cloud's next one as newer.
+    row.seq = max(row.seq, int(time.time()))
+    return _keep(row, sign_keyring(root, issuers, site=site, seq=row.seq))
 
 
 def signed_time(session: Session, root: Signer, site: str) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -126,4 +127,37 @@ def test_a_delta_for_another_site_is_refused(site, service):
     service.publisher.client.publish("scenic/S1/down/revocations", other, qos=1)
     downlink = lane.node.service.link[1]
     assert wait_until(lambda: downlink.refused["wrong_site"] == 1, step=lane.step)
+    lane.close()
+
+
+def test_a_rotated_keyring_reaches_the_gate_and_new_tickets_are_admitted(site, service):
+    from cloud.services.downlink_documents import signed_keyring
+    from keys import keystore
+    from keys.claims import TicketClaims
+    from keys.keyring import IssuerKey
+    from keys.ticket import issue_ticket
+
+    site.add_node("G1")
+    lane = Lane(site, "G1")
+    rotated = keystore.generate("issuer", "I2")
+    engine = make_engine(site.url)
+    with session_factory(engine).begin() as session:
+        signed_keyring(
+            session,
+            site.root,
+            "S1",
+            [
+                IssuerKey(site.issuer.kid, site.issuer.public_key),
+                IssuerKey(rotated.kid, rotated.public_key),
+            ],
+        )
+    engine.dispose()
+    downlink = lane.node.service.link[1]
+    assert wait_until(lambda: downlink.applied["keyring"] == 1, step=lane.step)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    new_ticket = issue_ticket(
+        rotated, TicketClaims(ticket_id=b"\x55" * 8, product=1, valid_from=today, valid_until=today)
+    )
+    lane.scan(new_ticket)
+    assert lane.node.service.decisions[-1].grant
     lane.close()
