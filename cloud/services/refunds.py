@@ -25,11 +25,14 @@ from sqlalchemy.orm import Session
 
 from cloud.core.errors import Problem, not_found
 from cloud.models import (
+    CalendarDay,
+    CashierShift,
     GateEventRecord,
     Inventory,
     Order,
     OrderItem,
     Payment,
+    Price,
     Product,
     Refund,
     Site,
@@ -62,7 +65,10 @@ def refund_tickets(
     actor: str,
     source: str,
     now: datetime,
+    shift: CashierShift | None = None,
 ) -> Outcome:
+    """Refund tickets of an order. Cash goes back across the counter: a cash order is refunded
+    only by a cashier with an open ``shift``, whose till pays it out."""
     order, site = _order(session, order_no)
     tickets = _tickets(session, order, ticket_numbers)
     products = [_refundable(session, ticket, site, now, "refund") for ticket in tickets]
@@ -93,6 +99,15 @@ def refund_tickets(
     )
     session.add(refund)
     session.flush()
+    if payment.provider == "cash":
+        if shift is None:
+            raise Problem(
+                409,
+                "refund_at_window",
+                "Cash payments are refunded at the window",
+                "现金支付请到售票窗口退款",
+            )
+        shift.cash_out_fen += refund_fen
     provider = providers[payment.provider]
     refund.provider_refund = provider.refund(
         order.order_no, payment.provider_txn, f"RF{refund.id}", refund_fen, payment.amount_fen
@@ -142,6 +157,16 @@ def change_ticket(
             "Change to a day or slot of the same product",
             "只能改签到同一产品的其他日期或时段",
         )
+    if (
+        _unit_price(session, product, target, item_price_type(session, ticket))
+        != ticket.unit_fen // ticket.people
+    ):
+        raise Problem(
+            409,
+            "price_differs",
+            "That day has another price (peak day): refund and buy again",
+            "目标日期票价不同（高峰日），请退票后重新购买",
+        )
     inventory.reserve(session, target.id, ticket.people)
     inventory.release(session, ticket.inventory_id, ticket.people)
     item = session.get(OrderItem, ticket.item_id)
@@ -174,6 +199,23 @@ def change_ticket(
         revocation,
         [new.ticket_id.hex().upper()],
     )
+
+
+def item_price_type(session: Session, ticket: Ticket) -> str:
+    item = session.get(OrderItem, ticket.item_id)
+    assert item is not None
+    return item.price_type
+
+
+def _unit_price(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
+    """What one person pays for this product on that day (the peak price on peak days)."""
+    price = session.get(Price, (product.id, price_type))
+    if price is None:
+        return -1
+    day = session.get(CalendarDay, (product.site, stock.day))
+    if day is not None and day.peak and price.peak_amount_fen:
+        return price.peak_amount_fen
+    return price.amount_fen
 
 
 def _refundable(session: Session, ticket: Ticket, site: Site, now: datetime, what: str) -> Product:

@@ -331,3 +331,18 @@ def test_a_manager_adds_a_site_with_zones_and_it_lists_its_products(api, office)
         "bad_timezone",
     )
     assert api.get("/api/v1/sites/S2/products").json() == []
+
+
+def test_cash_orders_are_refunded_at_the_window_out_of_the_till(api, office):
+    till = bearer(api, "till1")
+    api.post("/api/v1/shifts", json={"float_fen": 10000}, headers=till)
+    order = place_order(api, office, key="cash-refund-01", channel="window", quantity=1)
+    api.post(f"/api/v1/orders/{order['order_no']}/cash", json={"tendered_fen": 8000},
+             headers=till)
+    self_service = api.post(f"/api/v1/orders/{order['order_no']}/refunds",
+                            headers={"X-Order-Token": order["access_token"]}, json={})
+    problem(self_service, 409, "refund_at_window")
+    at_window = api.post(f"/api/v1/orders/{order['order_no']}/refunds", headers=till, json={})
+    assert at_window.status_code == 200 and at_window.json()["refund_fen"] == 7200
+    closed = api.post("/api/v1/shifts/close", json={"counted_fen": 10800}, headers=till).json()
+    assert closed["expected_fen"] == 10000 + 8000 - 7200 and closed["difference_fen"] == 0

@@ -298,3 +298,24 @@ def test_a_date_change_issues_a_new_code_and_revokes_the_old(office):
             )
             == 1
         )
+
+
+def test_a_change_to_a_peak_day_at_another_price_is_refused(office):
+    from cloud.models import CalendarDay
+
+    order_no, total = order(office, office_line(office, 1))
+    pay(office, order_no, total)
+    (old,) = tickets(office, order_no)
+    peak_day = office.day + timedelta(days=2)
+    with office.sessions.begin() as session:
+        session.add(CalendarDay(site="S1", day=peak_day, peak=True))
+        peak = Inventory(product_id=office.products["day"], day=peak_day, capacity=10)
+        session.add(peak)
+        session.flush()
+        peak_id = peak.id
+    with pytest.raises(Problem) as info, office.sessions.begin() as session:
+        change_ticket(session, ticket_number=old.ticket_id.hex(), inventory_id=peak_id,
+                      issuer=office.issuer, root=office.root, actor="a", source="b", now=now())
+    assert info.value.code == "price_differs"
+    with office.sessions() as session:
+        assert session.get(Inventory, peak_id).taken == 0

@@ -12,21 +12,29 @@ from cloud.api.deps import Context, Source, Staff, staff
 from cloud.api.routes.orders import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
 from cloud.core.errors import Problem
-from cloud.models import Order, Ticket
+from cloud.models import CashierShift, Order, Ticket
 from cloud.services.refunds import Outcome, change_ticket, refund_tickets
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
 
-def _actor(db: Any, ctx: Any, authorization: str | None, order_no: str, token: str | None) -> str:
-    """A signed-in cashier or manager, or the buyer holding the order's token."""
+def _actor(
+    db: Any, ctx: Any, authorization: str | None, order_no: str, token: str | None
+) -> tuple[str, CashierShift | None]:
+    """A signed-in cashier or manager (with their open till, if any), or the buyer holding
+    the order's token."""
     if authorization:
         who: Staff = staff(db, ctx, authorization)
         if who.role not in ("cashier", "manager"):
             raise Problem(403, "forbidden", "Needs role: cashier", "无权限执行此操作")
-        return who.username
+        till = db.scalar(
+            select(CashierShift).where(
+                CashierShift.user_id == who.id, CashierShift.closed_at.is_(None)
+            )
+        )
+        return who.username, till
     owned_order(db, order_no, token)
-    return "buyer"
+    return "buyer", None
 
 
 @router.post("/orders/{order_no}/refunds")
@@ -39,7 +47,7 @@ def refund(
     x_order_token: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     with ctx.sessions.begin() as db:
-        actor = _actor(db, ctx, authorization, order_no, x_order_token)
+        actor, till = _actor(db, ctx, authorization, order_no, x_order_token)
         outcome = refund_tickets(
             db,
             order_no=order_no,
@@ -49,6 +57,7 @@ def refund(
             actor=actor,
             source=where,
             now=ctx.clock(),
+            shift=till,
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
     return _published(ctx, site, outcome)
@@ -71,7 +80,7 @@ def change(
         )
         if order is None:
             raise Problem(404, "not_found", "ticket not found", "门票不存在")
-        actor = _actor(db, ctx, authorization, order.order_no, x_order_token)
+        actor, _ = _actor(db, ctx, authorization, order.order_no, x_order_token)
         outcome = change_ticket(
             db,
             ticket_number=ticket_no,
