@@ -337,12 +337,25 @@ def test_cash_orders_are_refunded_at_the_window_out_of_the_till(api, office):
     till = bearer(api, "till1")
     api.post("/api/v1/shifts", json={"float_fen": 10000}, headers=till)
     order = place_order(api, office, key="cash-refund-01", channel="window", quantity=1)
-    api.post(f"/api/v1/orders/{order['order_no']}/cash", json={"tendered_fen": 8000},
-             headers=till)
-    self_service = api.post(f"/api/v1/orders/{order['order_no']}/refunds",
-                            headers={"X-Order-Token": order["access_token"]}, json={})
+    api.post(f"/api/v1/orders/{order['order_no']}/cash", json={"tendered_fen": 8000}, headers=till)
+    self_service = api.post(
+        f"/api/v1/orders/{order['order_no']}/refunds",
+        headers={"X-Order-Token": order["access_token"]},
+        json={},
+    )
     problem(self_service, 409, "refund_at_window")
     at_window = api.post(f"/api/v1/orders/{order['order_no']}/refunds", headers=till, json={})
     assert at_window.status_code == 200 and at_window.json()["refund_fen"] == 7200
     closed = api.post("/api/v1/shifts/close", json={"counted_fen": 10800}, headers=till).json()
     assert closed["expected_fen"] == 10000 + 8000 - 7200 and closed["difference_fen"] == 0
+
+
+def test_the_order_prints_as_a_page_with_each_ticket_and_its_code(api, office):
+    order = place_order(api, office, key="print-key-0001")
+    token = {"X-Order-Token": order["access_token"]}
+    api.post(f"/api/v1/sandbox/pay/{order['order_no']}", headers=token)
+    page = api.get(f"/api/v1/orders/{order['order_no']}/print", headers=token)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text.count('class="ticket"') == 2 and page.text.count("<svg") == 2
+    assert "测试景区" in page.text and "Day ticket" in page.text
+    problem(api.get(f"/api/v1/orders/{order['order_no']}/print"), 404, "not_found")

@@ -314,8 +314,16 @@ def test_a_change_to_a_peak_day_at_another_price_is_refused(office):
         session.flush()
         peak_id = peak.id
     with pytest.raises(Problem) as info, office.sessions.begin() as session:
-        change_ticket(session, ticket_number=old.ticket_id.hex(), inventory_id=peak_id,
-                      issuer=office.issuer, root=office.root, actor="a", source="b", now=now())
+        change_ticket(
+            session,
+            ticket_number=old.ticket_id.hex(),
+            inventory_id=peak_id,
+            issuer=office.issuer,
+            root=office.root,
+            actor="a",
+            source="b",
+            now=now(),
+        )
     assert info.value.code == "price_differs"
     with office.sessions() as session:
         assert session.get(Inventory, peak_id).taken == 0
