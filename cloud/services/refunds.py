@@ -141,7 +141,7 @@ def change_ticket(
     now: datetime,
 ) -> Outcome:
     ticket = session.scalar(
-        select(Ticket).where(Ticket.ticket_id == _ticket_id(ticket_number)).with_for_update()
+        select(Ticket).where(Ticket.ticket_id == ticket_id_of(ticket_number)).with_for_update()
     )
     if ticket is None:
         raise not_found("ticket", "门票")
@@ -277,7 +277,7 @@ def _tickets(session: Session, order: Order, numbers: list[str] | None) -> list[
     if numbers is None:
         chosen = [t for t in tickets if t.status == "valid"]
     else:
-        wanted = {_ticket_id(n) for n in numbers}
+        wanted = {ticket_id_of(n) for n in numbers}
         chosen = [t for t in tickets if t.ticket_id in wanted]
         if len(chosen) != len(wanted):
             raise Problem(
@@ -288,7 +288,8 @@ def _tickets(session: Session, order: Order, numbers: list[str] | None) -> list[
     return chosen
 
 
-def _ticket_id(number: str) -> bytes:
+def ticket_id_of(number: str) -> bytes:
+    """A ticket number as typed or shown (hex) to its id; 422 if it is not hex."""
     try:
         return bytes.fromhex(number)
     except ValueError:

@@ -125,3 +125,18 @@ def office(db_url, root_key, issuer_key) -> Office:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def api_context(office: Office, publish=None):
+    """The API's context over this office's database and keys (tests build the app on it)."""
+    from cloud.api.context import CloudContext
+
+    return CloudContext(
+        engine=office.sessions.kw["bind"],
+        sessions=office.sessions,
+        root=office.root,
+        issuer=office.issuer,
+        pd=office.pd,
+        providers={"sandbox": office.sandbox, "cash": office.cash},
+        publish=publish or (lambda site, kind, raw: None),
+    )

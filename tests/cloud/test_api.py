@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud.api.app import create_app
-from cloud.api.context import CloudContext
 from cloud.core.security import hash_password, new_token, token_hash
 from cloud.models import ApiKey, AuditEntry, User
 from keys.revocation import RevocationList
 from keys.signed_document import verify_document
+from tests.cloud.conftest import api_context
 
 
 @pytest.fixture
@@ -23,15 +23,7 @@ def published() -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture
 def api(office, published) -> TestClient:
-    context = CloudContext(
-        engine=office.sessions.kw["bind"],
-        sessions=office.sessions,
-        root=office.root,
-        issuer=office.issuer,
-        pd=office.pd,
-        providers={"sandbox": office.sandbox, "cash": office.cash},
-        publish=lambda site, kind, raw: published.append((site, kind, raw)),
-    )
+    context = api_context(office, lambda site, kind, raw: published.append((site, kind, raw)))
     with office.sessions.begin() as db:
         for name, role in (("boss", "manager"), ("till1", "cashier"), ("books", "finance")):
             db.add(User(username=name, password_hash=hash_password(f"{name}-password"), role=role))

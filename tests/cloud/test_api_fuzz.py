@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloud.api.app import create_app
-from cloud.api.context import CloudContext
+from tests.cloud.conftest import api_context
 
 
 def _operations() -> list[str]:
@@ -32,15 +32,7 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 def api_schema(office):
-    context = CloudContext(
-        engine=office.sessions.kw["bind"],
-        sessions=office.sessions,
-        root=office.root,
-        issuer=office.issuer,
-        pd=office.pd,
-        providers={"sandbox": office.sandbox, "cash": office.cash},
-    )
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(context))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(api_context(office)))
 
 
 @pytest.mark.parametrize("label", _operations())

@@ -158,6 +158,20 @@ def test_cash_at_the_window_goes_through_the_shift_and_its_count(office):
     assert entry.detail["difference_fen"] == -100 and entry.source == "10.0.0.5"
 
 
+def refund(office, session, order_no, numbers, at):
+    """A cashier refunds ``numbers`` (None: every valid ticket) of an order at ``at``."""
+    return refund_tickets(
+        session,
+        order_no=order_no,
+        ticket_numbers=numbers,
+        providers=office.providers,
+        root=office.root,
+        actor="cashier1",
+        source="10.0.0.5",
+        now=at,
+    )
+
+
 def gate_list(office, raw):
     revoked = RevocationList()
     revoked.apply(verify_document(raw, office.root.public_key, doc_type="revocations", site="S1"))
@@ -169,16 +183,7 @@ def test_a_refund_pays_back_less_the_fee_and_revokes_the_code(office):
     pay(office, order_no, total)
     first = tickets(office, order_no)[0]
     with office.sessions.begin() as session:
-        outcome = refund_tickets(
-            session,
-            order_no=order_no,
-            ticket_numbers=[first.ticket_id.hex()],
-            providers=office.providers,
-            root=office.root,
-            actor="cashier1",
-            source="10.0.0.5",
-            now=now(),
-        )
+        outcome = refund(office, session, order_no, [first.ticket_id.hex()], now())
     assert (outcome.refund_fen, outcome.fee_fen) == (7200, 800)  # 10 % fee
     assert gate_list(office, outcome.revocation).is_revoked(first.ticket_id)
     with office.sessions() as session:
@@ -204,16 +209,7 @@ def test_a_ticket_used_at_a_gate_cannot_be_refunded(office):
             )
         )
     with pytest.raises(Problem) as info, office.sessions.begin() as session:
-        refund_tickets(
-            session,
-            order_no=order_no,
-            ticket_numbers=None,
-            providers=office.providers,
-            root=office.root,
-            actor="a",
-            source="b",
-            now=now(),
-        )
+        refund(office, session, order_no, None, now())
     assert info.value.code == "ticket_used"
 
 
@@ -222,16 +218,7 @@ def test_refunds_close_before_the_visit_day(office):
     pay(office, order_no, total)
     late = now() + timedelta(days=6, hours=12)  # under 24 h before the day starts
     with pytest.raises(Problem) as info, office.sessions.begin() as session:
-        refund_tickets(
-            session,
-            order_no=order_no,
-            ticket_numbers=None,
-            providers=office.providers,
-            root=office.root,
-            actor="a",
-            source="b",
-            now=late,
-        )
+        refund(office, session, order_no, None, late)
     assert info.value.code == "refund_window_closed"
 
 
@@ -240,27 +227,9 @@ def test_a_refunded_ticket_cannot_be_refunded_again(office):
     pay(office, order_no, total)
     number = tickets(office, order_no)[0].ticket_id.hex()
     with office.sessions.begin() as session:
-        refund_tickets(
-            session,
-            order_no=order_no,
-            ticket_numbers=[number],
-            providers=office.providers,
-            root=office.root,
-            actor="a",
-            source="b",
-            now=now(),
-        )
+        refund(office, session, order_no, [number], now())
     with pytest.raises(Problem) as info, office.sessions.begin() as session:
-        refund_tickets(
-            session,
-            order_no=order_no,
-            ticket_numbers=[number],
-            providers=office.providers,
-            root=office.root,
-            actor="a",
-            source="b",
-            now=now(),
-        )
+        refund(office, session, order_no, [number], now())
     assert info.value.code == "ticket_not_valid"
 
 

@@ -13,7 +13,7 @@ from cloud.api.routes.orders import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
 from cloud.core.errors import Problem
 from cloud.models import CashierShift, Order, Ticket
-from cloud.services.refunds import Outcome, change_ticket, refund_tickets
+from cloud.services.refunds import Outcome, change_ticket, refund_tickets, ticket_id_of
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
@@ -76,7 +76,7 @@ def change(
         order = db.scalar(
             select(Order)
             .join(Ticket, Ticket.order_id == Order.id)
-            .where(Ticket.ticket_id == _raw(ticket_no))
+            .where(Ticket.ticket_id == ticket_id_of(ticket_no))
         )
         if order is None:
             raise Problem(404, "not_found", "ticket not found", "门票不存在")
@@ -105,12 +105,3 @@ def _published(ctx: Any, site: str | None, outcome: Outcome) -> dict[str, Any]:
         "revoked": outcome.tickets,
         "new_tickets": outcome.new_tickets,
     }
-
-
-def _raw(number: str) -> bytes:
-    try:
-        return bytes.fromhex(number)
-    except ValueError:
-        raise Problem(
-            422, "bad_ticket_number", "A ticket number is hexadecimal", "票号格式错误"
-        ) from None
