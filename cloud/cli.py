@@ -275,6 +275,33 @@ def issue_batch_command(
     typer.echo(f"order {batch.order_no}: {batch.issued} tickets -> {out}")
 
 
+@app.command("partner")
+def partner_add(
+    name: Annotated[str, typer.Option(help="Partner system, e.g. parking, hotel-pms")],
+    scope: Annotated[list[str] | None, typer.Option(help="What it may do: verify")] = None,
+    db: DbOption = None,
+) -> None:
+    """Make an API key for a partner system; shown once, stored hashed. 合作方接口密钥。"""
+    from cloud.core.security import new_token, token_hash
+    from cloud.models import ApiKey
+
+    scopes = sorted(set(scope or ["verify"]))
+    unknown = set(scopes) - {"verify"}
+    if unknown:
+        fail(f"unknown scope(s): {', '.join(sorted(unknown))}; known: verify")
+    key = new_token()
+    settings = _settings(db)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(settings.db_url)
+        with session_factory(engine).begin() as session:
+            session.add(ApiKey(partner=name, key_hash=token_hash(key), scopes=scopes))
+    finally:
+        engine.dispose()
+    typer.echo(f"API key for {name} ({', '.join(scopes)}), shown once / 仅显示一次:")
+    typer.echo(key)
+
+
 @keys_app.command("init")
 def keys_init() -> None:
     """Make the root and issuer keys and the data, holder and sandbox secrets (encrypted)."""

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.api.context import CloudContext
@@ -136,6 +137,44 @@ def remember(
                 created_at=now,
             )
         )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        description="Send the same key when retrying: the first answer is repeated, nothing is "
+        "done twice"
+    ),
+]
+
+
+def idempotent(
+    ctx: CloudContext,
+    key: str | None,
+    route: str,
+    payload: Any,
+    produce: Callable[[Session], dict[str, Any]],
+) -> tuple[dict[str, Any], bool]:
+    """Run a mutation once per Idempotency-Key: ``produce`` runs in a transaction that also
+    stores its answer; a retry (even a concurrent one) gets that answer back. Returns the
+    answer and whether it is a replay (then nothing was done now)."""
+    with ctx.sessions.begin() as db:
+        earlier = replay_or_none(db, key, route, payload)
+        if earlier is not None:
+            return earlier.response, True
+    try:
+        with ctx.sessions.begin() as db:
+            answer = produce(db)
+            remember(db, key, route, payload, 200, answer, ctx.clock())
+    except IntegrityError:
+        if key is None:
+            raise
+        with ctx.sessions.begin() as db:
+            earlier = replay_or_none(db, key, route, payload)
+        if earlier is None:
+            raise
+        return earlier.response, True
+    return answer, False
 
 
 def request_hash(payload: Any) -> bytes:

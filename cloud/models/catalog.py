@@ -110,4 +110,6 @@ class Inventory(Base):
             "capacity": self.capacity,
             "taken": self.taken,
             "available": max(0, self.capacity * self.stop_percent // 100 - self.taken),
+            "warning": self.taken * 100 >= self.capacity * self.warn_percent,  # 预警
+            "stopped": self.taken * 100 >= self.capacity * self.stop_percent,  # 限流
         }

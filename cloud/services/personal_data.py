@@ -7,6 +7,7 @@ so "has this phone bought this today?" can be asked without decrypting anything.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -20,6 +21,7 @@ class PersonalData:
             raise ValueError("the data key must be 32 bytes")
         self._aead = AESGCM(key)
         self._ref_key = hashlib.sha256(b"blind-ref:" + key).digest()
+        self._token_key = hashlib.sha256(b"order-token:" + key).digest()
 
     def seal(self, value: str) -> bytes:
         nonce = os.urandom(12)
@@ -27,6 +29,12 @@ class PersonalData:
 
     def open(self, sealed: bytes) -> str:
         return self._aead.decrypt(sealed[:12], sealed[12:], None).decode()
+
+    def derived_token(self, message: str) -> str:
+        """A secret token derived from ``message`` (an order's access token from its number
+        and the buyer's Idempotency-Key): recomputable, so it is never stored in clear."""
+        digest = hmac.new(self._token_key, message.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def blind_ref(self, value: str) -> str:
         normalised = value.strip().lower().replace(" ", "")

@@ -351,3 +351,45 @@ def test_the_order_prints_as_a_page_with_each_ticket_and_its_code(api, office):
     assert page.text.count('class="ticket"') == 2 and page.text.count("<svg") == 2
     assert "测试景区" in page.text and "Day ticket" in page.text
     problem(api.get(f"/api/v1/orders/{order['order_no']}/print"), 404, "not_found")
+
+
+def test_a_retried_refund_gets_the_first_answer_and_refunds_once(api, office, published):
+    order = place_order(api, office, key="retry-refund-01")
+    token = {"X-Order-Token": order["access_token"]}
+    api.post(f"/api/v1/sandbox/pay/{order['order_no']}", headers=token)
+    retry = {**token, "Idempotency-Key": "refund-attempt-1"}
+    first = api.post(f"/api/v1/orders/{order['order_no']}/refunds", headers=retry, json={})
+    again = api.post(f"/api/v1/orders/{order['order_no']}/refunds", headers=retry, json={})
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json() and first.json()["refund_fen"] == 14400
+    assert len(published) == 1  # the revocation went out once
+    without_key = api.post(f"/api/v1/orders/{order['order_no']}/refunds", headers=token, json={})
+    problem(without_key, 409, "nothing_to_refund")  # a new request, not a retry
+
+
+def test_the_order_token_comes_back_on_a_retry_and_is_never_stored(api, office):
+    first = place_order(api, office, key="token-retry-01")
+    again = place_order(api, office, key="token-retry-01")
+    assert again["access_token"] == first["access_token"]
+    with office.sessions() as db:
+        from cloud.models import IdempotencyRecord
+
+        stored = db.get(IdempotencyRecord, "token-retry-01")
+    assert first["access_token"] not in str(stored.response)
+
+
+def test_availability_warns_before_the_slot_is_full(api, office):
+    for number in range(2):
+        api.post(
+            "/api/v1/orders",
+            headers={"Idempotency-Key": f"warn-order-{number:04d}"},
+            json={
+                "site": "S1",
+                "lines": [{"inventory_id": office.timed_9, "price_type": "adult", "quantity": 20}],
+            },
+        )
+    (slot,) = api.get(
+        f"/api/v1/products/{office.products['timed']}/availability",
+        params={"day": office.day.isoformat()},
+    ).json()
+    assert slot["taken"] == 40 and slot["warning"] and not slot["stopped"]

@@ -76,3 +76,25 @@ def test_serve_without_a_passphrase_says_so_in_one_line(tmp_path):
     result = run("serve", env=env)
     assert result.returncode == 2 and "SCENIC_KEY_PASSPHRASE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_partner_key_is_shown_once_and_works(tmp_path):
+    env = {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(tmp_path / "state"),
+        "SCENIC_DB_URL": f"sqlite:///{tmp_path / 'c.sqlite'}",
+    }
+    made = run("partner", "--name", "parking", env=env)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    from sqlalchemy import create_engine, text
+
+    from cloud.core.security import token_hash
+
+    engine = create_engine(env["SCENIC_DB_URL"])
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT key_hash, scopes FROM api_keys")).one()
+    engine.dispose()
+    assert bytes(stored[0]) == token_hash(key) and key not in str(stored)
+    refused = run("partner", "--name", "x", "--scope", "refund", env=env)
+    assert refused.returncode == 2 and "unknown scope" in refused.stderr

@@ -108,6 +108,10 @@ def test_ten_thousand_events_through_broker_node_network_and_worker_faults(
         workers.stop_all()
         broker.stop()
 
+    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
+        recorded_uses, recorded_passages = db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(passed), 0) FROM uses WHERE node = 'G1'"
+        ).fetchone()
     engine = make_engine(postgres_url)
     with session_factory(engine)() as session:
         seqs = [
@@ -116,14 +120,18 @@ def test_ten_thousand_events_through_broker_node_network_and_worker_faults(
                 select(GateEventRecord.seq).where(GateEventRecord.node == "G1")
             )
         ]
-        visits = session.scalar(
-            select(func.count())
-            .select_from(GateEventRecord)
-            .where(GateEventRecord.kind.in_(["use", "passage"]))
+        by_kind = dict(
+            session.execute(
+                select(GateEventRecord.kind, func.count()).group_by(GateEventRecord.kind)
+            ).all()
         )
         entries = session.scalar(select(func.sum(ParkCount.entries)))
     engine.dispose()
     assert len(seqs) == len(set(seqs)), "an event was stored twice"
     assert set(seqs) == set(range(1, max(seqs) + 1)), "an event was lost"
-    assert visits == 2 * VISITORS
-    assert entries == VISITORS  # each passage counted once, in spite of every resend
+    # The cloud holds exactly what the gate recorded. A SIGKILL between a visitor's use and
+    # passage leaves that passage unrecorded at the gate itself (a power cut mid-passage),
+    # so passages may be one short of visitors; they must never differ from the gate's ledger.
+    assert recorded_uses == VISITORS == by_kind["use"]
+    assert by_kind["passage"] == recorded_passages >= VISITORS - 1
+    assert entries == recorded_passages  # each passage counted once, in spite of every resend

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, role
 from cloud.api.schemas import InventoryIn, ProductIn, SiteIn
 from cloud.core.errors import Problem, not_found
 from cloud.models import Inventory, Price, Product, Site
@@ -22,8 +23,10 @@ PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 @router.post("/sites", status_code=201)
-def create_site(body: SiteIn, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
-    with ctx.sessions.begin() as db:
+def create_site(
+    body: SiteIn, ctx: Context, who: Manager, where: Source, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    def produce(db: Session) -> dict[str, Any]:
         site = add_site(db, body.code, body.name_zh, body.name_en, body.timezone)
         for zone in body.zones:
             add_zone(db, body.code, zone.zone, zone.name_zh, zone.name_en)
@@ -35,6 +38,8 @@ def create_site(body: SiteIn, ctx: Context, who: Manager, where: Source) -> dict
             "timezone": site.timezone,
             "zones": [z.model_dump() for z in body.zones],
         }
+
+    return idempotent(ctx, idempotency_key, "create_site", body.model_dump(mode="json"), produce)[0]
 
 
 @router.get("/sites/{site}/products")
@@ -58,8 +63,14 @@ def availability(product_id: PathId, day: date, db: DB) -> list[dict[str, Any]]:
 
 
 @router.post("/products", status_code=201)
-def create_product(body: ProductIn, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
-    with ctx.sessions.begin() as db:
+def create_product(
+    body: ProductIn,
+    ctx: Context,
+    who: Manager,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def produce(db: Session) -> dict[str, Any]:
         if db.get(Site, body.site) is None:
             raise not_found("site", "景区")
         fields = body.model_dump(exclude={"prices"})
@@ -77,9 +88,19 @@ def create_product(body: ProductIn, ctx: Context, who: Manager, where: Source) -
         db.flush()
         return _product(db, product)
 
+    return idempotent(
+        ctx, idempotency_key, "create_product", body.model_dump(mode="json"), produce
+    )[0]
+
 
 @router.post("/inventory", status_code=201)
-def add_inventory(body: InventoryIn, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
+def add_inventory(
+    body: InventoryIn,
+    ctx: Context,
+    who: Manager,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
     if (body.slot_start is None) != (body.slot_end is None) or (
         body.slot_start is not None
         and body.slot_end is not None
@@ -91,7 +112,8 @@ def add_inventory(body: InventoryIn, ctx: Context, who: Manager, where: Source) 
             "slot_start and slot_end go together, start < end",
             "时段起止须成对且开始早于结束",
         )
-    with ctx.sessions.begin() as db:
+
+    def produce(db: Session) -> dict[str, Any]:
         if db.get(Product, body.product_id) is None:
             raise not_found("product", "产品")
         row = Inventory(
@@ -122,6 +144,10 @@ def add_inventory(body: InventoryIn, ctx: Context, who: Manager, where: Source) 
             {"day": body.day.isoformat(), "capacity": body.capacity},
         )
         return row.describe()
+
+    return idempotent(ctx, idempotency_key, "add_inventory", body.model_dump(mode="json"), produce)[
+        0
+    ]
 
 
 def _product(db: Any, product: Product) -> dict[str, Any]:

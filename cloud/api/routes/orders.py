@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, remember, replay_or_none
+from cloud.api.deps import DB, Context, IdempotencyKey, idempotent
 from cloud.api.schemas import OrderIn, OrderOut, TicketOut
 from cloud.core.errors import Problem, not_found
-from cloud.core.security import new_token, token_hash
+from cloud.core.security import token_hash
 from cloud.models import Order, Ticket
 from cloud.services.orders import LineRequest, create_order
 
@@ -22,10 +21,8 @@ ROUTE = "create_order"
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-def create(
-    body: OrderIn, ctx: Context, idempotency_key: Annotated[str | None, Header()] = None
-) -> OrderOut:
-    """Hold places for a cart. Send an ``Idempotency-Key`` so a retry never buys twice."""
+def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) -> OrderOut:
+    """Hold places for a cart. An ``Idempotency-Key`` is required: a retry never buys twice."""
     if idempotency_key is None:
         raise Problem(
             428,
@@ -33,38 +30,32 @@ def create(
             "Send an Idempotency-Key header with every order",
             "下单须携带幂等键",
         )
-    payload = body.model_dump(mode="json")
-    with ctx.sessions.begin() as db:
-        earlier = replay_or_none(db, idempotency_key, ROUTE, payload)
-        if earlier is not None:
-            return OrderOut(**earlier.response)
-    try:
-        with ctx.sessions.begin() as db:
-            lines = [LineRequest(**line.model_dump()) for line in body.lines]
-            order = create_order(
-                db,
-                site=body.site,
-                lines=lines,
-                channel=body.channel,
-                contact=body.contact,
-                pd=ctx.pd,
-                holder_salt=ctx.issuer.holder_salt,
-                now=ctx.clock(),
-                idempotency_key=idempotency_key,
-            )
-            token = new_token()
-            order.access_hash = token_hash(token)
-            out = order_out(db, order, access_token=token)
-            remember(
-                db, idempotency_key, ROUTE, payload, 201, out.model_dump(mode="json"), ctx.clock()
-            )
-    except IntegrityError:  # the same key, created concurrently: answer as the first did
-        with ctx.sessions.begin() as db:
-            earlier = replay_or_none(db, idempotency_key, ROUTE, payload)
-        if earlier is None:
-            raise
-        return OrderOut(**earlier.response)
+    key = idempotency_key
+
+    def produce(db: Session) -> dict[str, object]:
+        lines = [LineRequest(**line.model_dump()) for line in body.lines]
+        order = create_order(
+            db,
+            site=body.site,
+            lines=lines,
+            channel=body.channel,
+            contact=body.contact,
+            pd=ctx.pd,
+            holder_salt=ctx.issuer.holder_salt,
+            now=ctx.clock(),
+            idempotency_key=key,
+        )
+        order.access_hash = token_hash(_access_token(ctx, order.order_no, key))
+        return order_out(db, order).model_dump(mode="json")
+
+    answer, _ = idempotent(ctx, key, ROUTE, body.model_dump(mode="json"), produce)
+    out = OrderOut.model_validate(answer)
+    out.access_token = _access_token(ctx, out.order_no, key)  # recomputed, never stored
     return out
+
+
+def _access_token(ctx: Context, order_no: str, key: str) -> str:
+    return ctx.pd.derived_token(f"{order_no}:{key}")
 
 
 @router.get("/{order_no}", response_model=OrderOut)

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from cloud.api.deps import Context, Source, Staff, role
+from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role
 from cloud.api.routes.orders import order_out, owned_order
 from cloud.api.schemas import CashIn, OrderOut, PayIn, ShiftClose, ShiftOpen
 from cloud.core.errors import Problem, not_found
@@ -84,15 +85,26 @@ def sandbox_pay(
 
 
 @router.post("/shifts", status_code=201)
-def open_shift(body: ShiftOpen, ctx: Context, who: Cashier) -> dict[str, Any]:
-    with ctx.sessions.begin() as db:
+def open_shift(
+    body: ShiftOpen, ctx: Context, who: Cashier, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    def produce(db: Session) -> dict[str, Any]:
         shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock())
         return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
 
+    payload = {"user": who.id, **body.model_dump()}
+    return idempotent(ctx, idempotency_key, "open_shift", payload, produce)[0]
+
 
 @router.post("/shifts/close")
-def close_shift(body: ShiftClose, ctx: Context, who: Cashier, where: Source) -> dict[str, Any]:
-    with ctx.sessions.begin() as db:
+def close_shift(
+    body: ShiftClose,
+    ctx: Context,
+    who: Cashier,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    def produce(db: Session) -> dict[str, Any]:
         shift = cash.close_shift(
             db, cash.current_shift(db, who.id), body.counted_fen, who.username, where, ctx.clock()
         )
@@ -103,10 +115,20 @@ def close_shift(body: ShiftClose, ctx: Context, who: Cashier, where: Source) -> 
             "difference_fen": (shift.counted_fen or 0) - shift.expected_fen,
         }
 
+    payload = {"user": who.id, **body.model_dump()}
+    return idempotent(ctx, idempotency_key, "close_shift", payload, produce)[0]
+
 
 @router.post("/orders/{order_no}/cash", response_model=OrderOut)
-def pay_cash(order_no: str, body: CashIn, ctx: Context, who: Cashier, where: Source) -> OrderOut:
-    with ctx.sessions.begin() as db:
+def pay_cash(
+    order_no: str,
+    body: CashIn,
+    ctx: Context,
+    who: Cashier,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderOut:
+    def produce(db: Session) -> dict[str, Any]:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None:
             raise not_found("order", "订单")
@@ -115,4 +137,8 @@ def pay_cash(order_no: str, body: CashIn, ctx: Context, who: Cashier, where: Sou
         apply_payment(
             db, note, ctx.issuer, ctx.providers["cash"], ctx.clock(), shift=shift, source=where
         )
-        return order_out(db, order)
+        return order_out(db, order).model_dump(mode="json")
+
+    payload = {"order": order_no, **body.model_dump()}
+    answer, _ = idempotent(ctx, idempotency_key, "cash", payload, produce)
+    return OrderOut.model_validate(answer)

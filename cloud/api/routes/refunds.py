@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from sqlalchemy import select
 
-from cloud.api.deps import Context, Source, Staff, staff
+from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, staff
 from cloud.api.routes.orders import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
 from cloud.core.errors import Problem
@@ -45,8 +45,9 @@ def refund(
     where: Source,
     authorization: Annotated[str | None, Header()] = None,
     x_order_token: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    with ctx.sessions.begin() as db:
+    def produce(db: Any) -> dict[str, Any]:
         actor, till = _actor(db, ctx, authorization, order_no, x_order_token)
         outcome = refund_tickets(
             db,
@@ -60,7 +61,11 @@ def refund(
             shift=till,
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
-    return _published(ctx, site, outcome)
+        return _answer(site, outcome)
+
+    payload = {"order": order_no, **body.model_dump(mode="json")}
+    answer, replay = idempotent(ctx, idempotency_key, "refund", payload, produce)
+    return _published(ctx, answer, replay)
 
 
 @router.post("/tickets/{ticket_no}/change")
@@ -71,8 +76,9 @@ def change(
     where: Source,
     authorization: Annotated[str | None, Header()] = None,
     x_order_token: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    with ctx.sessions.begin() as db:
+    def produce(db: Any) -> dict[str, Any]:
         order = db.scalar(
             select(Order)
             .join(Ticket, Ticket.order_id == Order.id)
@@ -91,17 +97,29 @@ def change(
             source=where,
             now=ctx.clock(),
         )
-        site = order.site
-    return _published(ctx, site, outcome)
+        return _answer(order.site, outcome)
+
+    payload = {"ticket": ticket_no, **body.model_dump(mode="json")}
+    answer, replay = idempotent(ctx, idempotency_key, "change", payload, produce)
+    return _published(ctx, answer, replay)
 
 
-def _published(ctx: Any, site: str | None, outcome: Outcome) -> dict[str, Any]:
-    if site is not None:
-        ctx.publish(site, "revocations", outcome.revocation)
+def _answer(site: str | None, outcome: Outcome) -> dict[str, Any]:
     return {
         "order_no": outcome.order_no,
         "refund_fen": outcome.refund_fen,
         "fee_fen": outcome.fee_fen,
         "revoked": outcome.tickets,
         "new_tickets": outcome.new_tickets,
+        "site": site,
+        "revocation": outcome.revocation.hex(),
     }
+
+
+def _published(ctx: Any, answer: dict[str, Any], replay: bool) -> dict[str, Any]:
+    """Publish the revocation once the change is committed (a replay was published already)."""
+    answer = dict(answer)
+    revocation, site = bytes.fromhex(answer.pop("revocation")), answer.pop("site")
+    if site is not None and not replay:
+        ctx.publish(site, "revocations", revocation)
+    return answer
