@@ -159,3 +159,32 @@ def test_the_same_idempotency_key_cannot_make_two_orders(office):
     with pytest.raises(IntegrityError):  # the unique key stops the second; the API replays it
         buy(office, LineRequest(office.day_ticket, "adult", 1), key="k-1")
     assert taken(office, office.day_ticket) == 1
+
+
+def test_timed_entry_respects_the_day_total_as_well_as_each_slot(office):
+    with office.sessions.begin() as session:
+        day_cap = Inventory(product_id=office.products["timed"], day=office.day, capacity=60)
+        ten = Inventory(
+            product_id=office.products["timed"],
+            day=office.day,
+            slot_start=600,
+            slot_end=660,
+            capacity=50,
+        )
+        session.add_all([day_cap, ten])
+        session.flush()
+        day_id, ten_id = day_cap.id, ten.id
+    buy(office, LineRequest(office.timed_9, "adult", 20), LineRequest(office.timed_9, "adult", 20))
+    with pytest.raises(Problem) as info:
+        buy(office, LineRequest(ten_id, "adult", 20), LineRequest(ten_id, "adult", 10))  # 70 > 60
+    assert info.value.code == "sold_out"
+    assert taken(office, ten_id) == 0 and taken(office, day_id) == 40  # nothing half-taken
+    buy(office, LineRequest(ten_id, "adult", 20))
+    assert taken(office, day_id) == 60
+    with office.sessions.begin() as session:
+        expire_orders(session, now() + timedelta(minutes=16))
+    assert (
+        taken(office, day_id) == 0
+        and taken(office, ten_id) == 0
+        and taken(office, office.timed_9) == 0
+    )
