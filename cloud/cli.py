@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from cloud.core.config import ConfigError, Settings
 from cloud.core.errors import Problem
@@ -141,6 +143,23 @@ def _serve(
     engine.dispose()
 
 
+@contextmanager
+def _transaction(settings: Settings) -> Iterator[Session]:
+    """One transaction on the configured database, migrated first; the engine is closed after.
+    An unreachable database is one line and exit 1; a refusal from the services, exit 2."""
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(settings.db_url)
+        with session_factory(engine).begin() as session:
+            yield session
+    except OperationalError as exc:
+        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
+    except Problem as exc:
+        fail(f"{exc.en} / {exc.zh}")
+    finally:
+        engine.dispose()
+
+
 def _root_key(path: Path | None, settings: Settings) -> keystore.SigningKey:
     key_path = path or settings.state_dir / "keys" / "root.key"
     try:
@@ -164,9 +183,8 @@ def device_add(
         key = keystore.load_public_pem(public_key)
     except KeyStoreError as exc:
         fail(str(exc))
-    engine = make_engine(settings.db_url)
     try:
-        with session_factory(engine).begin() as session:
+        with _transaction(settings) as session:
             session.add(
                 Device(
                     site=site, node=node, kind=kind, zone=zone, public_key=keystore.raw_public(key)
@@ -174,10 +192,6 @@ def device_add(
             )
     except IntegrityError:
         fail(f"node {node} of site {site} is already registered / 设备已登记")
-    except OperationalError as exc:
-        fail(f"database unreachable: {exc.orig}", EXIT_FAILED)
-    finally:
-        engine.dispose()
     typer.echo(f"registered {site}/{node} ({kind}), key {keystore.fingerprint(key)}")
 
 
@@ -218,16 +232,8 @@ def site_add(
     """Add a site (景区) so products and gates can belong to it."""
     from cloud.services.sites import add_site
 
-    settings = _settings(db)
-    engine = make_engine(settings.db_url)
-    try:
-        upgrade(settings.db_url)
-        with session_factory(engine).begin() as session:
-            add_site(session, code, name_zh, name_en, timezone)
-    except Problem as exc:
-        fail(f"{exc.en} / {exc.zh}")
-    finally:
-        engine.dispose()
+    with _transaction(_settings(db)) as session:
+        add_site(session, code, name_zh, name_en, timezone)
     typer.echo(f"site {code} ({name_zh} / {name_en}, {timezone}) added")
 
 
@@ -290,14 +296,8 @@ def partner_add(
     if unknown:
         fail(f"unknown scope(s): {', '.join(sorted(unknown))}; known: verify")
     key = new_token()
-    settings = _settings(db)
-    engine = make_engine(settings.db_url)
-    try:
-        upgrade(settings.db_url)
-        with session_factory(engine).begin() as session:
-            session.add(ApiKey(partner=name, key_hash=token_hash(key), scopes=scopes))
-    finally:
-        engine.dispose()
+    with _transaction(_settings(db)) as session:
+        session.add(ApiKey(partner=name, key_hash=token_hash(key), scopes=scopes))
     typer.echo(f"API key for {name} ({', '.join(scopes)}), shown once / 仅显示一次:")
     typer.echo(key)
 
@@ -383,15 +383,8 @@ def _change_issuers(db: str | None, change: Callable[[Path, bytes], str]) -> Non
         fail(str(exc))
     except Problem as exc:
         fail(f"{exc.en} / {exc.zh}")
-    engine = make_engine(settings.db_url)
-    try:
-        upgrade(settings.db_url)
-        with session_factory(engine).begin() as session:
-            sites = issuer_keys.keyrings_for_all_sites(
-                session, root, settings.state_dir, passphrase
-            )
-    finally:
-        engine.dispose()
+    with _transaction(settings) as session:
+        sites = issuer_keys.keyrings_for_all_sites(session, root, settings.state_dir, passphrase)
     states = issuer_keys.read_registry(settings.state_dir)
     summary = ", ".join(f"{k} {s}" for k, s in sorted(states.items()))
     typer.echo(f"{kid}: issuer keys now {summary}; keyrings signed for {len(sites)} site(s)")
@@ -416,16 +409,11 @@ def admin_create(
     password = os.environ.get("SCENIC_ADMIN_PASSWORD") or getpass.getpass("password / 密码: ")
     if len(password) < MIN_PASSWORD:
         fail(f"the password needs at least {MIN_PASSWORD} characters / 密码过短")
-    settings = _settings(db)
-    engine = make_engine(settings.db_url)
     try:
-        upgrade(settings.db_url)
-        with session_factory(engine).begin() as session:
+        with _transaction(_settings(db)) as session:
             session.add(User(username=username, password_hash=hash_password(password), role=role))
     except IntegrityError:
         fail(f"user {username} exists / 用户已存在")
-    finally:
-        engine.dispose()
     typer.echo(f"{role} {username} created")
 
 
