@@ -206,6 +206,7 @@ def serve(
 
     from cloud.api.app import create_app
     from cloud.api.context import from_settings
+    from cloud.mqtt.api_publisher import ApiPublisher
     from gate_node import logs
 
     settings = _settings(db)
@@ -218,7 +219,12 @@ def serve(
     except OperationalError as exc:
         fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
     logs.setup()
-    uvicorn.run(create_app(context), host=host, port=port, log_config=None)
+    publisher = ApiPublisher(settings)  # refunds and changes reach the gates at once
+    context.publish = publisher
+    try:
+        uvicorn.run(create_app(context), host=host, port=port, log_config=None)
+    finally:
+        publisher.close()
 
 
 @app.command("site")

@@ -5,11 +5,12 @@
 2. A gate node (tripod lane G1) on mock GPIO with a simulated turnstile mechanism: visitors
    show tickets to the simulated camera, the node decides offline, records the use, releases
    the arm, and the visitor walks through (or does not, and the use is rolled back).
-3. A connected site (simulators/site.py): Mosquitto, the cloud on SQLite with an ingest worker
-   and the downlink service, two gates sharing their uses; a ticket used at one gate is refused
-   at the other, a refund reaches the gates, and the cloud counts who is in the park.
+3. A whole site (simulators/site.py): the ticket office (HTTP API on SQLite, ingest worker,
+   downlink service), Mosquitto, and two gates pinning the cloud's keys; visitors buy online
+   and pay in the sandbox, a code used at one gate is refused at the other, a refund over the
+   API reaches the gates at once, and the cloud counts who is in the park.
 
-The manager dashboard joins with the cloud sales core.
+The manager dashboard is not built yet (no issue covers it so far).
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
 file there, so nothing secret is typed or printed.
@@ -109,7 +110,7 @@ def main() -> None:
     console.print(table)
     console.print(f"Keys, keyring and QR codes are in {STATE.resolve()} (keys encrypted, 0600).")
     run_gate(console, issuer, passphrase)
-    run_site(console, STATE, root, issuer, passphrase)
+    run_site(console, STATE, passphrase)
 
 
 def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -> None:

@@ -61,7 +61,7 @@ class ProductIn(Strict):
     entries_per_day: int | None = Field(default=None, ge=1, le=65535)
     zones: list[int] | None = None
     real_name: bool = False
-    refund_until_hours: int = Field(default=24, ge=0, le=24 * 365)
+    refund_until_hours: int = Field(default=24, ge=-24, le=24 * 365)
     refund_fee_percent: int = Field(default=0, ge=0, le=100)
     changeable: bool = True
     max_per_order: int = Field(default=20, ge=1, le=1000)

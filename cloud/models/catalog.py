@@ -52,7 +52,9 @@ class Product(Base):
     entries_per_day: Mapped[int | None] = mapped_column()
     zones: Mapped[list[int] | None] = mapped_column(JSON)  # None: every zone of the site
     real_name: Mapped[bool] = mapped_column(default=False)  # 实名制: one ID per ticket
-    refund_until_hours: Mapped[int] = mapped_column(default=24)  # before the visit day starts
+    # Refunds and changes close this many hours before the visit day starts; negative: that
+    # many hours into the day (-24: "unused tickets refundable until the day ends").
+    refund_until_hours: Mapped[int] = mapped_column(default=24)
     refund_fee_percent: Mapped[int] = mapped_column(default=0)
     changeable: Mapped[bool] = mapped_column(default=True)
     max_per_order: Mapped[int] = mapped_column(default=20)
