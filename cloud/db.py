@@ -18,6 +18,15 @@ def make_engine(url: str, **options: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Two connections per process: SQLite has one writer anyway, and threads that queue
+        # for a pooled connection wait in order instead of colliding in SQLite's busy handler,
+        # whose growing back-off sleeps made the slowest order requests take over half a
+        # second with the default pool (bench/sales.py: p99 546-644 ms -> 171 ms, at 78 rather
+        # than 82-98 paid orders/s). No request holds two sessions at once (api/deps.staff),
+        # so a small pool cannot deadlock.
+        options.setdefault("pool_size", 2)
+        options.setdefault("max_overflow", 0)
+        options.setdefault("pool_timeout", 60)
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
 
         @event.listens_for(engine, "connect")

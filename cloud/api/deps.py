@@ -55,7 +55,16 @@ class Staff:
     role: str
 
 
-def staff(db: DB, ctx: Context, authorization: Annotated[str | None, Header()] = None) -> Staff:
+def staff(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> Staff:
+    """Who is signed in, checked in a short session of its own that is released before the
+    route runs: a request never holds two database connections at once (SQLite runs with one
+    pooled connection per process, cloud/db.py)."""
+    with ctx.sessions() as db:
+        return staff_of(db, ctx, authorization)
+
+
+def staff_of(db: Session, ctx: CloudContext, authorization: str | None) -> Staff:
+    """The signed-in staff member for a bearer token, or 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Problem(401, "unauthenticated", "Sign in first", "请先登录")
     row = db.get(AuthSession, token_hash(authorization[7:].strip()))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from sqlalchemy import select
 
-from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, staff
+from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, staff_of
 from cloud.api.routes.orders import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
 from cloud.core.errors import Problem
@@ -24,7 +24,7 @@ def _actor(
     """A signed-in cashier or manager (with their open till, if any), or the buyer holding
     the order's token."""
     if authorization:
-        who: Staff = staff(db, ctx, authorization)
+        who: Staff = staff_of(db, ctx, authorization)
         if who.role not in ("cashier", "manager"):
             raise Problem(403, "forbidden", "Needs role: cashier", "无权限执行此操作")
         till = db.scalar(
