@@ -12,9 +12,6 @@ Both on SQLite (WAL) and PostgreSQL.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +29,7 @@ from cloud.core.config import Settings
 from cloud.models import Inventory, Price, Product
 from cloud.services.batch import issue_batch
 from cloud.services.sites import add_site
+from simulators.cloud_server import cloud_server
 from simulators.databases import postgres_schema, sqlite_database
 
 BATCH = 50_000
@@ -55,37 +53,6 @@ def prepare(state: Path, url: str) -> tuple[Any, int]:
         db.flush()
         inventory_id = stock.id
     return context, inventory_id
-
-
-@contextmanager
-def server(state: Path, url: str) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "SCENIC_STATE_DIR": str(state),
-        "SCENIC_DB_URL": url,
-        "SCENIC_KEY_PASSPHRASE": PASSPHRASE,
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def http_load(base: str, inventory_id: int) -> dict[str, float]:
@@ -140,7 +107,13 @@ def main() -> None:
             folder.mkdir()
             with database(folder) as url:
                 context, inventory_id = prepare(folder / "state", url)
-                with server(folder / "state", url) as base:
+                env = {
+                    **os.environ,
+                    "SCENIC_STATE_DIR": str(folder / "state"),
+                    "SCENIC_DB_URL": url,
+                    "SCENIC_KEY_PASSPHRASE": PASSPHRASE,
+                }
+                with cloud_server(env) as base:
                     load = http_load(base, inventory_id)
                 started = time.perf_counter()
                 issue_batch(

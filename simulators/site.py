@@ -13,11 +13,9 @@ Used by ``make demo``. Everything is the product's own code and processes:
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from gate_node.readers.credentials import Credential
 from gate_node.state import NodeState, initialise
 from keys import keystore
 from simulators.broker import PASSWORD, Broker
+from simulators.cloud_server import cloud_server
 from simulators.databases import sqlite_database
 from simulators.ingest_processes import IngestProcesses
 from simulators.node_thread import NodeThread
@@ -98,44 +97,40 @@ def run_site(console: Console, state_dir: Path, passphrase: bytes) -> None:
     cloud_state = state_dir / "cloud"
     init_keys(cloud_state, passphrase)
     url = sqlite_database(cloud_state)
-    context = from_settings(Settings(state_dir=cloud_state, db_url=url), passphrase)
-    broker = Broker(state_dir / "broker", users=["cloud", *GATES]).start()
-    inventory_id = _catalogue(context)
-    gates, keys = _gates(context, state_dir, broker.port, passphrase)
-    ingest = IngestProcesses(
-        cloud_state, context.root, passphrase, url, broker.port, password=PASSWORD
-    )
-    ingest.start("1")
-    downlink = DownlinkService(
-        context.sessions, context.root, "127.0.0.1", broker.port, "cloud", PASSWORD
-    )
-    stop = threading.Event()
-    downlink_thread = threading.Thread(target=downlink.run, args=(stop,), daemon=True)
-    downlink_thread.start()
-    downlink.connected.wait(10)
-    downlink.publish_registry(SITE)  # retained: each gate learns its peers' keys
-    api, server = _serve(cloud_state, url, broker.port, passphrase)
-    try:
-        running = {
-            node: Gate(NodeState.open(state.directory), keys[node]) for node, state in gates.items()
-        }
-        try:
-            _visitors(console, running, api, inventory_id)
-            deadline = time.monotonic() + 30
-            while any(g.outbox() for g in running.values()) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            _cloud_summary(console, context.sessions, url, broker.port, api)
-        finally:
-            for gate in running.values():
-                gate.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        stop.set()
-        downlink_thread.join(10)
-        ingest.stop_all()
-        broker.stop()
-        context.engine.dispose()
+    with ExitStack() as cleanup:  # everything started is stopped, in reverse, whatever fails
+        context = from_settings(Settings(state_dir=cloud_state, db_url=url), passphrase)
+        cleanup.callback(context.engine.dispose)
+        broker = Broker(state_dir / "broker", users=["cloud", *GATES]).start()
+        cleanup.callback(broker.stop)
+        inventory_id = _catalogue(context)
+        gates, keys = _gates(context, state_dir, broker.port, passphrase)
+        ingest = IngestProcesses(
+            cloud_state, context.root, passphrase, url, broker.port, password=PASSWORD
+        )
+        cleanup.callback(ingest.stop_all)
+        ingest.start("1")
+        downlink = DownlinkService(
+            context.sessions, context.root, "127.0.0.1", broker.port, "cloud", PASSWORD
+        )
+        stop = threading.Event()
+        downlink_thread = threading.Thread(target=downlink.run, args=(stop,), daemon=True)
+        downlink_thread.start()
+        cleanup.callback(downlink_thread.join, 10)
+        cleanup.callback(stop.set)
+        downlink.connected.wait(10)
+        downlink.publish_registry(SITE)  # retained: each gate learns its peers' keys
+        api = cleanup.enter_context(
+            cloud_server(_cloud_env(cloud_state, url, broker.port, passphrase))
+        )
+        running = {}
+        for node, state in gates.items():
+            running[node] = Gate(NodeState.open(state.directory), keys[node])
+            cleanup.callback(running[node].close)
+        _visitors(console, running, api, inventory_id)
+        deadline = time.monotonic() + 30
+        while any(g.outbox() for g in running.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _cloud_summary(console, context.sessions, url, broker.port, api)
 
 
 def _catalogue(context: Any) -> int:
@@ -202,13 +197,8 @@ def _gates(
     return states, keys
 
 
-def _serve(
-    cloud_state: Path, url: str, broker_port: int, passphrase: bytes
-) -> tuple[str, subprocess.Popen[bytes]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
+def _cloud_env(cloud_state: Path, url: str, broker_port: int, passphrase: bytes) -> dict[str, str]:
+    return {
         **os.environ,
         "SCENIC_STATE_DIR": str(cloud_state),
         "SCENIC_DB_URL": url,
@@ -217,22 +207,6 @@ def _serve(
         "SCENIC_BROKER_USERNAME": "cloud",
         "SCENIC_BROKER_PASSWORD": PASSWORD,
     }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{api}/healthz").status_code == 200:
-                return api, server
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def _buy(

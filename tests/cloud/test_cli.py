@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from simulators.cloud_server import cloud_server
 
 TOOL = str(Path(sys.executable).with_name("scenic-cloud"))
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([TOOL, *args], capture_output=True, text=True, env=env, timeout=120)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_fresh_cloud_from_keys_to_a_serving_api(tmp_path):
@@ -42,31 +36,12 @@ def test_a_fresh_cloud_from_keys_to_a_serving_api(tmp_path):
     assert site.returncode == 0, site.stderr
     bad = run("site", "--code", "S 1", "--name-zh", "x", "--name-en", "x", env=env)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
-    port = free_port()
-    server = subprocess.Popen(
-        [TOOL, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with cloud_server(env) as base:
         token = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            f"{base}/api/v1/auth/token",
             json={"username": "boss", "password": "a long admin password"},
         )
         assert token.status_code == 200 and token.json()["role"] == "manager"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_serve_without_a_passphrase_says_so_in_one_line(tmp_path):

@@ -1,0 +1,48 @@
+"""``scenic-cloud serve`` as a real process on a free port, for the demo, benches and tests.
+
+Waits until ``/healthz`` answers, and fails with the reason if the server exits first (bad
+keys, unreachable database) instead of waiting forever. Stops it on leaving the context.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from simulators.broker import free_port
+
+
+@contextmanager
+def cloud_server(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
+    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...); yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"scenic-cloud serve exited: {error.strip()}")
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
