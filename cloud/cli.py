@@ -130,7 +130,7 @@ def _serve(
     make: Callable[[Settings, keystore.SigningKey, Engine], BrokerClient],
 ) -> None:
     """Run one MQTT service of the cloud until SIGTERM/SIGINT, with JSON logs."""
-    from gate_node import logs
+    from keys import logs
 
     logs.setup()
     settings = _settings(db)
@@ -207,7 +207,7 @@ def serve(
     from cloud.api.app import create_app
     from cloud.api.context import from_settings
     from cloud.mqtt.api_publisher import ApiPublisher
-    from gate_node import logs
+    from keys import logs
 
     settings = _settings(db)
     try:

@@ -158,7 +158,7 @@ def run(
     import serial
     from gpiozero.exc import GPIOZeroError
 
-    from gate_node import logs
+    from keys import logs
     from gate_node.assembly import build
     from gate_node.service import run_forever
 

@@ -28,7 +28,7 @@ from typing import Any
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.ledger import DoubleEntry, Use
-from gate_node.logs import event
+from keys.logs import event
 from gate_node.state import NodeState
 from keys.gate_event import peek_node, verify_event
 from keys.revocation import SequenceGap

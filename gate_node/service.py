@@ -27,7 +27,7 @@ from gate_node.decision.engine import Decision, Engine
 from gate_node.downlink import Downlink
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
-from gate_node.logs import event
+from keys.logs import event
 from gate_node.readers.credentials import Credential, UnreadableCredential
 from gate_node.readers.frames import FrameSource
 from gate_node.readers.qr import QrDecoder
