@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,8 +29,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def setup(level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def setup(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """JSON lines to ``stream`` (default stdout, which journald keeps with the unit)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

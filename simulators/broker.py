@@ -61,6 +61,7 @@ class Broker:
             ["mosquitto", "-c", str(self.folder / "mosquitto.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops this in order
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -19,14 +19,18 @@ from simulators.broker import free_port
 
 
 @contextmanager
-def cloud_server(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
-    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...); yields its base URL."""
-    port = free_port()
+def cloud_server(
+    env: dict[str, str], timeout: float = 60.0, port: int | None = None
+) -> Iterator[str]:
+    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...) on ``port`` (default: a
+    free one); yields its base URL."""
+    port = port or free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # Ctrl-C reaches the demo, which stops this in order
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -40,7 +44,9 @@ def cloud_server(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise
+                    raise RuntimeError(
+                        f"scenic-cloud serve did not answer on {base} within {timeout:.0f} s"
+                    ) from None
                 time.sleep(0.1)
         yield base
     finally:

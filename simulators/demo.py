@@ -9,27 +9,37 @@
    downlink service), Mosquitto, and two gates pinning the cloud's keys; visitors buy online
    and pay in the sandbox, a code used at one gate is refused at the other, a refund over the
    API reaches the gates at once, and the cloud counts who is in the park.
+4. The site stays up: visitors keep arriving, a status line every ten seconds, the URLs and a
+   demo manager login printed, until Ctrl-C (or SIGTERM), or for ``$DEMO_SECONDS`` when that
+   is set (CI, scripts). Everything it started is stopped on the way out.
 
-The manager dashboard is not built yet (no issue covers it so far).
+The manager dashboard is not built yet (issue 19).
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
-file there, so nothing secret is typed or printed.
+file there, so nothing secret is typed. Exit codes: 0 after a clean stop (Ctrl-C included),
+2 for a bad DEMO_SECONDS / DEMO_PORT, 1 when a part of the site failed to come up.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import shutil
-from datetime import datetime, timedelta
+import signal
+import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
-from keys import keystore
+from keys import keystore, logs
 from keys.claims import PriceType, TicketClaims
+from keys.clock import SYSTEM, site_today
 from keys.holder import holder_ref
 from keys.keyring import IssuerKey, Keyring, sign_keyring
 from keys.qr import render
@@ -43,9 +53,53 @@ SITE_TZ = ZoneInfo("Asia/Shanghai")
 
 def main() -> None:
     console = Console()
+    try:
+        live_s = _demo_seconds(os.environ)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from None
+    # SIGTERM (systemd, CI, a supervisor) stops the demo the way Ctrl-C does: cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C too, even when started from a shell that ignores SIGINT in background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _demo(console, live_s)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        console.print("Stopped; every part of the site is shut down. / 已停止，全部服务已关闭。")
+    except (RuntimeError, OSError, httpx.HTTPError, subprocess.CalledProcessError) as exc:
+        console.print(f"[red]The demo could not run / 演示无法运行: {exc}[/red]")
+        raise SystemExit(1) from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _demo_seconds(environ: os._Environ[str] | dict[str, str]) -> float | None:
+    value = environ.get("DEMO_SECONDS", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 7 * 24 * 3600:
+        raise ValueError(
+            f"DEMO_SECONDS={value!r} is not a number of seconds / DEMO_SECONDS 应为秒数"
+        )
+    return seconds
+
+
+def _demo(console: Console, live_s: float | None) -> None:
     if STATE.exists():
         shutil.rmtree(STATE)
     STATE.mkdir(mode=0o700)
+    # The gates' and the cloud's warnings go to a log file, as journald would keep them.
+    log_file = open(STATE / "site.log", "a", encoding="utf-8")  # noqa: SIM115 (process-long)
+    logs.setup(logging.INFO, log_file)
     passphrase_file = STATE / "passphrase"
     passphrase_file.write_text(secrets.token_urlsafe(24))
     passphrase_file.chmod(0o600)
@@ -61,7 +115,7 @@ def main() -> None:
     # The gate's side: only the pinned root public key and the signed keyring.
     ring = Keyring.load(keyring_doc, keystore.load_public_pem(STATE / "root.pem"), SITE)
 
-    today = datetime.now(SITE_TZ).date()
+    today = site_today(SYSTEM, SITE_TZ)
     salt = secrets.token_bytes(16)
     kinds: dict[str, dict[str, Any]] = {
         "day ticket 日票": {},
@@ -110,7 +164,7 @@ def main() -> None:
     console.print(table)
     console.print(f"Keys, keyring and QR codes are in {STATE.resolve()} (keys encrypted, 0600).")
     run_gate(console, issuer, passphrase)
-    run_site(console, STATE, passphrase)
+    run_site(console, STATE, passphrase, live_s)
 
 
 def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -> None:
@@ -137,7 +191,7 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
     node = build(state, pins, with_camera=False)
     mechanism = SimulatedTripod(pins, state.config.pin_map or {})
     decoder = QrDecoder()
-    today = datetime.now(SITE_TZ).date()
+    today = site_today(SYSTEM, SITE_TZ)
 
     def ticket(number: int, **extra: Any) -> str:
         fields: dict[str, Any] = {"valid_from": today, "valid_until": today, **extra}

@@ -58,6 +58,7 @@ class IngestProcesses:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=self._log,
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops this in order
         )
 
     def kill(self, worker_id: str) -> None:

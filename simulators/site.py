@@ -13,10 +13,16 @@ Used by ``make demo``. Everything is the product's own code and processes:
 from __future__ import annotations
 
 import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
 import threading
-import time
-from contextlib import ExitStack
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,17 +35,16 @@ from sqlalchemy import func, select
 
 from cloud.api.context import from_settings, init_keys
 from cloud.core.config import Settings
-from cloud.models import Device, GateEventRecord, Inventory, NodeLink, ParkCount, Price, Product
+from cloud.models import GateEventRecord, NodeLink, ParkCount
 from cloud.mqtt.downlink_service import DownlinkService
 from cloud.services.downlink_documents import signed_keyring
-from cloud.services.sites import add_site
 from gate_node.assembly import build
 from gate_node.readers.credentials import Credential
 from gate_node.state import NodeState, initialise
 from keys import keystore
+from keys.clock import SYSTEM, site_today
 from simulators.broker import PASSWORD, Broker
 from simulators.cloud_server import cloud_server
-from simulators.databases import sqlite_database
 from simulators.ingest_processes import IngestProcesses
 from simulators.node_thread import NodeThread
 from simulators.turnstile import SimulatedTripod
@@ -47,6 +52,7 @@ from simulators.turnstile import SimulatedTripod
 SITE = "DEMO"
 TZ = ZoneInfo("Asia/Shanghai")
 GATES = {"G1": "east gate 东门", "G2": "west gate 西门"}
+BIN = Path(sys.executable).parent
 
 
 class Gate:
@@ -72,16 +78,16 @@ class Gate:
             self.service.reads.put(Credential("qr", text))
 
         self.thread.call(present)
-        deadline = time.monotonic() + 10
+        deadline = SYSTEM.monotonic() + 10
         while self.thread.call(lambda: len(self.service.decisions)) == before:
-            if time.monotonic() > deadline:
+            if SYSTEM.monotonic() > deadline:
                 raise RuntimeError("the gate did not decide")
-            time.sleep(0.01)
+            SYSTEM.sleep(0.01)
         decision = self.thread.call(lambda: self.service.decisions[before])
         if decision.grant:
-            deadline = time.monotonic() + 15
-            while self.mechanism.waiting["in"] > 0 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            deadline = SYSTEM.monotonic() + 15
+            while self.mechanism.waiting["in"] > 0 and SYSTEM.monotonic() < deadline:
+                SYSTEM.sleep(0.02)
         self.mechanism.waiting["in"] = 0
         return decision
 
@@ -93,17 +99,43 @@ class Gate:
         self.pins.reset()
 
 
-def run_site(console: Console, state_dir: Path, passphrase: bytes) -> None:
+@dataclass
+class Running:
+    """A site that is up: where to reach it, and the parts a visitor walks past."""
+
+    api: str
+    broker_port: int
+    login: tuple[str, str]
+    staff: dict[str, str]
+    inventory_id: int
+    gates: dict[str, Gate]
+    sessions: Any
+
+
+@contextmanager
+def site(console: Console, state_dir: Path, passphrase: bytes) -> Iterator[Running]:
+    """Bring the whole site up, as an operator would, and take it all down on leaving.
+
+    The cloud is set up through its own commands and API: ``keys init``, ``serve`` (which
+    migrates the database), ``admin create``, then the catalogue over HTTP with a manager's
+    token and each gate's key with ``device add``. The simulator signs nothing for the cloud
+    and writes none of its tables.
+    """
     cloud_state = state_dir / "cloud"
     init_keys(cloud_state, passphrase)
-    url = sqlite_database(cloud_state)
+    url = f"sqlite:///{cloud_state / 'cloud.sqlite'}"
     with ExitStack() as cleanup:  # everything started is stopped, in reverse, whatever fails
-        context = from_settings(Settings(state_dir=cloud_state, db_url=url), passphrase)
-        cleanup.callback(context.engine.dispose)
         broker = Broker(state_dir / "broker", users=["cloud", *GATES]).start()
         cleanup.callback(broker.stop)
-        inventory_id = _catalogue(context)
-        gates, keys = _gates(context, state_dir, broker.port, passphrase)
+        env = _cloud_env(cloud_state, url, broker.port, passphrase)
+        console.print("Starting the ticket office / 启动票务云 ...")
+        api = cleanup.enter_context(cloud_server(env, port=_preferred_port()))
+        login = _manager(env)
+        staff = _sign_in(api, login)
+        inventory_id = _catalogue(api, staff)
+        context = from_settings(Settings(state_dir=cloud_state, db_url=url), passphrase)
+        cleanup.callback(context.engine.dispose)
+        gates, keys = _gates(context, state_dir, broker.port, passphrase, env)
         ingest = IngestProcesses(
             cloud_state, context.root, passphrase, url, broker.port, password=PASSWORD
         )
@@ -119,46 +151,111 @@ def run_site(console: Console, state_dir: Path, passphrase: bytes) -> None:
         cleanup.callback(stop.set)
         downlink.connected.wait(10)
         downlink.publish_registry(SITE)  # retained: each gate learns its peers' keys
-        api = cleanup.enter_context(
-            cloud_server(_cloud_env(cloud_state, url, broker.port, passphrase))
-        )
         running = {}
         for node, state in gates.items():
             running[node] = Gate(NodeState.open(state.directory), keys[node])
             cleanup.callback(running[node].close)
-        _visitors(console, running, api, inventory_id)
-        deadline = time.monotonic() + 30
-        while any(g.outbox() for g in running.values()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        _cloud_summary(console, context.sessions, url, broker.port, api)
+        yield Running(api, broker.port, login, staff, inventory_id, running, context.sessions)
 
 
-def _catalogue(context: Any) -> int:
-    today = datetime.now(TZ).date()
-    with context.sessions.begin() as db:
-        add_site(db, SITE, "演示景区", "Demo scenic area", str(TZ))
-        product = Product(
-            site=SITE,
-            code="DAY",
-            name_zh="日票",
-            name_en="Day ticket",
-            kind="day",
-            refund_until_hours=-24,
-        )  # unused: refundable until the day ends
-        db.add(product)
-        db.flush()
-        db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
-        db.add(Price(product_id=product.id, price_type="child", amount_fen=4000))
-        stock = Inventory(product_id=product.id, day=today, capacity=5000)
-        db.add(stock)
-        db.flush()
-        return stock.id
+def run_site(console: Console, state_dir: Path, passphrase: bytes, live_s: float | None) -> None:
+    """The scripted tour, then visitors keep coming until ``live_s`` has passed (None: until
+    Ctrl-C); the site stops cleanly either way."""
+    with site(console, state_dir, passphrase) as up:
+        _visitors(console, up.gates, up.api, up.inventory_id)
+        _drain(up.gates)
+        _cloud_summary(console, up.sessions)
+        _announce(console, up, live_s)
+        _live(console, up, live_s)
+
+
+def _preferred_port() -> int | None:
+    """$DEMO_PORT, else 8000 when it is free (a URL a person can remember), else any."""
+    value = os.environ.get("DEMO_PORT", "8000")
+    if not value.isdigit() or int(value) > 65535:
+        raise ValueError(f"DEMO_PORT={value!r} is not a port number / DEMO_PORT 应为端口号")
+    wanted = int(value)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", wanted))
+        except OSError:
+            return None
+    return wanted
+
+
+def _manager(env: dict[str, str]) -> tuple[str, str]:
+    """A demo manager account, made with the operator's own command."""
+    username, password = "demo-manager", secrets.token_urlsafe(12)
+    subprocess.run(
+        [str(BIN / "scenic-cloud"), "admin", "create", "--username", username, "--role", "manager"],
+        env={**env, "SCENIC_ADMIN_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )
+    return username, password
+
+
+def _sign_in(api: str, login: tuple[str, str]) -> dict[str, str]:
+    answer = httpx.post(
+        f"{api}/api/v1/auth/token", json={"username": login[0], "password": login[1]}
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _catalogue(api: str, staff: dict[str, str]) -> int:
+    """The demo site's catalogue, over the API as a manager would enter it."""
+    today = site_today(SYSTEM, TZ)
+
+    def post(path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+        answer = httpx.post(
+            f"{api}/api/v1/{path}", json=body, headers={**staff, "Idempotency-Key": key}
+        )
+        if answer.status_code >= 400:
+            raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text}")
+        result: dict[str, Any] = answer.json()
+        return result
+
+    post(
+        "sites",
+        {
+            "code": SITE,
+            "name_zh": "演示景区",
+            "name_en": "Demo scenic area",
+            "timezone": str(TZ),
+            "zones": [{"zone": 1, "name_zh": "主景区", "name_en": "Main area"}],
+        },
+        "demo-site",
+    )
+    product = post(
+        "products",
+        {
+            "site": SITE,
+            "code": "DAY",
+            "name_zh": "日票",
+            "name_en": "Day ticket",
+            "kind": "day",
+            "refund_until_hours": -24,  # refundable until the visit day ends
+            "prices": [
+                {"price_type": "adult", "amount_fen": 8000},
+                {"price_type": "child", "amount_fen": 4000},
+            ],
+        },
+        "demo-product",
+    )
+    stock = post(
+        "inventory",
+        {"product_id": product["id"], "day": today.isoformat(), "capacity": 5000},
+        "demo-inventory",
+    )
+    return int(stock["inventory_id"])
 
 
 def _gates(
-    context: Any, state_dir: Path, port: int, passphrase: bytes
+    context: Any, state_dir: Path, port: int, passphrase: bytes, env: dict[str, str]
 ) -> tuple[dict[str, NodeState], dict[str, keystore.SigningKey]]:
-    """Gate state directories pinning the cloud's root key and its signed keyring."""
+    """Gate state directories pinning the cloud's root key and its signed keyring; each gate's
+    identity key registered with ``scenic-cloud device add``."""
     (state_dir / "cloud-root.pem").write_text(keystore.public_pem(context.root.public_key))
     with context.sessions.begin() as db:
         keyring = signed_keyring(db, context.root, SITE, context.keyring)
@@ -184,16 +281,28 @@ def _gates(
         password.write_text(PASSWORD)
         password.chmod(0o600)
         keys[node] = states[node].identity(passphrase)
-        with context.sessions.begin() as db:
-            db.add(
-                Device(
-                    site=SITE,
-                    node=node,
-                    kind="tripod",
-                    zone=1,
-                    public_key=keystore.raw_public(keys[node].public_key),
-                )
-            )
+        public = states[node].directory / "identity.pub.pem"
+        public.write_text(keystore.public_pem(keys[node].public_key))
+        subprocess.run(
+            [
+                str(BIN / "scenic-cloud"),
+                "device",
+                "add",
+                "--site",
+                SITE,
+                "--node",
+                node,
+                "--public-key",
+                str(public),
+                "--kind",
+                "tripod",
+                "--zone",
+                "1",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     return states, keys
 
 
@@ -255,7 +364,7 @@ def _visitors(console: Console, gates: dict[str, Gate], api: str, inventory_id: 
 
     _, (family,) = _buy(api, inventory_id, "demo-family-0001", quantity=3, group=True)
     row("G1", "family of three, one code 三人一码", family["text"], 3)
-    time.sleep(0.3)  # gossip reaches the west gate in tens of milliseconds
+    SYSTEM.sleep(0.3)  # gossip reaches the west gate in tens of milliseconds
     row("G2", "same code, other gate 换门再用", family["text"], 1)
     refund_order, (refunded,) = _buy(api, inventory_id, "demo-refund-0002")
     answer = httpx.post(
@@ -267,7 +376,7 @@ def _visitors(console: Console, gates: dict[str, Gate], api: str, inventory_id: 
         f"Refund over the API: {answer.json().get('refund_fen', 0) / 100:.2f} yuan "
         "back; the gates are told at once."
     )
-    time.sleep(0.5)
+    SYSTEM.sleep(0.5)
     row("G2", "refunded ticket 已退票", refunded["text"], 1)
     for number in range(3, 13):
         _, (ticket,) = _buy(api, inventory_id, f"demo-visitor-{number:04d}")
@@ -275,19 +384,82 @@ def _visitors(console: Console, gates: dict[str, Gate], api: str, inventory_id: 
     console.print(table)
 
 
-def _cloud_summary(console: Console, sessions: Any, url: str, port: int, api: str) -> None:
+def _drain(gates: dict[str, Gate], timeout_s: float = 30) -> None:
+    """Wait until every gate's outbox is acknowledged by the cloud (or the timeout passes).
+
+    Empty twice, half a second apart: a passage is recorded a tick after the last visitor
+    is through, so one empty reading can come just before it."""
+    deadline = SYSTEM.monotonic() + timeout_s
+    empty = 0
+    while empty < 2 and SYSTEM.monotonic() < deadline:
+        empty = empty + 1 if not any(g.outbox() for g in gates.values()) else 0
+        SYSTEM.sleep(0.5)
+
+
+def _cloud_summary(console: Console, sessions: Any) -> str:
     with sessions() as session:
         events = session.scalar(select(func.count()).select_from(GateEventRecord))
         counts = session.scalars(select(ParkCount)).all()
         links = session.scalars(select(NodeLink)).all()
     inside = sum(c.in_park for c in counts)
     online = ", ".join(f"{link.node} {link.state}" for link in links)
-    console.print(
-        f"Cloud ({url}): {events} signed gate events stored, "
-        f"{inside} visitors in the park now (在园人数), links: {online}."
+    line = (
+        f"Cloud: {events} signed gate events stored, {inside} visitors in the park now "
+        f"(在园人数), links: {online}."
     )
-    console.print(f"Ticket office API: {api}/docs (OpenAPI). Broker: mqtt://127.0.0.1:{port}.")
-    console.print(
-        "The manager dashboard is not built yet; these figures come from the cloud "
-        "database it will read."
+    console.print(line)
+    return line
+
+
+def _announce(console: Console, up: Running, live_s: float | None) -> None:
+    stop = (
+        f"stops by itself in {live_s:.0f} s (DEMO_SECONDS) / {live_s:.0f} 秒后自动停止"
+        if live_s is not None
+        else "Ctrl-C stops everything / 按 Ctrl-C 停止全部"
     )
+    console.print(
+        f"""
+[bold]Site {SITE} is running / 演示景区运行中[/bold]
+  Ticket office API / 票务接口:   {up.api}/docs
+  Printable order pages / 订单页: {up.api}/api/v1/orders/{{order_no}}/print (X-Order-Token)
+  Manager login / 管理员账号:     {up.login[0]} / {up.login[1]}  (POST {up.api}/api/v1/auth/token)
+  Dashboard / 管理看板:           not built yet / 尚未实现
+  Site broker / 站点消息服务:     mqtt://127.0.0.1:{up.broker_port}
+Visitors keep arriving at both gates; {stop}.
+"""
+    )
+
+
+def _live(console: Console, up: Running, live_s: float | None, seed: int = 7) -> None:
+    """Visitors keep coming, about one a second: most buy and walk in, some come back with a
+    used code; a status line every ten seconds."""
+    rng = random.Random(seed)
+    started = SYSTEM.monotonic()
+    report_at = started + 10
+    sold: list[str] = []
+    seen: Counter[str] = Counter()
+    number = 100
+    while live_s is None or SYSTEM.monotonic() - started < live_s:
+        number += 1
+        node = rng.choice(list(up.gates))
+        if sold and rng.random() < 0.1:
+            decision = up.gates[node].visit(rng.choice(sold), 1)  # a used code, shown again
+        else:
+            people = rng.choice((1, 1, 1, 2, 3, 4))
+            _, (ticket,) = _buy(
+                up.api, up.inventory_id, f"demo-live-{number:05d}", people, group=people > 1
+            )
+            sold.append(ticket["text"])
+            seen["sold"] += people
+            decision = up.gates[node].visit(ticket["text"], people)
+        seen["granted" if decision.grant else f"refused {decision.reason.value}"] += 1
+        if SYSTEM.monotonic() >= report_at:
+            report_at += 10
+            now = SYSTEM.now().astimezone(TZ).strftime("%H:%M:%S")
+            tally = ", ".join(f"{what} {count}" for what, count in sorted(seen.items()))
+            console.print(f"[dim]{now}[/dim] {tally}")
+            _cloud_summary(console, up.sessions)
+        SYSTEM.sleep(rng.uniform(0.3, 1.2))
+    _drain(up.gates)
+    console.print("The live run is over / 演示结束:")
+    _cloud_summary(console, up.sessions)
