@@ -426,7 +426,8 @@ def _announce(console: Console, up: Running, live_s: float | None) -> None:
   Dashboard / 管理看板:           not built yet / 尚未实现
   Site broker / 站点消息服务:     mqtt://127.0.0.1:{up.broker_port}
 Visitors keep arriving at both gates; {stop}.
-"""
+""",
+        soft_wrap=True,  # a URL broken over two lines cannot be copied
     )
 
 
