@@ -3,9 +3,9 @@
 The rule lives in the primary key of ``holder_claims`` (product, day, holder reference), not in
 a look-up before a write, so it holds across the lines of one order, across pending orders and
 between two buyers submitting the same ID at the same instant, on SQLite and PostgreSQL alike.
-A claim is one ``INSERT ... ON CONFLICT DO NOTHING`` whose row count says who won: the loser
-is refused without an IntegrityError spoiling its transaction, so a late payment can test a
-claim and still refund cleanly (services/holds.py, ``retake``).
+A claim is one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` whose returned row says who
+won: the loser is refused without an IntegrityError spoiling its transaction, so a late payment
+can test a claim and still refund cleanly (services/holds.py, ``retake``).
 
 Lifecycle: taken by ``create_order`` (and again by a late payment of an expired hold), moved by
 a date change, given back when a hold expires (``release_order``) or a ticket is refunded
@@ -37,12 +37,13 @@ def claim(session: Session, order_id: int, product_id: int, day: date, ref: byte
     """Claim ``ref``'s place of the product on ``day`` for the order; False if someone (this
     order included) holds it already. Nothing is changed then."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    result = session.execute(
+    won = session.execute(
         insert(HolderClaim)
         .values(product_id=product_id, day=day, holder_ref=ref, order_id=order_id)
         .on_conflict_do_nothing()
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        .returning(HolderClaim.order_id)  # the ORM reports no row count here (-1 on psycopg)
+    ).first()
+    return won is not None
 
 
 def claim_holders(
