@@ -28,6 +28,7 @@ from cloud.services.orders import DEFAULT_LIMITS, LineRequest, create_order
 from cloud.services.payments.settle import apply_payment
 from cloud.services.refunds import change_ticket, refund_tickets
 from keys.clock import ManualClock
+from keys.holder import holder_ref
 from tests.cloud.conftest import SALT, SITE_TZ, api_context
 
 ID_A = "11010519491231002X"
@@ -195,14 +196,8 @@ def test_an_id_may_order_again_once_its_ticket_was_refunded(office):
     with pytest.raises(Problem) as info:  # the other ID still holds its ticket
         buy(office, real_line(office, ID_A, ID_B), at=at)
     assert info.value.code == "duplicate_holder"
-    freed = ID_A if ticket.holder_ref == refs(office, ID_A) else ID_B
+    freed = ID_A if ticket.holder_ref == holder_ref(SALT, "id_card", ID_A) else ID_B
     buy(office, real_line(office, freed), at=at)
-
-
-def refs(office, number: str) -> bytes:
-    from keys.holder import holder_ref
-
-    return holder_ref(SALT, "id_card", number)
 
 
 def test_a_late_payment_for_an_id_claimed_by_someone_else_meanwhile_is_refunded(office):
@@ -437,72 +432,59 @@ def test_releasing_places_that_are_not_taken_is_refused_and_changes_nothing(offi
 # Date change -----------------------------------------------------------------------------------
 
 
-def test_a_date_change_to_a_day_already_over_is_refused(office):
-    at = noon_before(office)
-    order_no, total = buy(office, LineRequest(office.day_ticket, "adult", 1), at=at)
-    pay(office, order_no, total, at)
+def another_day(office, product: str, days: int) -> int:
+    """An inventory row of ``product`` ``days`` after (negative: before) the visit day."""
     with office.sessions.begin() as session:
-        over = Inventory(
-            product_id=office.products["day"], day=office.day - timedelta(days=4), capacity=10
+        stock = Inventory(
+            product_id=office.products[product], day=office.day + timedelta(days=days), capacity=10
         )
-        session.add(over)
+        session.add(stock)
         session.flush()
-        over_id = over.id
-        number = session.scalar(select(Ticket.ticket_id)).hex()
-    with pytest.raises(Problem) as info, office.sessions.begin() as session:
+        return stock.id
+
+
+def change(office, number: str, to: int, at: datetime) -> None:
+    with office.sessions.begin() as session:
         change_ticket(
             session,
             ticket_number=number,
-            inventory_id=over_id,
+            inventory_id=to,
             issuer=office.issuer,
             root=office.root,
             actor="cashier1",
             source="10.0.0.5",
             now=at,
         )
+
+
+def first_ticket_number(office) -> str:
+    with office.sessions() as session:
+        return session.scalar(select(Ticket.ticket_id).order_by(Ticket.id)).hex()
+
+
+def test_a_date_change_to_a_day_already_over_is_refused(office):
+    at = noon_before(office)
+    order_no, total = buy(office, LineRequest(office.day_ticket, "adult", 1), at=at)
+    pay(office, order_no, total, at)
+    over_id = another_day(office, "day", -4)
+    with pytest.raises(Problem) as info:
+        change(office, first_ticket_number(office), over_id, at)
     assert info.value.code == "day_past" and info.value.zh
     assert taken(office, over_id) == 0 and taken(office, office.day_ticket) == 1
 
 
 def test_a_date_change_moves_the_ids_claim_and_refuses_a_day_it_already_holds(office):
     at = noon_before(office)
-    with office.sessions.begin() as session:
-        later = Inventory(
-            product_id=office.products["real"], day=office.day + timedelta(days=1), capacity=10
-        )
-        session.add(later)
-        session.flush()
-        later_id = later.id
+    later_id = another_day(office, "real", 1)
     order_no, total = buy(office, real_line(office, ID_A), at=at)
     pay(office, order_no, total, at)
     buy(office, LineRequest(later_id, "adult", 1, holders=[ID_A]), at=at)
-    with office.sessions() as session:
-        number = session.scalar(select(Ticket.ticket_id)).hex()
-
-    def change(to: int) -> None:
-        with office.sessions.begin() as session:
-            change_ticket(
-                session,
-                ticket_number=number,
-                inventory_id=to,
-                issuer=office.issuer,
-                root=office.root,
-                actor="cashier1",
-                source="10.0.0.5",
-                now=at,
-            )
-
+    number = first_ticket_number(office)
     with pytest.raises(Problem) as info:
-        change(later_id)
+        change(office, number, later_id, at)
     assert info.value.code == "duplicate_holder"
-    with office.sessions.begin() as session:
-        free = Inventory(
-            product_id=office.products["real"], day=office.day + timedelta(days=2), capacity=10
-        )
-        session.add(free)
-        session.flush()
-        free_id = free.id
-    change(free_id)
+    free_id = another_day(office, "real", 2)
+    change(office, number, free_id, at)
     buy(office, real_line(office, ID_A), at=at)  # its first day is free again
     with pytest.raises(Problem) as info:
         buy(office, LineRequest(free_id, "adult", 1, holders=[ID_A]), at=at)
