@@ -133,10 +133,12 @@ def check_client(
 
 
 class Expirer:
-    """Runs ``expire_orders`` now and then every ``every_s`` seconds in a daemon thread, until
-    ``stop()``; inside ``scenic-cloud serve``. ``clock`` gives the instant each pass expires
-    as of (the context's injectable clock). ``when_swept(expired)`` is called after each pass.
-    A pass that fails (database away) is logged and retried at the next interval."""
+    """Expires unpaid holds inside ``scenic-cloud serve``: ``start()`` sweeps once at once
+    (holds that ended while nothing ran are given back before the first order is taken), then
+    a daemon thread sweeps every ``every_s`` seconds until ``stop()``. ``clock`` gives the
+    instant each pass expires as of (the context's injectable clock); ``when_swept(expired)``
+    is called after each pass. A pass that fails (database away) is logged and retried at the
+    next interval."""
 
     def __init__(
         self,
@@ -151,6 +153,7 @@ class Expirer:
         self._thread = threading.Thread(target=self._run, name="hold-expiry", daemon=True)
 
     def start(self) -> None:
+        self._pass()
         self._thread.start()
 
     def stop(self) -> None:
@@ -167,15 +170,17 @@ class Expirer:
             if expired < EXPIRE_BATCH:
                 return total
 
+    def _pass(self) -> None:
+        try:
+            expired = self.sweep()
+        except SQLAlchemyError:
+            log.exception("hold expiry pass failed; retrying in %s s", self.every_s)
+            return
+        if expired:
+            log.info("expired %d unpaid orders", expired)
+        if self.when_swept is not None:
+            self.when_swept(expired)
+
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                expired = self.sweep()
-            except SQLAlchemyError:
-                log.exception("hold expiry pass failed; retrying in %s s", self.every_s)
-            else:
-                if expired:
-                    log.info("expired %d unpaid orders", expired)
-                if self.when_swept is not None:
-                    self.when_swept(expired)
-            self._stop.wait(self.every_s)
+        while not self._stop.wait(self.every_s):
+            self._pass()

@@ -29,11 +29,13 @@ from cloud.services.payments.settle import apply_payment
 from cloud.services.refunds import change_ticket, refund_tickets
 from keys.clock import ManualClock
 from keys.holder import holder_ref
+from simulators.cloud_server import cloud_server
 from tests.cloud.conftest import SALT, SITE_TZ, api_context
 
 ID_A = "11010519491231002X"
 ID_B = "110101199003074477"
 THREADS = 8
+TOOL = str(Path(sys.executable).with_name("scenic-cloud"))
 
 
 def noon_before(office) -> datetime:
@@ -259,19 +261,41 @@ def test_the_serve_expiry_thread_gives_unpaid_places_back_on_its_clock(office):
     buy(office, LineRequest(office.timed_9, "adult", 4), at=at)
     clock = ManualClock(at + timedelta(minutes=16))
     swept: list[int] = []
-    done = threading.Event()
+    both = threading.Event()
 
     def when_swept(expired: int) -> None:
         swept.append(expired)
-        done.set()
+        if sum(swept) == 2:
+            both.set()
 
-    expirer = Expirer(office.sessions, clock.now, every_s=3600, when_swept=when_swept)
-    expirer.start()
+    expirer = Expirer(office.sessions, clock.now, every_s=0.05, when_swept=when_swept)
+    expirer.start()  # the first pass runs before start returns
     try:
-        assert done.wait(60)
+        assert swept == [1] and taken(office, office.timed_9) == 0
+        buy(office, LineRequest(office.timed_9, "adult", 3), at=at)  # over on the clock
+        assert both.wait(60)  # a later pass, in the thread
     finally:
         expirer.stop()
-    assert swept == [1] and taken(office, office.timed_9) == 0
+    assert taken(office, office.timed_9) == 0
+
+
+def test_serve_gives_back_holds_that_ended_before_it_answers_its_first_request(
+    office, db_url, tmp_path
+):
+    at = noon_before(office)
+    order_no, _ = buy(office, LineRequest(office.timed_9, "adult", 5), at=at)
+    env = {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(tmp_path / "state"),
+        "SCENIC_DB_URL": db_url,
+        "SCENIC_KEY_PASSPHRASE": "a long cloud passphrase",
+        "SCENIC_CLOCK_AT": (at + timedelta(minutes=16)).isoformat(),
+    }
+    made = subprocess.run([TOOL, "keys", "init"], capture_output=True, env=env, timeout=120)
+    assert made.returncode == 0, made.stderr
+    with cloud_server(env):
+        assert status(office, order_no) == "expired"
+        assert taken(office, office.timed_9) == 0
 
 
 def test_holds_expire_runs_from_the_command_line_with_one_line_and_exit_0(office, db_url):
@@ -282,15 +306,14 @@ def test_holds_expire_runs_from_the_command_line_with_one_line_and_exit_0(office
         "SCENIC_DB_URL": db_url,
         "SCENIC_CLOCK_AT": (at + timedelta(minutes=16)).isoformat(),
     }
-    tool = str(Path(sys.executable).with_name("scenic-cloud"))
     done = subprocess.run(
-        [tool, "holds", "expire", "--json"], capture_output=True, text=True, env=env, timeout=120
+        [TOOL, "holds", "expire", "--json"], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == '{"expired": 1}'
     assert taken(office, office.timed_9) == 0
     bad = subprocess.run(
-        [tool, "holds", "expire"],
+        [TOOL, "holds", "expire"],
         capture_output=True,
         text=True,
         env={**env, "SCENIC_CLOCK_AT": "yesterday"},
