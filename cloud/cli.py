@@ -261,13 +261,13 @@ def holds_expire(
     several workers serve; serve does it too). 释放超时未支付订单的名额。"""
     import json
 
-    from cloud.services.holds import Expirer
+    from cloud.services.holds import sweep
 
     settings = _settings(db)
     wall = _clock()
     engine = make_engine(settings.db_url)
     try:
-        expired = Expirer(session_factory(engine), wall.now).sweep()
+        expired = sweep(session_factory(engine), wall.now)
     except OperationalError as exc:
         fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
     finally:

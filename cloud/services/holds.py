@@ -62,6 +62,18 @@ def expire_orders(session: Session, now: datetime, limit: int = EXPIRE_BATCH) ->
     return sum(expire_order(session, order_id, now) for order_id in due)
 
 
+def sweep(sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> int:
+    """Expire every due order, in transactions of ``EXPIRE_BATCH`` (one pass of the expirer,
+    or ``scenic-cloud holds expire``); returns how many."""
+    total = 0
+    while True:
+        with sessions.begin() as session:
+            expired = expire_orders(session, clock())
+        total += expired
+        if expired < EXPIRE_BATCH:
+            return total
+
+
 def expire_order(session: Session, order_id: int, now: datetime) -> bool:
     """Expire one order if it is still pending and past its hold; give its places and claims
     back. False (nothing changed) if it was paid, expired or is still within its hold."""
@@ -160,19 +172,9 @@ class Expirer:
         self._stop.set()
         self._thread.join()
 
-    def sweep(self) -> int:
-        """One pass: every due order, in transactions of ``EXPIRE_BATCH``."""
-        total = 0
-        while True:
-            with self.sessions.begin() as session:
-                expired = expire_orders(session, self.clock())
-            total += expired
-            if expired < EXPIRE_BATCH:
-                return total
-
     def _pass(self) -> None:
         try:
-            expired = self.sweep()
+            expired = sweep(self.sessions, self.clock)
         except SQLAlchemyError:
             log.exception("hold expiry pass failed; retrying in %s s", self.every_s)
             return

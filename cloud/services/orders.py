@@ -27,14 +27,13 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import Problem, not_found
 from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site
 from cloud.services import holder_claims, holds, inventory
-from cloud.services.holds import HoldLimits
 from cloud.services.personal_data import PersonalData
 from keys.holder import holder_ref, valid_id_number
 
 HOLD_MINUTES = 15
 DUPLICATE_WINDOW = timedelta(minutes=30)
 CHANNELS = ("web", "window", "ota", "distributor", "kiosk")
-DEFAULT_LIMITS = HoldLimits()
+DEFAULT_LIMITS = holds.HoldLimits()
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def create_order(
     now: datetime,
     idempotency_key: str | None = None,
     client: str | None = None,
-    limits: HoldLimits = DEFAULT_LIMITS,
+    limits: holds.HoldLimits = DEFAULT_LIMITS,
 ) -> Order:
     """Hold places for ``lines``. ``client`` is the anonymous buyer's address (None when staff
     sell): its unpaid places count against ``limits.client_places``."""
@@ -99,7 +98,7 @@ def create_order(
     return order
 
 
-def _check_size(session: Session, lines: list[LineRequest], limits: HoldLimits) -> None:
+def _check_size(session: Session, lines: list[LineRequest], limits: holds.HoldLimits) -> None:
     """An order has at most ``limits.max_lines`` lines, and a product's ``max_per_order``
     counts every line of it (else 50 lines of 20 hold 1,000 places)."""
     if len(lines) > limits.max_lines:
