@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -11,7 +10,7 @@ from sqlalchemy import text
 
 from cloud.db import make_engine
 from cloud.migrate import upgrade
-from simulators.databases import POSTGRES
+from simulators.databases import postgres_schema, sqlite_database
 
 DAY = date(2026, 12, 9)
 AT = datetime(2026, 12, 1, 4, tzinfo=UTC)
@@ -21,22 +20,10 @@ SOLD_TWICE, PENDING = b"\xaa" * 8, b"\xbb" * 8
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def url_at_0003(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud.sqlite'}"
-        upgrade(url, "0003")
-        yield url
+        yield sqlite_database(tmp_path, "0003")
         return
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = make_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url, "0003")
+    with postgres_schema("0003") as url:
         yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def sell_the_old_way(url: str) -> None:
