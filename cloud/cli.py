@@ -1,5 +1,5 @@
 """scenic-cloud: the cloud's command line: migrate the database, run ingest workers, register
-gate nodes. (serve, admin and issuing arrive with the sales core.)
+gate nodes, serve the API, expire unpaid holds. (admin and issuing arrive with the sales core.)
 
 Thin typer commands over cloud/ services. Errors are one line on stderr (English / 中文).
 Exit codes: 0 done; 1 failed at run time (database or broker unreachable); 2 usage or
@@ -29,7 +29,7 @@ from cloud.models import Device
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
-from keys import keystore
+from keys import clock, keystore
 from keys.keystore import KeyStoreError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -46,6 +46,8 @@ keys_app = typer.Typer(help="The cloud's keys and secrets. 云端密钥。", no_
 app.add_typer(keys_app, name="keys")
 admin = typer.Typer(help="Staff accounts. 员工账号。", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+holds_app = typer.Typer(help="Unpaid orders' holds. 未支付订单的占座。", no_args_is_help=True)
+app.add_typer(holds_app, name="holds")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (else $SCENIC_DB_URL)")]
 
@@ -195,21 +197,39 @@ def device_add(
     typer.echo(f"registered {site}/{node} ({kind}), key {keystore.fingerprint(key)}")
 
 
+def _clock() -> clock.Clock:
+    """The machine's clock, or ``$SCENIC_CLOCK_AT`` (keys/clock.py) for a demo at a set hour."""
+    try:
+        return clock.from_environment()
+    except ValueError as exc:
+        fail(str(exc))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     db: DbOption = None,
+    expire_every: Annotated[
+        float | None,
+        typer.Option(help="Seconds between hold expiry passes; 0: off (else settings, 30)"),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (migrations applied first). 启动票务服务。"""
+    """Run the HTTP API (migrations applied first); unpaid holds expire while it runs.
+    启动票务服务。"""
     import uvicorn
 
     from cloud.api.app import create_app
     from cloud.api.context import from_settings
     from cloud.mqtt.api_publisher import ApiPublisher
+    from cloud.services.holds import Expirer
     from keys import logs
 
     settings = _settings(db)
+    every = settings.hold_expiry_every_s if expire_every is None else expire_every
+    if every < 0:
+        fail("--expire-every must not be negative / 间隔不能为负")
+    wall = _clock()
     try:
         upgrade(settings.db_url)
         context = from_settings(settings, keystore.passphrase_from(None))
@@ -220,11 +240,42 @@ def serve(
         fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
     logs.setup()
     publisher = ApiPublisher(settings)  # refunds and changes reach the gates at once
-    context.publish = publisher
+    context.publish, context.clock = publisher, wall.now
+    expirer = Expirer(context.sessions, wall.now, every) if every > 0 else None
+    if expirer is not None:
+        expirer.start()
     try:
         uvicorn.run(create_app(context), host=host, port=port, log_config=None)
     finally:
+        if expirer is not None:
+            expirer.stop()
         publisher.close()
+
+
+@holds_app.command("expire")
+def holds_expire(
+    db: DbOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Expire unpaid orders past their hold once, giving their places back (for a timer when
+    several workers serve; serve does it too). 释放超时未支付订单的名额。"""
+    import json
+
+    from cloud.services.holds import sweep
+
+    settings = _settings(db)
+    wall = _clock()
+    engine = make_engine(settings.db_url)
+    try:
+        expired = sweep(session_factory(engine), wall.now)
+    except OperationalError as exc:
+        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
+    finally:
+        engine.dispose()
+    if json_out:
+        typer.echo(json.dumps({"expired": expired}))
+    else:
+        typer.echo(f"expired {expired} unpaid order(s) / 已释放{expired}个超时订单")
 
 
 @app.command("site")

@@ -2,6 +2,11 @@
 
 The same models, migrations and tests run on both (DESIGN.md). SQLite gets WAL, a busy timeout
 (several ingest workers and the API share one file) and foreign keys on every connection.
+
+SQLite transactions start with ``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for pysqlite,
+"Serializable isolation / Savepoints / Transactional DDL"): the write lock is taken at the
+start, so two read-then-write transactions queue instead of one failing with "database is
+locked" when it upgrades, and what a transaction read stays true until it commits.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ def make_engine(url: str, **options: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            connection.isolation_level = None  # pysqlite emits no BEGIN of its own
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **options)

@@ -16,22 +16,23 @@ from cloud.migrate import upgrade
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def sqlite_database(folder: Path) -> str:
+def sqlite_database(folder: Path, revision: str = "head") -> str:
     url = f"sqlite:///{folder / 'cloud.sqlite'}"
-    upgrade(url)
+    upgrade(url, revision)
     return url
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A new schema, migrated; its URL selects it by search_path; dropped afterwards."""
+def postgres_schema(revision: str = "head") -> Iterator[str]:
+    """A new schema, migrated (to ``revision``); its URL selects it by search_path; dropped
+    afterwards."""
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = make_engine(POSTGRES)
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
     try:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         with admin.begin() as connection:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.core.config import Settings
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
+from cloud.services.holds import HoldLimits
 from cloud.services.issuing import Issuer
 from cloud.services.payments.cash import CashProvider
 from cloud.services.payments.provider import Provider
@@ -56,6 +57,7 @@ class CloudContext:
     keyring: list[IssuerKey] = field(default_factory=list)  # every key tickets may carry
     publish: Publish = lambda site, doc_type, raw: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
 
     @property
     def sandbox(self) -> SandboxProvider:
@@ -102,6 +104,7 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
             "cash": CashProvider(),
             **channels(settings.state_dir, passphrase),
         },
+        limits=HoldLimits(settings.order_max_lines, settings.client_hold_places),
     )
 
 

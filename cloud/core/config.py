@@ -8,8 +8,10 @@ defaulted, and a known placeholder value is refused.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 REFUSED_SECRETS = {"", "changethis", "secret", "password", "changeme"}
 
@@ -27,6 +29,9 @@ class Settings:
     broker_username: str | None = None
     broker_password: str | None = None
     site_timezone: str = "Asia/Shanghai"
+    hold_expiry_every_s: float = 30.0  # serve expires unpaid holds this often; 0: never
+    order_max_lines: int = 10
+    client_hold_places: int = 40  # unpaid places one anonymous client address may hold
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,4 +53,21 @@ class Settings:
             broker_username=values.get("SCENIC_BROKER_USERNAME"),
             broker_password=password,
             site_timezone=values.get("SCENIC_SITE_TIMEZONE", "Asia/Shanghai"),
+            hold_expiry_every_s=_number(values, "SCENIC_HOLD_EXPIRY_EVERY_S", "30", float),
+            order_max_lines=_number(values, "SCENIC_ORDER_MAX_LINES", "10", int),
+            client_hold_places=_number(values, "SCENIC_CLIENT_HOLD_PLACES", "40", int),
         )
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(values: Mapping[str, str], name: str, default: str, kind: type[N]) -> N:
+    """A non-negative number setting, or a ConfigError naming the variable."""
+    try:
+        number = kind(values.get(name, default))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number") from None
+    if not 0 <= number < float("inf"):
+        raise ConfigError(f"{name} must be a finite number, not negative")
+    return number

@@ -13,7 +13,7 @@ from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Z
 from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
-from cloud.models.orders import Order, OrderItem, Payment, Refund, Ticket
+from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 
 __all__ = [
     "ApiKey",
@@ -24,6 +24,7 @@ __all__ = [
     "CashierShift",
     "Device",
     "GateEventRecord",
+    "HolderClaim",
     "IdempotencyRecord",
     "Inventory",
     "NodeLink",

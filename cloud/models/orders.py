@@ -37,6 +37,9 @@ class Order(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of: Mapped[str | None] = mapped_column(String(32))  # a similar recent order
+    # The address an anonymous buyer ordered from (what one client may hold: services/holds.py);
+    # None for orders made by signed-in staff.
+    client: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class OrderItem(Base):
@@ -51,6 +54,21 @@ class OrderItem(Base):
     unit_fen: Mapped[int] = mapped_column()
     group_ticket: Mapped[bool] = mapped_column(default=False)  # one code for N people
     holders: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{ref, id_enc}]
+
+
+class HolderClaim(Base):
+    """One ID, one ticket (防黄牛): a real-name ID holds at most one place of a product on a
+    day, by primary key. Taken when an order is created (services/holder_claims.py), kept while
+    its order is pending or its ticket valid, given back when the hold expires or the ticket is
+    refunded. ``holder_ref`` is the keyed hash of the ID (keys/holder.py): the ID itself is
+    only stored encrypted, so only its hash can be unique."""
+
+    __tablename__ = "holder_claims"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # the visit day (valid_from)
+    holder_ref: Mapped[bytes] = mapped_column(LargeBinary(8), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
 
 
 class Ticket(Base):

@@ -14,11 +14,15 @@ a whole-day row for that day, a place in a slot is taken from both, or from neit
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from cloud.core.errors import Problem
 from cloud.models import Inventory
+
+log = logging.getLogger(__name__)
 
 
 def reserve(session: Session, inventory_id: int, places: int) -> None:
@@ -65,12 +69,25 @@ def _take(session: Session, inventory_id: int, places: int) -> None:
 
 
 def _give(session: Session, inventory_id: int, places: int) -> None:
-    session.execute(
+    """Give places back, never below zero. Callers release only after winning the conditional
+    update of the order or ticket that held them, so a release that finds too few places taken
+    means places were given back twice: the transaction is refused (409 ``inventory_mismatch``)
+    rather than the count made up."""
+    result = session.execute(
         update(Inventory)
         .where(Inventory.id == inventory_id, Inventory.taken >= places)
         .values(taken=Inventory.taken - places)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        log.error("releasing %d places of inventory %d: fewer are taken", places, inventory_id)
+        raise Problem(
+            409,
+            "inventory_mismatch",
+            "These places were already given back; nothing was changed",
+            "名额已释放，未做任何更改",
+            inventory_id=inventory_id,
+        )
 
 
 def _day_row_of(session: Session, inventory_id: int) -> int | None:

@@ -1,14 +1,17 @@
 """Orders: from a cart to a pending order holding its places, or a clear refusal.
 
-``create_order`` checks every line (product on sale, day open and not past, slot not over,
-price type priced, quantity within limits, ID numbers for real-name products), prices it (peak
-days), reserves the places atomically (services/inventory.py) and records the order as
-``pending`` until ``expires_at`` (``HOLD_MINUTES``). ``expire_orders`` gives unpaid places back.
+``create_order`` checks the order's size (lines, and each product's ``max_per_order`` over all
+its lines) and what its anonymous client already holds (services/holds.py), then every line
+(product on sale, day open and not past, slot not over, price type priced, ID numbers for
+real-name products), prices it (peak days), reserves the places atomically
+(services/inventory.py) and records the order as ``pending`` until ``expires_at``
+(``HOLD_MINUTES``). services/holds.py expires unpaid orders and gives their places back.
 
 Duplicate purchases: an order from the same buyer for the same day and slot within
 ``DUPLICATE_WINDOW`` is accepted but marked ``duplicate_of`` (families do buy twice; the
-window staff see it). A real-name ID that already holds a valid ticket for the same product
-and day is refused: one person, one ticket (防黄牛).
+window staff see it). A real-name ID that already holds a ticket or a pending order for the
+same product and day, in this order or another, is refused: one person, one ticket (防黄牛),
+by the primary key of services/holder_claims.py.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import Problem, not_found
-from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site, Ticket
-from cloud.services import inventory
+from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site
+from cloud.services import holder_claims, holds, inventory
 from cloud.services.personal_data import PersonalData
 from keys.holder import holder_ref, valid_id_number
 
 HOLD_MINUTES = 15
 DUPLICATE_WINDOW = timedelta(minutes=30)
 CHANNELS = ("web", "window", "ota", "distributor", "kiosk")
+DEFAULT_LIMITS = holds.HoldLimits()
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,11 @@ def create_order(
     holder_salt: bytes,
     now: datetime,
     idempotency_key: str | None = None,
+    client: str | None = None,
+    limits: holds.HoldLimits = DEFAULT_LIMITS,
 ) -> Order:
+    """Hold places for ``lines``. ``client`` is the anonymous buyer's address (None when staff
+    sell): its unpaid places count against ``limits.client_places``."""
     if channel not in CHANNELS:
         raise Problem(
             422, "bad_channel", f"channel must be one of {', '.join(CHANNELS)}", "销售渠道无效"
@@ -62,6 +70,9 @@ def create_order(
     place = session.get(Site, site)
     if place is None:
         raise not_found("site", "景区")
+    _check_size(session, lines, limits)
+    places = sum(line.quantity for line in lines)
+    holds.check_client(session, client, places, limits.client_places, now)
     local_now = now.astimezone(ZoneInfo(place.timezone))
     buyer_ref = pd.blind_ref(contact) if contact else None
     order = Order(
@@ -75,6 +86,7 @@ def create_order(
         idempotency_key=idempotency_key,
         created_at=now,
         expires_at=now + timedelta(minutes=HOLD_MINUTES),
+        client=client,
     )
     session.add(order)
     session.flush()
@@ -86,16 +98,47 @@ def create_order(
     return order
 
 
-def expire_orders(session: Session, now: datetime) -> int:
-    """Unpaid orders past their hold give their places back; returns how many expired."""
-    expired = session.scalars(
-        select(Order).where(Order.status == "pending", Order.expires_at < now).with_for_update()
-    ).all()
-    for order in expired:
-        for item in session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)):
-            inventory.release(session, item.inventory_id, item.quantity)
-        order.status = "expired"
-    return len(expired)
+def _check_size(session: Session, lines: list[LineRequest], limits: holds.HoldLimits) -> None:
+    """An order has at most ``limits.max_lines`` lines, and a product's ``max_per_order``
+    counts every line of it (else 50 lines of 20 hold 1,000 places)."""
+    if len(lines) > limits.max_lines:
+        raise Problem(
+            422,
+            "too_many_lines",
+            f"An order has at most {limits.max_lines} lines",
+            f"每个订单最多{limits.max_lines}行",
+        )
+    per_product: dict[int, int] = {}
+    for line in lines:
+        stock = session.get(Inventory, line.inventory_id)
+        if stock is not None:  # an unknown one is refused line by line
+            per_product[stock.product_id] = per_product.get(stock.product_id, 0) + line.quantity
+    for product_id, quantity in per_product.items():
+        product = session.get(Product, product_id)
+        if product is not None and quantity > product.max_per_order:
+            raise Problem(
+                422,
+                "bad_quantity",
+                f"An order holds at most {product.max_per_order} of a product, all lines together",
+                f"每个订单同一产品最多{product.max_per_order}张（各行合计）",
+            )
+
+
+def check_bookable(session: Session, stock: Inventory, place: Site, local_now: datetime) -> None:
+    """Refuse a day that is over, a slot that has ended or a closed day (site-local time):
+    for a new order and for a date change alike."""
+    today = local_now.date()
+    if stock.day < today:
+        raise Problem(409, "day_past", "That day is over", "所选日期已过")
+    if (
+        stock.has_slot
+        and stock.day == today
+        and local_now.hour * 60 + local_now.minute >= stock.slot_end
+    ):
+        raise Problem(409, "slot_over", "That time slot is over", "所选时段已结束")
+    calendar = session.get(CalendarDay, (place.code, stock.day))
+    if calendar is not None and calendar.closed:
+        raise Problem(409, "day_closed", "The site is closed that day", "该日闭园")
 
 
 def _line(
@@ -120,18 +163,8 @@ def _line(
             f"Quantity must be 1-{product.max_per_order}",
             f"数量须为1-{product.max_per_order}",
         )
-    today = local_now.date()
-    if stock.day < today:
-        raise Problem(409, "day_past", "That day is over", "所选日期已过")
-    if (
-        stock.has_slot
-        and stock.day == today
-        and local_now.hour * 60 + local_now.minute >= stock.slot_end
-    ):
-        raise Problem(409, "slot_over", "That time slot is over", "所选时段已结束")
+    check_bookable(session, stock, place, local_now)
     calendar = session.get(CalendarDay, (place.code, stock.day))
-    if calendar is not None and calendar.closed:
-        raise Problem(409, "day_closed", "The site is closed that day", "该日闭园")
     price = session.get(Price, (product.id, line.price_type))
     if price is None:
         raise Problem(
@@ -142,7 +175,7 @@ def _line(
         if calendar and calendar.peak and price.peak_amount_fen
         else price.amount_fen
     )
-    holders = _holders(session, product, stock, line, holder_salt, pd)
+    holders = _holders(session, order, product, stock, line, holder_salt, pd)
     item = OrderItem(
         order_id=order.id,
         product_id=product.id,
@@ -159,6 +192,7 @@ def _line(
 
 def _holders(
     session: Session,
+    order: Order,
     product: Product,
     stock: Inventory,
     line: LineRequest,
@@ -183,22 +217,8 @@ def _holders(
                 "An ID number is not valid (check character)",
                 "身份证号码无效",
             )
-        ref = holder_ref(salt, "id_card", number)
-        if ref in refs or session.scalar(
-            select(Ticket.id).where(
-                Ticket.holder_ref == ref,
-                Ticket.product_id == product.id,
-                Ticket.valid_from == stock.day,
-                Ticket.status == "valid",
-            )
-        ):
-            raise Problem(
-                409,
-                "duplicate_holder",
-                "This ID already holds a ticket for that day (one person, one ticket)",
-                "该身份证当日已购票（一人一票）",
-            )
-        refs.append(ref)
+        refs.append(holder_ref(salt, "id_card", number))
+    holder_claims.claim_holders(session, order.id, product.id, stock.day, refs)
     return [
         {"ref": ref.hex(), "id": pd.seal(number).hex()}
         for ref, number in zip(refs, line.holders, strict=True)

@@ -38,9 +38,10 @@ from cloud.models import (
     Site,
     Ticket,
 )
-from cloud.services import downlink_documents, inventory
+from cloud.services import downlink_documents, holder_claims, inventory
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
+from cloud.services.orders import check_bookable
 from cloud.services.payments.provider import Provider
 from keys.cose import Signer
 
@@ -84,6 +85,7 @@ def refund_tickets(
         fee_fen += fee
         ticket.status = "refunded"
         inventory.release(session, ticket.inventory_id, ticket.people)
+        holder_claims.release_ticket(session, ticket)
     revocation = downlink_documents.revoke(
         session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}
     )
@@ -157,6 +159,7 @@ def change_ticket(
             "Change to a day or slot of the same product",
             "只能改签到同一产品的其他日期或时段",
         )
+    check_bookable(session, target, site, now.astimezone(ZoneInfo(site.timezone)))
     if (
         _unit_price(session, product, target, item_price_type(session, ticket))
         != ticket.unit_fen // ticket.people
@@ -167,6 +170,7 @@ def change_ticket(
             "That day has another price (peak day): refund and buy again",
             "目标日期票价不同（高峰日），请退票后重新购买",
         )
+    holder_claims.move(session, ticket, target.day)
     inventory.reserve(session, target.id, ticket.people)
     inventory.release(session, ticket.inventory_id, ticket.people)
     item = session.get(OrderItem, ticket.item_id)

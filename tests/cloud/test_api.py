@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cloud.api.app import create_app
 from cloud.core.security import hash_password, new_token, token_hash
-from cloud.models import ApiKey, AuditEntry, User
+from cloud.models import ApiKey, AuditEntry, Inventory, User
 from keys.revocation import RevocationList
 from keys.signed_document import verify_document
 from tests.cloud.conftest import api_context
@@ -165,12 +165,14 @@ def test_bad_requests_are_problems_with_the_field_named(api, office):
 
 
 def test_sold_out_is_a_409_problem(api, office):
+    with office.sessions.begin() as session:
+        session.get(Inventory, office.timed_9).taken = 45  # of 50
     answer = api.post(
         "/api/v1/orders",
         headers={"Idempotency-Key": "sold-out-0001"},
         json={
             "site": "S1",
-            "lines": [{"inventory_id": office.timed_9, "price_type": "adult", "quantity": 20}] * 3,
+            "lines": [{"inventory_id": office.timed_9, "price_type": "adult", "quantity": 6}],
         },
     )
     problem(answer, 409, "sold_out")

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from cloud.core.errors import Problem
 from cloud.models import AuditEntry, GateEventRecord, Inventory, Order, Payment, Ticket
-from cloud.services.orders import LineRequest, create_order, expire_orders
+from cloud.services.holds import expire_orders
+from cloud.services.orders import LineRequest, create_order
 from cloud.services.payments.cash import cash_notification, close_shift, open_shift
 from cloud.services.payments.settle import apply_payment
 from cloud.services.refunds import change_ticket, refund_tickets

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, IdempotencyKey, idempotent
+from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent, staff
 from cloud.api.schemas import OrderIn, OrderOut, TicketOut
 from cloud.core.errors import Problem, not_found
 from cloud.core.security import token_hash
@@ -21,8 +21,16 @@ ROUTE = "create_order"
 
 
 @router.post("", status_code=201, response_model=OrderOut)
-def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) -> OrderOut:
-    """Hold places for a cart. An ``Idempotency-Key`` is required: a retry never buys twice."""
+def create(
+    body: OrderIn,
+    ctx: Context,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> OrderOut:
+    """Hold places for a cart. An ``Idempotency-Key`` is required: a retry never buys twice.
+    Anonymous buyers' unpaid places count per client address (429 ``client_hold_limit``);
+    signed-in staff selling at the window are not counted."""
     if idempotency_key is None:
         raise Problem(
             428,
@@ -31,6 +39,7 @@ def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) 
             "下单须携带幂等键",
         )
     key = idempotency_key
+    client = None if authorization is not None and staff(ctx, authorization) else where
 
     def produce(db: Session) -> dict[str, object]:
         lines = [LineRequest(**line.model_dump()) for line in body.lines]
@@ -44,6 +53,8 @@ def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) 
             holder_salt=ctx.issuer.holder_salt,
             now=ctx.clock(),
             idempotency_key=key,
+            client=client,
+            limits=ctx.limits,
         )
         order.access_hash = token_hash(_access_token(ctx, order.order_no, key))
         return order_out(db, order).model_dump(mode="json")

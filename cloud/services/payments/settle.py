@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import Problem, not_found
-from cloud.models import CashierShift, Order, OrderItem, Payment
-from cloud.services import inventory
+from cloud.models import CashierShift, Order, Payment
+from cloud.services import holds
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, issue_for_order
 from cloud.services.payments.provider import Notification, Provider
@@ -99,27 +99,13 @@ def apply_payment(
         shift.cash_in_fen += note.amount_fen
     if order.status == "paid":
         return _refund_whole(session, order, payment, provider, now, "refunded_duplicate")
-    if order.status == "expired" and not _retake_places(session, order):
+    if order.status == "expired" and not holds.retake(session, order):
         return _refund_whole(session, order, payment, provider, now, "refunded_no_places")
     if order.status not in ("pending", "expired"):
         return _refund_whole(session, order, payment, provider, now, "refunded_duplicate")
     order.status, order.paid_fen, order.paid_at = "paid", note.amount_fen, now
     tickets = issue_for_order(session, order, issuer, now)
     return Settlement(order.order_no, "paid", len(tickets))
-
-
-def _retake_places(session: Session, order: Order) -> bool:
-    items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
-    taken: list[OrderItem] = []
-    try:
-        for item in items:
-            inventory.reserve(session, item.inventory_id, item.quantity)
-            taken.append(item)
-    except Problem:
-        for item in taken:
-            inventory.release(session, item.inventory_id, item.quantity)
-        return False
-    return True
 
 
 def _refund_whole(
