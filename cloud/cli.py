@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -55,13 +56,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings(db: str | None) -> Settings:
+def _settings(db: str | None, sandbox: bool | None = None) -> Settings:
+    """The environment's settings, with the command line's ``--db`` and ``--sandbox`` over
+    them (refused like the environment's own: one line, exit 2)."""
     try:
         settings = Settings.from_env()
+        if db:
+            settings = replace(settings, db_url=db)
+        if sandbox is not None:
+            settings = replace(settings, sandbox=sandbox)
     except ConfigError as exc:
         fail(str(exc))
-    if db:
-        settings = Settings(**{**settings.__dict__, "db_url": db})
     return settings
 
 
@@ -200,6 +205,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     db: DbOption = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="Turn on the sandbox payment channel (tickets without money: demos and tests; "
+            "refused with SCENIC_ENV=production). Also SCENIC_SANDBOX=1",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API (migrations applied first). 启动票务服务。"""
     import uvicorn
@@ -209,7 +222,7 @@ def serve(
     from cloud.mqtt.api_publisher import ApiPublisher
     from gate_node import logs
 
-    settings = _settings(db)
+    settings = _settings(db, sandbox=sandbox or None)
     try:
         upgrade(settings.db_url)
         context = from_settings(settings, keystore.passphrase_from(None))

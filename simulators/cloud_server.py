@@ -20,10 +20,17 @@ from simulators.broker import free_port
 
 @contextmanager
 def cloud_server(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
-    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...); yields its base URL."""
+    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...) and the sandbox payment
+    channel on (the demo and the benches pay through it); yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
+        [
+            str(Path(sys.executable).with_name("scenic-cloud")),
+            "serve",
+            "--sandbox",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

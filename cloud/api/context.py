@@ -57,12 +57,6 @@ class CloudContext:
     publish: Publish = lambda site, doc_type, raw: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    @property
-    def sandbox(self) -> SandboxProvider:
-        provider = self.providers["sandbox"]
-        assert isinstance(provider, SandboxProvider)
-        return provider
-
 
 def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
     """Make the cloud's keys and secrets (refuses to replace any that exist)."""
@@ -98,7 +92,8 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
         keyring=keyring,
         pd=PersonalData(secrets["data"]),
         providers={
-            "sandbox": SandboxProvider(secrets["sandbox"]),
+            # The sandbox yields tickets without money: only when the operator asks for it.
+            **({"sandbox": SandboxProvider(secrets["sandbox"])} if settings.sandbox else {}),
             "cash": CashProvider(),
             **channels(settings.state_dir, passphrase),
         },
