@@ -279,15 +279,21 @@ def discrepancies(db: Session) -> dict[str, int]:
         if shift.cash_in_fen != taken:
             found["tills"] += 1
     for stock in db.scalars(select(Inventory)):
-        held = db.scalar(
-            select(func.coalesce(func.sum(OrderItem.quantity), 0))
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(OrderItem.inventory_id == stock.id, Order.status == "pending")
-        )
-        sold = db.scalar(
-            select(func.coalesce(func.sum(Ticket.people), 0)).where(
-                Ticket.inventory_id == stock.id, Ticket.status == "valid"
+        held = (
+            db.scalar(
+                select(func.coalesce(func.sum(OrderItem.quantity), 0))
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(OrderItem.inventory_id == stock.id, Order.status == "pending")
             )
+            or 0
+        )
+        sold = (
+            db.scalar(
+                select(func.coalesce(func.sum(Ticket.people), 0)).where(
+                    Ticket.inventory_id == stock.id, Ticket.status == "valid"
+                )
+            )
+            or 0
         )
         if stock.taken != held + sold or stock.taken > stock.capacity:
             found["places"] += 1

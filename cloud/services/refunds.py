@@ -80,7 +80,10 @@ def refund_tickets(
     tickets = _tickets(session, order, ticket_numbers)
     products = [_refundable(session, ticket, site, now, "refund") for ticket in tickets]
     payment = session.scalar(
-        select(Payment).where(Payment.order_id == order.id, Payment.status != "refunded")
+        select(Payment).where(
+            Payment.order_id == order.id,
+            Payment.status.in_(("succeeded", "partially_refunded")),  # not refunded, not held
+        )
     )
     if payment is None:
         raise Problem(409, "not_paid", "This order has no payment to refund", "订单无可退款项")

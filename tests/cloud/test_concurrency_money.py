@@ -64,8 +64,8 @@ def app(office, platform):
     context = api_context(office)
     context.providers["sandbox"] = platform
     with office.sessions.begin() as db:
-        for name in ("till1", "till2"):
-            db.add(User(username=name, password_hash=hash_password(f"{name}-pw"), role="cashier"))
+        for name, role in (("till1", "cashier"), ("till2", "cashier"), ("books", "finance")):
+            db.add(User(username=name, password_hash=hash_password(f"{name}-pw"), role=role))
     return create_app(context)
 
 
@@ -124,11 +124,15 @@ def token(order: dict) -> dict[str, str]:
     return {"X-Order-Token": order["access_token"]}
 
 
-def cashier(app, name: str, float_fen: int = 0) -> dict[str, str]:
+def signed_in(app, name: str) -> dict[str, str]:
     signed = client(app).post(
         "/api/v1/auth/token", json={"username": name, "password": f"{name}-pw"}
     )
-    headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    return {"Authorization": f"Bearer {signed.json()['access_token']}"}
+
+
+def cashier(app, name: str, float_fen: int = 0) -> dict[str, str]:
+    headers = signed_in(app, name)
     assert client(app).post("/api/v1/shifts", json={"float_fen": float_fen}, headers=headers)
     return headers
 
@@ -332,3 +336,18 @@ def test_a_refund_the_platform_fails_stays_pending_and_a_retry_completes_it_once
     book = ledger(office, order["order_no"])
     assert [r.status for r in book["refunds"]] == ["succeeded"] and len(platform.refunds) == 1
     assert book["order"].refunded_fen == book["money_out"] == 14400
+
+
+def test_a_duplicate_payment_refund_the_platform_failed_is_paid_by_the_retry(app, office, platform):
+    order = paid(app, office, 1)
+    platform.failures = 1
+    headers, body = platform.simulate_payment(order["order_no"], order["total_fen"], "TXN-TWICE")
+    answer = client(app).post("/api/v1/payments/sandbox/notify", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.json()["result"] == "refunded_duplicate"
+    assert [r.status for r in ledger(office, order["order_no"])["refunds"]] == ["pending"]
+    retried = client(app).post("/api/v1/refunds/retry", headers=signed_in(app, "books"))
+    assert retried.status_code == 200 and retried.json() == {"succeeded": 1}
+    book = ledger(office, order["order_no"])
+    assert [r.status for r in book["refunds"]] == ["succeeded"] and len(platform.refunds) == 1
+    assert book["money_in"] - book["money_out"] == book["order"].paid_fen
+    assert client(app).post("/api/v1/refunds/retry", headers=signed_in(app, "books")).json() == {}
