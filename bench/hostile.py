@@ -18,13 +18,11 @@ Each engine runs in well under a minute on the 2-core machine.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,8 +49,8 @@ from cloud.models import (
 )
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.sites import add_site
-from simulators.cloud_server import cloud_server
-from simulators.databases import postgres_schema, sqlite_database
+from simulators.cloud_server import cloud_server, serve_env
+from simulators.databases import engines
 
 PASSPHRASE = "hostile bench cloud passphrase"
 ROUNDS = 2  # each wave is repeated on this many fresh orders
@@ -302,22 +300,13 @@ def discrepancies(db: Session) -> dict[str, int]:
 
 def main() -> None:
     rows = []
-    databases: list[tuple[str, Callable[[Path], AbstractContextManager[str]]]] = [
-        ("SQLite (WAL)", lambda folder: _sqlite(folder)),
-        ("PostgreSQL", lambda folder: postgres_schema()),
-    ]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, database in databases:
+        for name, database in engines():
             folder = Path(tmp) / name.split()[0]
             folder.mkdir()
             with database(folder) as url:
                 context, inventory_id, _ = prepare(folder / "state", url)
-                env = {
-                    **os.environ,
-                    "SCENIC_STATE_DIR": str(folder / "state"),
-                    "SCENIC_DB_URL": url,
-                    "SCENIC_KEY_PASSPHRASE": PASSPHRASE,
-                }
+                env = serve_env(folder / "state", url, PASSPHRASE)
                 started = time.perf_counter()
                 with cloud_server(env) as base:
                     traffic = Traffic(base)
@@ -355,11 +344,6 @@ def main() -> None:
         "A real scenic-cloud serve (sandbox on) on 127.0.0.1; each wave's requests race on a "
         "barrier. Discrepancies are read from the database afterwards (bench/hostile.py).",
     )
-
-
-@contextmanager
-def _sqlite(folder: Path) -> Iterator[str]:
-    yield sqlite_database(folder)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ keys, unreachable database) instead of waiting forever. Stops it on leaving the 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,16 @@ from pathlib import Path
 import httpx
 
 from simulators.broker import free_port
+
+
+def serve_env(state: Path, db_url: str, passphrase: str) -> dict[str, str]:
+    """This process's environment with the cloud's state folder, database and key passphrase."""
+    return {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(state),
+        "SCENIC_DB_URL": db_url,
+        "SCENIC_KEY_PASSPHRASE": passphrase,
+    }
 
 
 @contextmanager
