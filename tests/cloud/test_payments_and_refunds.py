@@ -78,10 +78,7 @@ def test_a_replayed_notification_pays_once(office):
     for expected in ("paid", "already_applied"):
         note = office.sandbox.verify_notification(headers, body)
         with office.sessions.begin() as session:
-            assert (
-                apply_payment(session, note, office.issuer, now()).status
-                == expected
-            )
+            assert apply_payment(session, note, office.issuer, now()).status == expected
     assert len(tickets(office, order_no)) == 1
 
 

@@ -6,7 +6,8 @@
   whose row count is checked.
 - The same platform transaction is applied once, however often it is notified (unique on
   provider and transaction; a replay returns the first result).
-- The amount must equal what the order costs; anything else changes nothing (and is audited).
+- The amount must equal what the order costs; a notification of another amount settles
+  nothing: the money is held and the order flagged (below).
 - A pending order becomes paid and gets its tickets. An order whose hold expired is paid if its
   places can be taken again; otherwise the money is refunded (no ticket without a place, no
   money kept without a ticket). A second payment of a paid order is refunded.
@@ -131,16 +132,20 @@ def settle(
     source: str,
     refuse_unpayable: bool = False,
 ) -> Settlement:
-    """``apply_payment`` in its own transaction, for money a channel reports: a refusal (4xx)
-    stands; any other failure is a boundary (one notification), where the money is recorded
-    as held and the order flagged instead (``hold_payment``)."""
+    """``apply_payment`` in its own transaction, for money a channel reports. A refusal (4xx)
+    stands, except a wrong amount: that money was captured too. It, and any other failure (this
+    is a boundary: one notification), is recorded as a held payment with the order flagged
+    (``hold_payment``)."""
     try:
         with sessions.begin() as db:
             return apply_payment(
                 db, note, issuer, now, source=source, refuse_unpayable=refuse_unpayable
             )
-    except Problem:
-        raise
+    except Problem as refusal:
+        if refusal.code != "amount_mismatch":
+            raise
+        expected = refusal.extra.get("expected_fen")
+        reason = f"amount_mismatch: paid {note.amount_fen} fen of {expected}"
     except Exception as exc:  # a bug or bad catalogue data must not lose captured money
         log.exception("settling %s %s failed; holding it", note.provider, note.provider_txn)
         reason = f"settling failed: {type(exc).__name__}: {exc}"[:120]
