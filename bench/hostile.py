@@ -10,7 +10,8 @@ Reported per engine: requests tried, refused (4xx), 5xx (must be 0), and discrep
 be 0), read from the database afterwards:
 - money: per order, payments in minus refunds out == paid_fen - refunded_fen, and the order's
   refunded_fen == its ticket refunds; no refund left pending or sent twice (refund_no unique);
-- tills: each shift's cash in == the cash payments it took;
+- tills: each shift's cash in == the cash payments it took, and no cash payment is marked
+  refunded without a refund counted out;
 - places: each inventory row's taken == places held by pending orders + valid tickets' people,
   and taken <= capacity.
 Each engine runs in well under a minute on the 2-core machine.
@@ -276,6 +277,16 @@ def discrepancies(db: Session) -> dict[str, int]:
         )
         if shift.cash_in_fen != taken:
             found["tills"] += 1
+        # Cash marked refunded must have been counted out of a till (a refund row).
+        found["tills"] += len(
+            db.scalars(
+                select(Payment.id).where(
+                    Payment.shift_id == shift.id,
+                    Payment.status == "refunded",
+                    ~select(Refund.id).where(Refund.payment_id == Payment.id).exists(),
+                )
+            ).all()
+        )
     for stock in db.scalars(select(Inventory)):
         held = (
             db.scalar(
