@@ -11,12 +11,9 @@ Both on SQLite (WAL) and PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +26,8 @@ from cloud.core.config import Settings
 from cloud.models import Inventory, Price, Product
 from cloud.services.batch import issue_batch
 from cloud.services.sites import add_site
-from simulators.cloud_server import cloud_server
-from simulators.databases import postgres_schema, sqlite_database
+from simulators.cloud_server import cloud_server, serve_env
+from simulators.databases import engines
 
 BATCH = 50_000
 ORDERS = 600
@@ -97,22 +94,13 @@ def http_load(base: str, inventory_id: int) -> dict[str, float]:
 
 def main() -> None:
     rows = []
-    databases: list[tuple[str, Callable[[Path], AbstractContextManager[str]]]] = [
-        ("SQLite (WAL)", lambda folder: _sqlite(folder)),
-        ("PostgreSQL", lambda folder: postgres_schema()),
-    ]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, database in databases:
+        for name, database in engines():
             folder = Path(tmp) / name.split()[0]
             folder.mkdir()
             with database(folder) as url:
                 context, inventory_id = prepare(folder / "state", url)
-                env = {
-                    **os.environ,
-                    "SCENIC_STATE_DIR": str(folder / "state"),
-                    "SCENIC_DB_URL": url,
-                    "SCENIC_KEY_PASSPHRASE": PASSPHRASE,
-                }
+                env = serve_env(folder / "state", url, PASSPHRASE)
                 with cloud_server(env) as base:
                     load = http_load(base, inventory_id)
                 started = time.perf_counter()
@@ -155,11 +143,6 @@ def main() -> None:
         "p50/p99 are the order request (hold places); each paid order also pays in the "
         "sandbox and gets its tickets. Server and buyers share the 2 cores.",
     )
-
-
-@contextmanager
-def _sqlite(folder: Path) -> Iterator[str]:
-    yield sqlite_database(folder)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -57,13 +58,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings(db: str | None) -> Settings:
+def _settings(db: str | None, sandbox: bool | None = None) -> Settings:
+    """The environment's settings, with the command line's ``--db`` and ``--sandbox`` over
+    them (refused like the environment's own: one line, exit 2)."""
     try:
         settings = Settings.from_env()
+        if db:
+            settings = replace(settings, db_url=db)
+        if sandbox is not None:
+            settings = replace(settings, sandbox=sandbox)
     except ConfigError as exc:
         fail(str(exc))
-    if db:
-        settings = Settings(**{**settings.__dict__, "db_url": db})
     return settings
 
 
@@ -214,6 +219,14 @@ def serve(
         float | None,
         typer.Option(help="Seconds between hold expiry passes; 0: off (else settings, 30)"),
     ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="Turn on the sandbox payment channel (tickets without money: demos and tests; "
+            "refused with SCENIC_ENV=production). Also SCENIC_SANDBOX=1",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API (migrations applied first); unpaid holds expire while it runs.
     启动票务服务。"""
@@ -225,7 +238,7 @@ def serve(
     from cloud.services.holds import Expirer
     from keys import logs
 
-    settings = _settings(db)
+    settings = _settings(db, sandbox=sandbox or None)
     every = settings.hold_expiry_every_s if expire_every is None else expire_every
     if every < 0:
         fail("--expire-every must not be negative / 间隔不能为负")

@@ -3,14 +3,23 @@
 The same models, migrations and tests run on both (DESIGN.md). SQLite gets WAL, a busy timeout
 (several ingest workers and the API share one file) and foreign keys on every connection.
 
-SQLite transactions start with ``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for pysqlite,
-"Serializable isolation / Savepoints / Transactional DDL"): the write lock is taken at the
-start, so two read-then-write transactions queue instead of one failing with "database is
-locked" when it upgrades, and what a transaction read stays true until it commits.
+On SQLite every transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at its
+start, so two requests that read an order and then change it run one after the other instead
+of both reading the old state (``SELECT ... FOR UPDATE`` does nothing there). This is the
+pysqlite recipe in SQLAlchemy's SQLite dialect docs ("Serializable isolation / Savepoints /
+Transactional DDL"): the driver's own BEGIN is switched off on connect and ours is emitted on
+SQLAlchemy's "begin" event. Judgement call: read-only transactions take the lock too; they are
+short, a process holds only two connections, and one rule is easier to trust than a list of
+which transactions may write.
+
+The database file holds ticket texts and hashed secrets, so it is made 0600 when it is created;
+SQLite gives its -wal and -shm files the database file's mode.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         # Two connections per process: SQLite has one writer anyway, and threads that queue
         # for a pooled connection wait in order instead of colliding in SQLite's busy handler,
         # whose growing back-off sleeps made the slowest order requests take over half a
@@ -45,11 +54,19 @@ def make_engine(url: str, **options: Any) -> Engine:
             connection.isolation_level = None  # pysqlite emits no BEGIN of its own
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(connection: Any) -> None:
+        def _take_write_lock(connection: Any) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _create_private(path: Path) -> None:
+    """Make the (empty) database file readable by its owner only, if it does not exist yet;
+    SQLite treats an empty file as an empty database."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

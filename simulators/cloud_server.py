@@ -6,6 +6,7 @@ keys, unreachable database) instead of waiting forever. Stops it on leaving the 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -18,15 +19,32 @@ import httpx
 from simulators.broker import free_port
 
 
+def serve_env(state: Path, db_url: str, passphrase: str) -> dict[str, str]:
+    """This process's environment with the cloud's state folder, database and key passphrase."""
+    return {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(state),
+        "SCENIC_DB_URL": db_url,
+        "SCENIC_KEY_PASSPHRASE": passphrase,
+    }
+
+
 @contextmanager
 def cloud_server(
     env: dict[str, str], timeout: float = 60.0, port: int | None = None
 ) -> Iterator[str]:
-    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...) on ``port`` (default: a
-    free one); yields its base URL."""
+    """Run the API with ``env`` (SCENIC_STATE_DIR, SCENIC_DB_URL, ...) and the sandbox payment
+    channel on (the demo and the benches pay through it), on ``port`` (default: a free one);
+    yields its base URL."""
     port = port or free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("scenic-cloud")), "serve", "--port", str(port)],
+        [
+            str(Path(sys.executable).with_name("scenic-cloud")),
+            "serve",
+            "--sandbox",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -59,12 +59,6 @@ class CloudContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
 
-    @property
-    def sandbox(self) -> SandboxProvider:
-        provider = self.providers["sandbox"]
-        assert isinstance(provider, SandboxProvider)
-        return provider
-
 
 def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
     """Make the cloud's keys and secrets (refuses to replace any that exist)."""
@@ -100,7 +94,8 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
         keyring=keyring,
         pd=PersonalData(secrets["data"]),
         providers={
-            "sandbox": SandboxProvider(secrets["sandbox"]),
+            # The sandbox yields tickets without money: only when the operator asks for it.
+            **({"sandbox": SandboxProvider(secrets["sandbox"])} if settings.sandbox else {}),
             "cash": CashProvider(),
             **channels(settings.state_dir, passphrase),
         },

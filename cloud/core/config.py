@@ -3,6 +3,11 @@
 Every setting has an embedded default that makes ``make demo`` work on one machine (SQLite under
 the state directory, a broker on localhost), except secrets: a passphrase or key is never
 defaulted, and a known placeholder value is refused.
+
+``SCENIC_ENV`` says what this is: ``development`` (the default) or ``production``.
+``SCENIC_SANDBOX=1`` (or ``scenic-cloud serve --sandbox``) turns on the sandbox payment channel,
+whose checkout gives real tickets without money: off by default, for demos and tests only, and
+refused in production (a Settings with both cannot be made).
 """
 
 from __future__ import annotations
@@ -14,6 +19,18 @@ from pathlib import Path
 from typing import TypeVar
 
 REFUSED_SECRETS = {"", "changethis", "secret", "password", "changeme"}
+ENVIRONMENTS = ("development", "production")
+SWITCH = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
 
 
 class ConfigError(ValueError):
@@ -32,6 +49,19 @@ class Settings:
     hold_expiry_every_s: float = 30.0  # serve expires unpaid holds this often; 0: never
     order_max_lines: int = 10
     client_hold_places: int = 40  # unpaid places one anonymous client address may hold
+    environment: str = "development"
+    sandbox: bool = False
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigError(
+                f"SCENIC_ENV must be one of {', '.join(ENVIRONMENTS)} / SCENIC_ENV 取值无效"
+            )
+        if self.sandbox and self.environment == "production":
+            raise ConfigError(
+                "the sandbox payment channel gives tickets without money: refused with "
+                "SCENIC_ENV=production / 生产环境不能开启沙箱支付"
+            )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -45,6 +75,9 @@ class Settings:
             port = int(values.get("SCENIC_BROKER_PORT", "1883"))
         except ValueError:
             raise ConfigError("SCENIC_BROKER_PORT must be a port number") from None
+        sandbox = SWITCH.get(values.get("SCENIC_SANDBOX", "").strip().lower())
+        if sandbox is None:
+            raise ConfigError("SCENIC_SANDBOX must be 1 or 0 / SCENIC_SANDBOX 须为 1 或 0")
         return cls(
             state_dir=state_dir,
             db_url=db_url,
@@ -56,6 +89,8 @@ class Settings:
             hold_expiry_every_s=_number(values, "SCENIC_HOLD_EXPIRY_EVERY_S", "30", float),
             order_max_lines=_number(values, "SCENIC_ORDER_MAX_LINES", "10", int),
             client_hold_places=_number(values, "SCENIC_CLIENT_HOLD_PLACES", "40", int),
+            environment=values.get("SCENIC_ENV", "development").strip().lower(),
+            sandbox=sandbox,
         )
 
 

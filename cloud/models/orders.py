@@ -40,6 +40,8 @@ class Order(Base):
     # The address an anonymous buyer ordered from (what one client may hold: services/holds.py);
     # None for orders made by signed-in staff.
     client: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Set when captured money could not be settled (services/payments/settle.py): staff look.
+    flag_reason: Mapped[str | None] = mapped_column(String(120))
 
 
 class OrderItem(Base):
@@ -102,7 +104,8 @@ class Payment(Base):
     provider: Mapped[str] = mapped_column(String(16))  # sandbox|wechat|alipay|unionpay|cash
     provider_txn: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column()
-    status: Mapped[str] = mapped_column(String(24))  # succeeded|refunded|partially_refunded
+    # succeeded | refunded | partially_refunded | held (captured, not settled: order flagged)
+    status: Mapped[str] = mapped_column(String(24))
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("cashier_shifts.id"))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     notification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -122,5 +125,9 @@ class Refund(Base):
     fee_fen: Mapped[int] = mapped_column(default=0)
     reason: Mapped[str] = mapped_column(String(32))  # refund | change
     provider_refund: Mapped[str | None] = mapped_column(String(64))
+    # pending (claimed, the channel not yet told) -> sending (one caller is telling it) ->
+    # succeeded; a failed call goes back to pending for a retry (services/refunds.pay_out).
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    refund_no: Mapped[str | None] = mapped_column(String(32))  # what the channel dedupes on
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(64))

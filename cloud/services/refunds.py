@@ -12,6 +12,11 @@ buyer's favour... of the fee), gives its place back and revokes it. A change tak
 the new day or slot (same product and price), issues a new code and revokes the old one.
 Revocations go out as a root-signed delta (services/downlink_documents.py) returned to the
 caller for publishing after the commit.
+
+Under concurrency: the order is locked and read again first, and every change is a conditional
+UPDATE whose row count is checked, so of two refunds of one ticket exactly one wins. A refund
+is *claimed* here (a ``pending`` row); the channel pays it once the claim is committed
+(services/payments/payout.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import Problem, not_found
@@ -42,6 +47,7 @@ from cloud.services import downlink_documents, holder_claims, inventory
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
 from cloud.services.orders import check_bookable
+from cloud.services.payments import cash
 from cloud.services.payments.provider import Provider
 from keys.cose import Signer
 
@@ -54,6 +60,7 @@ class Outcome:
     tickets: list[str]
     revocation: bytes  # the signed delta to publish after commit
     new_tickets: list[str]
+    refund_id: int | None = None  # the claimed refund, to pay out after commit
 
 
 def refund_tickets(
@@ -68,22 +75,32 @@ def refund_tickets(
     now: datetime,
     shift: CashierShift | None = None,
 ) -> Outcome:
-    """Refund tickets of an order. Cash goes back across the counter: a cash order is refunded
-    only by a cashier with an open ``shift``, whose till pays it out."""
+    """Claim the refund of tickets of an order. Cash goes back across the counter: a cash order
+    is refunded only by a cashier with an open ``shift``, whose till pays it out."""
     order, site = _order(session, order_no)
     tickets = _tickets(session, order, ticket_numbers)
     products = [_refundable(session, ticket, site, now, "refund") for ticket in tickets]
     payment = session.scalar(
-        select(Payment).where(Payment.order_id == order.id, Payment.status != "refunded")
+        select(Payment).where(
+            Payment.order_id == order.id,
+            Payment.status.in_(("succeeded", "partially_refunded")),  # not refunded, not held
+        )
     )
     if payment is None:
         raise Problem(409, "not_paid", "This order has no payment to refund", "订单无可退款项")
+    if payment.provider not in providers:
+        raise Problem(
+            409,
+            "channel_unavailable",
+            f"{payment.provider} is not configured here: cannot refund",
+            "原支付渠道未开通，无法退款",
+        )
     refund_fen = fee_fen = 0
     for ticket, product in zip(tickets, products, strict=True):
         fee = ticket.unit_fen * product.refund_fee_percent // 100
         refund_fen += ticket.unit_fen - fee
         fee_fen += fee
-        ticket.status = "refunded"
+        _retire(session, ticket, "refunded")
         inventory.release(session, ticket.inventory_id, ticket.people)
         holder_claims.release_ticket(session, ticket)
     revocation = downlink_documents.revoke(
@@ -98,9 +115,11 @@ def refund_tickets(
         created_at=now,
         actor=actor,
         tickets=[t.ticket_id.hex().upper() for t in tickets],
+        status="pending",
     )
     session.add(refund)
     session.flush()
+    refund.refund_no = f"RF{refund.id}"
     if payment.provider == "cash":
         if shift is None:
             raise Problem(
@@ -109,17 +128,13 @@ def refund_tickets(
                 "Cash payments are refunded at the window",
                 "现金支付请到售票窗口退款",
             )
-        shift.cash_out_fen += refund_fen
-    provider = providers[payment.provider]
-    refund.provider_refund = provider.refund(
-        order.order_no, payment.provider_txn, f"RF{refund.id}", refund_fen, payment.amount_fen
-    )
-    order.refunded_fen += refund_fen
+        cash.credit(session, shift.id, out_fen=refund_fen)
     remaining = session.scalar(
         select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "valid")
     )
-    order.status = "partially_refunded" if remaining else "refunded"
-    payment.status = "partially_refunded" if remaining else "refunded"
+    _count_refund(
+        session, order, payment, refund_fen, "partially_refunded" if remaining else "refunded"
+    )
     audit(
         session,
         actor,
@@ -128,7 +143,46 @@ def refund_tickets(
         order.order_no,
         {"refund_fen": refund_fen, "fee_fen": fee_fen, "tickets": refund.tickets},
     )
-    return Outcome(order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [])
+    return Outcome(order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [], refund.id)
+
+
+def _retire(session: Session, ticket: Ticket, status: str, **values: object) -> None:
+    """valid -> refunded | changed, only if still valid (another request may have won)."""
+    retired = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == "valid")
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if retired.rowcount != 1:  # type: ignore[attr-defined]
+        raise Problem(
+            409,
+            "ticket_not_valid",
+            f"Ticket {ticket.ticket_id.hex().upper()} was already refunded or changed",
+            f"门票{ticket.ticket_id.hex().upper()}已退票或改签",
+        )
+    session.refresh(ticket)
+
+
+def _count_refund(
+    session: Session, order: Order, payment: Payment, refund_fen: int, status: str
+) -> None:
+    """Add the refund to the order and its payment, never beyond what was paid."""
+    counted = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.refunded_fen + refund_fen <= Order.paid_fen)
+        .values(refunded_fen=Order.refunded_fen + refund_fen, status=status)
+        .execution_options(synchronize_session=False)
+    )
+    marked = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(("succeeded", "partially_refunded")))
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount != 1 or marked.rowcount != 1:  # type: ignore[attr-defined]
+        raise Problem(409, "refund_too_large", "Refunds would exceed the payment", "退款超过实付")
+    session.refresh(order)
 
 
 def change_ticket(
@@ -143,7 +197,10 @@ def change_ticket(
     now: datetime,
 ) -> Outcome:
     ticket = session.scalar(
-        select(Ticket).where(Ticket.ticket_id == ticket_id_of(ticket_number)).with_for_update()
+        select(Ticket)
+        .where(Ticket.ticket_id == ticket_id_of(ticket_number))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if ticket is None:
         raise not_found("ticket", "门票")
@@ -179,7 +236,7 @@ def change_ticket(
         session, issuer, order, item, product, target, ticket.people, ticket.holder_ref, now
     )
     session.flush()
-    ticket.status, ticket.replaced_by = "changed", new.id
+    _retire(session, ticket, "changed", replaced_by=new.id)
     revocation = downlink_documents.revoke(
         session, root, site.code, {ticket.ticket_id: ticket.valid_until}
     )
@@ -264,7 +321,7 @@ def _refundable(session: Session, ticket: Ticket, site: Site, now: datetime, wha
 def _order(
     session: Session, order_no: str | None, order_id: int | None = None
 ) -> tuple[Order, Site]:
-    query = select(Order).with_for_update()
+    query = select(Order).with_for_update().execution_options(populate_existing=True)
     query = (
         query.where(Order.order_no == order_no) if order_no else query.where(Order.id == order_id)
     )
@@ -277,7 +334,9 @@ def _order(
 
 
 def _tickets(session: Session, order: Order, numbers: list[str] | None) -> list[Ticket]:
-    tickets = session.scalars(select(Ticket).where(Ticket.order_id == order.id)).all()
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.order_id == order.id).execution_options(populate_existing=True)
+    ).all()
     if numbers is None:
         chosen = [t for t in tickets if t.status == "valid"]
     else:

@@ -64,7 +64,7 @@ def pay(office, order_no, amount, at, txn=None):
     headers, body = office.sandbox.simulate_payment(order_no, amount, txn)
     note = office.sandbox.verify_notification(headers, body)
     with office.sessions.begin() as session:
-        return apply_payment(session, note, office.issuer, office.sandbox, at)
+        return apply_payment(session, note, office.issuer, at)
 
 
 def real_line(office, *ids: str) -> LineRequest:

@@ -125,7 +125,7 @@ def pending_order(office) -> tuple[str, int]:
 
 def settle(office, provider, note):
     with office.sessions.begin() as session:
-        return apply_payment(session, note, office.issuer, provider, now())
+        return apply_payment(session, note, office.issuer, now())
 
 
 def test_a_wechat_notification_verified_by_the_sdk_pays_the_order_once(office, wechat, keys):

@@ -41,7 +41,7 @@ def pay(office, order_no, amount, txn=None):
     headers, body = office.sandbox.simulate_payment(order_no, amount, txn)
     note = office.sandbox.verify_notification(headers, body)
     with office.sessions.begin() as session:
-        return apply_payment(session, note, office.issuer, office.sandbox, now())
+        return apply_payment(session, note, office.issuer, now())
 
 
 def tickets(office, order_no):
@@ -79,10 +79,7 @@ def test_a_replayed_notification_pays_once(office):
     for expected in ("paid", "already_applied"):
         note = office.sandbox.verify_notification(headers, body)
         with office.sessions.begin() as session:
-            assert (
-                apply_payment(session, note, office.issuer, office.sandbox, now()).status
-                == expected
-            )
+            assert apply_payment(session, note, office.issuer, now()).status == expected
     assert len(tickets(office, order_no)) == 1
 
 
@@ -103,7 +100,7 @@ def test_an_amount_mismatch_changes_nothing_and_is_audited(office):
     headers, body = office.sandbox.simulate_payment(order_no, total - 1)
     note = office.sandbox.verify_notification(headers, body)
     with pytest.raises(Problem) as info, office.sessions.begin() as session:
-        apply_payment(session, note, office.issuer, office.sandbox, now())
+        apply_payment(session, note, office.issuer, now())
     assert info.value.code == "amount_mismatch"
     assert tickets(office, order_no) == []
 
@@ -151,7 +148,7 @@ def test_cash_at_the_window_goes_through_the_shift_and_its_count(office):
         found = session.scalar(select(Order).where(Order.order_no == order_no))
         note = cash_notification(found, shift, 20_000)
         assert note.raw["change_fen"] == 20_000 - total
-        apply_payment(session, note, office.issuer, office.cash, now(), shift=shift)
+        apply_payment(session, note, office.issuer, now(), shift=shift)
         close_shift(session, shift, 50_000 + total - 100, "cashier1", "10.0.0.5", now())
         assert shift.expected_fen == 50_000 + total
     with office.sessions() as session:

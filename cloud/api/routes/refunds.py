@@ -1,18 +1,24 @@
 """Refunds and date changes, for the buyer (with the order token) or staff; each revokes the
-old codes at the gates: the signed delta is published once the change is committed."""
+old codes at the gates: the signed delta is published once the change is committed.
+
+A refund is claimed in the request's transaction and paid out through its channel after the
+commit (services/payments/payout.py); ``refund_status`` says whether the channel has paid it
+(``succeeded``) or is to be retried (``pending``: send the same request with the same
+Idempotency-Key, or a manager runs ``POST /api/v1/refunds/retry``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from sqlalchemy import select
 
-from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, staff_of
+from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role, staff_of
 from cloud.api.routes.orders import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
 from cloud.core.errors import Problem
 from cloud.models import CashierShift, Order, Ticket
+from cloud.services.payments.payout import pay_out, retry_pending
 from cloud.services.refunds import Outcome, change_ticket, refund_tickets, ticket_id_of
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
@@ -61,11 +67,22 @@ def refund(
             shift=till,
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
-        return _answer(site, outcome)
+        return {**_answer(site, outcome), "refund_id": outcome.refund_id}
 
     payload = {"order": order_no, **body.model_dump(mode="json")}
     answer, replay = idempotent(ctx, idempotency_key, "refund", payload, produce)
-    return _published(ctx, answer, replay)
+    answer = _published(ctx, answer, replay)
+    refund_id = answer.pop("refund_id", None)  # answers stored before refunds had states: none
+    answer["refund_status"] = (
+        "succeeded" if refund_id is None else pay_out(ctx.sessions, ctx.providers, refund_id)
+    )
+    return answer
+
+
+@router.post("/refunds/retry")
+def retry_refunds(ctx: Context, _: Annotated[Staff, Depends(role("finance"))]) -> dict[str, int]:
+    """Pay out every refund still pending (a channel was down when it was claimed)."""
+    return retry_pending(ctx.sessions, ctx.providers)
 
 
 @router.post("/tickets/{ticket_no}/change")

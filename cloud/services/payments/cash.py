@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import Problem
@@ -53,6 +53,22 @@ def open_shift(session: Session, user_id: int, float_fen: int, now: datetime) ->
     return shift
 
 
+def credit(session: Session, shift_id: int, in_fen: int = 0, out_fen: int = 0) -> None:
+    """Count cash into or out of an open till: one conditional UPDATE (two cashiers, or two
+    requests of one, never overwrite each other's count); a closed till takes nothing (409)."""
+    counted = session.execute(
+        update(CashierShift)
+        .where(CashierShift.id == shift_id, CashierShift.closed_at.is_(None))
+        .values(
+            cash_in_fen=CashierShift.cash_in_fen + in_fen,
+            cash_out_fen=CashierShift.cash_out_fen + out_fen,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
+        raise Problem(409, "shift_closed", "This shift is already closed", "班次已结束")
+
+
 def current_shift(session: Session, user_id: int) -> CashierShift:
     shift = session.scalar(
         select(CashierShift).where(
@@ -87,9 +103,15 @@ def cash_notification(order: Order, shift: CashierShift, tendered_fen: int) -> N
 def close_shift(
     session: Session, shift: CashierShift, counted_fen: int, actor: str, source: str, now: datetime
 ) -> CashierShift:
-    if shift.closed_at is not None:
+    closed = session.execute(
+        update(CashierShift)
+        .where(CashierShift.id == shift.id, CashierShift.closed_at.is_(None))
+        .values(counted_fen=counted_fen, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:  # type: ignore[attr-defined]
         raise Problem(409, "shift_closed", "This shift is already closed", "班次已结束")
-    shift.counted_fen, shift.closed_at = counted_fen, now
+    session.refresh(shift)  # the count as stored, with every payment credited meanwhile
     audit(
         session,
         actor,
