@@ -30,7 +30,7 @@ from gate_node.decision.engine import Engine
 from gate_node.ledger import DoubleEntry, Use
 from gate_node.logs import event
 from gate_node.state import NodeState
-from keys.gate_event import peek_node, verify_event
+from keys.gate_event import read_node, verify_event
 from keys.revocation import SequenceGap
 from keys.signed_document import DocumentError, require_newer, verify_document
 
@@ -126,9 +126,7 @@ class Downlink:
         self.applied["ack"] += 1
 
     def _peer(self, raw: bytes) -> None:
-        node = peek_node(raw)
-        if node is None:
-            raise DocumentError("malformed", "gossip is not a signed gate event")
+        node = read_node(raw)
         if node == self.state.config.node:
             return  # our own, echoed by the broker
         key = self.state.nodes.key_of(node)
