@@ -67,7 +67,7 @@ class Reason(StrEnum):
     UNKNOWN_FACE = "unknown_face"
     LANE_CLOSED = "lane_closed"
     CAPACITY_FULL = "capacity_full"
-    STATE_ROLLED_BACK = "state_rolled_back"
+    STATE_UNTRUSTED = "state_untrusted"
 
     @property
     def admits(self) -> bool:
@@ -121,8 +121,8 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.UNKNOWN_FACE: ReasonText("未识别到已登记人脸", "Face not recognised"),
     Reason.LANE_CLOSED: ReasonText("本通道暂停使用", "This lane is closed"),
     Reason.CAPACITY_FULL: ReasonText("景区已达最大承载量", "The site is at capacity"),
-    Reason.STATE_ROLLED_BACK: ReasonText(
-        "闸机数据被回退，暂停使用，请联系管理员",
-        "Gate data was rolled back: lane closed, call staff",
+    Reason.STATE_UNTRUSTED: ReasonText(
+        "闸机数据被回退或替换，暂停使用，请联系工作人员",
+        "Gate data was rolled back or replaced: lane closed, please call staff",
     ),
 }
