@@ -398,14 +398,19 @@ class NodeState:
         return document
 
     def _verified(self, raw: bytes, doc_type: str) -> SignedDocument:
-        """Verify a downlink document and refuse one older than any this node has applied."""
+        """Verify a downlink document and refuse one older than any this node has applied.
+
+        One not newer than what is held is left to the type's own check (``stale_sequence``,
+        no alarm: brokers redeliver retained documents). ``rolled_back`` is for the gap a
+        rollback on disk opens: newer than held, older than remembered."""
         if self._signer is None:
             raise NodeStateError("applying documents needs the node key (NodeState.identity)")
         if isinstance(self.trust, TrustError) or any(p.fatal for p in self.problems):
             raise DocumentError("state_untrusted", self.untrusted or "no trust record")
         document = verify_document(raw, self.root, doc_type=doc_type, site=self.config.site)
-        remembered = self.remembered(doc_type)
-        if remembered is not None and document.seq < remembered:
+        remembered, held = self.remembered(doc_type), self.held_seqs().get(doc_type)
+        newer_than_held = held is None or document.seq > held
+        if remembered is not None and newer_than_held and document.seq < remembered:
             raise DocumentError(
                 "rolled_back", f"{doc_type} seq {document.seq} < {remembered} applied before"
             )
