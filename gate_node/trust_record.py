@@ -13,8 +13,10 @@ key would come back. So the node keeps ``trust.cose``: a signed document
 
 ``seqs`` is the highest seq of each document type the node has ever applied; the record's own
 seq counts its rewrites. ``NodeState`` rewrites it after every applied document and compares
-at every start (``find_problems``); a downlink document older than what it remembers is
-refused (``rolled_back``) and raises an alarm.
+at every start (``find_problems``). Over the downlink, a document not newer than the one held
+is refused as before (``stale_sequence``: brokers redeliver retained documents, no alarm); one
+newer than held but older than remembered, which only a rollback on disk lets through, is
+refused as ``rolled_back`` with an alarm.
 
 What the lane does then (gate_node/state.py, gate_node/assembly.py):
 
