@@ -8,6 +8,7 @@ inside the parts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from gate_node.firmware.wing import Wing
 from gate_node.gpio_board import GpiozeroBoard
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
+from gate_node.logs import event
 from gate_node.readers.frames import open_source
 from gate_node.readers.serial_lines import SerialLineReader
 from gate_node.service import CameraThread, NodeService
@@ -31,6 +33,7 @@ from gate_node.uplink import BrokerConfig, Uplink
 from keys.keystore import SigningKey
 
 CONTROLLERS = {"tripod": Tripod, "wing": Wing, "swing": Swing}
+log = logging.getLogger("gate_node")
 
 
 @dataclass
@@ -59,7 +62,7 @@ class Node:
 def make_engine(state: NodeState) -> Engine:
     """The decision engine over this node's keyring, revocations, cards and ledger."""
     config = state.config
-    return Engine(
+    engine = Engine(
         state.keyring,
         state.revocations,
         Ledger(state.ledger_path, config.node),
@@ -68,6 +71,26 @@ def make_engine(state: NodeState) -> Engine:
         cards=state.cards,
         holder_salt=state.holder_salt,
     )
+    engine.closed = state.untrusted
+    return engine
+
+
+def raise_trust_alarm(state: NodeState, ledger: Ledger, clock: ClockFloor) -> None:
+    """A state directory rolled back or replaced: one alarm into the outbox (so the cloud
+    hears of it) listing what was found; refuse to serve if no downlink can mend it."""
+    if not state.problems:
+        return
+    codes = sorted({p.code for p in state.problems})
+    ledger.record_alarm(
+        clock.now(), "state_untrusted", len(state.problems), problems=codes, detail=state.untrusted
+    )
+    event(log, "state untrusted: lane held closed", problems=codes, detail=state.untrusted)
+    if any(p.fatal for p in state.problems):
+        ledger.close()
+        raise NodeStateError(
+            f"state directory cannot be trusted ({state.untrusted}); repair it or provision "
+            "the node again / 节点数据不可信，请修复或重新部署"
+        )
 
 
 def build(
@@ -83,9 +106,12 @@ def build(
     uplink; without one the node runs alone, which it can do for days.
     """
     config = state.config
+    if node_key is not None:
+        state.unlock(node_key)
     engine = make_engine(state)
     ledger = engine.ledger
     clock = ClockFloor(state.clock_path)
+    raise_trust_alarm(state, ledger, clock)
     board = None
     lane = None
     if config.kind != "handheld":

@@ -151,7 +151,11 @@ def run(
     state_dir: StateDir,
     verbose: Annotated[bool, typer.Option(help="Debug logging")] = False,
 ) -> None:
-    """Run the lane: read, decide, open, record (systemd Type=notify). 运行闸机服务。"""
+    """Run the lane: read, decide, open, record (systemd Type=notify). 运行闸机服务。
+
+    Needs the node key's passphrase ($SCENIC_KEY_PASSPHRASE_FILE). A state directory
+    rolled back or replaced (gate_node/trust_record.py) holds the lane closed, or, if no
+    downlink can mend it, refuses to start with exit 2."""
     import logging
 
     import sdnotify
@@ -165,9 +169,8 @@ def run(
     logs.setup(logging.DEBUG if verbose else logging.INFO)
     state = _open(state_dir)
     try:
-        node_key = None
-        if state.config.broker is not None:
-            node_key = state.identity(keystore.passphrase_from(None))
+        # Always: the trust record is checked under the real key (gate_node/trust_record.py).
+        node_key = state.identity(keystore.passphrase_from(None))
         node = build(state, node_key=node_key)
     except (NodeStateError, KeyStoreError) as exc:
         fail(str(exc))
@@ -199,6 +202,10 @@ def status(state_dir: StateDir, as_json: Annotated[bool, typer.Option("--json")]
         "timezone": state.config.timezone,
         "keyring": {"seq": state.keyring.seq, "kids": state.keyring.kids},
         "revocations": {"seq": state.revocations.seq, "entries": len(state.revocations)},
+        "trust": {
+            "ok": not state.problems,
+            "problems": [{"code": p.code, "detail": p.detail} for p in state.problems],
+        },
         "clock_floor": clock.floor.isoformat(),
         "ledger": ledger.counts(),
         "last_cloud_ack": ledger.last_cloud_ack() or "never",

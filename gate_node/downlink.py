@@ -30,7 +30,8 @@ from gate_node.decision.engine import Engine
 from gate_node.ledger import DoubleEntry, Use
 from keys.logs import event
 from gate_node.state import NodeState
-from keys.gate_event import peek_node, verify_event
+from keys.gate_event import read_node, verify_event
+from keys.revocation import DOC_TYPE as REVOCATIONS
 from keys.revocation import SequenceGap
 from keys.signed_document import DocumentError, require_newer, verify_document
 
@@ -70,6 +71,10 @@ class Downlink:
             event(log, "revocations gap: asked for more", missing_from=gap.missing_from)
         except DocumentError as exc:
             self.refused[exc.code] += 1
+            if exc.code == "rolled_back":  # older than a document already applied: replayed
+                self.engine.ledger.record_alarm(
+                    self.clock.now(), "rolled_back", 0, topic=topic, detail=exc.detail
+                )
             log.warning(
                 "refused downlink",
                 extra={"fields": {"topic": topic, "code": exc.code, "detail": exc.detail}},
@@ -103,6 +108,9 @@ class Downlink:
             raise DocumentError("unknown_type", f"no such downlink document: {doc_type}")
         self.applied[doc_type] += 1
         event(log, "applied downlink", type=doc_type)
+        if self.engine.closed is not None and state.untrusted is None:
+            event(log, "state caught up with what it had applied: lane open again")
+        self.engine.closed = state.untrusted
 
     def _signed_time(self, raw: bytes) -> None:
         document = verify_document(
@@ -111,6 +119,11 @@ class Downlink:
         require_newer(document, self._time_seq)
         self._time_seq = document.seq
         self.clock.advance_to(document.issued_at)
+        held = self.state.revocations.seq
+        remembered = self.state.remembered(REVOCATIONS)
+        if remembered is not None and (held is None or held < remembered):
+            # revocations rolled back: only a snapshot at or past the remembered seq mends it
+            self.request({"want": "revocations", "from": 0})
 
     def _cloud_ack(self, raw: bytes) -> None:
         """The cloud stored these events: root-signed, so a broker cannot fake it (a faked ack
@@ -126,9 +139,7 @@ class Downlink:
         self.applied["ack"] += 1
 
     def _peer(self, raw: bytes) -> None:
-        node = peek_node(raw)
-        if node is None:
-            raise DocumentError("malformed", "gossip is not a signed gate event")
+        node = read_node(raw)
         if node == self.state.config.node:
             return  # our own, echoed by the broker
         key = self.state.nodes.key_of(node)

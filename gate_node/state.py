@@ -12,13 +12,19 @@ Layout (``gate-node init`` makes it; provisioning reaches the same through ``ini
     holder.salt        the site's holder salt (hex, 0600) for real-name and card checks
     cards.cose         root-signed card index: ID/RFID holder references -> tickets
     nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
+    config.cose        the root-signed config document last applied (its settings win over
+                       node.json's at every start)
+    trust.cose         signed by node.key: the highest seq of every document applied and the
+                       pinned root fingerprint (gate_node/trust_record.py)
     uplink.json        the MQTT session counter (births and wills)
     ledger.sqlite      uses and refusals (gate_node/ledger.py)
     clock.json         the clock floor (gate_node/clock.py)
 
 ``NodeState.open`` re-verifies every signed document against the pinned root key on each start,
-so a file edited on the SD card is refused rather than believed. Errors are ``NodeStateError``
-with a message an installer can act on.
+so a file edited on the SD card is refused rather than believed, and compares what it holds
+with trust.cose, so a file rolled back, deleted or replaced is noticed: ``problems`` lists what
+it found (gate_node/trust_record.py says what the lane does then). Errors are
+``NodeStateError`` with a message an installer can act on.
 """
 
 from __future__ import annotations
@@ -38,6 +44,14 @@ from tinydb import TinyDB
 from gate_node.decision.engine import LaneContext, SiteRules
 from gate_node.decision.rules import SlotGrace
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
+from gate_node.trust_record import (
+    TrustError,
+    TrustProblem,
+    TrustRecord,
+    find_problems,
+    read_record,
+    write_record,
+)
 from keys import keystore
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
@@ -183,6 +197,11 @@ class NodeState:
         self.cards = cards
         self.holder_salt = holder_salt
         self.nodes = NodeRegistry()
+        self.config_seq: int | None = None
+        self.pinned_root: str | None = None
+        self.trust: TrustRecord | TrustError = TrustError("record_missing", "not read yet")
+        self.problems: list[TrustProblem] = []
+        self._signer: keystore.SigningKey | None = None
 
     @property
     def ledger_path(self) -> Path:
@@ -199,11 +218,21 @@ class NodeState:
         with TinyDB(directory / "node.json") as db:
             docs = db.table("config").all()
             held = {d["type"]: d for d in db.table("documents").all()}
+            pins = db.table("pinned").all()
         if len(docs) != 1:
             raise NodeStateError(f"{directory}/node.json must hold exactly one config document")
         config = validate_config(dict(docs[0]))
         try:
             root = keystore.load_public_pem(directory / "root.pem")
+        except KeyStoreError as exc:
+            raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
+        held_config = _read_signed(directory / "config.cose", root, "config", config.site)
+        if held_config is not None:
+            try:
+                config = _with_settings(config, held_config)
+            except DocumentError as exc:
+                raise NodeStateError(f"config.cose cannot be applied: {exc}") from None
+        try:
             keyring = Keyring.load((directory / "keyring.cose").read_bytes(), root, config.site)
         except (KeyStoreError, DocumentError, OSError) as exc:
             raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
@@ -224,7 +253,58 @@ class NodeState:
                 raise NodeStateError(str(exc)) from None
         state = cls(directory, config, root, keyring, revocations, held, cards, salt)
         state.nodes = nodes
+        state.config_seq = held_config.seq if held_config else None
+        state.pinned_root = pins[0].get("root_fingerprint") if len(pins) == 1 else None
+        try:
+            node_public = keystore.read_public(directory / "node.key")
+        except KeyStoreError as exc:
+            node_public = None
+            state.trust = TrustError("record_forged", f"node.key: {exc}")
+        state.check_trust(node_public)
         return state
+
+    def held_seqs(self) -> dict[str, int | None]:
+        """The seq of each signed document type this directory holds now."""
+        return {
+            "keyring": self.keyring.seq,
+            REVOCATIONS: self.revocations.seq,
+            CARDS: self.cards.seq,
+            NODES: self.nodes.seq if len(self.nodes) else None,
+            "config": self.config_seq,
+        }
+
+    def check_trust(self, node_public: Ed25519PublicKey | None) -> list[TrustProblem]:
+        """Compare what is held with the signed record (verified under ``node_public``)."""
+        if node_public is not None:
+            try:
+                self.trust = read_record(self.directory, node_public, self.config.site)
+            except TrustError as exc:
+                self.trust = exc
+        self.problems = find_problems(
+            self.trust,
+            node=self.config.node,
+            root_fingerprint=keystore.fingerprint(self.root),
+            pinned_fingerprint=self.pinned_root,
+            held=self.held_seqs(),
+        )
+        return self.problems
+
+    def remembered(self, doc_type: str) -> int | None:
+        """The highest seq of ``doc_type`` this node has applied, by its signed record."""
+        return self.trust.remembered(doc_type) if isinstance(self.trust, TrustRecord) else None
+
+    @property
+    def untrusted(self) -> str | None:
+        """Why the lane must stay closed (one line, codes first), or None when it may open."""
+        if not self.problems:
+            return None
+        return "; ".join(f"{p.code}: {p.detail}" for p in self.problems)
+
+    def unlock(self, node_key: keystore.SigningKey) -> None:
+        """Take the decrypted identity key: the record is checked under it (a node.key file
+        swapped for another key cannot vouch for a record), and documents can be applied."""
+        self._signer = node_key
+        self.check_trust(node_key.public_key)
 
     def next_session(self) -> int:
         """Count this start of the node's MQTT session (births and wills carry it)."""
@@ -249,13 +329,15 @@ class NodeState:
     def identity(self, passphrase: bytes) -> keystore.SigningKey:
         """This node's identity key (signs its events), decrypted."""
         try:
-            return keystore.load(self.directory / "node.key", passphrase)
+            key = keystore.load(self.directory / "node.key", passphrase)
         except KeyStoreError as exc:
             raise NodeStateError(f"node identity key: {exc}") from None
+        self.unlock(key)
+        return key
 
     def apply_keyring(self, raw: bytes) -> SignedDocument:
         """A newer root-signed keyring (issuer key added, rotated or retired)."""
-        document = verify_document(raw, self.root, doc_type="keyring", site=self.config.site)
+        document = self._verified(raw, "keyring")
         require_newer(document, self.keyring.seq)
         self.keyring = Keyring.from_document(document)
         _write_atomic(self.directory / "keyring.cose", raw)
@@ -264,7 +346,7 @@ class NodeState:
 
     def apply_nodes(self, raw: bytes) -> SignedDocument:
         """A newer registry of the site's gate nodes and their keys (for peer gossip)."""
-        document = verify_document(raw, self.root, doc_type=NODES, site=self.config.site)
+        document = self._verified(raw, NODES)
         require_newer(document, self.nodes.seq if len(self.nodes) else None)
         self.nodes = NodeRegistry.from_document(document)
         _write_atomic(self.directory / "nodes.cose", raw)
@@ -273,16 +355,10 @@ class NodeState:
 
     def apply_config(self, raw: bytes) -> SignedDocument:
         """Rules the cloud sets for this node (grace, gaps, real-name check, holder salt)."""
-        document = verify_document(raw, self.root, doc_type="config", site=self.config.site)
-        require_newer(document, self.documents.get("config", {}).get("seq"))
+        document = self._verified(raw, "config")
+        require_newer(document, self.config_seq)
+        config = _with_settings(self.config, document)
         body = document.body if isinstance(document.body, dict) else {}
-        settings = body.get("settings", {})
-        if not isinstance(settings, dict) or set(settings) - CLOUD_SETTINGS:
-            raise DocumentError("malformed", f"config may set only {sorted(CLOUD_SETTINGS)}")
-        try:
-            config = validate_config({**_config_doc(self.config), **settings})
-        except NodeStateError as exc:
-            raise DocumentError("malformed", str(exc)) from None
         salt = body.get("holder_salt")
         if salt is not None:
             if not isinstance(salt, bytes) or len(salt) < 16:
@@ -294,13 +370,15 @@ class NodeState:
         with TinyDB(self.directory / "node.json", indent=2, ensure_ascii=False) as db:
             db.table("config").truncate()
             db.table("config").insert(_config_doc(config))
+        _write_atomic(self.directory / "config.cose", raw)
         self.config = config
+        self.config_seq = document.seq
         self._note_document(document)
         return document
 
     def apply_cards(self, raw: bytes) -> SignedDocument:
         """Verify and take a new card index (replaces the old one; older seq refused)."""
-        document = verify_document(raw, self.root, doc_type=CARDS, site=self.config.site)
+        document = self._verified(raw, CARDS)
         self.cards.replace(document)
         _write_atomic(self.directory / "cards.cose", raw)
         self._note_document(document)
@@ -308,7 +386,7 @@ class NodeState:
 
     def apply_revocations(self, raw: bytes) -> SignedDocument:
         """Verify and apply a revocation document, then keep it (snapshot replaces the folder)."""
-        document = verify_document(raw, self.root, doc_type=REVOCATIONS, site=self.config.site)
+        document = self._verified(raw, REVOCATIONS)
         self.revocations.apply(document)
         folder = self.directory / "revocations"
         kind = document.body["kind"]
@@ -319,7 +397,27 @@ class NodeState:
         self._note_document(document)
         return document
 
+    def _verified(self, raw: bytes, doc_type: str) -> SignedDocument:
+        """Verify a downlink document and refuse one older than any this node has applied.
+
+        One not newer than what is held is left to the type's own check (``stale_sequence``,
+        no alarm: brokers redeliver retained documents). ``rolled_back`` is for the gap a
+        rollback on disk opens: newer than held, older than remembered."""
+        if self._signer is None:
+            raise NodeStateError("applying documents needs the node key (NodeState.identity)")
+        if isinstance(self.trust, TrustError) or any(p.fatal for p in self.problems):
+            raise DocumentError("state_untrusted", self.untrusted or "no trust record")
+        document = verify_document(raw, self.root, doc_type=doc_type, site=self.config.site)
+        remembered, held = self.remembered(doc_type), self.held_seqs().get(doc_type)
+        newer_than_held = held is None or document.seq > held
+        if remembered is not None and newer_than_held and document.seq < remembered:
+            raise DocumentError(
+                "rolled_back", f"{doc_type} seq {document.seq} < {remembered} applied before"
+            )
+        return document
+
     def _note_document(self, document: SignedDocument) -> None:
+        self._remember(document)
         self.documents[document.doc_type] = {"type": document.doc_type, "seq": document.seq}
         with TinyDB(self.directory / "node.json") as db:
             table = db.table("documents")
@@ -331,6 +429,15 @@ class NodeState:
                     "issued_at": document.issued_at.isoformat(),
                 }
             )
+
+    def _remember(self, document: SignedDocument) -> None:
+        """Raise the record's seq for this type and re-sign it, then look again."""
+        assert self._signer is not None and isinstance(self.trust, TrustRecord)
+        record = self.trust
+        record.seqs[document.doc_type] = max(document.seq, record.seqs.get(document.doc_type, 0))
+        record.seq += 1
+        write_record(self.directory, self._signer, self.config.site, record, document.issued_at)
+        self.check_trust(None)
 
 
 def initialise(
@@ -351,7 +458,8 @@ def initialise(
     try:
         root = keystore.load_public_pem(root_pub)
         raw_keyring = keyring_file.read_bytes()
-        keyring = Keyring.load(raw_keyring, root, config.site)
+        keyring_doc = verify_document(raw_keyring, root, doc_type="keyring", site=config.site)
+        keyring = Keyring.from_document(keyring_doc)
     except (KeyStoreError, DocumentError) as exc:
         raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
     except OSError as exc:
@@ -377,7 +485,10 @@ def initialise(
             }
         )
         db.table("documents").insert({"type": "keyring", "seq": keyring.seq})
+    record = TrustRecord(config.node, keystore.fingerprint(root), {"keyring": keyring.seq})
+    write_record(directory, identity, config.site, record, keyring_doc.issued_at)
     state = NodeState.open(directory)
+    state.unlock(identity)
     if revocations_file is not None:
         try:
             state.apply_revocations(revocations_file.read_bytes())
@@ -386,6 +497,18 @@ def initialise(
         except OSError as exc:
             raise NodeStateError(f"cannot read {revocations_file}: {exc.strerror}") from None
     return state
+
+
+def _with_settings(config: NodeConfig, document: SignedDocument) -> NodeConfig:
+    """``config`` with the settings of a root-signed config document over it."""
+    body = document.body if isinstance(document.body, dict) else {}
+    settings = body.get("settings", {})
+    if not isinstance(settings, dict) or set(settings) - CLOUD_SETTINGS:
+        raise DocumentError("malformed", f"config may set only {sorted(CLOUD_SETTINGS)}")
+    try:
+        return validate_config({**_config_doc(config), **settings})
+    except NodeStateError as exc:
+        raise DocumentError("malformed", str(exc)) from None
 
 
 def _config_doc(config: NodeConfig) -> dict[str, Any]:

@@ -80,8 +80,7 @@ def decode_sign1(data: bytes, *, max_bytes: int) -> Sign1:
     try:
         item = decode_item(data, max_bytes=max_bytes, allowed_tags=frozenset({COSE_SIGN1_TAG}))
     except CborError as exc:
-        reason = Reason.TRUNCATED if exc.truncated else Reason.BAD_CBOR
-        raise EnvelopeError(reason, str(exc)) from None
+        raise EnvelopeError(cbor_reason(exc, Reason.BAD_CBOR), str(exc)) from None
     if not isinstance(item, cbor2.CBORTag) or item.tag != COSE_SIGN1_TAG:
         raise EnvelopeError(Reason.NOT_COSE_SIGN1, "not tagged 18 (COSE_Sign1)")
     parts = item.value
@@ -107,7 +106,8 @@ def _parse_protected(protected: bytes) -> bytes:
     try:
         header = decode_item(protected, max_bytes=32)
     except CborError as exc:
-        raise EnvelopeError(Reason.BAD_HEADER, f"protected header: {exc}") from None
+        reason = cbor_reason(exc, Reason.BAD_HEADER)
+        raise EnvelopeError(reason, f"protected header: {exc}") from None
     if not isinstance(header, dict) or set(header) != {HEADER_ALG, HEADER_KID}:
         raise EnvelopeError(Reason.BAD_HEADER, "protected header must hold exactly alg and kid")
     if header[HEADER_ALG] != ALG_EDDSA:
@@ -116,3 +116,12 @@ def _parse_protected(protected: bytes) -> bytes:
     if not isinstance(kid, bytes) or not 1 <= len(kid) <= MAX_KID_BYTES:
         raise EnvelopeError(Reason.BAD_HEADER, "kid must be 1-4 bytes")
     return kid
+
+
+def cbor_reason(exc: CborError, otherwise: Reason) -> Reason:
+    """The reason for a CBOR refusal: truncated, a duplicate map key, or ``otherwise``."""
+    if exc.truncated:
+        return Reason.TRUNCATED
+    if exc.duplicate:
+        return Reason.DUPLICATE_KEY
+    return otherwise

@@ -49,13 +49,26 @@ def sign_event(
 def peek_node(raw: bytes) -> str | None:
     """The node an event claims to come from, read *before* verifying, to find its key."""
     try:
+        return read_node(raw)
+    except DocumentError:
+        return None
+
+
+def read_node(raw: bytes) -> str:
+    """As ``peek_node``, but say why an event is unreadable (``DocumentError``: bad_cbor,
+    duplicate_key, malformed...), so a refusal at the gate carries its reason."""
+    try:
         envelope = decode_sign1(raw, max_bytes=MAX_EVENT_BYTES)
         payload = decode_item(envelope.payload, max_bytes=MAX_EVENT_BYTES)
-    except (EnvelopeError, CborError):
-        return None
+    except EnvelopeError as exc:
+        raise DocumentError(exc.reason.value, exc.detail) from None
+    except CborError as exc:
+        raise DocumentError(exc.code, str(exc)) from None
     body = payload.get(5) if isinstance(payload, dict) else None
     node = body.get("node") if isinstance(body, dict) else None
-    return node if isinstance(node, str) else None
+    if not isinstance(node, str):
+        raise DocumentError("malformed", "not a signed gate event")
+    return node
 
 
 def verify_event(raw: bytes, node_key: Ed25519PublicKey, site: str | None) -> GateEvent:

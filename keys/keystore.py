@@ -129,6 +129,18 @@ def passphrase_from(passphrase_file: Path | None, *, creating: bool = False) -> 
     return text.encode("utf-8")
 
 
+def read_public(path: Path) -> Ed25519PublicKey:
+    """The public half named in a key file, read without the passphrase. It proves nothing
+    by itself (the file may have been swapped): only ``load`` binds it to the private key."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(doc["public_key"]))
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeyStoreError(f"{path} is not a {FORMAT} key file") from None
+
+
 def save(key: SigningKey, path: Path, passphrase: bytes) -> None:
     """Write the key encrypted, mode 0600; refuse to overwrite."""
     encrypted = key.private_key.private_bytes(

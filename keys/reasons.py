@@ -34,6 +34,7 @@ class Reason(StrEnum):
 
     # --- the COSE_Sign1 envelope ---
     BAD_CBOR = "bad_cbor"
+    DUPLICATE_KEY = "duplicate_key"
     NOT_COSE_SIGN1 = "not_cose_sign1"
     BAD_HEADER = "bad_header"
     WRONG_ALG = "wrong_alg"
@@ -66,6 +67,7 @@ class Reason(StrEnum):
     UNKNOWN_FACE = "unknown_face"
     LANE_CLOSED = "lane_closed"
     CAPACITY_FULL = "capacity_full"
+    STATE_UNTRUSTED = "state_untrusted"
 
     @property
     def admits(self) -> bool:
@@ -84,6 +86,9 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.NOT_BASE45: ReasonText("票码无法识别", "Ticket code is unreadable"),
     Reason.TRUNCATED: ReasonText("票码不完整，请重新扫描", "Ticket code is incomplete, scan again"),
     Reason.BAD_CBOR: ReasonText("票码数据损坏", "Ticket data is damaged"),
+    Reason.DUPLICATE_KEY: ReasonText(
+        "票码数据含重复字段，疑似篡改", "Ticket data holds a field twice, possibly tampered"
+    ),
     Reason.NOT_COSE_SIGN1: ReasonText("票码格式错误", "Ticket format is wrong"),
     Reason.BAD_HEADER: ReasonText("票码签名头错误", "Ticket signature header is wrong"),
     Reason.WRONG_ALG: ReasonText("票码签名算法不受支持", "Ticket signature algorithm not accepted"),
@@ -116,4 +121,8 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.UNKNOWN_FACE: ReasonText("未识别到已登记人脸", "Face not recognised"),
     Reason.LANE_CLOSED: ReasonText("本通道暂停使用", "This lane is closed"),
     Reason.CAPACITY_FULL: ReasonText("景区已达最大承载量", "The site is at capacity"),
+    Reason.STATE_UNTRUSTED: ReasonText(
+        "闸机数据被回退或替换，暂停使用，请联系工作人员",
+        "Gate data was rolled back or replaced: lane closed, please call staff",
+    ),
 }

@@ -87,7 +87,7 @@ def verify_document(
     try:
         payload = decode_item(envelope.payload, max_bytes=MAX_DOCUMENT_BYTES)
     except CborError as exc:
-        raise DocumentError("bad_cbor", str(exc)) from None
+        raise DocumentError(exc.code, str(exc)) from None
     if not isinstance(payload, dict) or set(payload) != {1, 2, 3, 4, 5}:
         raise DocumentError("malformed", "document map must hold keys 1-5")
     kind, for_site, seq, issued = payload[1], payload[2], payload[3], payload[4]

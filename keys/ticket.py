@@ -89,7 +89,8 @@ def _verify(text: str, keyring: Keyring) -> Verification:
     try:
         claims = from_cbor_map(decode_item(envelope.payload, max_bytes=MAX_ENVELOPE_BYTES))
     except CborError as exc:
-        return Verification(Reason.CLAIMS_MALFORMED, kid=envelope.kid, detail=str(exc))
+        reason = Reason.DUPLICATE_KEY if exc.duplicate else Reason.CLAIMS_MALFORMED
+        return Verification(reason, kid=envelope.kid, detail=str(exc))
     except ClaimError as exc:
         return Verification(exc.reason, kid=envelope.kid, detail=exc.detail)
     return Verification(Reason.OK, kid=envelope.kid, claims=claims)

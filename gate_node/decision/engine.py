@@ -104,6 +104,9 @@ class Engine:
         self.lane = lane
         self.cards = cards or CardIndex()
         self.holder_salt = holder_salt
+        self.closed: str | None = None
+        """Why the lane is held closed (the state directory was rolled back or replaced,
+        gate_node/trust_record.py): every ticket is refused with ``state_untrusted``."""
 
     def decide(self, payload: str, now: datetime, holder_proven: bool = False) -> Decision:
         """Decide on a QR payload as of ``now`` (aware); reads the ledger, writes nothing."""
@@ -137,6 +140,8 @@ class Engine:
         return self._decide_claims(claims, now, holder_proven=True)
 
     def _decide_claims(self, claims: TicketClaims, now: datetime, holder_proven: bool) -> Decision:
+        if self.closed is not None:
+            return Decision(Reason.STATE_UNTRUSTED, claims=claims, detail=self.closed)
         local_now = now.astimezone(self.rules.timezone)
         refusal = (
             (Reason.REVOKED if self.revocations.is_revoked(claims.ticket_id) else None)
