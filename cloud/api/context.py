@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import Settings
+from cloud.core.config import ApiSettings, Settings
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
 from cloud.services.issuing import Issuer
@@ -56,6 +56,7 @@ class CloudContext:
     keyring: list[IssuerKey] = field(default_factory=list)  # every key tickets may carry
     publish: Publish = lambda site, doc_type, raw: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    api: ApiSettings = field(default_factory=ApiSettings)  # proxies, session lifetime
 
     @property
     def sandbox(self) -> SandboxProvider:
@@ -102,6 +103,7 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
             "cash": CashProvider(),
             **channels(settings.state_dir, passphrase),
         },
+        api=settings.api,
     )
 
 

@@ -7,8 +7,10 @@ defaulted, and a known placeholder value is refused.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REFUSED_SECRETS = {"", "changethis", "secret", "password", "changeme"}
@@ -16,6 +18,61 @@ REFUSED_SECRETS = {"", "changethis", "secret", "password", "changeme"}
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe; the message names the variable."""
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How the HTTP API treats its callers: whom it believes about addresses, how long a
+    staff session lives.
+
+    - ``trusted_proxies`` (``SCENIC_TRUSTED_PROXIES``, comma-separated addresses or networks,
+      e.g. ``127.0.0.1,10.0.0.0/8``; default none): only a request arriving from one of these
+      may say where it came from (``X-Forwarded-For``) and whether it came over TLS
+      (``X-Forwarded-Proto``). With none, the audit log records the connecting address.
+    - ``session_hours`` (``SCENIC_SESSION_HOURS``, default 8: one shift at the window, not
+      the 12 h a forgotten till would stay open) and ``session_idle_minutes``
+      (``SCENIC_SESSION_IDLE_MINUTES``, default 30; 0 turns the idle timeout off): a bearer
+      token unused for that long stops working.
+    """
+
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    session_hours: int = 8
+    session_idle_minutes: int = 30
+
+    @classmethod
+    def from_env(cls, values: Mapping[str, str]) -> ApiSettings:
+        proxies = []
+        for item in values.get("SCENIC_TRUSTED_PROXIES", "").split(","):
+            if item.strip():
+                try:
+                    proxies.append(ipaddress.ip_network(item.strip(), strict=False))
+                except ValueError:
+                    raise ConfigError(
+                        f"SCENIC_TRUSTED_PROXIES: {item.strip()!r} is not an address or network"
+                    ) from None
+        return cls(
+            trusted_proxies=tuple(proxies),
+            session_hours=_int_setting(values, "SCENIC_SESSION_HOURS", 8, 1, 24),
+            session_idle_minutes=_int_setting(
+                values, "SCENIC_SESSION_IDLE_MINUTES", 30, 0, 24 * 60
+            ),
+        )
+
+
+def _int_setting(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = values.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number ({low}-{high})") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -27,6 +84,7 @@ class Settings:
     broker_username: str | None = None
     broker_password: str | None = None
     site_timezone: str = "Asia/Shanghai"
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,4 +106,5 @@ class Settings:
             broker_username=values.get("SCENIC_BROKER_USERNAME"),
             broker_password=password,
             site_timezone=values.get("SCENIC_SITE_TIMEZONE", "Asia/Shanghai"),
+            api=ApiSettings.from_env(values),
         )

@@ -6,6 +6,7 @@ from cloud.models.accounts import (
     AuthSession,
     CashierShift,
     IdempotencyRecord,
+    LoginThrottle,
     User,
 )
 from cloud.models.base import Base
@@ -26,6 +27,7 @@ __all__ = [
     "GateEventRecord",
     "IdempotencyRecord",
     "Inventory",
+    "LoginThrottle",
     "NodeLink",
     "Order",
     "OrderItem",

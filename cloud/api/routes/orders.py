@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, IdempotencyKey, idempotent
+from cloud.api.deps import ANONYMOUS, DB, Context, IdempotencyKey, idempotent
 from cloud.api.schemas import OrderIn, OrderOut, TicketOut
 from cloud.core.errors import Problem, not_found
 from cloud.core.security import token_hash
@@ -22,7 +22,12 @@ ROUTE = "create_order"
 
 @router.post("", status_code=201, response_model=OrderOut)
 def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) -> OrderOut:
-    """Hold places for a cart. An ``Idempotency-Key`` is required: a retry never buys twice."""
+    """Hold places for a cart. An ``Idempotency-Key`` is required: a retry never buys twice.
+
+    The order's access token is in the answer that created the order only. A retry with the
+    same key gets the order back without it: the key is no credential (deps.idempotent), and
+    anyone who learnt a buyer's key and cart would otherwise get that buyer's token. A buyer
+    whose first answer was lost orders again under a new key; the first hold lapses."""
     if idempotency_key is None:
         raise Problem(
             428,
@@ -48,9 +53,11 @@ def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) 
         order.access_hash = token_hash(_access_token(ctx, order.order_no, key))
         return order_out(db, order).model_dump(mode="json")
 
-    answer, _ = idempotent(ctx, key, ROUTE, body.model_dump(mode="json"), produce)
+    payload = body.model_dump(mode="json")
+    answer, replayed = idempotent(ctx, key, ROUTE, payload, produce, caller=ANONYMOUS)
     out = OrderOut.model_validate(answer)
-    out.access_token = _access_token(ctx, out.order_no, key)  # recomputed, never stored
+    if not replayed:
+        out.access_token = _access_token(ctx, out.order_no, key)  # recomputed, never stored
     return out
 
 
