@@ -8,26 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cloud.api.app import create_app
-from cloud.core.security import hash_password, new_token, token_hash
-from cloud.models import ApiKey, AuditEntry, User
+from cloud.core.security import new_token, token_hash
+from cloud.models import ApiKey, AuditEntry
 from keys.revocation import RevocationList
 from keys.signed_document import verify_document
-from tests.cloud.conftest import api_context
-
-
-@pytest.fixture
-def published() -> list[tuple[str, str, bytes]]:
-    return []
-
-
-@pytest.fixture
-def api(office, published) -> TestClient:
-    context = api_context(office, lambda site, kind, raw: published.append((site, kind, raw)))
-    with office.sessions.begin() as db:
-        for name, role in (("boss", "manager"), ("till1", "cashier"), ("books", "finance")):
-            db.add(User(username=name, password_hash=hash_password(f"{name}-password"), role=role))
-    return TestClient(create_app(context), raise_server_exceptions=False)
 
 
 @pytest.fixture

@@ -140,9 +140,7 @@ def test_logout_ends_this_session_only(api):
 
 def test_a_manager_ends_every_session_of_a_user(api):
     sessions = [token_of(api, "till1"), token_of(api, "till1")]
-    problem(
-        api.delete("/api/v1/auth/users/boss/sessions", headers=sessions[0]), 403, "forbidden"
-    )
+    problem(api.delete("/api/v1/auth/users/boss/sessions", headers=sessions[0]), 403, "forbidden")
     ended = api.delete("/api/v1/auth/users/till1/sessions", headers=token_of(api, "boss"))
     assert ended.status_code == 200 and ended.json() == {"ended": 2}
     for headers in sessions:
@@ -178,7 +176,9 @@ def test_a_session_ends_when_idle_and_after_its_lifetime(api, clock):
 def test_the_session_lifetime_is_configurable():
     from cloud.core.config import ApiSettings, ConfigError
 
-    settings = ApiSettings.from_env({"SCENIC_SESSION_HOURS": "4", "SCENIC_SESSION_IDLE_MINUTES": "0"})
+    settings = ApiSettings.from_env(
+        {"SCENIC_SESSION_HOURS": "4", "SCENIC_SESSION_IDLE_MINUTES": "0"}
+    )
     assert (settings.session_hours, settings.session_idle_minutes) == (4, 0)
     assert ApiSettings.from_env({}).session_hours == 8
     with pytest.raises(ConfigError, match="SCENIC_SESSION_HOURS"):
