@@ -13,6 +13,7 @@ ALL = [
     "mqtt_ingest",
     "mqtt_latency",
     "sales",
+    "login_guessing",
 ]
 
 

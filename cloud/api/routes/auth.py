@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,10 +46,11 @@ class _Account:
 
 
 @router.post("/token", response_model=TokenOut, responses=REFUSED)
-def sign_in(body: Login, ctx: Context, where: Source) -> TokenOut:
+def sign_in(body: Login, ctx: Context, where: Source, request: Request) -> TokenOut:
     subjects = _subjects(ctx, body.username, where)
+    seen = _seen_locks(request)
     with ctx.sessions.begin() as db:
-        account = _admitted(db, ctx, subjects, body.username)
+        account = _admitted(db, ctx, seen, subjects, body.username)
     ok = check_password(body.password, account.password_hash if account else None)
     ok = ok and account is not None and account.active
     now = ctx.clock()
@@ -107,12 +108,13 @@ def change_password(
     ctx: Context,
     where: Source,
     who: Annotated[Staff, Depends(staff)],
+    request: Request,
 ) -> Response:
     """The signed-in user sets a new password, giving the current one (throttled like a
     sign-in); every session of the user ends, this one too: sign in again."""
     subjects = _subjects(ctx, who.username, where)
     with ctx.sessions.begin() as db:
-        account = _admitted(db, ctx, subjects, who.username)
+        account = _admitted(db, ctx, _seen_locks(request), subjects, who.username)
     if account is None or not check_password(body.current_password, account.password_hash):
         with ctx.sessions.begin() as db:
             audit(db, who.username, where, "password_change_failed", "auth")
@@ -131,13 +133,30 @@ def _subjects(ctx: Context, username: str, where: str) -> dict[str, str]:
     return {"user": ctx.pd.blind_ref(f"login:{username}"), "address": where}
 
 
+def _seen_locks(request: Request) -> login_throttle.SeenLocks:
+    """This app's memory of locks it has read (one per worker process)."""
+    state = request.app.state
+    if not hasattr(state, "login_locks"):
+        state.login_locks = login_throttle.SeenLocks()
+    seen: login_throttle.SeenLocks = state.login_locks
+    return seen
+
+
 def _admitted(
-    db: Session, ctx: Context, subjects: dict[str, str], username: str
+    db: Session,
+    ctx: Context,
+    seen: login_throttle.SeenLocks,
+    subjects: dict[str, str],
+    username: str,
 ) -> _Account | None:
-    """Count the attempt, or refuse it with 429 (the transaction then rolls back, so a refused
-    attempt counts nothing); the account to check the password against, if there is one."""
-    wait = login_throttle.admit(db, subjects, ctx.clock())
-    if wait is not None:
+    """Count the attempt, or refuse it with 429: from memory if this worker has seen the lock,
+    else from the database (the transaction then rolls back, so a refused attempt counts
+    nothing); the account to check the password against, if there is one."""
+    now = ctx.clock()
+    locked = seen.refused(subjects, now) or login_throttle.admit(db, subjects, now)
+    if locked:
+        seen.learn(locked, now)
+        wait = login_throttle.wait_seconds(locked, now)
         raise Problem(
             429,
             "too_many_attempts",
