@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
 
 import httpx
 
+from bench.engines import each_engine, serve_env
 from bench.report import percentiles, report
 from cloud.api.context import from_settings, init_keys
 from cloud.core.config import Settings
@@ -35,7 +34,6 @@ from cloud.core.security import hash_password
 from cloud.models import User
 from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server
-from simulators.databases import postgres_schema, sqlite_database
 
 GUESSES = 300
 CONCURRENCY = 50
@@ -104,26 +102,13 @@ def measure(base: str) -> dict[str, float | int]:
 
 def main() -> None:
     rows = []
-    databases: list[tuple[str, Callable[[Path], AbstractContextManager[str]]]] = [
-        ("SQLite (WAL)", lambda folder: _sqlite(folder)),
-        ("PostgreSQL", lambda folder: postgres_schema()),
-    ]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, database in databases:
-            folder = Path(tmp) / name.split()[0]
-            folder.mkdir()
-            with database(folder) as url:
-                prepare(folder / "state", url)
-                env = {
-                    **os.environ,
-                    "SCENIC_STATE_DIR": str(folder / "state"),
-                    "SCENIC_DB_URL": url,
-                    "SCENIC_KEY_PASSPHRASE": PASSPHRASE,
-                }
-                if os.environ.get("SCENIC_BENCH_SERVER_PATH"):
-                    env["PYTHONPATH"] = os.environ["SCENIC_BENCH_SERVER_PATH"]
-                with cloud_server(env) as base:
-                    rows.append({"database": name, **measure(base)})
+    for name, folder, url in each_engine():
+        prepare(folder / "state", url)
+        env = serve_env(folder / "state", url, PASSPHRASE)
+        if os.environ.get("SCENIC_BENCH_SERVER_PATH"):
+            env["PYTHONPATH"] = os.environ["SCENIC_BENCH_SERVER_PATH"]
+        with cloud_server(env) as base:
+            rows.append({"database": name, **measure(base)})
     report(
         "login_guessing",
         f"Login guessing: {GUESSES} wrong passwords at concurrency {CONCURRENCY}",
@@ -131,11 +116,6 @@ def main() -> None:
         "known/unknown: median wrong-password answer for an existing and a missing username. "
         "idle/during: the catalogue request (GET /sites/S1/products) before and while guessing.",
     )
-
-
-@contextmanager
-def _sqlite(folder: Path) -> Iterator[str]:
-    yield sqlite_database(folder)
 
 
 if __name__ == "__main__":
