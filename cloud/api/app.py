@@ -35,7 +35,7 @@ def create_app(context: CloudContext) -> FastAPI:
         "code and zh-CN/English messages.",
     )
     app.state.context = context
-    app.add_middleware(SecurityHeaders, trusted_proxies=context.api.trusted_proxies)
+    app.add_middleware(SecurityHeaders)
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
         app.include_router(module.router)
 

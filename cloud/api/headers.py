@@ -18,8 +18,6 @@ once a browser had seen it over TLS elsewhere), or let a shared cache keep an an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,11 +39,11 @@ HSTS = "max-age=31536000"  # one year; no includeSubDomains: other hosts of the 
 
 
 class SecurityHeaders:
-    """ASGI middleware adding the headers above to every HTTP answer."""
+    """ASGI middleware adding the headers above to every HTTP answer. The trusted proxies are
+    the app's context's (``app.state.context.api``), read per request."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[IpNetwork] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +51,7 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         docs = path.startswith(DOCS_PAGES)
-        tls = came_over_tls(scope, self.proxies)
+        tls = came_over_tls(scope, _trusted_proxies(scope))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -69,3 +67,8 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _trusted_proxies(scope: Scope) -> tuple[IpNetwork, ...]:
+    context = getattr(scope["app"].state, "context", None) if "app" in scope else None
+    return context.api.trusted_proxies if context is not None else ()
