@@ -224,9 +224,7 @@ def serve(
     try:
         # proxy_headers=False: the app alone decides whom to believe (SCENIC_TRUSTED_PROXIES,
         # cloud/api/client.py); uvicorn's own handling trusts 127.0.0.1 by default.
-        uvicorn.run(
-            create_app(context), host=host, port=port, log_config=None, proxy_headers=False
-        )
+        uvicorn.run(create_app(context), host=host, port=port, log_config=None, proxy_headers=False)
     finally:
         publisher.close()
 
