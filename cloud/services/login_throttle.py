@@ -1,5 +1,6 @@
 """Failed sign-ins counted in the database, per username and per source address, so that every
-worker refuses the same guesser; a refusal costs two small writes and no password hash.
+worker refuses the same guesser; a refusal costs no password hash, and once a worker has seen
+the lock, not even a database round trip.
 
 Never: compute a password hash for an attempt this module refused, or count a refused attempt.
 
@@ -15,7 +16,8 @@ The rules, one row per (scope, subject):
 - Attempts while locked are refused (429 with Retry-After) and not counted, so knocking on a
   locked account does not lengthen its lock; the transaction that refuses is rolled back.
   Each worker remembers the locks it has read (``SeenLocks``) and refuses further knocks from
-  memory: 295 of 300 guesses at concurrency 50 never reach the database (bench/login_guessing.py).
+  memory (bench/login_guessing.py: of 300 guesses at concurrency 50, 5 are checked, 295 refused,
+  and the guessing is over in 2-4 s instead of 53-61 s of password hashing).
 - QUIET minutes without a failure forget the count; rows that old are pruned on a success.
 
 Locking a username lets anyone keep that member of staff out for up to 15 minutes at a time:
