@@ -14,6 +14,7 @@ ALL = [
     "mqtt_latency",
     "sales",
     "hostile",
+    "login_guessing",
 ]
 
 

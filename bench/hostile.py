@@ -19,7 +19,6 @@ Each engine runs in well under a minute on the 2-core machine.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bench.engines import each_engine
 from bench.report import report
 from cloud.api.context import CloudContext, from_settings, init_keys
 from cloud.core.config import Settings
@@ -51,7 +51,6 @@ from cloud.models import (
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server, serve_env
-from simulators.databases import engines
 
 PASSPHRASE = "hostile bench cloud passphrase"
 ROUNDS = 2  # each wave is repeated on this many fresh orders
@@ -311,43 +310,39 @@ def discrepancies(db: Session) -> dict[str, int]:
 
 def main() -> None:
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, database in engines():
-            folder = Path(tmp) / name.split()[0]
-            folder.mkdir()
-            with database(folder) as url:
-                context, inventory_id, _ = prepare(folder / "state", url)
-                env = serve_env(folder / "state", url, PASSPHRASE)
-                started = time.perf_counter()
-                with cloud_server(env) as base:
-                    traffic = Traffic(base)
-                    sandbox = context.providers["sandbox"]
-                    assert isinstance(sandbox, SandboxProvider)
-                    hostile(traffic, sandbox, inventory_id)
-                seconds = time.perf_counter() - started
-                with context.sessions() as db:
-                    found = discrepancies(db)
-                context.engine.dispose()
-            statuses = traffic.statuses
-            errors = sum(n for code, n in statuses.items() if code >= 500)
-            wrong = found.get("money", 0) + found.get("tills", 0) + found.get("places", 0)
-            rows.append(
-                {
-                    "database": name,
-                    "requests": sum(statuses.values()),
-                    "refused_4xx": sum(n for code, n in statuses.items() if 400 <= code < 500),
-                    "5xx": errors,
-                    "money": found.get("money", 0),
-                    "tills": found.get("tills", 0),
-                    "places": found.get("places", 0),
-                    "flagged": found.get("flagged orders", 0),
-                    "refunds_pending": found.get("refunds not paid out", 0),
-                    "seconds": round(seconds, 1),
-                    "statuses": " ".join(f"{c}:{n}" for c, n in sorted(statuses.items())),
-                    "target": "5xx 0, discrepancies 0",
-                    "met": errors == 0 and wrong == 0,
-                }
-            )
+    for name, folder, url in each_engine():
+        context, inventory_id, _ = prepare(folder / "state", url)
+        env = serve_env(folder / "state", url, PASSPHRASE)
+        started = time.perf_counter()
+        with cloud_server(env) as base:
+            traffic = Traffic(base)
+            sandbox = context.providers["sandbox"]
+            assert isinstance(sandbox, SandboxProvider)
+            hostile(traffic, sandbox, inventory_id)
+        seconds = time.perf_counter() - started
+        with context.sessions() as db:
+            found = discrepancies(db)
+        context.engine.dispose()
+        statuses = traffic.statuses
+        errors = sum(n for code, n in statuses.items() if code >= 500)
+        wrong = found.get("money", 0) + found.get("tills", 0) + found.get("places", 0)
+        rows.append(
+            {
+                "database": name,
+                "requests": sum(statuses.values()),
+                "refused_4xx": sum(n for code, n in statuses.items() if 400 <= code < 500),
+                "5xx": errors,
+                "money": found.get("money", 0),
+                "tills": found.get("tills", 0),
+                "places": found.get("places", 0),
+                "flagged": found.get("flagged orders", 0),
+                "refunds_pending": found.get("refunds not paid out", 0),
+                "seconds": round(seconds, 1),
+                "statuses": " ".join(f"{c}:{n}" for c, n in sorted(statuses.items())),
+                "target": "5xx 0, discrepancies 0",
+                "met": errors == 0 and wrong == 0,
+            }
+        )
     report(
         "hostile",
         "Hostile traffic: racing refunds, cash, checkouts, notifications, oversize orders",

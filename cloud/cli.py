@@ -258,7 +258,9 @@ def serve(
     if expirer is not None:
         expirer.start()
     try:
-        uvicorn.run(create_app(context), host=host, port=port, log_config=None)
+        # proxy_headers=False: the app alone decides whom to believe (SCENIC_TRUSTED_PROXIES,
+        # cloud/api/client.py); uvicorn's own handling trusts 127.0.0.1 by default.
+        uvicorn.run(create_app(context), host=host, port=port, log_config=None, proxy_headers=False)
     finally:
         if expirer is not None:
             expirer.stop()

@@ -162,9 +162,9 @@ def run(
     import serial
     from gpiozero.exc import GPIOZeroError
 
-    from keys import logs
     from gate_node.assembly import build
     from gate_node.service import run_forever
+    from keys import logs
 
     logs.setup(logging.DEBUG if verbose else logging.INFO)
     state = _open(state_dir)

@@ -28,9 +28,9 @@ from typing import Any
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.ledger import DoubleEntry, Use
-from keys.logs import event
 from gate_node.state import NodeState
 from keys.gate_event import read_node, verify_event
+from keys.logs import event
 from keys.revocation import DOC_TYPE as REVOCATIONS
 from keys.revocation import SequenceGap
 from keys.signed_document import DocumentError, require_newer, verify_document

@@ -27,12 +27,12 @@ from gate_node.decision.engine import Decision, Engine
 from gate_node.downlink import Downlink
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
-from keys.logs import event
 from gate_node.readers.credentials import Credential, UnreadableCredential
 from gate_node.readers.frames import FrameSource
 from gate_node.readers.qr import QrDecoder
 from gate_node.readers.repeat_filter import RepeatFilter
 from gate_node.uplink import Uplink
+from keys.logs import event
 from keys.reasons import Reason
 
 log = logging.getLogger("gate_node")

@@ -337,8 +337,9 @@ def _price_type_from_cbor(value: int | None) -> PriceType | None:
 # JSON form (claim names), for the CLI and the cloud
 
 
-_HEX = re.compile(r"^[0-9A-Fa-f]*$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+# Whole matches only (re.fullmatch): "$" also matches before a final newline.
+_HEX = re.compile(r"[0-9A-Fa-f]*")
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)|24:00")
 
 
 def from_json(doc: object) -> TicketClaims:
@@ -411,7 +412,7 @@ def _json_uint(doc: dict[str, Any], name: str, default: Any = ...) -> Any:
 
 def _json_hex(doc: dict[str, Any], name: str, low: int, high: int) -> bytes:
     value = doc[name]
-    if not isinstance(value, str) or not _HEX.match(value) or len(value) % 2:
+    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
         raise _fail_range(f"{name} must be hexadecimal text")
     raw = bytes.fromhex(value)
     if not low <= len(raw) <= high:
@@ -438,7 +439,7 @@ def _json_minute(doc: dict[str, Any], name: str) -> int | None:
     value = doc.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not (match := _HHMM.match(value)):
+    if not isinstance(value, str) or not (match := _HHMM.fullmatch(value)):
         raise _fail_range(f"{name} must be HH:MM, got {value!r}")
     if value == "24:00":
         return 1440

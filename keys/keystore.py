@@ -39,7 +39,7 @@ ROLES = ("root", "issuer", "node")
 PASSPHRASE_ENV = "SCENIC_KEY_PASSPHRASE"
 PASSPHRASE_FILE_ENV = "SCENIC_KEY_PASSPHRASE_FILE"  # e.g. a systemd credential: %d/node-passphrase
 MIN_PASSPHRASE = 12
-_KID = re.compile(r"^[A-Za-z0-9]{1,4}$")
+_KID = re.compile(r"[A-Za-z0-9]{1,4}")  # whole match: "I1\n" is no kid
 
 
 class KeyStoreError(Exception):
@@ -48,7 +48,7 @@ class KeyStoreError(Exception):
 
 def kid_bytes(kid: str) -> bytes:
     """A kid as written by people ("I1") to the bytes in the envelope; 1-4 letters or digits."""
-    if not _KID.match(kid):
+    if not _KID.fullmatch(kid):
         raise KeyStoreError(
             f"kid {kid!r} must be 1-4 letters or digits, e.g. I1 / 密钥编号须为1-4位字母或数字"
         )
@@ -124,8 +124,8 @@ def passphrase_from(passphrase_file: Path | None, *, creating: bool = False) -> 
                 f"no passphrase: set {PASSPHRASE_ENV} or give --passphrase-file "
                 f"/ 未提供口令：请设置 {PASSPHRASE_ENV} 或使用 --passphrase-file"
             )
-    if creating and len(text) < MIN_PASSPHRASE:
-        raise KeyStoreError(f"passphrase must have at least {MIN_PASSPHRASE} characters")
+    if creating:
+        check_new_passphrase(text)
     return text.encode("utf-8")
 
 
@@ -139,6 +139,58 @@ def read_public(path: Path) -> Ed25519PublicKey:
         raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError):
         raise KeyStoreError(f"{path} is not a {FORMAT} key file") from None
+
+
+# Words that make up placeholder passphrases ("changeme", "password123", "secretsecret"): a
+# passphrase of nothing but these, digits and punctuation protects no key.
+_PLACEHOLDER_WORDS = (
+    "change",
+    "me",
+    "this",
+    "it",
+    "pass",
+    "word",
+    "phrase",
+    "passwd",
+    "secret",
+    "default",
+    "example",
+    "sample",
+    "test",
+    "admin",
+    "root",
+    "scenic",
+    "letmein",
+    "welcome",
+    "qwerty",
+    "key",
+)
+_PLACEHOLDER = re.compile("(?:" + "|".join(_PLACEHOLDER_WORDS) + ")+")
+_RUNS = ("0123456789" * 3, "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm" * 2)
+MIN_DISTINCT = 6
+
+
+def check_new_passphrase(text: str) -> None:
+    """Refuse a passphrase for new keys that is short, a placeholder or a keyboard run
+    (``KeyStoreError`` with a bilingual reason). Existing keys open with whatever they were
+    made with; only ``passphrase_from(..., creating=True)`` asks this."""
+    if len(text) < MIN_PASSPHRASE:
+        raise KeyStoreError(
+            f"passphrase must have at least {MIN_PASSPHRASE} characters "
+            f"/ 口令至少需要{MIN_PASSPHRASE}个字符"
+        )
+    lowered = text.lower()
+    letters = "".join(c for c in lowered if c.isalpha())
+    if not letters or _PLACEHOLDER.fullmatch(letters):
+        raise KeyStoreError(
+            "passphrase looks like a placeholder (changeme, password, secret, digits); "
+            "use several unrelated words / 口令过于简单（类似默认口令），请使用几个无关的词"
+        )
+    if len(set(lowered)) < MIN_DISTINCT or any(lowered in run for run in _RUNS):
+        raise KeyStoreError(
+            "passphrase repeats or runs along the keyboard; use several unrelated words "
+            "/ 口令为重复或连续字符，请使用几个无关的词"
+        )
 
 
 def save(key: SigningKey, path: Path, passphrase: bytes) -> None:

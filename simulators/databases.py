@@ -4,8 +4,8 @@ the PostgreSQL test database (127.0.0.1:5432, trust auth), both migrated to head
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -38,14 +38,3 @@ def postgres_schema(revision: str = "head") -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
-
-
-def engines() -> list[tuple[str, Callable[[Path], AbstractContextManager[str]]]]:
-    """The two engines a benchmark reports on: a name, and a throwaway database's URL for a
-    folder (the SQLite file goes there; PostgreSQL gets a new schema)."""
-    return [("SQLite (WAL)", _sqlite_file), ("PostgreSQL", lambda folder: postgres_schema())]
-
-
-@contextmanager
-def _sqlite_file(folder: Path) -> Iterator[str]:
-    yield sqlite_database(folder)

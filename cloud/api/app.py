@@ -1,7 +1,9 @@
 """The FastAPI application: routes, and every refusal as problem JSON (never a bare traceback).
 
 ``create_app(context)`` takes a built CloudContext (api/context.py), so tests and the demo run
-the same app with their own databases and keys. OpenAPI docs are served at /docs.
+the same app with their own databases and keys. OpenAPI docs are served at /docs and /redoc,
+their scripts from this process (fastapi-offline), not a CDN: a site may have no internet.
+Every answer gets the security headers of api/headers.py.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from cloud.api.context import CloudContext
+from cloud.api.headers import SecurityHeaders
 from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
 from cloud.core.errors import Problem
 
@@ -23,7 +27,7 @@ PROBLEM = "application/problem+json"
 
 
 def create_app(context: CloudContext) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Scenic ticket office / 景区票务",
         version="0.1.0",
         description="Tickets, orders, payments, refunds and verification. "
@@ -32,6 +36,7 @@ def create_app(context: CloudContext) -> FastAPI:
         f"Payment channels live here: {', '.join(sorted(context.providers))}.",
     )
     app.state.context = context
+    app.add_middleware(SecurityHeaders)
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
@@ -39,7 +44,9 @@ def create_app(context: CloudContext) -> FastAPI:
 
     @app.exception_handler(Problem)
     async def problem(_: Request, exc: Problem) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, media_type=PROBLEM)
+        return JSONResponse(
+            exc.body(), status_code=exc.status, media_type=PROBLEM, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

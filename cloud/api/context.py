@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import Settings
+from cloud.core.config import ApiSettings, Settings
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
 from cloud.services.holds import HoldLimits
@@ -58,6 +58,7 @@ class CloudContext:
     publish: Publish = lambda site, doc_type, raw: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
+    api: ApiSettings = field(default_factory=ApiSettings)  # proxies, session lifetime
 
 
 def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
@@ -100,6 +101,7 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
             **channels(settings.state_dir, passphrase),
         },
         limits=HoldLimits(settings.order_max_lines, settings.client_hold_places),
+        api=settings.api,
     )
 
 

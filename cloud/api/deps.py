@@ -14,10 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cloud.api.client import client_address
 from cloud.api.context import CloudContext
 from cloud.core.errors import Problem
 from cloud.core.security import token_hash
-from cloud.models import ApiKey, AuthSession, IdempotencyRecord, User
+from cloud.models import ApiKey, IdempotencyRecord
+from cloud.services import staff_sessions
 
 
 def context(request: Request) -> CloudContext:
@@ -37,12 +39,10 @@ def session(ctx: Context) -> Iterator[Session]:
 DB = Annotated[Session, Depends(session)]
 
 
-def source(request: Request) -> str:
-    """Where the request came from, for the audit log (the proxy's X-Forwarded-For first)."""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    return (forwarded.split(",")[0].strip() or (request.client.host if request.client else "?"))[
-        :64
-    ]
+def source(request: Request, ctx: Context) -> str:
+    """Where the request came from, for the audit log and the login throttle: the peer, or
+    what a trusted proxy says (api/client.py; SCENIC_TRUSTED_PROXIES)."""
+    return client_address(request.scope, ctx.api.trusted_proxies)
 
 
 Source = Annotated[str, Depends(source)]
@@ -54,29 +54,33 @@ class Staff:
     username: str
     role: str
 
+    @property
+    def scope(self) -> str:
+        """Whose Idempotency-Keys these are (see ``idempotent``)."""
+        return f"staff:{self.id}"
+
 
 def staff(ctx: Context, authorization: Annotated[str | None, Header()] = None) -> Staff:
     """Who is signed in, checked in a short session of its own that is released before the
     route runs: a request never holds two database connections at once (SQLite runs with one
     pooled connection per process, cloud/db.py)."""
     with ctx.sessions() as db:
-        return staff_of(db, ctx, authorization)
+        who = staff_of(db, ctx, authorization)
+        db.commit()  # the session's last use (idle timeout)
+        return who
 
 
 def staff_of(db: Session, ctx: CloudContext, authorization: str | None) -> Staff:
-    """The signed-in staff member for a bearer token, or 401."""
+    """The signed-in staff member for a bearer token, or 401 (services/staff_sessions.py)."""
+    token = bearer_token(authorization)
+    user = staff_sessions.user_of(db, token, ctx.api, ctx.clock())
+    return Staff(user.id, user.username, user.role)
+
+
+def bearer_token(authorization: str | None) -> str:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Problem(401, "unauthenticated", "Sign in first", "请先登录")
-    row = db.get(AuthSession, token_hash(authorization[7:].strip()))
-    if (
-        row is None
-        or row.expires_at.replace(tzinfo=row.expires_at.tzinfo or ctx.clock().tzinfo) < ctx.clock()
-    ):
-        raise Problem(401, "unauthenticated", "Session expired or unknown", "登录已失效")
-    user = db.get(User, row.user_id)
-    if user is None or not user.active:
-        raise Problem(401, "unauthenticated", "Account disabled", "账号已停用")
-    return Staff(user.id, user.username, user.role)
+    return authorization[7:].strip()
 
 
 def role(*allowed: str) -> Callable[..., Staff]:
@@ -101,9 +105,14 @@ def partner(db: DB, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey
     return key
 
 
-def replay_or_none(db: DB, key: str | None, route: str, payload: Any) -> IdempotencyRecord | None:
-    """The stored answer for this Idempotency-Key, if the same request came before; a different
-    request under the same key is refused (409)."""
+ANONYMOUS = "anonymous"
+
+
+def replay_or_none(
+    db: Session, key: str | None, route: str, caller: str, payload: Any
+) -> IdempotencyRecord | None:
+    """The stored answer for this caller's Idempotency-Key on this route, if the same request
+    came before; a different request under the same key is refused (409)."""
     if key is None:
         return None
     if not 8 <= len(key) <= 80:
@@ -113,7 +122,7 @@ def replay_or_none(db: DB, key: str | None, route: str, payload: Any) -> Idempot
             "Idempotency-Key must be 8-80 characters",
             "幂等键长度须为8-80",
         )
-    record = db.get(IdempotencyRecord, key)
+    record = db.get(IdempotencyRecord, scoped_key(route, caller, key))
     if record is None:
         return None
     if record.route != route or record.request_hash != request_hash(payload):
@@ -130,6 +139,7 @@ def remember(
     db: Session,
     key: str | None,
     route: str,
+    caller: str,
     payload: Any,
     status: int,
     response: dict[str, Any],
@@ -138,7 +148,7 @@ def remember(
     if key is not None:
         db.add(
             IdempotencyRecord(
-                key=key,
+                key=scoped_key(route, caller, key),
                 route=route,
                 request_hash=request_hash(payload),
                 status_code=status,
@@ -163,27 +173,48 @@ def idempotent(
     route: str,
     payload: Any,
     produce: Callable[[Session], dict[str, Any]],
+    *,
+    caller: str,
 ) -> tuple[dict[str, Any], bool]:
     """Run a mutation once per Idempotency-Key: ``produce`` runs in a transaction that also
     stores its answer; a retry (even a concurrent one) gets that answer back. Returns the
-    answer and whether it is a replay (then nothing was done now)."""
+    answer and whether it is a replay (then nothing was done now).
+
+    Keys belong to a route and a caller, and the caller is authorised before this is called,
+    so a stored answer goes back only to whoever could have asked for it:
+
+    - ``caller`` is ``Staff.scope`` (``staff:<user id>``), ``partner:<api key id>``,
+      ``buyer:<order no>`` for a buyer who showed that order's token, or ``ANONYMOUS``.
+    - An anonymous caller (a buyer creating an order) has nothing to be told apart by, so
+      there the key alone decides, and whoever sends it with the same body gets the stored
+      answer. That answer must therefore hold nothing secret: routes never store a secret in
+      it, and an anonymous replay must not add one (routes/orders.py gives the order's access
+      token only in the answer that created the order). Idempotency keys travel in headers,
+      which proxies log; they are no credential.
+    """
     with ctx.sessions.begin() as db:
-        earlier = replay_or_none(db, key, route, payload)
+        earlier = replay_or_none(db, key, route, caller, payload)
         if earlier is not None:
             return earlier.response, True
     try:
         with ctx.sessions.begin() as db:
             answer = produce(db)
-            remember(db, key, route, payload, 200, answer, ctx.clock())
+            remember(db, key, route, caller, payload, 200, answer, ctx.clock())
     except IntegrityError:
         if key is None:
             raise
         with ctx.sessions.begin() as db:
-            earlier = replay_or_none(db, key, route, payload)
+            earlier = replay_or_none(db, key, route, caller, payload)
         if earlier is None:
             raise
         return earlier.response, True
     return answer, False
+
+
+def scoped_key(route: str, caller: str, key: str) -> str:
+    """The stored key: SHA-256 of route, caller and the client's key (64 hex digits, within
+    the column's 80), so one caller's key never finds another caller's answer."""
+    return hashlib.sha256(f"{route}\n{caller}\n{key}".encode()).hexdigest()
 
 
 def request_hash(payload: Any) -> bytes:

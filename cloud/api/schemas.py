@@ -1,7 +1,10 @@
 """Request and response bodies of the HTTP API (pydantic), apart from the tables they touch.
 
 Money is integer fen; days are ISO dates in the site's calendar; ticket numbers are upper-case
-hex. Unknown fields are refused, so a typo is an error, not a silently ignored option.
+hex. Unknown fields are refused, so a typo is an error, not a silently ignored option. Input is
+strict: a number is a JSON number and a flag a JSON boolean, so ``"1"`` or ``true`` is refused
+as a quantity instead of becoming 1 (dates alone are ISO text, ``Day``). Site codes are whole
+matches of one rule (services/sites.py): they become MQTT topic levels.
 """
 
 from __future__ import annotations
@@ -9,14 +12,31 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from cloud.services.sites import SITE_CODE
 
 # A database id: positive and within a 32-bit column, so no input can overflow the engine.
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+# An ISO date in JSON text (the one kind of input that is not strict).
+Day = Annotated[date, Field(strict=False)]
+SiteCode = Annotated[str, Field(pattern=f"^{SITE_CODE}$")]  # pydantic: $ is the text's end
+ZoneId = Annotated[int, Field(ge=0, le=65535)]  # keys/claims.py: zone ids are uint16
+
+
+def _distinct(zones: list[int] | None) -> list[int] | None:
+    if zones is not None and len(set(zones)) != len(zones):
+        raise ValueError("zones must be distinct")
+    return zones
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
 
 
 class Login(Strict):
@@ -31,13 +51,13 @@ class TokenOut(BaseModel):
 
 
 class ZoneIn(Strict):
-    zone: int = Field(ge=0, le=65535)
+    zone: ZoneId
     name_zh: str = Field(min_length=1, max_length=100)
     name_en: str = Field(min_length=1, max_length=100)
 
 
 class SiteIn(Strict):
-    code: str = Field(min_length=1, max_length=32)
+    code: SiteCode
     name_zh: str = Field(min_length=1, max_length=100)
     name_en: str = Field(min_length=1, max_length=100)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
@@ -51,7 +71,7 @@ class PriceIn(Strict):
 
 
 class ProductIn(Strict):
-    site: str = Field(min_length=1, max_length=32)
+    site: SiteCode
     code: str = Field(min_length=1, max_length=32)
     name_zh: str = Field(min_length=1, max_length=100)
     name_en: str = Field(min_length=1, max_length=100)
@@ -59,7 +79,10 @@ class ProductIn(Strict):
     validity_days: int = Field(default=1, ge=1, le=400)
     entries: int = Field(default=1, ge=0, le=65535)
     entries_per_day: int | None = Field(default=None, ge=1, le=65535)
-    zones: list[int] | None = None
+    # 1-64 distinct zone ids, as a ticket's zones claim allows; None: every zone of the site.
+    zones: Annotated[
+        list[ZoneId] | None, Field(min_length=1, max_length=64), AfterValidator(_distinct)
+    ] = None
     real_name: bool = False
     refund_until_hours: int = Field(default=24, ge=-24, le=24 * 365)
     refund_fee_percent: int = Field(default=0, ge=0, le=100)
@@ -70,7 +93,7 @@ class ProductIn(Strict):
 
 class InventoryIn(Strict):
     product_id: Id
-    day: date
+    day: Day
     capacity: int = Field(ge=0, le=1_000_000)
     slot_start: int | None = Field(default=None, ge=0, le=1439)
     slot_end: int | None = Field(default=None, ge=1, le=1440)
@@ -87,7 +110,7 @@ class LineIn(Strict):
 
 
 class OrderIn(Strict):
-    site: str = Field(min_length=1, max_length=32)
+    site: SiteCode
     channel: str = Field(default="web", max_length=16)
     contact: str | None = Field(default=None, max_length=100)
     lines: list[LineIn] = Field(min_length=1, max_length=50)

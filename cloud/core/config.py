@@ -12,9 +12,10 @@ refused in production (a Settings with both cannot be made).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -37,6 +38,61 @@ class ConfigError(ValueError):
     """A setting is missing or unsafe; the message names the variable."""
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How the HTTP API treats its callers: whom it believes about addresses, how long a
+    staff session lives.
+
+    - ``trusted_proxies`` (``SCENIC_TRUSTED_PROXIES``, comma-separated addresses or networks,
+      e.g. ``127.0.0.1,10.0.0.0/8``; default none): only a request arriving from one of these
+      may say where it came from (``X-Forwarded-For``) and whether it came over TLS
+      (``X-Forwarded-Proto``). With none, the audit log records the connecting address.
+    - ``session_hours`` (``SCENIC_SESSION_HOURS``, default 8: one shift at the window, not
+      the 12 h a forgotten till would stay open) and ``session_idle_minutes``
+      (``SCENIC_SESSION_IDLE_MINUTES``, default 30; 0 turns the idle timeout off): a bearer
+      token unused for that long stops working.
+    """
+
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    session_hours: int = 8
+    session_idle_minutes: int = 30
+
+    @classmethod
+    def from_env(cls, values: Mapping[str, str]) -> ApiSettings:
+        proxies = []
+        for item in values.get("SCENIC_TRUSTED_PROXIES", "").split(","):
+            if item.strip():
+                try:
+                    proxies.append(ipaddress.ip_network(item.strip(), strict=False))
+                except ValueError:
+                    raise ConfigError(
+                        f"SCENIC_TRUSTED_PROXIES: {item.strip()!r} is not an address or network"
+                    ) from None
+        return cls(
+            trusted_proxies=tuple(proxies),
+            session_hours=_int_setting(values, "SCENIC_SESSION_HOURS", 8, 1, 24),
+            session_idle_minutes=_int_setting(
+                values, "SCENIC_SESSION_IDLE_MINUTES", 30, 0, 24 * 60
+            ),
+        )
+
+
+def _int_setting(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = values.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number ({low}-{high})") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -49,6 +105,7 @@ class Settings:
     hold_expiry_every_s: float = 30.0  # serve expires unpaid holds this often; 0: never
     order_max_lines: int = 10
     client_hold_places: int = 40  # unpaid places one anonymous client address may hold
+    api: ApiSettings = field(default_factory=ApiSettings)
     environment: str = "development"
     sandbox: bool = False
 
@@ -91,6 +148,7 @@ class Settings:
             client_hold_places=_number(values, "SCENIC_CLIENT_HOLD_PLACES", "40", int),
             environment=values.get("SCENIC_ENV", "development").strip().lower(),
             sandbox=sandbox,
+            api=ApiSettings.from_env(values),
         )
 
 

@@ -14,8 +14,19 @@ from typing import Any
 
 
 class Problem(Exception):
-    def __init__(self, status: int, code: str, en: str, zh: str, **extra: Any) -> None:
+    """A refusal; ``extra`` goes into the body, ``headers`` (e.g. Retry-After) onto the answer."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        en: str,
+        zh: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(f"{code}: {en}")
+        self.headers = headers or {}
         self.status = status
         self.code = code
         self.en = en

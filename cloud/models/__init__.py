@@ -6,6 +6,7 @@ from cloud.models.accounts import (
     AuthSession,
     CashierShift,
     IdempotencyRecord,
+    LoginThrottle,
     User,
 )
 from cloud.models.base import Base
@@ -27,6 +28,7 @@ __all__ = [
     "HolderClaim",
     "IdempotencyRecord",
     "Inventory",
+    "LoginThrottle",
     "NodeLink",
     "Order",
     "OrderItem",

@@ -25,13 +25,29 @@ class User(Base):
 
 
 class AuthSession(Base):
-    """A bearer token's SHA-256 (never the token) with its expiry: revocable by deletion."""
+    """A bearer token's SHA-256 (never the token) with its expiry and when it was last used
+    (the idle timeout): revoked by deleting the row (logout, an admin, a password change)."""
 
     __tablename__ = "auth_sessions"
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Recent failed sign-ins of one username (kept as its SHA-256) or one source address,
+    and until when further attempts are refused (services/login_throttle.py)."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # "user" or "address"
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CashierShift(Base):

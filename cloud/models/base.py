@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -16,3 +18,9 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def as_utc(when: datetime) -> datetime:
+    """A time read back from an aware column: SQLite returns it naive, and every time the
+    cloud stores is UTC (keys/clock.py), so naive means UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import Problem
 from cloud.models import Site, Zone
 
-_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# A site code: it becomes a level of MQTT topics (scenic/{site}/...), so no "/", "+", "#",
+# whitespace or line break. Whole matches only: re.match with "$" lets "S1\n" through.
+SITE_CODE = r"[A-Za-z0-9_-]{1,32}"
+_CODE = re.compile(SITE_CODE)
 
 
 def add_site(session: Session, code: str, name_zh: str, name_en: str, timezone: str) -> Site:
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         raise Problem(
             422,
             "bad_site_code",

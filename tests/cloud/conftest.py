@@ -140,3 +140,25 @@ def api_context(office: Office, publish=None):
         providers={"sandbox": office.sandbox, "cash": office.cash},
         publish=publish or (lambda site, kind, raw: None),
     )
+
+
+@pytest.fixture
+def published() -> list[tuple[str, str, bytes]]:
+    """What the API published to the gates: (site, document type, signed bytes)."""
+    return []
+
+
+@pytest.fixture
+def api(office, published):
+    """The HTTP API over the office, with a manager, a cashier and a finance account."""
+    from fastapi.testclient import TestClient
+
+    from cloud.api.app import create_app
+    from cloud.core.security import hash_password
+    from cloud.models import User
+
+    context = api_context(office, lambda site, kind, raw: published.append((site, kind, raw)))
+    with office.sessions.begin() as db:
+        for name, role in (("boss", "manager"), ("till1", "cashier"), ("books", "finance")):
+            db.add(User(username=name, password_hash=hash_password(f"{name}-password"), role=role))
+    return TestClient(create_app(context), raise_server_exceptions=False)

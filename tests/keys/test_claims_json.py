@@ -126,3 +126,14 @@ def test_bad_claims_are_refused_naming_the_field(doc, reason, words):
         from_json(doc)
     assert info.value.reason is reason
     assert words in info.value.detail
+
+
+def test_a_trailing_newline_is_no_part_of_a_hex_id_or_a_time():
+    base = {"ticket_id": "0123456789abcdef", "product": 3, "valid_from": "2026-11-24"}
+    for doc in (
+        {**base, "ticket_id": "0123456789abcde\n"},  # was a ValueError escaping
+        {**base, "slot_start": "09:00\n", "slot_end": "10:00"},
+    ):
+        with pytest.raises(ClaimError) as refused:
+            from_json(doc)
+        assert refused.value.reason is Reason.CLAIM_OUT_OF_RANGE

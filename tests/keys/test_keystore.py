@@ -106,3 +106,34 @@ def test_symmetric_secrets_are_sealed_at_rest_and_bound_to_their_purpose(tmp_pat
         keystore.load_secret(path, b"not it", "data key")
     with pytest.raises(KeyStoreError, match="not a holder salt file"):
         keystore.load_secret(path, passphrase_env.encode(), "holder salt")
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "changeme",
+        "password",
+        "changemechangeme",
+        "Password1234!",
+        "secret-secret",
+        "aaaaaaaaaaaaaa",
+        "123456789012",
+        "qwertyuiopasdf",
+        "121212121212",
+    ],
+)
+def test_a_placeholder_or_keyboard_run_passphrase_is_refused_for_new_keys(monkeypatch, weak):
+    monkeypatch.setenv(keystore.PASSPHRASE_ENV, weak)
+    with pytest.raises(KeyStoreError, match="口令"):
+        keystore.passphrase_from(None, creating=True)
+    assert keystore.passphrase_from(None) == weak.encode()  # existing keys still open
+
+
+def test_a_passphrase_of_unrelated_words_is_accepted_for_new_keys(monkeypatch):
+    monkeypatch.setenv(keystore.PASSPHRASE_ENV, "correct horse battery staple")
+    assert keystore.passphrase_from(None, creating=True) == b"correct horse battery staple"
+
+
+def test_a_kid_with_a_trailing_newline_is_refused():
+    with pytest.raises(KeyStoreError, match="kid"):
+        keystore.kid_bytes("I1\n")

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, role
 from cloud.api.schemas import InventoryIn, ProductIn, SiteIn
 from cloud.core.errors import Problem, not_found
-from cloud.models import Inventory, Price, Product, Site
+from cloud.models import Inventory, Price, Product, Site, Zone
 from cloud.services.audit import audit
+from cloud.services.catalogue_checks import check_inventory_day, check_product
 from cloud.services.sites import add_site, add_zone
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -39,7 +40,8 @@ def create_site(
             "zones": [z.model_dump() for z in body.zones],
         }
 
-    return idempotent(ctx, idempotency_key, "create_site", body.model_dump(mode="json"), produce)[0]
+    payload = body.model_dump(mode="json")
+    return idempotent(ctx, idempotency_key, "create_site", payload, produce, caller=who.scope)[0]
 
 
 @router.get("/sites/{site}/products")
@@ -73,6 +75,16 @@ def create_product(
     def produce(db: Session) -> dict[str, Any]:
         if db.get(Site, body.site) is None:
             raise not_found("site", "景区")
+        check_product(body.validity_days, body.entries, body.entries_per_day, body.zones)
+        if body.zones:
+            known = set(db.scalars(select(Zone.zone).where(Zone.site == body.site)))
+            if unknown := sorted(set(body.zones) - known):
+                raise Problem(
+                    422,
+                    "unknown_zone",
+                    f"Site {body.site} has no zone {unknown[0]}",
+                    f"景区没有园区{unknown[0]}",
+                )
         fields = body.model_dump(exclude={"prices"})
         product = Product(**fields)
         db.add(product)
@@ -88,9 +100,8 @@ def create_product(
         db.flush()
         return _product(db, product)
 
-    return idempotent(
-        ctx, idempotency_key, "create_product", body.model_dump(mode="json"), produce
-    )[0]
+    payload = body.model_dump(mode="json")
+    return idempotent(ctx, idempotency_key, "create_product", payload, produce, caller=who.scope)[0]
 
 
 @router.post("/inventory", status_code=201)
@@ -114,8 +125,10 @@ def add_inventory(
         )
 
     def produce(db: Session) -> dict[str, Any]:
-        if db.get(Product, body.product_id) is None:
+        product = db.get(Product, body.product_id)
+        if product is None:
             raise not_found("product", "产品")
+        check_inventory_day(body.day, product.validity_days, ctx.clock().date())
         row = Inventory(
             product_id=body.product_id,
             day=body.day,
@@ -145,9 +158,8 @@ def add_inventory(
         )
         return row.describe()
 
-    return idempotent(ctx, idempotency_key, "add_inventory", body.model_dump(mode="json"), produce)[
-        0
-    ]
+    payload = body.model_dump(mode="json")
+    return idempotent(ctx, idempotency_key, "add_inventory", payload, produce, caller=who.scope)[0]
 
 
 def _product(db: Any, product: Product) -> dict[str, Any]:

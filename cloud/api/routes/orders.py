@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent, staff
+from cloud.api.deps import ANONYMOUS, DB, Context, IdempotencyKey, Source, idempotent, staff
 from cloud.api.schemas import OrderIn, OrderOut, TicketOut
 from cloud.core.errors import Problem, not_found
 from cloud.core.security import token_hash
@@ -29,8 +29,14 @@ def create(
     authorization: Annotated[str | None, Header()] = None,
 ) -> OrderOut:
     """Hold places for a cart. An ``Idempotency-Key`` is required: a retry never buys twice.
+
     Anonymous buyers' unpaid places count per client address (429 ``client_hold_limit``);
-    signed-in staff selling at the window are not counted."""
+    signed-in staff selling at the window are not counted, and their keys are their own.
+
+    The order's access token is in the answer that created the order only. A retry with the
+    same key gets the order back without it: the key is no credential (deps.idempotent), and
+    anyone who learnt a buyer's key and cart would otherwise get that buyer's token. A buyer
+    whose first answer was lost orders again under a new key; the first hold lapses."""
     if idempotency_key is None:
         raise Problem(
             428,
@@ -39,7 +45,8 @@ def create(
             "下单须携带幂等键",
         )
     key = idempotency_key
-    client = None if authorization is not None and staff(ctx, authorization) else where
+    seller = staff(ctx, authorization) if authorization is not None else None
+    client = None if seller is not None else where
 
     def produce(db: Session) -> dict[str, object]:
         lines = [LineRequest(**line.model_dump()) for line in body.lines]
@@ -59,9 +66,13 @@ def create(
         order.access_hash = token_hash(_access_token(ctx, order.order_no, key))
         return order_out(db, order).model_dump(mode="json")
 
-    answer, _ = idempotent(ctx, key, ROUTE, body.model_dump(mode="json"), produce)
+    payload = body.model_dump(mode="json")
+    answer, replayed = idempotent(
+        ctx, key, ROUTE, payload, produce, caller=seller.scope if seller else ANONYMOUS
+    )
     out = OrderOut.model_validate(answer)
-    out.access_token = _access_token(ctx, out.order_no, key)  # recomputed, never stored
+    if not replayed:
+        out.access_token = _access_token(ctx, out.order_no, key)  # recomputed, never stored
     return out
 
 

@@ -79,7 +79,7 @@ def open_shift(
         return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
 
     payload = {"user": who.id, **body.model_dump()}
-    return idempotent(ctx, idempotency_key, "open_shift", payload, produce)[0]
+    return idempotent(ctx, idempotency_key, "open_shift", payload, produce, caller=who.scope)[0]
 
 
 @router.post("/shifts/close")
@@ -102,7 +102,7 @@ def close_shift(
         }
 
     payload = {"user": who.id, **body.model_dump()}
-    return idempotent(ctx, idempotency_key, "close_shift", payload, produce)[0]
+    return idempotent(ctx, idempotency_key, "close_shift", payload, produce, caller=who.scope)[0]
 
 
 @router.post("/orders/{order_no}/cash", response_model=OrderOut)
@@ -124,5 +124,5 @@ def pay_cash(
         return order_out(db, order).model_dump(mode="json")
 
     payload = {"order": order_no, **body.model_dump()}
-    answer, _ = idempotent(ctx, idempotency_key, "cash", payload, produce)
+    answer, _ = idempotent(ctx, idempotency_key, "cash", payload, produce, caller=who.scope)
     return OrderOut.model_validate(answer)

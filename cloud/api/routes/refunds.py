@@ -8,10 +8,12 @@ Idempotency-Key, or a manager runs ``POST /api/v1/refunds/retry``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role, staff_of
 from cloud.api.routes.orders import owned_order
@@ -24,23 +26,36 @@ from cloud.services.refunds import Outcome, change_ticket, refund_tickets, ticke
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
 
-def _actor(
-    db: Any, ctx: Any, authorization: str | None, order_no: str, token: str | None
-) -> tuple[str, CashierShift | None]:
-    """A signed-in cashier or manager (with their open till, if any), or the buyer holding
-    the order's token."""
-    if authorization:
-        who: Staff = staff_of(db, ctx, authorization)
-        if who.role not in ("cashier", "manager"):
-            raise Problem(403, "forbidden", "Needs role: cashier", "无权限执行此操作")
-        till = db.scalar(
-            select(CashierShift).where(
-                CashierShift.user_id == who.id, CashierShift.closed_at.is_(None)
-            )
+@dataclass(frozen=True)
+class _Caller:
+    scope: str  # whose Idempotency-Keys (deps.idempotent)
+    actor: str  # who, in the audit log
+    user_id: int | None = None  # staff only
+
+
+def _caller(ctx: Any, authorization: str | None, order_no: str, token: str | None) -> _Caller:
+    """A signed-in cashier or manager, or the buyer holding the order's token; checked
+    before any stored answer is replayed, so a retry needs the same right as the request."""
+    with ctx.sessions() as db:
+        if authorization:
+            who: Staff = staff_of(db, ctx, authorization)
+            db.commit()  # the session's last use
+            if who.role not in ("cashier", "manager"):
+                raise Problem(403, "forbidden", "Needs role: cashier", "无权限执行此操作")
+            return _Caller(who.scope, who.username, who.id)
+        owned_order(db, order_no, token)
+        return _Caller(f"buyer:{order_no}", "buyer")
+
+
+def _till(db: Session, caller: _Caller) -> CashierShift | None:
+    """The staff member's open till, if any (cash goes back out of it)."""
+    if caller.user_id is None:
+        return None
+    return db.scalar(
+        select(CashierShift).where(
+            CashierShift.user_id == caller.user_id, CashierShift.closed_at.is_(None)
         )
-        return who.username, till
-    owned_order(db, order_no, token)
-    return "buyer", None
+    )
 
 
 @router.post("/orders/{order_no}/refunds")
@@ -53,24 +68,27 @@ def refund(
     x_order_token: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    caller = _caller(ctx, authorization, order_no, x_order_token)
+
     def produce(db: Any) -> dict[str, Any]:
-        actor, till = _actor(db, ctx, authorization, order_no, x_order_token)
         outcome = refund_tickets(
             db,
             order_no=order_no,
             ticket_numbers=body.tickets,
             providers=ctx.providers,
             root=ctx.root,
-            actor=actor,
+            actor=caller.actor,
             source=where,
             now=ctx.clock(),
-            shift=till,
+            shift=_till(db, caller),
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
         return {**_answer(site, outcome), "refund_id": outcome.refund_id}
 
     payload = {"order": order_no, **body.model_dump(mode="json")}
-    answer, replay = idempotent(ctx, idempotency_key, "refund", payload, produce)
+    answer, replay = idempotent(
+        ctx, idempotency_key, "refund", payload, produce, caller=caller.scope
+    )
     answer = _published(ctx, answer, replay)
     refund_id = answer.pop("refund_id", None)  # answers stored before refunds had states: none
     answer["refund_status"] = (
@@ -95,29 +113,34 @@ def change(
     x_order_token: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    def produce(db: Any) -> dict[str, Any]:
-        order = db.scalar(
-            select(Order)
+    with ctx.sessions() as db:
+        order_no = db.scalar(
+            select(Order.order_no)
             .join(Ticket, Ticket.order_id == Order.id)
             .where(Ticket.ticket_id == ticket_id_of(ticket_no))
         )
-        if order is None:
-            raise Problem(404, "not_found", "ticket not found", "门票不存在")
-        actor, _ = _actor(db, ctx, authorization, order.order_no, x_order_token)
+    if order_no is None:
+        raise Problem(404, "not_found", "ticket not found", "门票不存在")
+    caller = _caller(ctx, authorization, order_no, x_order_token)
+
+    def produce(db: Any) -> dict[str, Any]:
         outcome = change_ticket(
             db,
             ticket_number=ticket_no,
             inventory_id=body.inventory_id,
             issuer=ctx.issuer,
             root=ctx.root,
-            actor=actor,
+            actor=caller.actor,
             source=where,
             now=ctx.clock(),
         )
-        return _answer(order.site, outcome)
+        site = db.scalar(select(Order.site).where(Order.order_no == order_no))
+        return _answer(site, outcome)
 
     payload = {"ticket": ticket_no, **body.model_dump(mode="json")}
-    answer, replay = idempotent(ctx, idempotency_key, "change", payload, produce)
+    answer, replay = idempotent(
+        ctx, idempotency_key, "change", payload, produce, caller=caller.scope
+    )
     return _published(ctx, answer, replay)
 
 
