@@ -75,8 +75,13 @@ class Downlink:
                 self.engine.ledger.record_alarm(
                     self.clock.now(), "rolled_back", 0, topic=topic, detail=exc.detail
                 )
-            log.warning(
-                "refused downlink",
+            # A retained document the node already holds comes again at every (re)connect:
+            # not a fault, so not a warning. Anything else refused is one.
+            log.log(
+                logging.INFO if exc.code == "stale_sequence" else logging.WARNING,
+                "downlink document already held"
+                if exc.code == "stale_sequence"
+                else "refused downlink",
                 extra={"fields": {"topic": topic, "code": exc.code, "detail": exc.detail}},
             )
         except Exception:  # boundary: one message, one refusal; the lane keeps working
