@@ -27,7 +27,7 @@ import json
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +41,7 @@ from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from keys import keystore
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
+from keys.clock import SYSTEM, Clock, site_today
 from keys.keyring import Keyring
 from keys.keystore import KeyStoreError
 from keys.node_registry import DOC_TYPE as NODES
@@ -193,7 +194,8 @@ class NodeState:
         return self.directory / "clock.json"
 
     @classmethod
-    def open(cls, directory: Path) -> NodeState:
+    def open(cls, directory: Path, clock: Clock = SYSTEM) -> NodeState:
+        """Open and re-verify ``directory``; ``clock`` gives the site's today for pruning."""
         if not (directory / "node.json").exists():
             raise NodeStateError(f"{directory} is not a node state directory (run gate-node init)")
         with TinyDB(directory / "node.json") as db:
@@ -207,7 +209,7 @@ class NodeState:
             keyring = Keyring.load((directory / "keyring.cose").read_bytes(), root, config.site)
         except (KeyStoreError, DocumentError, OSError) as exc:
             raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
-        revocations = _load_revocations(directory / "revocations", root, config)
+        revocations = _load_revocations(directory / "revocations", root, config, clock)
         cards = CardIndex()
         held_cards = _read_signed(directory / "cards.cose", root, CARDS, config.site)
         if held_cards:
@@ -341,8 +343,9 @@ def initialise(
     revocations_file: Path | None,
     passphrase: bytes,
     holder_salt: bytes | None = None,
+    clock: Clock = SYSTEM,
 ) -> NodeState:
-    """Create a state directory from scratch (refuses an existing one)."""
+    """Create a state directory from scratch (refuses an existing one); ``clock`` dates it."""
     config = validate_config(config_doc)
     if holder_salt is not None and len(holder_salt) < 16:
         raise NodeStateError("the holder salt must be at least 16 bytes (32 hex digits)")
@@ -362,7 +365,7 @@ def initialise(
     shutil.copyfile(root_pub, directory / "root.pem")
     _write_atomic(directory / "keyring.cose", raw_keyring)
     identity = keystore.generate("node", "N1")
-    keystore.save(identity, directory / "node.key", passphrase)
+    keystore.save(identity, directory / "node.key", passphrase, clock)
     if holder_salt is not None:
         salt_path = directory / "holder.salt"
         salt_path.touch(mode=0o600)
@@ -373,11 +376,11 @@ def initialise(
             {
                 "root_fingerprint": keystore.fingerprint(root),
                 "node_fingerprint": keystore.fingerprint(identity.public_key),
-                "pinned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "pinned_at": clock.now().isoformat(timespec="seconds"),
             }
         )
         db.table("documents").insert({"type": "keyring", "seq": keyring.seq})
-    state = NodeState.open(directory)
+    state = NodeState.open(directory, clock)
     if revocations_file is not None:
         try:
             state.apply_revocations(revocations_file.read_bytes())
@@ -425,7 +428,9 @@ def _read_signed(
         raise NodeStateError(f"{path.name} cannot be trusted: {exc}") from None
 
 
-def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) -> RevocationList:
+def _load_revocations(
+    folder: Path, root: Ed25519PublicKey, config: NodeConfig, clock: Clock
+) -> RevocationList:
     revocations = RevocationList()
     for path in sorted(folder.glob("*.cose")):
         try:
@@ -436,7 +441,7 @@ def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) 
             raise NodeStateError(f"{path} cannot be trusted: {exc}") from None
     # Pruning by the system clock is safe: decisions use max(system clock, floor), never less,
     # so a ticket whose entry is pruned here is refused as expired anyway.
-    revocations.prune(datetime.now(ZoneInfo(config.timezone)).date())
+    revocations.prune(site_today(clock, config.timezone))
     return revocations
 
 

@@ -68,10 +68,8 @@ def staff_of(db: Session, ctx: CloudContext, authorization: str | None) -> Staff
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Problem(401, "unauthenticated", "Sign in first", "请先登录")
     row = db.get(AuthSession, token_hash(authorization[7:].strip()))
-    if (
-        row is None
-        or row.expires_at.replace(tzinfo=row.expires_at.tzinfo or ctx.clock().tzinfo) < ctx.clock()
-    ):
+    now = ctx.clock.now()
+    if row is None or row.expires_at.replace(tzinfo=row.expires_at.tzinfo or now.tzinfo) < now:
         raise Problem(401, "unauthenticated", "Session expired or unknown", "登录已失效")
     user = db.get(User, row.user_id)
     if user is None or not user.active:
@@ -174,7 +172,7 @@ def idempotent(
     try:
         with ctx.sessions.begin() as db:
             answer = produce(db)
-            remember(db, key, route, payload, 200, answer, ctx.clock())
+            remember(db, key, route, payload, 200, answer, ctx.clock.now())
     except IntegrityError:
         if key is None:
             raise

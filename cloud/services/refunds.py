@@ -85,7 +85,7 @@ def refund_tickets(
         ticket.status = "refunded"
         inventory.release(session, ticket.inventory_id, ticket.people)
     revocation = downlink_documents.revoke(
-        session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}
+        session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}, now
     )
     refund = Refund(
         order_id=order.id,
@@ -125,6 +125,7 @@ def refund_tickets(
         "refund",
         order.order_no,
         {"refund_fen": refund_fen, "fee_fen": fee_fen, "tickets": refund.tickets},
+        at=now,
     )
     return Outcome(order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [])
 
@@ -177,7 +178,7 @@ def change_ticket(
     session.flush()
     ticket.status, ticket.replaced_by = "changed", new.id
     revocation = downlink_documents.revoke(
-        session, root, site.code, {ticket.ticket_id: ticket.valid_until}
+        session, root, site.code, {ticket.ticket_id: ticket.valid_until}, now
     )
     audit(
         session,
@@ -190,6 +191,7 @@ def change_ticket(
             "to": new.ticket_id.hex().upper(),
             "day": target.day.isoformat(),
         },
+        at=now,
     )
     return Outcome(
         order.order_no,

@@ -23,12 +23,12 @@ def sign_in(body: Login, ctx: Context, where: Source) -> TokenOut:
     with ctx.sessions.begin() as db:
         user = db.scalar(select(User).where(User.username == body.username))
         if user is None or not user.active or not check_password(body.password, user.password_hash):
-            audit(db, body.username, where, "login_failed", "auth")
+            audit(db, body.username, where, "login_failed", "auth", at=ctx.clock.now())
             failed = True
         else:
-            token, expires = new_token(), ctx.clock() + timedelta(hours=SESSION_HOURS)
+            token, expires = new_token(), ctx.clock.now() + timedelta(hours=SESSION_HOURS)
             db.add(AuthSession(token_hash=token_hash(token), user_id=user.id, expires_at=expires))
-            audit(db, user.username, where, "login", "auth")
+            audit(db, user.username, where, "login", "auth", at=ctx.clock.now())
             failed, role = False, user.role
     if failed:
         raise Problem(401, "bad_credentials", "Wrong username or password", "用户名或密码错误")

@@ -30,7 +30,7 @@ def create_site(
         site = add_site(db, body.code, body.name_zh, body.name_en, body.timezone)
         for zone in body.zones:
             add_zone(db, body.code, zone.zone, zone.name_zh, zone.name_en)
-        audit(db, who.username, where, "create_site", body.code)
+        audit(db, who.username, where, "create_site", body.code, at=ctx.clock.now())
         return {
             "code": site.code,
             "name_zh": site.name_zh,
@@ -84,7 +84,7 @@ def create_product(
             ) from None
         for price in body.prices:
             db.add(Price(product_id=product.id, **price.model_dump()))
-        audit(db, who.username, where, "create_product", body.code)
+        audit(db, who.username, where, "create_product", body.code, at=ctx.clock.now())
         db.flush()
         return _product(db, product)
 
@@ -142,6 +142,7 @@ def add_inventory(
             "add_inventory",
             f"product:{body.product_id}",
             {"day": body.day.isoformat(), "capacity": body.capacity},
+            at=ctx.clock.now(),
         )
         return row.describe()
 

@@ -42,7 +42,7 @@ def create(body: OrderIn, ctx: Context, idempotency_key: IdempotencyKey = None) 
             contact=body.contact,
             pd=ctx.pd,
             holder_salt=ctx.issuer.holder_salt,
-            now=ctx.clock(),
+            now=ctx.clock.now(),
             idempotency_key=key,
         )
         order.access_hash = token_hash(_access_token(ctx, order.order_no, key))

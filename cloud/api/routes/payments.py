@@ -62,7 +62,7 @@ async def notify(
     body = await request.body()
     note = provider.verify_notification(dict(request.headers), body)
     with ctx.sessions.begin() as db:
-        result = apply_payment(db, note, ctx.issuer, provider, ctx.clock(), source=where)
+        result = apply_payment(db, note, ctx.issuer, provider, ctx.clock.now(), source=where)
     return {"code": "SUCCESS", "order_no": result.order_no, "result": result.status}
 
 
@@ -80,7 +80,7 @@ def sandbox_pay(
     headers, body = ctx.sandbox.simulate_payment(order_no, amount)
     note = ctx.sandbox.verify_notification(headers, body)
     with ctx.sessions.begin() as db:
-        result = apply_payment(db, note, ctx.issuer, ctx.sandbox, ctx.clock(), source=where)
+        result = apply_payment(db, note, ctx.issuer, ctx.sandbox, ctx.clock.now(), source=where)
     return {"order_no": result.order_no, "result": result.status, "tickets": result.tickets}
 
 
@@ -89,7 +89,7 @@ def open_shift(
     body: ShiftOpen, ctx: Context, who: Cashier, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     def produce(db: Session) -> dict[str, Any]:
-        shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock())
+        shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock.now())
         return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
 
     payload = {"user": who.id, **body.model_dump()}
@@ -106,7 +106,12 @@ def close_shift(
 ) -> dict[str, Any]:
     def produce(db: Session) -> dict[str, Any]:
         shift = cash.close_shift(
-            db, cash.current_shift(db, who.id), body.counted_fen, who.username, where, ctx.clock()
+            db,
+            cash.current_shift(db, who.id),
+            body.counted_fen,
+            who.username,
+            where,
+            ctx.clock.now(),
         )
         return {
             "shift_id": shift.id,
@@ -135,7 +140,7 @@ def pay_cash(
         shift = cash.current_shift(db, who.id)
         note = cash.cash_notification(order, shift, body.tendered_fen)
         apply_payment(
-            db, note, ctx.issuer, ctx.providers["cash"], ctx.clock(), shift=shift, source=where
+            db, note, ctx.issuer, ctx.providers["cash"], ctx.clock.now(), shift=shift, source=where
         )
         return order_out(db, order).model_dump(mode="json")
 

@@ -57,7 +57,7 @@ def refund(
             root=ctx.root,
             actor=actor,
             source=where,
-            now=ctx.clock(),
+            now=ctx.clock.now(),
             shift=till,
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
@@ -95,7 +95,7 @@ def change(
             root=ctx.root,
             actor=actor,
             source=where,
-            now=ctx.clock(),
+            now=ctx.clock.now(),
         )
         return _answer(order.site, outcome)
 

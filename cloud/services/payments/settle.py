@@ -61,6 +61,7 @@ def apply_payment(
             "amount_mismatch",
             order.order_no,
             {"expected": order.total_fen, "notified": note.amount_fen, "txn": note.provider_txn},
+            at=now,
         )
         raise Problem(
             400,
@@ -94,6 +95,7 @@ def apply_payment(
         "payment",
         order.order_no,
         {"provider": note.provider, "amount_fen": note.amount_fen},
+        at=now,
     )
     if shift is not None:
         shift.cash_in_fen += note.amount_fen
@@ -137,5 +139,6 @@ def _refund_whole(
         status,
         order.order_no,
         {"amount_fen": payment.amount_fen, "refund_no": refund_no},
+        at=now,
     )
     return Settlement(order.order_no, status, 0)
