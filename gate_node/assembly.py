@@ -96,7 +96,7 @@ def build(
     lane = None
     if config.kind != "handheld":
         assert config.pin_map is not None
-        board = GpiozeroBoard(config.pin_map, pin_factory)
+        board = GpiozeroBoard(config.pin_map, pin_factory, clock)
         lane = CONTROLLERS[config.kind](board, board.ticks_ms())
     readers = [
         SerialLineReader(r["url"], r["kind"], r.get("baudrate", 9600), opener=serial_opener)

@@ -57,7 +57,7 @@ class DownlinkService(BrokerClient):
         self.time_every_s = time_every_s
         self._inbox: deque[tuple[str, bytes]] = deque()
         self.client.on_message = lambda c, u, m: self._inbox.append((m.topic, bytes(m.payload)))
-        self.publisher = DownlinkPublisher(self.client, root)
+        self.publisher = DownlinkPublisher(self.client, root, clock)
         self._next_time = 0.0
         self._published: dict[tuple[str, str], int] = {}
 

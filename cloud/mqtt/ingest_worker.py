@@ -57,7 +57,7 @@ class IngestWorker(BrokerClient):
         self._messages: deque[tuple[int, int, str, bytes]] = deque()  # mid, qos, topic, payload
         self.client.on_message = self._on_message
         self.client.max_inflight_messages_set(1000)
-        self.publisher = DownlinkPublisher(self.client, root)
+        self.publisher = DownlinkPublisher(self.client, root, clock)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)
