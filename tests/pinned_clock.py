@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, time as time_of_day
+from datetime import UTC, datetime
+from datetime import time as time_of_day
 
 import pytest
 
@@ -56,18 +57,13 @@ def pytest_configure(config: pytest.Config) -> None:
     _travel = time_machine.travel(at, tick=True)
     _travel.start()
     PINNED = Pinned(at, time.monotonic())
-    config.stash[_PINNED_KEY] = PINNED
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    pinned = config.stash.get(_PINNED_KEY, None)
     zone = os.environ.get("TZ", "(machine default)")
-    return f"machine clock pinned to {pinned.at.isoformat() if pinned else '?'}, TZ={zone}"
+    return f"machine clock pinned to {PINNED.at.isoformat() if PINNED else '?'}, TZ={zone}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _travel is not None:
         _travel.stop()
-
-
-_PINNED_KEY = pytest.StashKey[Pinned]()
