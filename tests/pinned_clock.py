@@ -29,6 +29,7 @@ ENVIRONMENT_VARIABLE = "SCENIC_TEST_AT"
 class Pinned:
     at: datetime  # the instant the machine's clock read when the run started
     monotonic_at_start: float
+    zone: str | None  # $TZ as the run was started with
 
 
 PINNED: Pinned | None = None
@@ -54,9 +55,12 @@ def pytest_configure(config: pytest.Config) -> None:
     import time_machine
 
     at = pinned_instant(value, datetime.now(UTC))
-    _travel = time_machine.travel(at, tick=True)
+    zone = os.environ.get("TZ")
+    # A timestamp, not an aware datetime: time-machine sets TZ=UTC for a UTC datetime, and the
+    # run's own zone (America/Los_Angeles in make test-night) must stay what the machine has.
+    _travel = time_machine.travel(at.timestamp(), tick=True)
     _travel.start()
-    PINNED = Pinned(at, time.monotonic())
+    PINNED = Pinned(at, time.monotonic(), zone)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

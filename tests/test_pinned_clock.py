@@ -26,6 +26,9 @@ def test_the_machine_clock_reads_the_pinned_instant_plus_the_time_run_so_far():
 
 @pinned_run
 @pytest.mark.skipif(not os.environ.get("TZ"), reason="TZ not set for this run")
-def test_the_machine_time_zone_is_the_one_the_run_set():
+def test_the_machine_time_zone_stays_the_one_the_run_was_started_with():
+    from tests.pinned_clock import PINNED
+
+    assert PINNED is not None and PINNED.zone == os.environ["TZ"]
     here = datetime.now().astimezone()
-    assert here.utcoffset() == datetime.now(ZoneInfo(os.environ["TZ"])).utcoffset()
+    assert here.utcoffset() == datetime.now(ZoneInfo(PINNED.zone)).utcoffset()
