@@ -13,7 +13,7 @@ MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-p
 # MicroPython stubs go to typings/ with --target: they put time.pyi, machine.pyi at top level.
 STUBS := typings/machine.pyi
 
-.PHONY: demo test test-quick bench lint clean sysdeps-test sysdeps-runtime
+.PHONY: demo test test-quick test-night bench lint clean sysdeps-test sysdeps-runtime
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -55,6 +55,20 @@ test: sysdeps-test $(VENV)/.stamp-dev $(MPY_WASM) $(STUBS)
 # The fast inner loop: everything that needs no broker, database, browser or MicroPython.
 test-quick: $(VENV)/.stamp-dev
 	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow" $(PYTEST_ARGS)
+
+# The quick suite again with the machine's clock pinned (time-machine, tests/pinned_clock.py):
+# at 21:30 UTC (already tomorrow in Asia/Shanghai), then at 03:00 UTC with the machine's zone set
+# to America/Los_Angeles. Both must pass: no test or code may read the machine's clock or zone.
+# NIGHT_MARKS="" runs every test pinned (needs the broker, PostgreSQL and Node like make test).
+NIGHT_MARKS ?= not mqtt and not postgres and not browser and not micropython and not slow
+NIGHT_RUNS := "SCENIC_TEST_AT=21:30" "SCENIC_TEST_AT=03:00 TZ=America/Los_Angeles"
+test-night: $(VENV)/.stamp-dev $(STUBS)
+	@for run in $(NIGHT_RUNS); do \
+		echo "== make test-night: $$run"; \
+		env $$run $(PY) -m pytest -p tests.pinned_clock -m "$(NIGHT_MARKS)" $(PYTEST_ARGS); \
+		rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+		if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	done
 
 bench: sysdeps-test $(VENV)/.stamp-dev
 	$(PY) -m bench

@@ -31,6 +31,7 @@ from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
 from keys import clock, keystore
+from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -93,7 +94,8 @@ def ingest(
     """Run one ingest worker until SIGTERM; run several for more throughput. 事件入库。"""
 
     def worker(settings: Settings, root: keystore.SigningKey, engine: Engine) -> BrokerClient:
-        ingest = Ingest(engine, session_factory(engine), settings.site_timezone)
+        clock = from_environment()
+        ingest = Ingest(engine, session_factory(engine), settings.site_timezone, clock)
         return IngestWorker(
             ingest,
             root,
@@ -103,6 +105,7 @@ def ingest(
             settings.broker_username,
             settings.broker_password,
             batch_max=batch_max,
+            clock=clock,
         )
 
     _serve(db, root_key, worker)
@@ -126,6 +129,7 @@ def downlink(
             settings.broker_username,
             settings.broker_password,
             time_every_s=time_every,
+            clock=from_environment(),
         )
 
     _serve(db, root_key, service)
@@ -245,7 +249,7 @@ def serve(
     wall = _clock()
     try:
         upgrade(settings.db_url)
-        context = from_settings(settings, keystore.passphrase_from(None))
+        context = from_settings(settings, keystore.passphrase_from(None), from_environment())
     except KeyStoreError as exc:
         missing = not (settings.state_dir / "keys" / "root.key").exists()
         fail(f"{exc}" + (" (run: scenic-cloud keys init)" if missing else ""))
@@ -253,7 +257,7 @@ def serve(
         fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
     logs.setup()
     publisher = ApiPublisher(settings)  # refunds and changes reach the gates at once
-    context.publish, context.clock = publisher, wall.now
+    context.publish, context.clock = publisher, wall
     expirer = Expirer(context.sessions, wall.now, every) if every > 0 else None
     if expirer is not None:
         expirer.start()
@@ -319,7 +323,6 @@ def issue_batch_command(
 ) -> None:
     """Issue a festival batch with a progress bar, and write the codes to a CSV. 批量出票。"""
     import csv
-    from datetime import UTC, datetime
 
     from rich.progress import Progress
 
@@ -341,7 +344,7 @@ def issue_batch_command(
                 price_type=price_type,
                 count=count,
                 actor=actor,
-                now=datetime.now(UTC),
+                now=from_environment().now(),
                 progress=lambda done: bar.update(task, completed=done),
             )
         except Problem as exc:

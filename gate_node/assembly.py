@@ -24,13 +24,14 @@ from gate_node.firmware.wing import Wing
 from gate_node.gpio_board import GpiozeroBoard
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
-from gate_node.logs import event
 from gate_node.readers.frames import open_source
 from gate_node.readers.serial_lines import SerialLineReader
 from gate_node.service import CameraThread, NodeService
 from gate_node.state import NodeState, NodeStateError
 from gate_node.uplink import BrokerConfig, Uplink
+from keys.clock import SYSTEM, Clock
 from keys.keystore import SigningKey
+from keys.logs import event
 
 CONTROLLERS = {"tripod": Tripod, "wing": Wing, "swing": Swing}
 log = logging.getLogger("gate_node")
@@ -59,13 +60,15 @@ class Node:
         self.service.ledger.close()
 
 
-def make_engine(state: NodeState) -> Engine:
-    """The decision engine over this node's keyring, revocations, cards and ledger."""
+def make_engine(state: NodeState, clock: Clock = SYSTEM) -> Engine:
+    """The decision engine over this node's keyring, revocations, cards and ledger.
+
+    ``clock`` is the system source (not the floor): the ledger dates passages and acks by it."""
     config = state.config
     engine = Engine(
         state.keyring,
         state.revocations,
-        Ledger(state.ledger_path, config.node),
+        Ledger(state.ledger_path, config.node, clock),
         config.rules(),
         config.lane(),
         cards=state.cards,
@@ -99,24 +102,27 @@ def build(
     with_camera: bool = True,
     serial_opener: Callable[..., Any] = serial.serial_for_url,
     node_key: SigningKey | None = None,
+    clock: Clock = SYSTEM,
 ) -> Node:
     """The node from its state; ``pin_factory`` and ``serial_opener`` choose the hardware.
 
     With a broker in the configuration, ``node_key`` (the decrypted identity key) signs the
-    uplink; without one the node runs alone, which it can do for days.
+    uplink; without one the node runs alone, which it can do for days. ``clock`` is the system
+    source under the node's clock floor (``keys.clock.from_environment()`` in ``gate-node run``,
+    a ``ManualClock`` in tests).
     """
     config = state.config
     if node_key is not None:
         state.unlock(node_key)
-    engine = make_engine(state)
+    engine = make_engine(state, clock)
     ledger = engine.ledger
-    clock = ClockFloor(state.clock_path)
-    raise_trust_alarm(state, ledger, clock)
+    floor = ClockFloor(state.clock_path, clock)
+    raise_trust_alarm(state, ledger, floor)
     board = None
     lane = None
     if config.kind != "handheld":
         assert config.pin_map is not None
-        board = GpiozeroBoard(config.pin_map, pin_factory)
+        board = GpiozeroBoard(config.pin_map, pin_factory, clock)
         lane = CONTROLLERS[config.kind](board, board.ticks_ms())
     readers = [
         SerialLineReader(r["url"], r["kind"], r.get("baudrate", 9600), opener=serial_opener)
@@ -135,9 +141,9 @@ def build(
             resend_ms=int(config.broker.get("resend_s", 30) * 1000),
         )
         uplink = Uplink(ledger, node_key, config.site, config.node, broker, state.next_session())
-        link = (uplink, Downlink(state, engine, clock, uplink.request, uplink.cloud_acknowledged))
+        link = (uplink, Downlink(state, engine, floor, uplink.request, uplink.cloud_acknowledged))
     driver = LaneDriver(lane, ledger)
-    service = NodeService(engine, driver, clock, pollers=[r.poll for r in readers], link=link)
+    service = NodeService(engine, driver, floor, pollers=[r.poll for r in readers], link=link)
     driver.when_alarm = service.alarm
     node = Node(state, service, board, serial=readers)
     if link is not None:

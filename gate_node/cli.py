@@ -25,6 +25,7 @@ from gate_node.readers.frames import FrameSourceError, ImageFiles
 from gate_node.readers.qr import QrDecoder
 from gate_node.state import KINDS, NodeState, NodeStateError, initialise, read_salt_file
 from keys import keystore
+from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 from keys.reasons import Reason
 
@@ -47,7 +48,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def _open(state_dir: Path) -> NodeState:
     try:
-        return NodeState.open(state_dir)
+        return NodeState.open(state_dir, from_environment())
     except NodeStateError as exc:
         fail(str(exc))
 
@@ -171,7 +172,7 @@ def run(
     try:
         # Always: the trust record is checked under the real key (gate_node/trust_record.py).
         node_key = state.identity(keystore.passphrase_from(None))
-        node = build(state, node_key=node_key)
+        node = build(state, node_key=node_key, clock=from_environment())
     except (NodeStateError, KeyStoreError) as exc:
         fail(str(exc))
     except GPIOZeroError as exc:
@@ -220,7 +221,7 @@ def status(state_dir: StateDir, as_json: Annotated[bool, typer.Option("--json")]
 
 def _instant(at: str | None, state: NodeState) -> datetime:
     if at is None:
-        return ClockFloor(state.clock_path).now()
+        return ClockFloor(state.clock_path, from_environment()).now()
     try:
         when = datetime.fromisoformat(at)
     except ValueError:

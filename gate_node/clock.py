@@ -7,23 +7,29 @@ time from the cloud). ``now()`` is the later of the system clock and the floor, 
 boots offline does not refuse every ticket as "not yet valid", and a clock set backwards cannot
 make an expired ticket valid again. The floor is raised as time passes and saved at most once a
 minute (``SAVE_EVERY``): an SD card does not need a write per scan.
+
+A ``ClockFloor`` is itself a ``keys.clock.Clock``: its wall time is floored, its monotonic time
+and sleep are the system source's, so the node service takes one clock for both.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from keys.clock import SYSTEM, Clock
 
 SAVE_EVERY = timedelta(minutes=1)
 
 
 class ClockFloor:
-    def __init__(self, path: Path, system: Callable[[], datetime] | None = None) -> None:
+    """``system`` is the clock to floor (default ``SYSTEM``; a test passes a ``ManualClock``)."""
+
+    def __init__(self, path: Path, system: Clock = SYSTEM) -> None:
         self._path = path
-        self._system = system or (lambda: datetime.now(UTC))
+        self._system = system
         self._floor = self._load()
         self._saved = self._floor
 
@@ -33,9 +39,16 @@ class ClockFloor:
 
     def now(self) -> datetime:
         """The later of the system clock and the floor; raises the floor to it."""
-        current = max(self._system(), self._floor)
+        current = max(self._system.now(), self._floor)
         self._raise(current)
         return current
+
+    def monotonic(self) -> float:
+        """The system source's monotonic seconds (a floor means nothing for intervals)."""
+        return self._system.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self._system.sleep(seconds)
 
     def advance_to(self, trusted: datetime) -> None:
         """Move the floor up to a trusted instant (signed cloud time); never down."""

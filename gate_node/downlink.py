@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from gate_node.clock import ClockFloor
@@ -174,7 +173,7 @@ class Downlink:
 
     def _double_entry(self, found: DoubleEntry) -> None:
         self.engine.ledger.record_alarm(
-            datetime.now(UTC),
+            self.clock.now(),
             "double_entry",
             found.entries,
             ticket=found.ticket_id,

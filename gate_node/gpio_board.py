@@ -11,13 +11,13 @@ tick-based debounce in hal.Edge, which behaves the same on a microcontroller).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
 from gate_node.firmware.hal import ticks_add
 from gate_node.pin_map import INPUTS, PinSpec, parse_pin_map
+from keys.clock import SYSTEM, Clock
 
 
 class _Input:
@@ -45,13 +45,16 @@ class _Output:
 
 
 class GpiozeroBoard:
-    """Pins by part name from a validated pin map; closes its devices on ``close()``."""
+    """Pins by part name from a validated pin map; closes its devices on ``close()``.
 
-    def __init__(self, pin_map: dict[str, Any], pin_factory: Any = None) -> None:
+    ``clock``'s monotonic time is the board's tick source (``ticks_ms``)."""
+
+    def __init__(self, pin_map: dict[str, Any], pin_factory: Any = None, clock: Clock = SYSTEM):
         self.kind, self._specs = parse_pin_map(pin_map)
         self._factory = pin_factory
         self._devices: list[DigitalInputDevice | DigitalOutputDevice] = []
-        self._origin = time.monotonic_ns()
+        self._clock = clock
+        self._origin = clock.monotonic()
 
     def pin_in(self, name: str) -> _Input:
         spec = self._spec(name, want_input=True)
@@ -76,7 +79,7 @@ class GpiozeroBoard:
 
     def ticks_ms(self) -> int:
         """Milliseconds since the board was made, wrapping like MicroPython's ticks."""
-        return ticks_add(0, (time.monotonic_ns() - self._origin) // 1_000_000)
+        return ticks_add(0, int((self._clock.monotonic() - self._origin) * 1000))
 
     def close(self) -> None:
         for device in self._devices:

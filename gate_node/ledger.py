@@ -32,6 +32,7 @@ from typing import Any
 import cbor2
 
 from gate_node.decision.rules import PriorUse
+from keys.clock import SYSTEM, Clock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uses (
@@ -103,8 +104,10 @@ class DoubleEntry:
 
 
 class Ledger:
-    def __init__(self, path: Path, node: str) -> None:
+    def __init__(self, path: Path, node: str, clock: Clock = SYSTEM) -> None:
+        """``clock`` dates what has no instant of its own: passages, roll-backs, cloud acks."""
         self.node = node
+        self._clock = clock
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -155,7 +158,7 @@ class Ledger:
                 (self.node, seq),
             )
             direction = self._direction_of(seq)
-            self._emit("passage", at or datetime.now(UTC), {"use": seq, "dir": direction})
+            self._emit("passage", at or self._clock.now(), {"use": seq, "dir": direction})
 
     def roll_back(self, seq: int, unused: int, at: datetime | None = None) -> None:
         """``unused`` passages of this use never happened (EV_TIMEOUT): give them back."""
@@ -165,7 +168,7 @@ class Ledger:
                 " WHERE node = ? AND seq = ?",
                 (unused, self.node, seq),
             )
-            self._emit("rollback", at or datetime.now(UTC), {"use": seq, "unused": unused})
+            self._emit("rollback", at or self._clock.now(), {"use": seq, "unused": unused})
 
     def record_denial(self, at: datetime, reason: str, ticket_id: bytes | None) -> None:
         with self._transaction():
@@ -283,7 +286,7 @@ class Ledger:
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_cloud_ack', ?)",
-                (datetime.now(UTC).isoformat(timespec="seconds"),),
+                (self._clock.now().isoformat(timespec="seconds"),),
             )
 
     def last_cloud_ack(self) -> str | None:

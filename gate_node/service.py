@@ -18,7 +18,6 @@ import logging
 import queue
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,7 +36,7 @@ from keys.reasons import Reason
 
 log = logging.getLogger("gate_node")
 TICK_MS = 5
-ID_WAIT_S = 15.0  # how long a real-name QR waits for its ID card swipe
+ID_WAIT_S = 15.0  # how long a real-name QR waits for its ID card swipe (clock.monotonic)
 
 Read = Credential | UnreadableCredential
 Link = tuple[Uplink, Downlink]
@@ -59,10 +58,10 @@ class CameraThread(threading.Thread):
                 frame = self._source.read()
             except Exception:  # boundary: a camera glitch must not kill the lane
                 log.exception("camera read failed")
-                time.sleep(0.5)
+                self._stop.wait(0.5)  # a pause for the device, not a clock: stop() ends it
                 continue
             if frame is None:
-                time.sleep(0.05)
+                self._stop.wait(0.05)
                 continue
             for text in self._decoder.decode(frame):
                 self._out.put(Credential("qr", text))
@@ -72,6 +71,9 @@ class CameraThread(threading.Thread):
 
 
 class NodeService:
+    """One lane's loop. ``clock`` is the node's ``ClockFloor``: its wall time dates decisions,
+    its monotonic seconds time the ID-card wait, the heartbeat and the repeat filter."""
+
     def __init__(
         self,
         engine: Engine,
@@ -103,7 +105,7 @@ class NodeService:
         self.driver.tick(now_ms)
         if self.link is not None:
             self._exchange(now_ms)
-        if self._awaiting_id and time.monotonic() >= self._awaiting_id[1]:
+        if self._awaiting_id and self.clock.monotonic() >= self._awaiting_id[1]:
             self._give_up_waiting(now_ms)
         for poll in self.pollers:
             for read in poll():
@@ -126,8 +128,8 @@ class NodeService:
             except IndexError:
                 break
             downlink.handle(topic, payload)
-        if time.monotonic() >= self._next_heartbeat:
-            self._next_heartbeat = time.monotonic() + self.heartbeat_s
+        if self.clock.monotonic() >= self._next_heartbeat:
+            self._next_heartbeat = self.clock.monotonic() + self.heartbeat_s
             counts = self.ledger.counts()
             self.ledger.record_heartbeat(
                 self.clock.now(),
@@ -149,7 +151,8 @@ class NodeService:
             log.warning("read queue full: a reader is flooding the node")
 
     def _handle(self, read: Read, now_ms: int) -> None:
-        if isinstance(read, Credential) and not self.repeats.fresh(read.value, time.monotonic()):
+        seen_at = self.clock.monotonic()
+        if isinstance(read, Credential) and not self.repeats.fresh(read.value, seen_at):
             return
         now = self.clock.now()
         if self._awaiting_id and not (isinstance(read, Credential) and read.kind == "id_card"):
@@ -157,7 +160,7 @@ class NodeService:
         try:
             decision = self._decide(read, now)
             if decision.reason is Reason.ID_REQUIRED:
-                self._awaiting_id = (decision, time.monotonic() + ID_WAIT_S)
+                self._awaiting_id = (decision, self.clock.monotonic() + ID_WAIT_S)
                 self.driver.deny(now_ms)  # the prompt tone; the display asks for the ID card
                 event(log, "awaiting id card", ticket=decision.ticket_no)
                 return
@@ -225,7 +228,7 @@ def run_forever(
     last_watchdog = 0.0
     while not stop.is_set():
         service.step(ticks_ms())
-        current = time.monotonic()
+        current = service.clock.monotonic()
         if current - last_watchdog >= 1.0:
             last_watchdog = current
             notify(f"WATCHDOG=1\nSTATUS=granted {service.granted}, denied {service.denied}")

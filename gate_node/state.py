@@ -33,7 +33,7 @@ import json
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,6 +55,7 @@ from gate_node.trust_record import (
 from keys import keystore
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
+from keys.clock import SYSTEM, Clock, site_today
 from keys.keyring import Keyring
 from keys.keystore import KeyStoreError
 from keys.node_registry import DOC_TYPE as NODES
@@ -212,7 +213,8 @@ class NodeState:
         return self.directory / "clock.json"
 
     @classmethod
-    def open(cls, directory: Path) -> NodeState:
+    def open(cls, directory: Path, clock: Clock = SYSTEM) -> NodeState:
+        """Open and re-verify ``directory``; ``clock`` gives the site's today for pruning."""
         if not (directory / "node.json").exists():
             raise NodeStateError(f"{directory} is not a node state directory (run gate-node init)")
         with TinyDB(directory / "node.json") as db:
@@ -236,7 +238,7 @@ class NodeState:
             keyring = Keyring.load((directory / "keyring.cose").read_bytes(), root, config.site)
         except (KeyStoreError, DocumentError, OSError) as exc:
             raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
-        revocations = _load_revocations(directory / "revocations", root, config)
+        revocations = _load_revocations(directory / "revocations", root, config, clock)
         cards = CardIndex()
         held_cards = _read_signed(directory / "cards.cose", root, CARDS, config.site)
         if held_cards:
@@ -448,8 +450,9 @@ def initialise(
     revocations_file: Path | None,
     passphrase: bytes,
     holder_salt: bytes | None = None,
+    clock: Clock = SYSTEM,
 ) -> NodeState:
-    """Create a state directory from scratch (refuses an existing one)."""
+    """Create a state directory from scratch (refuses an existing one); ``clock`` dates it."""
     config = validate_config(config_doc)
     if holder_salt is not None and len(holder_salt) < 16:
         raise NodeStateError("the holder salt must be at least 16 bytes (32 hex digits)")
@@ -470,7 +473,7 @@ def initialise(
     shutil.copyfile(root_pub, directory / "root.pem")
     _write_atomic(directory / "keyring.cose", raw_keyring)
     identity = keystore.generate("node", "N1")
-    keystore.save(identity, directory / "node.key", passphrase)
+    keystore.save(identity, directory / "node.key", passphrase, clock)
     if holder_salt is not None:
         salt_path = directory / "holder.salt"
         salt_path.touch(mode=0o600)
@@ -481,13 +484,13 @@ def initialise(
             {
                 "root_fingerprint": keystore.fingerprint(root),
                 "node_fingerprint": keystore.fingerprint(identity.public_key),
-                "pinned_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "pinned_at": clock.now().isoformat(timespec="seconds"),
             }
         )
         db.table("documents").insert({"type": "keyring", "seq": keyring.seq})
     record = TrustRecord(config.node, keystore.fingerprint(root), {"keyring": keyring.seq})
     write_record(directory, identity, config.site, record, keyring_doc.issued_at)
-    state = NodeState.open(directory)
+    state = NodeState.open(directory, clock)
     state.unlock(identity)
     if revocations_file is not None:
         try:
@@ -548,7 +551,9 @@ def _read_signed(
         raise NodeStateError(f"{path.name} cannot be trusted: {exc}") from None
 
 
-def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) -> RevocationList:
+def _load_revocations(
+    folder: Path, root: Ed25519PublicKey, config: NodeConfig, clock: Clock
+) -> RevocationList:
     revocations = RevocationList()
     for path in sorted(folder.glob("*.cose")):
         try:
@@ -559,7 +564,7 @@ def _load_revocations(folder: Path, root: Ed25519PublicKey, config: NodeConfig) 
             raise NodeStateError(f"{path} cannot be trusted: {exc}") from None
     # Pruning by the system clock is safe: decisions use max(system clock, floor), never less,
     # so a ticket whose entry is pruned here is refused as expired anyway.
-    revocations.prune(datetime.now(ZoneInfo(config.timezone)).date())
+    revocations.prune(site_today(clock, config.timezone))
     return revocations
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -21,6 +20,7 @@ import typer
 
 from keys import keystore, qr
 from keys.claims import ClaimError, from_json, to_json
+from keys.clock import from_environment
 from keys.keyring import IssuerKey, Keyring, sign_keyring
 from keys.keystore import KeyStoreError
 from keys.revocation import sign_revocations
@@ -123,7 +123,7 @@ def make_keyring(
     if unknown:
         fail(f"--retired names kids not in the keyring: {sorted(k.decode() for k in unknown)}")
     root_key = _load_key(root, passphrase_file, "root")
-    number = int(time.time()) if seq is None else seq
+    number = int(from_environment().now().timestamp()) if seq is None else seq
     _write(out, sign_keyring(root_key, entries, site=site, seq=number))
     kids = ", ".join(e.kid.decode() for e in entries)
     typer.echo(f"keyring seq {number} for site {site}: {kids} -> {out}")

@@ -26,13 +26,14 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from keys.clock import SYSTEM, Clock
 
 FORMAT = "scenic-key/1"
 ROLES = ("root", "issuer", "node")
@@ -193,8 +194,8 @@ def check_new_passphrase(text: str) -> None:
         )
 
 
-def save(key: SigningKey, path: Path, passphrase: bytes) -> None:
-    """Write the key encrypted, mode 0600; refuse to overwrite."""
+def save(key: SigningKey, path: Path, passphrase: bytes, clock: Clock = SYSTEM) -> None:
+    """Write the key encrypted, mode 0600; refuse to overwrite. ``clock`` dates it."""
     encrypted = key.private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -204,7 +205,7 @@ def save(key: SigningKey, path: Path, passphrase: bytes) -> None:
         "format": FORMAT,
         "role": key.role,
         "kid": key.kid.decode("ascii"),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": clock.now().isoformat(timespec="seconds"),
         "public_key": raw_public(key.public_key).hex(),
         "private_key": encrypted,
     }

@@ -28,6 +28,7 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from keys.cbor_strict import CborError, decode_item
+from keys.clock import SYSTEM
 from keys.cose import EnvelopeError, Signer, decode_sign1, encode_sign1
 from keys.keystore import verify_signature
 
@@ -60,10 +61,12 @@ class SignedDocument:
 def sign_document(
     root: Signer, doc_type: str, site: str, seq: int, body: Any, issued_at: datetime | None = None
 ) -> bytes:
-    """Sign a document with the root key; returns the COSE_Sign1 bytes."""
+    """Sign a document with the root key; returns the COSE_Sign1 bytes.
+
+    ``issued_at`` defaults to now on the system clock; a service passes its own clock's now."""
     if seq < 0:
         raise ValueError("seq must be >= 0")
-    when = issued_at or datetime.now(UTC)
+    when = issued_at or SYSTEM.now()
     payload = cbor2.dumps(
         {1: doc_type, 2: site, 3: seq, 4: int(when.timestamp()), 5: body}, canonical=True
     )

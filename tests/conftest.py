@@ -1,18 +1,36 @@
-"""Shared fixtures: real keys made per session, a keyring and a clean passphrase environment."""
+"""Shared fixtures: real keys made per session, a keyring, a clean passphrase environment, and
+the clock every test runs on (never the machine's: the suite passes at any hour, in any zone)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 from keys import keystore
 from keys.claims import TicketClaims
+from keys.clock import ManualClock, site_today
 from keys.keyring import IssuerKey, Keyring
 from simulators.databases import postgres_schema
 
 TEST_PASSPHRASE = "a long test passphrase"
+# The instant tests run at: 13:30 UTC is 21:30 in Asia/Shanghai, late on the same date in both,
+# so a test that mixed up the zones would still fail (a wrong day after 16:00 UTC did before).
+TEST_AT = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
+SITE_TIMEZONE = "Asia/Shanghai"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock at ``TEST_AT`` that a test steps (``clock.advance(seconds)``)."""
+    return ManualClock(TEST_AT)
+
+
+@pytest.fixture
+def today(clock: ManualClock) -> date:
+    """The site's date on ``clock`` (2026-12-01)."""
+    return site_today(clock, SITE_TIMEZONE)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -29,6 +28,7 @@ from cloud.services.payments.provider import Provider
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.personal_data import PersonalData
 from keys import keystore
+from keys.clock import SYSTEM, Clock
 from keys.keyring import IssuerKey
 
 Publish = Callable[[str, str, bytes], None]  # site, document type, signed bytes
@@ -56,7 +56,7 @@ class CloudContext:
     providers: dict[str, Provider]
     keyring: list[IssuerKey] = field(default_factory=list)  # every key tickets may carry
     publish: Publish = lambda site, doc_type, raw: None
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = SYSTEM  # every request's now; tests pass a ManualClock
     limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
     api: ApiSettings = field(default_factory=ApiSettings)  # proxies, session lifetime
 
@@ -78,7 +78,7 @@ def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
     return made
 
 
-def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
+def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) -> CloudContext:
     folder = settings.state_dir / "keys"
     root = keystore.load(folder / "root.key", passphrase)
     issuer, keyring = issuer_keys.load_keys(settings.state_dir, passphrase)
@@ -98,14 +98,15 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
             # The sandbox yields tickets without money: only when the operator asks for it.
             **({"sandbox": SandboxProvider(secrets["sandbox"])} if settings.sandbox else {}),
             "cash": CashProvider(),
-            **channels(settings.state_dir, passphrase),
+            **channels(settings.state_dir, passphrase, clock),
         },
         limits=HoldLimits(settings.order_max_lines, settings.client_hold_places),
         api=settings.api,
+        clock=clock,
     )
 
 
-def channels(state_dir: Path, passphrase: bytes) -> dict[str, Provider]:
+def channels(state_dir: Path, passphrase: bytes, clock: Clock = SYSTEM) -> dict[str, Provider]:
     """WeChat Pay and Alipay, if ``channels.json`` configures them (else they answer
     ``channel_unavailable``). UnionPay has no maintained Python SDK: not offered (README)."""
     path = state_dir / "channels.json"
@@ -133,6 +134,7 @@ def channels(state_dir: Path, passphrase: bytes) -> dict[str, Provider]:
             platform_public_key=(state_dir / w["platform_public_key_file"]).read_text(),
             platform_public_key_id=w["platform_public_key_id"],
             notify_url=w["notify_url"],
+            clock=clock,
         )
     if "alipay" in config:
         a = config["alipay"]

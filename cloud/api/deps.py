@@ -73,7 +73,7 @@ def staff(ctx: Context, authorization: Annotated[str | None, Header()] = None) -
 def staff_of(db: Session, ctx: CloudContext, authorization: str | None) -> Staff:
     """The signed-in staff member for a bearer token, or 401 (services/staff_sessions.py)."""
     token = bearer_token(authorization)
-    user = staff_sessions.user_of(db, token, ctx.api, ctx.clock())
+    user = staff_sessions.user_of(db, token, ctx.api, ctx.clock.now())
     return Staff(user.id, user.username, user.role)
 
 
@@ -199,7 +199,7 @@ def idempotent(
     try:
         with ctx.sessions.begin() as db:
             answer = produce(db)
-            remember(db, key, route, caller, payload, 200, answer, ctx.clock())
+            remember(db, key, route, caller, payload, 200, answer, ctx.clock.now())
     except IntegrityError:
         if key is None:
             raise

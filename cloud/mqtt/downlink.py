@@ -8,20 +8,22 @@ after a gap) to ``scenic/{site}/down/node/{node}/{type}``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 from keys.signed_document import sign_document
 
 
 class DownlinkPublisher:
-    def __init__(self, client: mqtt.Client, root: Signer) -> None:
+    def __init__(self, client: mqtt.Client, root: Signer, clock: Clock = SYSTEM) -> None:
         self.client = client
         self.root = root
-        self._ack_seq = time.time_ns() // 1000  # acks need no order: unique is enough
+        self.clock = clock
+        # Acks need no order, unique is enough: microseconds of wall time at start, then +1.
+        self._ack_seq = int(clock.now().timestamp() * 1_000_000)
 
     def site_document(self, site: str, doc_type: str, raw: bytes) -> mqtt.MQTTMessageInfo:
         return self.client.publish(f"scenic/{site}/down/{doc_type}", raw, qos=1, retain=True)
@@ -35,5 +37,5 @@ class DownlinkPublisher:
         """Tell a node which of its events are stored, so it may drop them from its outbox."""
         self._ack_seq += 1
         body: dict[str, Any] = {"node": node, "seqs": sorted(set(seqs))}
-        raw = sign_document(self.root, "ack", site, self._ack_seq, body)
+        raw = sign_document(self.root, "ack", site, self._ack_seq, body, self.clock.now())
         self.node_document(site, node, "ack", raw)

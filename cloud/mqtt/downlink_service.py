@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services import downlink_documents as documents
+from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.downlink")
@@ -46,18 +47,23 @@ class DownlinkService(BrokerClient):
         username: str | None = None,
         password: str | None = None,
         time_every_s: float = 60.0,
+        clock: Clock = SYSTEM,
     ) -> None:
+        """``clock`` signs the time documents (its wall time) and paces them (its monotonic)."""
         super().__init__("cloud-downlink", host, port, username, password)
+        self.clock = clock
         self.sessions = sessions
         self.root = root
         self.time_every_s = time_every_s
         self._inbox: deque[tuple[str, bytes]] = deque()
         self.client.on_message = lambda c, u, m: self._inbox.append((m.topic, bytes(m.payload)))
-        self.publisher = DownlinkPublisher(self.client, root)
+        self.publisher = DownlinkPublisher(self.client, root, clock)
         self._next_time = 0.0
         self._published: dict[tuple[str, str], int] = {}
 
     def step(self, now: float | None = None) -> int:
+        """Answer what arrived; publish time when due (``now``: monotonic seconds, default the
+        clock's)."""
         handled = len(self._inbox)
         while self._inbox:
             topic, payload = self._inbox.popleft()
@@ -65,7 +71,7 @@ class DownlinkService(BrokerClient):
                 self._handle(topic, payload)
             except Exception:  # boundary: one message; the service goes on
                 log.exception("downlink request failed", extra={"fields": {"topic": topic}})
-        current = now if now is not None else datetime.now(UTC).timestamp()
+        current = now if now is not None else self.clock.monotonic()
         if self.connected.is_set() and current >= self._next_time:
             self._next_time = current + self.time_every_s
             self.publish_time()
@@ -76,13 +82,13 @@ class DownlinkService(BrokerClient):
     # -- what the rest of the cloud calls ------------------------------------------------------
     def revoke(self, site: str, tickets: dict[bytes, date]) -> bytes:
         with self.sessions.begin() as session:
-            raw = documents.revoke(session, self.root, site, tickets)
+            raw = documents.revoke(session, self.root, site, tickets, self.clock.now())
         self.publisher.client.publish(f"scenic/{site}/down/revocations", raw, qos=1)
         return raw
 
     def publish_registry(self, site: str) -> None:
         with self.sessions.begin() as session:
-            raw = documents.node_registry(session, self.root, site)
+            raw = documents.node_registry(session, self.root, site, self.clock.now())
         self.publisher.site_document(site, "nodes", raw)
 
     def publish_new_documents(self) -> int:
@@ -106,7 +112,8 @@ class DownlinkService(BrokerClient):
     def publish_time(self) -> None:
         with self.sessions.begin() as session:
             sites = sorted(set(session.scalars(select(Device.site))))
-            signed = {site: documents.signed_time(session, self.root, site) for site in sites}
+            now = self.clock.now()
+            signed = {site: documents.signed_time(session, self.root, site, now) for site in sites}
         for site, raw in signed.items():
             self.publisher.site_document(site, "time", raw)
 
@@ -126,13 +133,15 @@ class DownlinkService(BrokerClient):
 
     def _send_snapshot(self, site: str, node: str) -> None:
         with self.sessions.begin() as session:
-            raw = documents.revocation_snapshot(session, self.root, site, datetime.now(UTC).date())
+            now = self.clock.now()
+            raw = documents.revocation_snapshot(session, self.root, site, now.date(), now)
         if raw is not None:
             self.publisher.node_document(site, node, "revocations", raw)
             log.info("sent revocation snapshot", extra={"fields": {"site": site, "node": node}})
 
     def _link(self, site: str, node: str, message: dict[str, Any]) -> None:
         state, session_no = message.get("state"), message.get("session")
+        now = self.clock.now()
         if state not in ("online", "offline") or not isinstance(session_no, int):
             return
         with self.sessions.begin() as session:
@@ -144,10 +153,10 @@ class DownlinkService(BrokerClient):
                         node=node,
                         state=state,
                         session=session_no,
-                        changed_at=datetime.now(UTC),
+                        changed_at=now,
                     )
                 )
                 return
             if session_no < link.session:
                 return  # a stale will (or birth) from an older session
-            link.state, link.session, link.changed_at = state, session_no, datetime.now(UTC)
+            link.state, link.session, link.changed_at = state, session_no, now

@@ -15,7 +15,6 @@ worker is down wait for it at the broker.
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from typing import Any
 
@@ -24,6 +23,7 @@ import paho.mqtt.client as mqtt
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services.ingest import BatchResult, Ingest
+from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.ingest")
@@ -45,9 +45,11 @@ class IngestWorker(BrokerClient):
         password: str | None = None,
         batch_max: int = 500,
         batch_ms: int = 20,
+        clock: Clock = SYSTEM,
     ) -> None:
         super().__init__(f"ingest-{worker_id}", host, port, username, password, manual_ack=True)
         self.ingest = ingest
+        self.clock = clock  # times the batch window and the pause after a database failure
         self.batch_max = batch_max
         self.batch_ms = batch_ms
         self.idle_s = batch_ms / 1000
@@ -55,7 +57,7 @@ class IngestWorker(BrokerClient):
         self._messages: deque[tuple[int, int, str, bytes]] = deque()  # mid, qos, topic, payload
         self.client.on_message = self._on_message
         self.client.max_inflight_messages_set(1000)
-        self.publisher = DownlinkPublisher(self.client, root)
+        self.publisher = DownlinkPublisher(self.client, root, clock)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)
@@ -66,10 +68,10 @@ class IngestWorker(BrokerClient):
             return 0
         # Gather a batch while events keep arriving (one commit for many under load), but do
         # not hold a lone event: stop as soon as 2 ms pass with nothing new.
-        deadline = time.monotonic() + self.batch_ms / 1000
+        deadline = self.clock.monotonic() + self.batch_ms / 1000
         seen = len(self._messages)
-        while len(self._messages) < self.batch_max and time.monotonic() < deadline:
-            time.sleep(0.002)
+        while len(self._messages) < self.batch_max and self.clock.monotonic() < deadline:
+            self.clock.sleep(0.002)
             if len(self._messages) == seen:
                 break
             seen = len(self._messages)
@@ -79,7 +81,7 @@ class IngestWorker(BrokerClient):
         except Exception:  # boundary: the database failed; nothing acked, all redelivered
             log.exception("storing a batch failed; it will be redelivered")
             self._messages.extendleft(reversed(batch))
-            time.sleep(1)
+            self.clock.sleep(1)
             return 0
         for mid, qos, _, _ in batch:
             if qos:

@@ -3,7 +3,7 @@ did it and from where (要求: 记录来源地址). Written in the same transact
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,10 +18,13 @@ def audit(
     action: str,
     target: str,
     detail: dict[str, Any] | None = None,
+    *,
+    at: datetime,
 ) -> None:
+    """One entry; ``at`` is the caller's now (its request's or service's clock)."""
     session.add(
         AuditEntry(
-            at=datetime.now(UTC),
+            at=at,
             actor=actor[:64],
             source=source[:64],
             action=action,

@@ -106,6 +106,7 @@ def issue_batch(
             "issue_batch",
             order.order_no,
             {"inventory_id": inventory_id, "count": count, "price_type": price_type},
+            at=now,
         )
         order_no = order.order_no
     return resume_batch(sessions, issuer, order_no=order_no, now=now, progress=progress)

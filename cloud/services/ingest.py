@@ -22,7 +22,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.models import Device, GateEventRecord, ParkCount, RefusedEvent
+from keys.clock import SYSTEM, Clock
 from keys.gate_event import GateEvent, peek_node, verify_event
 from keys.signed_document import DocumentError
 
@@ -75,8 +76,16 @@ class DeviceKeys:
 
 
 class Ingest:
-    def __init__(self, engine: Engine, sessions: sessionmaker[Session], timezone: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        timezone: str,
+        clock: Clock = SYSTEM,
+    ) -> None:
+        """``timezone``: the site's, for park counts by day; ``clock`` dates refusals."""
         self.engine = engine
+        self.clock = clock
         self.sessions = sessions
         self.timezone = ZoneInfo(timezone)
         self.keys = DeviceKeys(sessions)
@@ -93,7 +102,7 @@ class Ingest:
         result = BatchResult()
         events: list[GateEvent] = []
         refusals: list[dict[str, Any]] = []
-        now = datetime.now(UTC)
+        now = self.clock.now()
         for topic, payload in messages:
             checked = self._verify(topic, payload)
             if isinstance(checked, GateEvent):

@@ -104,7 +104,7 @@ def refund_tickets(
         inventory.release(session, ticket.inventory_id, ticket.people)
         holder_claims.release_ticket(session, ticket)
     revocation = downlink_documents.revoke(
-        session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}
+        session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}, now
     )
     refund = Refund(
         order_id=order.id,
@@ -142,6 +142,7 @@ def refund_tickets(
         "refund",
         order.order_no,
         {"refund_fen": refund_fen, "fee_fen": fee_fen, "tickets": refund.tickets},
+        at=now,
     )
     return Outcome(order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [], refund.id)
 
@@ -238,7 +239,7 @@ def change_ticket(
     session.flush()
     _retire(session, ticket, "changed", replaced_by=new.id)
     revocation = downlink_documents.revoke(
-        session, root, site.code, {ticket.ticket_id: ticket.valid_until}
+        session, root, site.code, {ticket.ticket_id: ticket.valid_until}, now
     )
     audit(
         session,
@@ -251,6 +252,7 @@ def change_ticket(
             "to": new.ticket_id.hex().upper(),
             "day": target.day.isoformat(),
         },
+        at=now,
     )
     return Outcome(
         order.order_no,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,9 @@ from cloud.services.payments.cash import CashProvider
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.personal_data import PersonalData
 from keys import keystore
+from keys.clock import ManualClock, site_today
 from simulators.databases import sqlite_database
+from tests.conftest import TEST_AT
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 SALT = bytes(range(16))
@@ -52,7 +54,7 @@ class Office:
 def office(db_url, root_key, issuer_key) -> Office:
     engine = make_engine(db_url)
     sessions = session_factory(engine)
-    day = datetime.now(SITE_TZ).date() + timedelta(days=7)
+    day = site_today(ManualClock(TEST_AT), SITE_TZ) + timedelta(days=7)
     with sessions.begin() as session:
         session.add(Site(code="S1", name_zh="测试景区", name_en="Test scenic area"))
         session.add(Zone(site="S1", zone=1, name_zh="主景区", name_en="Main area"))
@@ -124,7 +126,8 @@ def office(db_url, root_key, issuer_key) -> Office:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The instant sales tests act at (fixed: ``TEST_AT``; a test adds to it to move on)."""
+    return TEST_AT
 
 
 def api_context(office: Office, publish=None):
@@ -139,6 +142,7 @@ def api_context(office: Office, publish=None):
         pd=office.pd,
         providers={"sandbox": office.sandbox, "cash": office.cash},
         publish=publish or (lambda site, kind, raw: None),
+        clock=ManualClock(TEST_AT),
     )
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
 from simulators.cloud_server import cloud_server
+from tests.conftest import TEST_AT
 
 TOOL = str(Path(sys.executable).with_name("scenic-cloud"))
 
@@ -21,6 +23,7 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_a_fresh_cloud_from_keys_to_a_serving_api(tmp_path):
     env = {
         **os.environ,
+        CLOCK_AT: TEST_AT.isoformat(),
         "SCENIC_STATE_DIR": str(tmp_path / "state"),
         "SCENIC_KEY_PASSPHRASE": "a long cloud passphrase",
         "SCENIC_ADMIN_PASSWORD": "a long admin password",
@@ -56,6 +59,7 @@ def test_serve_without_a_passphrase_says_so_in_one_line(tmp_path):
 def test_a_partner_key_is_shown_once_and_works(tmp_path):
     env = {
         **os.environ,
+        CLOCK_AT: TEST_AT.isoformat(),
         "SCENIC_STATE_DIR": str(tmp_path / "state"),
         "SCENIC_DB_URL": f"sqlite:///{tmp_path / 'c.sqlite'}",
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -25,6 +24,7 @@ from cloud.services.payments.alipay import AlipayProvider, _fen
 from cloud.services.payments.settle import apply_payment
 from cloud.services.payments.wechat import WechatPayProvider
 from tests.cloud.conftest import SALT, now
+from tests.conftest import TEST_AT
 
 APIV3 = "0123456789abcdef0123456789abcdef"  # 32 characters, as WeChat issues them
 
@@ -48,7 +48,7 @@ def keys():
 
 
 @pytest.fixture
-def wechat(keys) -> WechatPayProvider:
+def wechat(keys, clock) -> WechatPayProvider:
     return WechatPayProvider(
         mchid="1900000001",
         appid="wx0000000000000001",
@@ -58,6 +58,7 @@ def wechat(keys) -> WechatPayProvider:
         platform_public_key=keys["platform"][2],
         platform_public_key_id="PUB_KEY_ID_0001",
         notify_url="https://tickets.example/api/v1/payments/wechat/notify",
+        clock=clock,
     )
 
 
@@ -94,7 +95,7 @@ def wechat_notice(
             },
         }
     )
-    timestamp = str(stamp or int(time.time()))
+    timestamp = str(stamp or int(TEST_AT.timestamp()))  # the provider clock's now
     sign_nonce = os.urandom(8).hex()
     message = f"{timestamp}\n{sign_nonce}\n{body}\n".encode()
     signature = base64.b64encode(signer.sign(message, padding.PKCS1v15(), hashes.SHA256()))
@@ -148,7 +149,7 @@ def test_forged_or_altered_wechat_notifications_are_refused(wechat, keys, tamper
         "20261124000001",
         16000,
         apiv3="ffffffffffffffffffffffffffffffff" if tamper == "apiv3" else APIV3,
-        stamp=int(time.time()) - 3600 if tamper == "stale" else None,
+        stamp=int(TEST_AT.timestamp()) - 3600 if tamper == "stale" else None,
         mchid="1900000999" if tamper == "merchant" else "1900000001",
     )
     if tamper == "body":
@@ -230,7 +231,7 @@ def test_alipay_amounts_become_fen_exactly():
         _fen("1.005")
 
 
-def test_configured_channels_load_from_sealed_secrets(tmp_path, keys):
+def test_configured_channels_load_from_sealed_secrets(tmp_path, keys, clock):
     from cloud.api.context import channels
     from keys import keystore
 
@@ -270,7 +271,7 @@ def test_configured_channels_load_from_sealed_secrets(tmp_path, keys):
             }
         )
     )
-    loaded = channels(state, passphrase)
+    loaded = channels(state, passphrase, clock)
     assert set(loaded) == {"wechat", "alipay"}
     headers, body = wechat_notice(keys["platform"][0], "20261124000001", 100)
     assert loaded["wechat"].verify_notification(headers, body).amount_fen == 100

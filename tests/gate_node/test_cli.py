@@ -14,22 +14,25 @@ import pytest
 
 from keys import keystore
 from keys.claims import TicketClaims
+from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
 from keys.keyring import IssuerKey, sign_keyring
 from keys.ticket import issue_ticket
 from simulators.camera import ticket_frame
+from tests.conftest import TEST_AT
 
 TOOL = str(Path(sys.executable).with_name("gate-node"))
 ENV = {
     **os.environ,
     "SCENIC_KEY_PASSPHRASE": "a long test passphrase",
     "GPIOZERO_PIN_FACTORY": "mock",
+    CLOCK_AT: TEST_AT.isoformat(),  # the processes' clock, never the machine's hour
 }
 DAY = datetime(2026, 11, 24).date()
 
 
-def run(*args, stdin=""):
+def run(*args, stdin="", env=None):
     return subprocess.run(
-        [TOOL, *args], input=stdin, capture_output=True, text=True, env=ENV, timeout=60
+        [TOOL, *args], input=stdin, capture_output=True, text=True, env=env or ENV, timeout=60
     )
 
 
@@ -189,11 +192,14 @@ def test_run_serves_until_sigterm_then_exits_cleanly(site):
     assert any(json.loads(line)["msg"] == "stopping" for line in out.splitlines())
 
 
-def test_now_is_never_before_the_clock_floor(site, issuer_key):
+def test_a_gate_booting_at_1970_decides_at_its_clock_floor(site, issuer_key):
     state_clock = site / "st" / "clock.json"
     state_clock.write_text(json.dumps({"floor": datetime(2026, 11, 24, 2, tzinfo=UTC).isoformat()}))
-    result = run("verify", "--state-dir", str(site / "st"), "--payload", text(issuer_key))
-    assert json.loads(result.stdout)["reason"] in ("ok", "expired")  # never "not_yet_valid"
+    booted = {**ENV, CLOCK_AT: "1970-01-01T00:00:00+00:00"}  # a Pi without a real-time clock
+    result = run(
+        "verify", "--state-dir", str(site / "st"), "--payload", text(issuer_key), env=booted
+    )
+    assert json.loads(result.stdout)["reason"] == "ok"  # 10:00 on DAY at the site, not 1970
 
 
 def test_an_id_card_alone_is_checked_against_the_signed_card_index(tmp_path, root_key, issuer_key):

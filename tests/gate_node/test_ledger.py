@@ -56,7 +56,7 @@ opened = open(sys.argv[2], "a", buffering=1)
 n = 0
 while True:
     n += 1
-    seq = ledger.record_use(n.to_bytes(8, "big"), datetime.now(UTC))
+    seq = ledger.record_use(n.to_bytes(8, "big"), datetime(2026, 12, 1, 13, 30, tzinfo=UTC))
     opened.write(f"{seq}\\n")   # "tell the lane to open": only after the use is durable
 """
 

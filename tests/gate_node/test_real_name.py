@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,22 +12,25 @@ from gpiozero.pins.mock import MockFactory
 from gate_node.assembly import build
 from gate_node.decision.engine import Engine, LaneContext, SiteRules
 from gate_node.ledger import Ledger
+from gate_node.service import ID_WAIT_S
 from gate_node.state import NodeState
 from keys.card_index import CardIndex, sign_card_index
 from keys.claims import TicketClaims
+from keys.clock import ManualClock, site_today
 from keys.holder import holder_ref
 from keys.reasons import Reason
 from keys.revocation import RevocationList
 from keys.signed_document import DocumentError, verify_document
 from keys.ticket import issue_ticket
+from tests.conftest import SITE_TIMEZONE, TEST_AT
 from tests.gate_node.conftest import make_state
 
 SALT = bytes(range(16))
 VISITOR_ID = "11010519491231002X"
 OTHER_ID = "110101199003074477"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-TODAY = datetime.now(SHANGHAI).date()
-NOW = datetime.now(SHANGHAI)
+SHANGHAI = ZoneInfo(SITE_TIMEZONE)
+NOW = TEST_AT  # the `clock` fixture's instant
+TODAY = site_today(ManualClock(NOW), SITE_TIMEZONE)
 
 
 def real_name_ticket(issuer, number=1, holder_id=VISITOR_ID, kind="id_card"):
@@ -163,7 +166,7 @@ def test_lanes_without_a_real_name_check_admit_on_the_qr(engine, issuer_key):
 
 
 @pytest.fixture
-def lane(tmp_path, root_key, issuer_key):
+def lane(tmp_path, root_key, issuer_key, clock):
     state: NodeState = make_state(
         tmp_path / "n",
         root_key,
@@ -173,11 +176,11 @@ def lane(tmp_path, root_key, issuer_key):
     )
     (state.directory / "holder.salt").write_text(SALT.hex())
     (state.directory / "holder.salt").chmod(0o600)
-    state = NodeState.open(state.directory)
+    state = NodeState.open(state.directory, clock)
     pins = MockFactory()
     pins.pin(21).drive_high()
     port = serial.serial_for_url("loop://", timeout=0)  # the reader's end of a real serial line
-    node = build(state, pins, with_camera=False, serial_opener=lambda *a, **k: port)
+    node = build(state, pins, with_camera=False, serial_opener=lambda *a, **k: port, clock=clock)
     yield node, port, pins
     node.close()
     pins.reset()
@@ -205,4 +208,37 @@ def test_scan_then_a_different_id_card_is_refused(lane, issuer_key):
     port.write(f"{OTHER_ID}\r\n".encode())
     node.service.step(10)
     assert node.service.decisions[-1].reason is Reason.HOLDER_MISMATCH
+    assert pins.pin(17).state is True
+
+
+def test_an_id_card_swiped_just_inside_the_wait_still_opens_the_lane(lane, issuer_key, clock):
+    node, port, pins = lane
+    from gate_node.readers.credentials import Credential
+
+    node.service.reads.put(Credential("qr", real_name_ticket(issuer_key, 7)))
+    node.service.step(5)
+    clock.advance(ID_WAIT_S - 0.01)
+    port.write(f"{VISITOR_ID}\r\n".encode())
+    node.service.step(10)
+    assert node.service.decisions[-1].grant
+    assert pins.pin(17).state is False
+
+
+def test_a_real_name_scan_with_no_id_card_in_15_seconds_is_refused_as_id_required(
+    lane, issuer_key, clock
+):
+    node, port, pins = lane
+    from gate_node.readers.credentials import Credential
+
+    node.service.reads.put(Credential("qr", real_name_ticket(issuer_key, 8)))
+    node.service.step(5)
+    clock.advance(ID_WAIT_S - 0.01)
+    node.service.step(10)
+    assert node.service.decisions == []  # still waiting for the card
+    clock.advance(0.02)
+    node.service.step(15)
+    assert [d.reason for d in node.service.decisions] == [Reason.ID_REQUIRED]
+    assert node.service.ledger.counts()["denials"] == 1
+    port.write(f"{VISITOR_ID}\r\n".encode())  # too late: the card alone is not the ticket
+    node.service.step(20)
     assert pins.pin(17).state is True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import cv2
 import pytest
@@ -12,11 +12,13 @@ from gate_node.assembly import build
 from gate_node.readers.credentials import Credential, UnreadableCredential
 from gate_node.state import NodeState
 from keys.claims import TicketClaims
+from keys.clock import ManualClock, site_today
 from keys.ticket import issue_ticket
 from simulators.camera import ticket_frame
+from tests.conftest import SITE_TIMEZONE, TEST_AT
 from tests.gate_node.conftest import make_state
 
-TODAY = datetime.now(UTC).date()
+TODAY = site_today(ManualClock(TEST_AT), SITE_TIMEZONE)  # the `today` fixture's date
 
 
 @pytest.fixture
@@ -35,14 +37,15 @@ def ticket(issuer_key, ticket_id: bytes, **extra) -> str:
 
 
 class Loop:
-    """Steps the node's loop in 5 ms ticks of simulated time."""
+    """Steps the node's loop in 5 ms ticks of simulated time, the clock along with it."""
 
-    def __init__(self, node):
-        self.node, self.now = node, 0
+    def __init__(self, node, clock):
+        self.node, self.clock, self.now = node, clock, 0
 
     def run(self, ms):
         for _ in range(ms // 5):
             self.now += 5
+            self.clock.advance(0.005)
             self.node.service.step(self.now)
 
 
@@ -54,10 +57,10 @@ def rotate(pins, loop, gpio=5):
 
 
 def test_a_valid_scan_releases_the_arm_and_the_passage_settles_the_use(
-    node_state, pins, issuer_key
+    node_state, pins, issuer_key, clock
 ):
-    node = build(node_state, pins, with_camera=False)
-    loop = Loop(node)
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
     node.service.reads.put(Credential("qr", ticket(issuer_key, b"\x01" * 8)))
     loop.run(10)
     assert pins.pin(17).state is False  # unlock_in relay pulled in (active low)
@@ -68,10 +71,10 @@ def test_a_valid_scan_releases_the_arm_and_the_passage_settles_the_use(
 
 
 def test_nobody_pushing_the_arm_rolls_the_use_back_and_the_ticket_works_again(
-    node_state, pins, issuer_key
+    node_state, pins, issuer_key, clock
 ):
-    node = build(node_state, pins, with_camera=False)
-    loop = Loop(node)
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
     text = ticket(issuer_key, b"\x02" * 8)
     node.service.reads.put(Credential("qr", text))
     loop.run(5200)  # tripod timeout 5 s
@@ -84,9 +87,9 @@ def test_nobody_pushing_the_arm_rolls_the_use_back_and_the_ticket_works_again(
     node.close()
 
 
-def test_a_used_ticket_is_refused_and_the_lane_stays_locked(node_state, pins, issuer_key):
-    node = build(node_state, pins, with_camera=False)
-    loop = Loop(node)
+def test_a_used_ticket_is_refused_and_the_lane_stays_locked(node_state, pins, issuer_key, clock):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
     text = ticket(issuer_key, b"\x03" * 8)
     node.service.reads.put(Credential("qr", text))
     loop.run(10)
@@ -100,9 +103,9 @@ def test_a_used_ticket_is_refused_and_the_lane_stays_locked(node_state, pins, is
     node.close()
 
 
-def test_a_group_of_five_passes_on_one_scan(node_state, pins, issuer_key):
-    node = build(node_state, pins, with_camera=False)
-    loop = Loop(node)
+def test_a_group_of_five_passes_on_one_scan(node_state, pins, issuer_key, clock):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
     node.service.reads.put(Credential("qr", ticket(issuer_key, b"\x04" * 8, group_size=5)))
     loop.run(10)
     for _ in range(5):
@@ -112,9 +115,9 @@ def test_a_group_of_five_passes_on_one_scan(node_state, pins, issuer_key):
     node.close()
 
 
-def test_reads_wait_while_the_lane_is_busy(node_state, pins, issuer_key):
-    node = build(node_state, pins, with_camera=False)
-    loop = Loop(node)
+def test_reads_wait_while_the_lane_is_busy(node_state, pins, issuer_key, clock):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
     node.service.reads.put(Credential("qr", ticket(issuer_key, b"\x05" * 8)))
     node.service.reads.put(Credential("qr", ticket(issuer_key, b"\x06" * 8)))
     loop.run(10)
@@ -124,9 +127,9 @@ def test_reads_wait_while_the_lane_is_busy(node_state, pins, issuer_key):
     node.close()
 
 
-def test_misreads_and_foreign_codes_are_refused_with_reasons(node_state, pins):
-    node = build(node_state, pins, with_camera=False)
-    loop = Loop(node)
+def test_misreads_and_foreign_codes_are_refused_with_reasons(node_state, pins, clock):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
     node.service.reads.put(UnreadableCredential("check character"))
     node.service.reads.put(Credential("qr", "https://example.com"))
     loop.run(10)
@@ -134,7 +137,7 @@ def test_misreads_and_foreign_codes_are_refused_with_reasons(node_state, pins):
     node.close()
 
 
-def test_the_camera_thread_feeds_the_lane(tmp_path, root_key, issuer_key, pins):
+def test_the_camera_thread_feeds_the_lane(tmp_path, root_key, issuer_key, pins, clock):
     frames = tmp_path / "frames"
     frames.mkdir()
     cv2.imwrite(
@@ -142,8 +145,8 @@ def test_the_camera_thread_feeds_the_lane(tmp_path, root_key, issuer_key, pins):
         ticket_frame(ticket(issuer_key, b"\x07" * 8), invert=True, angle=15),
     )
     state: NodeState = make_state(tmp_path / "cam", root_key, issuer_key, camera=f"dir:{frames}")
-    node = build(state, pins)
-    loop = Loop(node)
+    node = build(state, pins, clock=clock)
+    loop = Loop(node, clock)
     node.camera.join(timeout=0.1)  # one image: the thread decodes it at once
     for _ in range(200):
         loop.run(5)
@@ -153,9 +156,9 @@ def test_the_camera_thread_feeds_the_lane(tmp_path, root_key, issuer_key, pins):
     node.close()
 
 
-def test_a_handheld_checker_counts_the_passage_when_granted(tmp_path, root_key, issuer_key):
+def test_a_handheld_checker_counts_the_passage_when_granted(tmp_path, root_key, issuer_key, clock):
     state = make_state(tmp_path / "hh", root_key, issuer_key, kind="handheld")
-    node = build(state, with_camera=False)
+    node = build(state, with_camera=False, clock=clock)
     node.service.reads.put(Credential("qr", ticket(issuer_key, b"\x08" * 8, group_size=3)))
     node.service.step(5)
     (use,) = node.service.ledger.uses("G1")
@@ -163,8 +166,8 @@ def test_a_handheld_checker_counts_the_passage_when_granted(tmp_path, root_key, 
     node.close()
 
 
-def test_day_tickets_for_another_day_are_refused(node_state, pins, issuer_key):
-    node = build(node_state, pins, with_camera=False)
+def test_day_tickets_for_another_day_are_refused(node_state, pins, issuer_key, clock):
+    node = build(node_state, pins, with_camera=False, clock=clock)
     text = issue_ticket(
         issuer_key,
         TicketClaims(

@@ -18,8 +18,10 @@ from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
 from gate_node.state import NodeState
 from keys import keystore
+from keys.clock import ManualClock
 from keys.node_registry import sign_node_registry
 from simulators.broker import PASSWORD, Broker
+from tests.conftest import TEST_AT
 from tests.gate_node.conftest import make_state
 
 PASSPHRASE = b"a long test passphrase"
@@ -119,7 +121,7 @@ class RunningWorker:
         engine = make_engine(site.url)
         self.engine = engine
         self.worker = IngestWorker(
-            Ingest(engine, session_factory(engine), "Asia/Shanghai"),
+            Ingest(engine, session_factory(engine), "Asia/Shanghai", ManualClock(TEST_AT)),
             site.root,
             "127.0.0.1",
             site.broker.port,

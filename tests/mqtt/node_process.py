@@ -6,40 +6,41 @@ Each visitor is a use and its passage (two outbox events), recorded through the 
 ledger, while the node loop (gate_node.service) pumps the uplink and applies the downlink. On
 restart it carries on from the uses already in its ledger, as a real gate would after a power
 cut, until VISITORS uses exist; then it keeps running (to drain its outbox) until killed.
+Its clock is ``keys.clock.from_environment()``: the test pins the day with SCENIC_CLOCK_AT.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gate_node.assembly import build
 from gate_node.state import NodeState
 from keys import keystore
+from keys.clock import from_environment
 
 
 def main() -> None:
     state_dir, visitors, rate = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-    state = NodeState.open(state_dir)
+    clock = from_environment()
+    state = NodeState.open(state_dir, clock)
     key = state.identity(keystore.passphrase_from(None))
-    node = build(state, with_camera=False, node_key=key)
+    node = build(state, with_camera=False, node_key=key, clock=clock)
     ledger = node.service.ledger
     made = ledger.counts()["uses"]
-    started = time.monotonic()
+    started = clock.monotonic()
     already = made
     now_ms = 0
     while True:
         now_ms += 5
-        due = already + int((time.monotonic() - started) * rate)
+        due = already + int((clock.monotonic() - started) * rate)
         while made < min(due, visitors):
             made += 1
-            seq = ledger.record_use(os.urandom(8), datetime.now(UTC))
+            seq = ledger.record_use(os.urandom(8), node.service.clock.now())
             ledger.record_passage(seq)
         node.service.step(now_ms)
-        time.sleep(0.002)
+        clock.sleep(0.002)  # the visitors' pace is real time in this process
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -17,10 +16,12 @@ from cloud.db import make_engine, session_factory
 from cloud.models import NodeLink
 from cloud.mqtt.downlink_service import DownlinkService
 from gate_node.clock import ClockFloor
+from keys.clock import ManualClock
 from keys.revocation import sign_revocations
 from simulators.broker import PASSWORD
+from tests.conftest import TEST_AT
 from tests.mqtt.conftest import wait_until
-from tests.mqtt.test_link import Lane, ticket
+from tests.mqtt.test_link import TODAY, Lane, ticket
 
 pytestmark = pytest.mark.mqtt
 
@@ -36,6 +37,7 @@ def service(site):
         "cloud",
         PASSWORD,
         time_every_s=3600,
+        clock=ManualClock(TEST_AT),
     )
     stop = threading.Event()
     thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
@@ -59,7 +61,7 @@ def test_a_refund_reaches_the_gate_and_the_ticket_is_refused(site, service):
     site.add_node("G1")
     lane = Lane(site, "G1")
     text = ticket(site.issuer, 31)
-    last_day = datetime.now(UTC).date() + timedelta(days=1)
+    last_day = TODAY + timedelta(days=1)
     service.revoke("S1", {(31).to_bytes(8, "big"): last_day})
     downlink = lane.node.service.link[1]
     assert wait_until(lambda: downlink.applied["revocations"] == 1, step=lane.step)
@@ -70,7 +72,7 @@ def test_a_refund_reaches_the_gate_and_the_ticket_is_refused(site, service):
 
 def test_a_gate_that_missed_deltas_asks_and_gets_a_snapshot(site, service):
     site.add_node("G1")
-    last_day = datetime.now(UTC).date() + timedelta(days=1)
+    last_day = TODAY + timedelta(days=1)
     for number in (41, 42):  # seq 1 (snapshot) and 2 (delta) while the gate is not there
         service.revoke("S1", {number.to_bytes(8, "big"): last_day})
     lane = Lane(site, "G1")
@@ -112,11 +114,10 @@ def test_signed_time_sets_the_clock_of_a_gate_that_booted_in_1970(site, service)
     site.add_node("G1")
     lane = Lane(site, "G1")
     epoch = datetime(1970, 1, 1, tzinfo=UTC)  # no RTC, no NTP: the Pi thinks it is 1970
-    clock = ClockFloor(site.nodes["G1"].directory / "clock-1970.json", lambda: epoch)
+    clock = ClockFloor(site.nodes["G1"].directory / "clock-1970.json", ManualClock(epoch))
     lane.node.service.clock = lane.node.service.link[1].clock = clock
-    sent = datetime.now(UTC).replace(microsecond=0)
-    service.publish_time()
-    assert wait_until(lambda: clock.now() >= sent, step=lane.step)
+    service.publish_time()  # signed at the service's clock: TEST_AT
+    assert wait_until(lambda: clock.now() >= TEST_AT, step=lane.step)
     lane.close()
 
 
@@ -150,13 +151,13 @@ def test_a_rotated_keyring_reaches_the_gate_and_new_tickets_are_admitted(site, s
                 IssuerKey(site.issuer.kid, site.issuer.public_key),
                 IssuerKey(rotated.kid, rotated.public_key),
             ],
+            TEST_AT,
         )
     engine.dispose()
     downlink = lane.node.service.link[1]
     assert wait_until(lambda: downlink.applied["keyring"] == 1, step=lane.step)
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     new_ticket = issue_ticket(
-        rotated, TicketClaims(ticket_id=b"\x55" * 8, product=1, valid_from=today, valid_until=today)
+        rotated, TicketClaims(ticket_id=b"\x55" * 8, product=1, valid_from=TODAY, valid_until=TODAY)
     )
     lane.scan(new_ticket)
     assert lane.node.service.decisions[-1].grant

@@ -22,8 +22,10 @@ from sqlalchemy import func, select
 
 from cloud.db import make_engine, session_factory
 from cloud.models import GateEventRecord, ParkCount
+from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
 from simulators.broker import PASSWORD, Broker
 from simulators.ingest_processes import IngestProcesses
+from tests.conftest import TEST_AT
 from tests.mqtt.conftest import PASSPHRASE, Site, wait_until
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.postgres, pytest.mark.slow]
@@ -73,6 +75,7 @@ def test_ten_thousand_events_through_broker_node_network_and_worker_faults(
     workers = IngestProcesses(
         tmp_path / "cloud", root_key, PASSPHRASE, postgres_url, broker.port, password=PASSWORD
     )
+    workers.env[CLOCK_AT] = TEST_AT.isoformat()  # workers and node on the test's day and hour
     env = {**workers.env, "PYTHONPATH": str(Path.cwd())}
     node = None
     try:

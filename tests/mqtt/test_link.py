@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 import paho.mqtt.client as mqtt
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -19,45 +16,51 @@ from gate_node.readers.credentials import Credential
 from gate_node.state import NodeState
 from keys import keystore
 from keys.claims import TicketClaims
+from keys.clock import ManualClock, site_today
 from keys.gate_event import sign_event
 from keys.keyring import IssuerKey, sign_keyring
 from keys.revocation import sign_revocations
 from keys.ticket import issue_ticket
 from simulators.broker import PASSWORD
+from tests.conftest import SITE_TIMEZONE, TEST_AT
 from tests.mqtt.conftest import wait_until
 
 pytestmark = pytest.mark.mqtt
-TODAY = datetime.now(UTC).astimezone().date()
+TODAY = site_today(ManualClock(TEST_AT), SITE_TIMEZONE)  # the lanes' day (their clock: TEST_AT)
 
 
 def ticket(issuer, number: int, **extra) -> str:
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     return issue_ticket(
         issuer,
         TicketClaims(
             ticket_id=number.to_bytes(8, "big"),
             product=1,
-            valid_from=today,
-            valid_until=today,
+            valid_from=TODAY,
+            valid_until=TODAY,
             **extra,
         ),
     )
 
 
 class Lane:
-    """A node on mock pins with its loop stepped in 5 ms ticks, as systemd would run it."""
+    """A node on mock pins with its loop stepped in 5 ms ticks, as systemd would run it; its
+    clock starts at ``TEST_AT`` and moves 5 ms a tick."""
 
     def __init__(self, site, node: str) -> None:
         self.pins = MockFactory()
         self.pins.pin(21).drive_high()
-        state = NodeState.open(site.nodes[node].directory)  # as the service opens it at start
-        self.node: Node = build(state, self.pins, with_camera=False, node_key=site.keys[node])
+        self.clock = ManualClock(TEST_AT)
+        state = NodeState.open(site.nodes[node].directory, self.clock)  # as at service start
+        self.node: Node = build(
+            state, self.pins, with_camera=False, node_key=site.keys[node], clock=self.clock
+        )
         self.now = 0
         uplink = self.node.service.link[0]
         assert wait_until(lambda: uplink.connected, step=self.step)
 
     def step(self) -> None:
         self.now += 5
+        self.clock.advance(0.005)
         self.node.service.step(self.now)
 
     def scan(self, text: str) -> None:

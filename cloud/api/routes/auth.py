@@ -53,14 +53,21 @@ def sign_in(body: Login, ctx: Context, where: Source, request: Request) -> Token
         account = _admitted(db, ctx, seen, subjects, body.username)
     ok = check_password(body.password, account.password_hash if account else None)
     ok = ok and account is not None and account.active
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.sessions.begin() as db:
         if not ok or account is None:
-            audit(db, account.username if account else UNKNOWN_USER, where, "login_failed", "auth")
+            audit(
+                db,
+                account.username if account else UNKNOWN_USER,
+                where,
+                "login_failed",
+                "auth",
+                at=now,
+            )
         else:
             login_throttle.succeeded(db, subjects, now)
             started = staff_sessions.start(db, account.id, ctx.api, now)
-            audit(db, account.username, where, "login", "auth")
+            audit(db, account.username, where, "login", "auth", at=now)
     if not ok or account is None:
         raise Problem(401, "bad_credentials", "Wrong username or password", "用户名或密码错误")
     return TokenOut(access_token=started.token, role=account.role, expires_at=started.expires_at)
@@ -79,9 +86,9 @@ def logout(
     """This bearer token stops working (any other session of the user goes on)."""
     token = bearer_token(authorization)
     with ctx.sessions.begin() as db:
-        who = staff_sessions.user_of(db, token, ctx.api, ctx.clock())
+        who = staff_sessions.user_of(db, token, ctx.api, ctx.clock.now())
         staff_sessions.end(db, token)
-        audit(db, who.username, where, "logout", "auth")
+        audit(db, who.username, where, "logout", "auth", at=ctx.clock.now())
     return Response(status_code=204)
 
 
@@ -98,7 +105,15 @@ def revoke_sessions(
         if user is None:
             raise not_found("user", "用户")
         ended = staff_sessions.revoke_all(db, user.id)
-        audit(db, who.username, where, "revoke_sessions", f"user:{username}", {"ended": ended})
+        audit(
+            db,
+            who.username,
+            where,
+            "revoke_sessions",
+            f"user:{username}",
+            {"ended": ended},
+            at=ctx.clock.now(),
+        )
     return {"ended": ended}
 
 
@@ -117,14 +132,22 @@ def change_password(
         account = _admitted(db, ctx, _seen_locks(request), subjects, who.username)
     if account is None or not check_password(body.current_password, account.password_hash):
         with ctx.sessions.begin() as db:
-            audit(db, who.username, where, "password_change_failed", "auth")
+            audit(db, who.username, where, "password_change_failed", "auth", at=ctx.clock.now())
         raise Problem(401, "bad_credentials", "The current password is wrong", "当前密码错误")
     with ctx.sessions.begin() as db:
-        login_throttle.succeeded(db, subjects, ctx.clock())
+        login_throttle.succeeded(db, subjects, ctx.clock.now())
         user = db.get(User, account.id)
         assert user is not None
         ended = staff_sessions.set_password(db, user, body.new_password)
-        audit(db, who.username, where, "password_changed", "auth", {"sessions_ended": ended})
+        audit(
+            db,
+            who.username,
+            where,
+            "password_changed",
+            "auth",
+            {"sessions_ended": ended},
+            at=ctx.clock.now(),
+        )
     return Response(status_code=204)
 
 
@@ -152,7 +175,7 @@ def _admitted(
     """Count the attempt, or refuse it with 429: from memory if this worker has seen the lock,
     else from the database (the transaction then rolls back, so a refused attempt counts
     nothing); the account to check the password against, if there is one."""
-    now = ctx.clock()
+    now = ctx.clock.now()
     locked = seen.refused(subjects, now) or login_throttle.admit(db, subjects, now)
     if locked:
         seen.learn(locked, now)

@@ -31,7 +31,7 @@ def create_site(
         site = add_site(db, body.code, body.name_zh, body.name_en, body.timezone)
         for zone in body.zones:
             add_zone(db, body.code, zone.zone, zone.name_zh, zone.name_en)
-        audit(db, who.username, where, "create_site", body.code)
+        audit(db, who.username, where, "create_site", body.code, at=ctx.clock.now())
         return {
             "code": site.code,
             "name_zh": site.name_zh,
@@ -96,7 +96,7 @@ def create_product(
             ) from None
         for price in body.prices:
             db.add(Price(product_id=product.id, **price.model_dump()))
-        audit(db, who.username, where, "create_product", body.code)
+        audit(db, who.username, where, "create_product", body.code, at=ctx.clock.now())
         db.flush()
         return _product(db, product)
 
@@ -128,7 +128,7 @@ def add_inventory(
         product = db.get(Product, body.product_id)
         if product is None:
             raise not_found("product", "产品")
-        check_inventory_day(body.day, product.validity_days, ctx.clock().date())
+        check_inventory_day(body.day, product.validity_days, ctx.clock.now().date())
         row = Inventory(
             product_id=body.product_id,
             day=body.day,
@@ -155,6 +155,7 @@ def add_inventory(
             "add_inventory",
             f"product:{body.product_id}",
             {"day": body.day.isoformat(), "capacity": body.capacity},
+            at=ctx.clock.now(),
         )
         return row.describe()
 

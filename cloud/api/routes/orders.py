@@ -58,7 +58,7 @@ def create(
             contact=body.contact,
             pd=ctx.pd,
             holder_salt=ctx.issuer.holder_salt,
-            now=ctx.clock(),
+            now=ctx.clock.now(),
             idempotency_key=key,
             client=client,
             limits=ctx.limits,

@@ -64,7 +64,7 @@ async def notify(
         raise not_found("payment channel", "支付渠道")
     body = await request.body()
     note = provider.verify_notification(dict(request.headers), body)
-    result = settle(ctx.sessions, note, ctx.issuer, ctx.clock(), where)
+    result = settle(ctx.sessions, note, ctx.issuer, ctx.clock.now(), where)
     if result.refund_id is not None:
         pay_out(ctx.sessions, ctx.providers, result.refund_id)
     return {"code": "SUCCESS", "order_no": result.order_no, "result": result.status}
@@ -75,7 +75,7 @@ def open_shift(
     body: ShiftOpen, ctx: Context, who: Cashier, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     def produce(db: Session) -> dict[str, Any]:
-        shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock())
+        shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock.now())
         return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
 
     payload = {"user": who.id, **body.model_dump()}
@@ -92,7 +92,12 @@ def close_shift(
 ) -> dict[str, Any]:
     def produce(db: Session) -> dict[str, Any]:
         shift = cash.close_shift(
-            db, cash.current_shift(db, who.id), body.counted_fen, who.username, where, ctx.clock()
+            db,
+            cash.current_shift(db, who.id),
+            body.counted_fen,
+            who.username,
+            where,
+            ctx.clock.now(),
         )
         return {
             "shift_id": shift.id,
@@ -120,7 +125,7 @@ def pay_cash(
             raise not_found("order", "订单")
         shift = cash.current_shift(db, who.id)
         note = cash.cash_notification(order, shift, body.tendered_fen)
-        apply_payment(db, note, ctx.issuer, ctx.clock(), shift=shift, source=where)
+        apply_payment(db, note, ctx.issuer, ctx.clock.now(), shift=shift, source=where)
         return order_out(db, order).model_dump(mode="json")
 
     payload = {"order": order_no, **body.model_dump()}

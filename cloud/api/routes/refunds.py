@@ -79,7 +79,7 @@ def refund(
             root=ctx.root,
             actor=caller.actor,
             source=where,
-            now=ctx.clock(),
+            now=ctx.clock.now(),
             shift=_till(db, caller),
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
@@ -132,7 +132,7 @@ def change(
             root=ctx.root,
             actor=caller.actor,
             source=where,
-            now=ctx.clock(),
+            now=ctx.clock.now(),
         )
         site = db.scalar(select(Order.site).where(Order.order_no == order_no))
         return _answer(site, outcome)

@@ -39,5 +39,5 @@ def sandbox_pay(
         amount = order.total_fen
     headers, body = sandbox.simulate_payment(order_no, amount)
     note = sandbox.verify_notification(headers, body)
-    result = settle(ctx.sessions, note, ctx.issuer, ctx.clock(), where, refuse_unpayable=True)
+    result = settle(ctx.sessions, note, ctx.issuer, ctx.clock.now(), where, refuse_unpayable=True)
     return {"order_no": result.order_no, "result": result.status, "tickets": result.tickets}

@@ -32,7 +32,7 @@ def verify(
 ) -> dict[str, Any]:
     if "verify" not in key.scopes:
         raise Problem(403, "forbidden", "This API key may not verify tickets", "无核验权限")
-    now = ctx.clock()
+    now = ctx.clock.now()
     ring = Keyring(ctx.keyring or [IssuerKey(ctx.issuer.key.kid, ctx.issuer.key.public_key)])
     result = verify_ticket(body.code, ring)
     reason, number, used_at = result.reason, None, None

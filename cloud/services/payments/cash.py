@@ -123,5 +123,6 @@ def close_shift(
             "counted_fen": counted_fen,
             "difference_fen": counted_fen - shift.expected_fen,
         },
+        at=now,
     )
     return shift

@@ -75,7 +75,7 @@ def apply_payment(
         return Settlement(order.order_no, "already_applied", 0)
     if not note.paid:
         raise Problem(409, "not_paid", "The platform reports no payment", "支付平台显示未支付")
-    _check_amount(session, order, note, source)
+    _check_amount(session, order, note, source, now)
     refuse = refuse_unpayable or shift is not None
     if refuse and order.status not in PAYABLE:
         raise Problem(
@@ -106,6 +106,7 @@ def apply_payment(
         "payment",
         order.order_no,
         {"provider": note.provider, "amount_fen": note.amount_fen},
+        at=now,
     )
     if shift is not None:
         cash.credit(session, shift.id, in_fen=note.amount_fen)
@@ -183,6 +184,7 @@ def hold_payment(
             "amount_fen": note.amount_fen,
             "reason": reason,
         },
+        at=now,
     )
     return Settlement(order.order_no, "flagged", 0)
 
@@ -201,7 +203,9 @@ def locked_order(session: Session, order_no: str) -> Order:
     return order
 
 
-def _check_amount(session: Session, order: Order, note: Notification, source: str) -> None:
+def _check_amount(
+    session: Session, order: Order, note: Notification, source: str, now: datetime
+) -> None:
     if note.amount_fen == order.total_fen:
         return
     audit(
@@ -211,6 +215,7 @@ def _check_amount(session: Session, order: Order, note: Notification, source: st
         "amount_mismatch",
         order.order_no,
         {"expected": order.total_fen, "notified": note.amount_fen, "txn": note.provider_txn},
+        at=now,
     )
     raise Problem(
         400,
@@ -248,6 +253,8 @@ def _record(
             409, "payment_in_progress", "This payment is being applied", "支付处理中"
         ) from None
     return payment
+
+
 def _refund_whole(
     session: Session, order: Order, payment: Payment, now: datetime, status: str
 ) -> Settlement:
@@ -273,5 +280,6 @@ def _refund_whole(
         status,
         order.order_no,
         {"amount_fen": payment.amount_fen, "refund_no": refund.refund_no},
+        at=now,
     )
     return Settlement(order.order_no, status, 0, refund.id)

@@ -11,13 +11,13 @@ harmless anyway: settling is idempotent on the transaction id), and one for anot
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from cloud.core.errors import Problem
 from cloud.services.payments.provider import Intent, Notification
+from keys.clock import SYSTEM, Clock
 
 MAX_SKEW_S = 300
 
@@ -36,8 +36,10 @@ class WechatPayProvider:
         platform_public_key: str,
         platform_public_key_id: str,
         notify_url: str,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.mchid = mchid
+        self._clock = clock  # judges the notification timestamp's skew
         self._client = WeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
             mchid=mchid,
@@ -72,7 +74,7 @@ class WechatPayProvider:
             stamp = int(lowered.get("wechatpay-timestamp", "0"))
         except ValueError:
             stamp = 0
-        if abs(time.time() - stamp) > MAX_SKEW_S:
+        if abs(self._clock.now().timestamp() - stamp) > MAX_SKEW_S:
             raise Problem(
                 400,
                 "stale_notification",
