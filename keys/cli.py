@@ -50,8 +50,8 @@ PassphraseFile = Annotated[
 ]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    fail_with("scenic-keys", message, code)
+def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:
+    fail_with("scenic-keys", message, code, zh)
 
 
 def _read_text_arg(value: str) -> str:
@@ -230,7 +230,7 @@ def qr_code(
     try:
         info = qr.render(ticket_text, out, scale=scale)
     except ValueError as exc:
-        fail(str(exc))
+        fail(str(exc), zh="无法生成二维码")
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror} / 无法写入文件", EXIT_FAILED)
     typer.echo(
@@ -248,7 +248,11 @@ def _write(path: Path, data: bytes) -> None:
 
 def main() -> None:
     """Console-script entry: the one boundary where a library error becomes one line."""
-    run_app(app, "scenic-keys", {KeyStoreError: EXIT_USAGE, DocumentError: EXIT_USAGE})
+    run_app(
+        app,
+        "scenic-keys",
+        {KeyStoreError: (EXIT_USAGE, "密钥无法使用"), DocumentError: (EXIT_USAGE, "文件无效")},
+    )
 
 
 if __name__ == "__main__":

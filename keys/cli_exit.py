@@ -27,20 +27,27 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def fail(tool: str, message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print ``tool: message`` as one line on stderr and exit with ``code``."""
-    typer.echo(f"{tool}: {one_line(message)}", err=True)
+def bilingual(message: str, zh: str) -> str:
+    """``message / zh``, unless the message (often a library's) already carries Chinese."""
+    has_chinese = any("\u4e00" <= char <= "\u9fff" for char in message)
+    return message if has_chinese or not zh else f"{message} / {zh}"
+
+
+def fail(tool: str, message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:
+    """Print ``tool: message`` as one line on stderr and exit with ``code``; ``zh`` is the
+    Chinese half for a message that has none."""
+    typer.echo(f"{tool}: {one_line(bilingual(message, zh))}", err=True)
     raise typer.Exit(code)
 
 
 def run_app(
     app: Callable[..., object],
     tool: str,
-    known: dict[type[Exception], int] | None = None,
+    known: dict[type[Exception], tuple[int, str]] | None = None,
 ) -> None:
     """Run a typer app and exit. A usage error is one line and EXIT_USAGE (click would print
     a usage box); an exception that escaped a command is one line: those in ``known`` with
-    their code (their message already says what to do), anything else with EXIT_FAILED and
+    their code and Chinese half (their message says what to do), anything else with EXIT_FAILED and
     its type, since it is a bug to report."""
     try:
         code = app(standalone_mode=False)
@@ -56,9 +63,9 @@ def run_app(
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             raise
-        for family, known_code in (known or {}).items():
+        for family, (known_code, zh) in (known or {}).items():
             if isinstance(exc, family):
-                typer.echo(f"{tool}: {one_line(str(exc))}", err=True)
+                typer.echo(f"{tool}: {one_line(bilingual(str(exc), zh))}", err=True)
                 sys.exit(known_code)
         typer.echo(
             f"{tool}: unexpected error {type(exc).__name__}: {one_line(str(exc))} "
