@@ -307,11 +307,14 @@ def serve(
         fail(f"{exc}" + (" (run: scenic-cloud keys init)" if missing else ""))
     except Problem as exc:  # issuers.json names no single active key
         fail(f"{exc.en} / {exc.zh}")
+    except ConfigError as exc:  # channels.json
+        fail(str(exc))
     listening = _listen(host, port)
     logs.setup()
     publisher = ApiPublisher(settings)  # refunds and changes reach the gates at once
     context.publish = publisher
     config = uvicorn.Config(create_app(context), log_config=None)
+    logging.getLogger("cloud").info("serving on http://%s:%d", host, listening.getsockname()[1])
     try:
         uvicorn.Server(config).run(sockets=[listening])
     finally:

@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import Settings
+from cloud.core.config import ConfigError, Settings
 from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
@@ -181,14 +182,34 @@ def from_settings(settings: Settings, passphrase: bytes) -> CloudContext:
 
 def channels(state_dir: Path, passphrase: bytes) -> dict[str, Provider]:
     """WeChat Pay and Alipay, if ``channels.json`` configures them (else they answer
-    ``channel_unavailable``). UnionPay has no maintained Python SDK: not offered (README)."""
+    ``channel_unavailable``). UnionPay has no maintained Python SDK: not offered (README).
+    A file that cannot be used is a ``ConfigError`` naming the field or file."""
     path = state_dir / "channels.json"
     if not path.exists():
         return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}) / 支付渠道配置不是合法JSON") from None
+    try:
+        return _channels(config, state_dir, passphrase)
+    except KeyError as exc:
+        raise ConfigError(f"{path} lacks the field {exc} / 支付渠道配置缺少字段") from None
+    except TypeError:
+        raise ConfigError(
+            f"{path}: each channel must be an object / 支付渠道配置格式有误"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path} names {exc.filename}, which cannot be read: {exc.strerror} "
+            "/ 支付渠道配置引用的文件无法读取"
+        ) from None
+
+
+def _channels(config: dict[str, Any], state_dir: Path, passphrase: bytes) -> dict[str, Provider]:
     from cloud.services.payments.alipay import AlipayProvider
     from cloud.services.payments.wechat import WechatPayProvider
 
-    config = json.loads(path.read_text())
     folder = state_dir / "keys"
 
     def secret(name: str) -> str:

@@ -253,3 +253,16 @@ def test_a_refused_batch_leaves_no_empty_file(tmp_path, office, festival):
     refused = batch(festival, office, tmp_path / "codes.csv", count=5000)  # 1,000 places left
     one_line_failure(refused, 2)
     assert not (tmp_path / "codes.csv").exists() and taken(office) == 0
+
+
+@pytest.mark.parametrize(
+    ("channels", "words"),
+    [("{not json", "is not valid JSON"), ('{"wechat": {}}', "lacks the field 'mchid'")],
+)
+def test_serve_with_a_bad_channels_json_is_one_line(tmp_path, keyed, channels, words):
+    env = {**keyed, "SCENIC_STATE_DIR": str(tmp_path / "state")}
+    assert run("keys", "init", env=env).returncode == 0
+    (tmp_path / "state" / "channels.json").write_text(channels)
+    result = run("serve", "--port", str(free_port()), env=env)
+    one_line_failure(result, 2)
+    assert words in result.stderr
