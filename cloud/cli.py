@@ -1,26 +1,28 @@
-"""scenic-cloud: the cloud's command line: migrate the database, run ingest workers, register
-gate nodes, serve the API, expire unpaid holds. (admin and issuing arrive with the sales core.)
+"""scenic-cloud: the cloud's command line: migrate the database, serve the API (and expire unpaid
+holds), run the MQTT workers, register gate nodes, keys, staff, partners, festival batches.
 
-Thin typer commands over cloud/ services. Errors are one line on stderr (English / 中文).
-Exit codes: 0 done; 1 failed at run time (database or broker unreachable); 2 usage or
-configuration error.
+Thin typer commands over cloud/ services. Errors are one line on stderr (English / 中文,
+keys/cli_exit.py), never a traceback; the exit codes are in EXIT_CODES (shown by --help).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.config import ConfigError, Settings
 from cloud.core.errors import Problem
@@ -31,13 +33,22 @@ from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
 from keys import clock, keystore
+from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
+from keys.cli_exit import fail as fail_with
 from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_NO_LISTEN = 3
+EXIT_CODES = (
+    "Exit codes / 退出码: 0 done; 1 failed at run time (database or broker unreachable, an "
+    "output file cannot be written, an unexpected error); 2 usage or configuration error "
+    "(arguments, database URL, keys, passphrase, issuers.json, a refusal such as sold out); "
+    "3 serve cannot listen on its address (port in use or not permitted)."
+)
 
 app = typer.Typer(
     help="Scenic-area ticket office cloud. 景区票务云端。",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -50,13 +61,24 @@ admin = typer.Typer(help="Staff accounts. 员工账号。", no_args_is_help=True
 app.add_typer(admin, name="admin")
 holds_app = typer.Typer(help="Unpaid orders' holds. 未支付订单的占座。", no_args_is_help=True)
 app.add_typer(holds_app, name="holds")
+batches = typer.Typer(help="Festival batches. 批量出票。", no_args_is_help=True)
+app.add_typer(batches, name="batch")
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (else $SCENIC_DB_URL)")]
+ConnectTimeout = Annotated[
+    float, typer.Option(help="Seconds to wait for the broker at start before exit 1", min=0.1)
+]
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        help=f"File (mode 0600) holding the cloud passphrase; else "
+        f"${keystore.PASSPHRASE_FILE_ENV} or ${keystore.PASSPHRASE_ENV}"
+    ),
+]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    typer.echo(f"scenic-cloud: {message}", err=True)
-    raise typer.Exit(code)
+def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:
+    fail_with("scenic-cloud", message, code, zh)
 
 
 def _settings(db: str | None, sandbox: bool | None = None) -> Settings:
@@ -69,19 +91,45 @@ def _settings(db: str | None, sandbox: bool | None = None) -> Settings:
         if sandbox is not None:
             settings = replace(settings, sandbox=sandbox)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), zh="配置有误")
     return settings
+
+
+def _where(db_url: str) -> str:
+    """A database URL without its credentials, for messages."""
+    return db_url.split("@")[-1]
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[None]:
+    """Database trouble as one line: an unusable URL is a usage error (2), an unreachable or
+    failing database a run-time one (1)."""
+    try:
+        yield
+    except ArgumentError as exc:  # includes NoSuchModuleError: foo:// is no dialect
+        fail(
+            f"database URL {_where(settings.db_url)!r} is not usable ({exc}); "
+            "e.g. sqlite:///cloud.sqlite or postgresql+psycopg://user@host/db",
+            zh="数据库地址无效",
+        )
+    except OperationalError as exc:
+        fail(f"database unreachable: {exc.orig}", EXIT_FAILED, zh="数据库无法连接")
+
+
+def _passphrase(passphrase_file: Path | None, *, creating: bool = False) -> bytes:
+    try:
+        return keystore.passphrase_from(passphrase_file, creating=creating)
+    except KeyStoreError as exc:
+        fail(str(exc))
 
 
 @app.command()
 def migrate(db: DbOption = None) -> None:
     """Apply database migrations. 升级数据库结构。"""
     settings = _settings(db)
-    try:
+    with _database(settings):
         upgrade(settings.db_url)
-    except OperationalError as exc:
-        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
-    typer.echo(f"database at head: {settings.db_url.split('@')[-1]}")
+    typer.echo(f"database at head: {_where(settings.db_url)}")
 
 
 @app.command()
@@ -90,6 +138,8 @@ def ingest(
     root_key: Annotated[Path | None, typer.Option(help="Root key file (signs acks)")] = None,
     db: DbOption = None,
     batch_max: Annotated[int, typer.Option(help="Events per transaction at most")] = 500,
+    connect_timeout: ConnectTimeout = 5.0,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Run one ingest worker until SIGTERM; run several for more throughput. 事件入库。"""
 
@@ -108,7 +158,7 @@ def ingest(
             clock=clock,
         )
 
-    _serve(db, root_key, worker)
+    _serve(db, root_key, worker, connect_timeout, passphrase_file)
 
 
 @app.command()
@@ -116,6 +166,8 @@ def downlink(
     root_key: Annotated[Path | None, typer.Option(help="Root key file (signs documents)")] = None,
     db: DbOption = None,
     time_every: Annotated[float, typer.Option(help="Seconds between signed time")] = 60.0,
+    connect_timeout: ConnectTimeout = 5.0,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Answer gates' requests, track their links, publish signed time. 下行服务。"""
     from cloud.mqtt.downlink_service import DownlinkService
@@ -132,51 +184,80 @@ def downlink(
             clock=from_environment(),
         )
 
-    _serve(db, root_key, service)
+    _serve(db, root_key, service, connect_timeout, passphrase_file)
 
 
 def _serve(
     db: str | None,
     root_key: Path | None,
     make: Callable[[Settings, keystore.SigningKey, Engine], BrokerClient],
+    connect_timeout: float,
+    passphrase_file: Path | None,
 ) -> None:
-    """Run one MQTT service of the cloud until SIGTERM/SIGINT, with JSON logs."""
+    """Run one MQTT service of the cloud until SIGTERM/SIGINT, with JSON logs. A broker that
+    does not accept the connection within ``connect_timeout`` seconds is one line and exit 1
+    (systemd restarts the unit); once connected, paho reconnects by itself."""
     from keys import logs
 
-    logs.setup()
     settings = _settings(db)
-    root = _root_key(root_key, settings)
-    engine = make_engine(settings.db_url)
+    root = _root_key(root_key, settings, passphrase_file)
+    with _database(settings):
+        engine = make_engine(settings.db_url)
+    logs.setup()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    make(settings, root, engine).run(stop)
-    engine.dispose()
+    service = make(settings, root, engine)
+    unreachable = threading.Event()
+
+    def watch_connection() -> None:
+        if not service.connected.wait(connect_timeout) and not stop.is_set():
+            unreachable.set()
+            stop.set()
+
+    threading.Thread(target=watch_connection, daemon=True).start()
+    try:
+        service.run(stop)
+    finally:
+        engine.dispose()
+    if unreachable.is_set():
+        fail(
+            f"broker {settings.broker_host}:{settings.broker_port} did not accept the "
+            f"connection within {connect_timeout:g} s (not running, wrong address or "
+            "credentials; see SCENIC_BROKER_HOST, SCENIC_BROKER_PORT)",
+            EXIT_FAILED,
+            zh="无法连接消息服务器",
+        )
 
 
 @contextmanager
 def _transaction(settings: Settings) -> Iterator[Session]:
     """One transaction on the configured database, migrated first; the engine is closed after.
     An unreachable database is one line and exit 1; a refusal from the services, exit 2."""
-    engine = make_engine(settings.db_url)
-    try:
-        upgrade(settings.db_url)
-        with session_factory(engine).begin() as session:
-            yield session
-    except OperationalError as exc:
-        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
-    except Problem as exc:
-        fail(f"{exc.en} / {exc.zh}")
-    finally:
-        engine.dispose()
+    with _database(settings):
+        engine = make_engine(settings.db_url)
+        try:
+            upgrade(settings.db_url)
+            with session_factory(engine).begin() as session:
+                yield session
+        except Problem as exc:
+            fail(f"{exc.en} / {exc.zh}")
+        finally:
+            engine.dispose()
 
 
-def _root_key(path: Path | None, settings: Settings) -> keystore.SigningKey:
+def _root_key(
+    path: Path | None, settings: Settings, passphrase_file: Path | None
+) -> keystore.SigningKey:
     key_path = path or settings.state_dir / "keys" / "root.key"
     try:
-        return keystore.load(key_path, keystore.passphrase_from(None))
+        return keystore.load(key_path, _passphrase(passphrase_file))
     except KeyStoreError as exc:
-        fail(str(exc))
+        missing = path is None and not key_path.exists()
+        fail(f"{exc}" + (" (run: scenic-cloud keys init)" if missing else ""))
+
+
+DEVICE_KINDS = ("tripod", "wing", "swing", "handheld")  # the gate kinds of gate_node/state.py
 
 
 @devices.command("add")
@@ -189,6 +270,8 @@ def device_add(
     db: DbOption = None,
 ) -> None:
     """Register a gate node's identity key. 登记闸机公钥。"""
+    if kind not in DEVICE_KINDS:
+        fail(f"kind must be one of {', '.join(DEVICE_KINDS)}", zh="设备类型无效")
     settings = _settings(db)
     try:
         key = keystore.load_public_pem(public_key)
@@ -217,7 +300,7 @@ def _clock() -> clock.Clock:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    port: Annotated[int, typer.Option(help="Port", min=0, max=65535)] = 8000,
     db: DbOption = None,
     expire_every: Annotated[
         float | None,
@@ -231,9 +314,13 @@ def serve(
             "refused with SCENIC_ENV=production). Also SCENIC_SANDBOX=1",
         ),
     ] = False,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Run the HTTP API (migrations applied first); unpaid holds expire while it runs.
-    启动票务服务。"""
+    启动票务服务。
+
+    The issuer key follows keys/issuers.json: after `scenic-cloud keys rotate`, new tickets
+    carry the new kid without a restart."""
     import uvicorn
 
     from cloud.api.app import create_app
@@ -247,28 +334,60 @@ def serve(
     if every < 0:
         fail("--expire-every must not be negative / 间隔不能为负")
     wall = _clock()
+    passphrase = _passphrase(passphrase_file)
     try:
-        upgrade(settings.db_url)
-        context = from_settings(settings, keystore.passphrase_from(None), from_environment())
+        with _database(settings):
+            upgrade(settings.db_url)
+            context = from_settings(settings, passphrase, wall)
     except KeyStoreError as exc:
         missing = not (settings.state_dir / "keys" / "root.key").exists()
         fail(f"{exc}" + (" (run: scenic-cloud keys init)" if missing else ""))
-    except OperationalError as exc:
-        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
+    except Problem as exc:  # issuers.json names no single active key
+        fail(f"{exc.en} / {exc.zh}")
+    except ConfigError as exc:  # channels.json
+        fail(str(exc))
+    listening = _listen(host, port)
     logs.setup()
     publisher = ApiPublisher(settings)  # refunds and changes reach the gates at once
     context.publish, context.clock = publisher, wall
     expirer = Expirer(context.sessions, wall.now, every) if every > 0 else None
     if expirer is not None:
         expirer.start()
+    # proxy_headers=False: the app alone decides whom to believe (SCENIC_TRUSTED_PROXIES,
+    # cloud/api/client.py); uvicorn's own handling trusts 127.0.0.1 by default.
+    config = uvicorn.Config(create_app(context), log_config=None, proxy_headers=False)
+    logging.getLogger("cloud").info("serving on http://%s:%d", host, listening.getsockname()[1])
     try:
-        # proxy_headers=False: the app alone decides whom to believe (SCENIC_TRUSTED_PROXIES,
-        # cloud/api/client.py); uvicorn's own handling trusts 127.0.0.1 by default.
-        uvicorn.run(create_app(context), host=host, port=port, log_config=None, proxy_headers=False)
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
         if expirer is not None:
             expirer.stop()
         publisher.close()
+        listening.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the API's socket here, so a busy port is one line and EXIT_NO_LISTEN rather than
+    uvicorn's log lines; uvicorn then serves on this socket."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc}", EXIT_NO_LISTEN, zh="无法监听该地址")
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(2048)
+    except OSError as exc:
+        listening.close()
+        busy = " (another process holds it; try --port)" if exc.errno == errno.EADDRINUSE else ""
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror}{busy}",
+            EXIT_NO_LISTEN,
+            zh="端口已被占用或无权监听",
+        )
+    return listening
 
 
 @holds_app.command("expire")
@@ -317,26 +436,37 @@ def site_add(
 def issue_batch_command(
     inventory_id: Annotated[int, typer.Option(help="Day (and slot) to issue for")],
     count: Annotated[int, typer.Option(help="How many tickets")],
-    out: Annotated[Path, typer.Option(help="CSV of ticket numbers and QR texts to write")],
+    out: Annotated[
+        Path, typer.Option(help="CSV of ticket numbers and QR texts to create (mode 0600)")
+    ],
     price_type: Annotated[str, typer.Option(help="Price type")] = "adult",
     actor: Annotated[str, typer.Option(help="Who asked (audit log)")] = "operator",
+    db: DbOption = None,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
-    """Issue a festival batch with a progress bar, and write the codes to a CSV. 批量出票。"""
-    import csv
+    """Issue a festival batch with a progress bar, and write the codes to a CSV. 批量出票。
+
+    The CSV is created before any place is taken (an existing file is never overwritten) and
+    holds valid tickets, so it is mode 0600. `scenic-cloud batch export` writes it again."""
 
     from rich.progress import Progress
 
     from cloud.api.context import from_settings
-    from cloud.services.batch import batch_tickets, issue_batch
+    from cloud.services.batch import issue_batch
 
-    settings = _settings(None)
+    settings = _settings(db)
+    passphrase = _passphrase(passphrase_file)
     try:
-        context = from_settings(settings, keystore.passphrase_from(None))
+        with _database(settings):
+            context = from_settings(settings, passphrase)
     except KeyStoreError as exc:
         fail(str(exc))
-    with Progress() as bar:
-        task = bar.add_task("issuing / 出票", total=count)
-        try:
+    except Problem as exc:
+        fail(f"{exc.en} / {exc.zh}")
+    handle = _create_csv(out)
+    try:
+        with Progress() as bar, _database(settings):
+            task = bar.add_task("issuing / 出票", total=count)
             batch = issue_batch(
                 context.sessions,
                 context.issuer,
@@ -347,13 +477,75 @@ def issue_batch_command(
                 now=from_environment().now(),
                 progress=lambda done: bar.update(task, completed=done),
             )
-        except Problem as exc:
-            fail(f"{exc.en} / {exc.zh}")
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["ticket_no", "qr_text"])
-        writer.writerows(batch_tickets(context.sessions, batch.order_no))
+    except Problem as exc:
+        handle.close()
+        out.unlink()  # nothing was taken: leave no empty file behind
+        fail(f"{exc.en} / {exc.zh}")
+    except BaseException:
+        handle.close()
+        out.unlink()
+        raise
+    _write_codes(handle, context.sessions, batch.order_no, out)
     typer.echo(f"order {batch.order_no}: {batch.issued} tickets -> {out}")
+
+
+@batches.command("export")
+def batch_export(
+    order_no: Annotated[str, typer.Argument(help="The batch's order number")],
+    out: Annotated[Path, typer.Option(help="CSV to create (mode 0600, never overwritten)")],
+    db: DbOption = None,
+) -> None:
+    """Write a batch's codes again from the database (every ticket's text is stored). 重新导出。"""
+    from cloud.services.batch import find_batch
+
+    settings = _settings(db)
+    with _database(settings):
+        engine = make_engine(settings.db_url)
+        upgrade(settings.db_url)
+        sessions = session_factory(engine)
+        try:
+            batch = find_batch(sessions, order_no)
+        except Problem as exc:
+            fail(f"{exc.en}: {order_no} / {exc.zh}")
+        _write_codes(_create_csv(out), sessions, order_no, out)
+    engine.dispose()
+    typer.echo(f"order {order_no}: {batch.issued} tickets -> {out}")
+
+
+def _create_csv(path: Path) -> TextIO:
+    """Create ``path`` for ticket codes: new (never overwrite), mode 0600, or one line."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(
+            f"{path} exists; refusing to overwrite it (export again with a new name: "
+            "scenic-cloud batch export ORDER --out FILE)",
+            zh="文件已存在，不会覆盖",
+        )
+    except OSError as exc:
+        fail(f"cannot create {path}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
+    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+
+def _write_codes(handle: TextIO, sessions: sessionmaker[Session], order_no: str, out: Path) -> None:
+    import csv
+
+    from cloud.services.batch import batch_tickets
+
+    try:
+        with handle:
+            writer = csv.writer(handle)
+            writer.writerow(["ticket_no", "qr_text"])
+            writer.writerows(batch_tickets(sessions, order_no))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        fail(
+            f"cannot write {out}: {exc.strerror}; the tickets are issued: "
+            f"scenic-cloud batch export {order_no} --out FILE",
+            EXIT_FAILED,
+            zh="写入失败，票已出，可重新导出",
+        )
 
 
 @app.command("partner")
@@ -369,7 +561,7 @@ def partner_add(
     scopes = sorted(set(scope or ["verify"]))
     unknown = set(scopes) - {"verify"}
     if unknown:
-        fail(f"unknown scope(s): {', '.join(sorted(unknown))}; known: verify")
+        fail(f"unknown scope(s): {', '.join(sorted(unknown))}; known: verify", zh="未知权限范围")
     key = new_token()
     with _transaction(_settings(db)) as session:
         session.add(ApiKey(partner=name, key_hash=token_hash(key), scopes=scopes))
@@ -378,15 +570,18 @@ def partner_add(
 
 
 @keys_app.command("init")
-def keys_init() -> None:
+def keys_init(passphrase_file: PassphraseFile = None) -> None:
     """Make the root and issuer keys and the data, holder and sandbox secrets (encrypted)."""
     from cloud.api.context import init_keys
 
     settings = _settings(None)
+    passphrase = _passphrase(passphrase_file, creating=True)
     try:
-        made = init_keys(settings.state_dir, keystore.passphrase_from(None, creating=True))
+        made = init_keys(settings.state_dir, passphrase)
     except KeyStoreError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot create {exc.filename}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
     for path in made:
         typer.echo(f"made {path}")
 
@@ -397,23 +592,24 @@ def keys_seal(
     source: Annotated[
         Path, typer.Option("--from", help="File holding the secret (then delete it)")
     ],
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Bring a payment channel's secret in, encrypted with the cloud passphrase. 导入支付密钥。"""
     from cloud.api.context import CHANNEL_SECRETS
 
     if name not in CHANNEL_SECRETS:
-        fail(f"name must be one of {', '.join(CHANNEL_SECRETS)}")
+        fail(f"name must be one of {', '.join(CHANNEL_SECRETS)}", zh="密钥名称无效")
     settings = _settings(None)
     try:
         secret = source.read_bytes()
     except OSError as exc:
-        fail(f"cannot read {source}: {exc.strerror}")
+        fail(f"cannot read {source}: {exc.strerror}", zh="无法读取文件")
     try:
         (settings.state_dir / "keys").mkdir(parents=True, exist_ok=True)
         keystore.save_secret(
             secret,
             settings.state_dir / "keys" / f"{name}.secret",
-            keystore.passphrase_from(None),
+            _passphrase(passphrase_file),
             CHANNEL_SECRETS[name],
         )
     except KeyStoreError as exc:
@@ -422,17 +618,21 @@ def keys_seal(
 
 
 @keys_app.command("rotate")
-def keys_rotate(db: DbOption = None) -> None:
-    """A new issuer key signs from now on; the old one keeps verifying. 轮换签发密钥。"""
+def keys_rotate(db: DbOption = None, passphrase_file: PassphraseFile = None) -> None:
+    """A new issuer key signs from now on (a running serve follows it); the old one keeps
+    verifying. 轮换签发密钥。"""
     from cloud.services import issuer_keys
 
-    _change_issuers(db, lambda state, passphrase: issuer_keys.rotate(state, passphrase))
+    _change_issuers(
+        db, passphrase_file, lambda state, passphrase: issuer_keys.rotate(state, passphrase)
+    )
 
 
 @keys_app.command("retire")
 def keys_retire(
     kid: Annotated[str, typer.Argument(help="The issuer kid to withdraw, e.g. I1")],
     db: DbOption = None,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Withdraw an issuer key: gates refuse its tickets (retired_kid). 停用签发密钥。"""
     from cloud.services import issuer_keys
@@ -441,17 +641,19 @@ def keys_retire(
         issuer_keys.retire(state, kid)
         return kid
 
-    _change_issuers(db, retire)
+    _change_issuers(db, passphrase_file, retire)
 
 
-def _change_issuers(db: str | None, change: Callable[[Path, bytes], str]) -> None:
+def _change_issuers(
+    db: str | None, passphrase_file: Path | None, change: Callable[[Path, bytes], str]
+) -> None:
     """Apply a change to the issuer keys, then sign a new keyring for every site; the
     downlink service publishes them."""
     from cloud.services import issuer_keys
 
     settings = _settings(db)
+    passphrase = _passphrase(passphrase_file)
     try:
-        passphrase = keystore.passphrase_from(None)
         kid = change(settings.state_dir, passphrase)
         root = keystore.load(settings.state_dir / "keys" / "root.key", passphrase)
     except KeyStoreError as exc:
@@ -480,10 +682,10 @@ def admin_create(
     from cloud.models.accounts import ROLES
 
     if role not in ROLES:
-        fail(f"role must be one of {', '.join(ROLES)}")
+        fail(f"role must be one of {', '.join(ROLES)}", zh="角色无效")
     password = os.environ.get("SCENIC_ADMIN_PASSWORD") or getpass.getpass("password / 密码: ")
     if len(password) < MIN_PASSWORD:
-        fail(f"the password needs at least {MIN_PASSWORD} characters / 密码过短")
+        fail(f"the password needs at least {MIN_PASSWORD} characters / 密码至少{MIN_PASSWORD}位")
     try:
         with _transaction(_settings(db)) as session:
             session.add(User(username=username, password_hash=hash_password(password), role=role))
@@ -494,7 +696,11 @@ def admin_create(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    app()
+    run_app(
+        app,
+        "scenic-cloud",
+        {KeyStoreError: (EXIT_USAGE, "密钥无法使用"), ConfigError: (EXIT_USAGE, "配置有误")},
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """gate-node: run a lane's node service, set up a standalone node, decide once, show status.
 
-Thin typer commands over gate_node's library. Errors are one line on stderr (English / 中文).
-Exit codes: 0 done (``verify``: every credential granted); 1 failed at run time; 2 usage or
-configuration error; 3 ``verify``: at least one credential denied.
+Thin typer commands over gate_node's library. Errors are one line on stderr (English / 中文,
+keys/cli_exit.py), never a traceback; the exit codes are in EXIT_CODES (shown by --help).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,36 +21,52 @@ from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Decision, Engine
 from gate_node.ledger import Ledger
 from gate_node.readers.credentials import UnreadableCredential, parse_id_card, parse_rfid
-from gate_node.readers.frames import FrameSourceError, ImageFiles
+from gate_node.readers.frames import FrameSourceError, ImageFiles, check_spec
 from gate_node.readers.qr import QrDecoder
 from gate_node.state import KINDS, NodeState, NodeStateError, initialise, read_salt_file
 from keys import keystore
+from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
+from keys.cli_exit import fail as fail_with
 from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 from keys.reasons import Reason
 
-EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 1, 2, 3
+EXIT_DENIED = 3
+EXIT_CODES = (
+    "Exit codes / 退出码: 0 done (verify: every credential granted); 1 failed at run time "
+    "(GPIO or reader unavailable, an unexpected error); 2 usage or configuration error (bad "
+    "arguments, node state, keys, passphrase, camera); 3 verify: at least one credential denied."
+)
 
 app = typer.Typer(
     help="The gate node of a scenic-area lane. 景区闸机节点。",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="The node's state directory")]
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        help=f"File (mode 0600) holding the passphrase for node.key; else "
+        f"${keystore.PASSPHRASE_FILE_ENV} or ${keystore.PASSPHRASE_ENV}"
+    ),
+]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    typer.echo(f"gate-node: {message}", err=True)
-    raise typer.Exit(code)
+def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:
+    fail_with("gate-node", message, code, zh)
 
 
 def _open(state_dir: Path) -> NodeState:
     try:
         return NodeState.open(state_dir, from_environment())
     except NodeStateError as exc:
-        fail(str(exc))
+        fail(str(exc), zh="节点状态目录有误")
+    except ValueError as exc:  # TinyDB's JSONDecodeError: node.json edited by hand, or cut
+        fail(f"{state_dir / 'node.json'} is not valid JSON ({exc})", zh="节点配置文件已损坏")
 
 
 @app.command()
@@ -70,11 +86,14 @@ def init(
     holder_salt_file: Annotated[
         Path | None, typer.Option(help="The site's holder salt (hex, mode 0600)")
     ] = None,
-    passphrase_file: Annotated[
-        Path | None, typer.Option(help="Passphrase file for node.key")
-    ] = None,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Create a standalone node state directory. 初始化独立节点。"""
+    if camera is not None:
+        try:
+            check_spec(camera)
+        except FrameSourceError as exc:
+            fail(str(exc))
     config = {
         "site": site,
         "node": node,
@@ -90,7 +109,7 @@ def init(
         salt = read_salt_file(holder_salt_file) if holder_salt_file else None
         state = initialise(state_dir, config, root_pub, keyring, revocations, passphrase, salt)
     except (NodeStateError, KeyStoreError) as exc:
-        fail(str(exc))
+        fail(str(exc), zh="无法初始化节点")
     typer.echo(
         f"node {node} ({kind}, zone {zone}, site {site}) ready in {state_dir}; "
         f"issuer keys {', '.join(state.keyring.kids)}"
@@ -110,7 +129,7 @@ def verify(
     """Decide once and print JSON; records nothing without --commit. 单次验票。"""
     given = [x for x in (payload, image, id_card, rfid) if x is not None]
     if len(given) != 1:
-        fail("give exactly one of --payload, --image, --id-card or --rfid")
+        fail("give exactly one of --payload, --image, --id-card or --rfid", zh="请只给出一种凭证")
     state = _open(state_dir)
     when = _instant(at, state)
     engine = make_engine(state)
@@ -151,6 +170,7 @@ def _decisions(
 def run(
     state_dir: StateDir,
     verbose: Annotated[bool, typer.Option(help="Debug logging")] = False,
+    passphrase_file: PassphraseFile = None,
 ) -> None:
     """Run the lane: read, decide, open, record (systemd Type=notify). 运行闸机服务。
 
@@ -161,7 +181,7 @@ def run(
 
     import sdnotify
     import serial
-    from gpiozero.exc import GPIOZeroError
+    from gpiozero.exc import GPIOZeroError, PinFactoryFallback
 
     from gate_node.assembly import build
     from gate_node.service import run_forever
@@ -171,10 +191,12 @@ def run(
     state = _open(state_dir)
     try:
         # Always: the trust record is checked under the real key (gate_node/trust_record.py).
-        node_key = state.identity(keystore.passphrase_from(None))
-        node = build(state, node_key=node_key, clock=from_environment())
+        node_key = state.identity(keystore.passphrase_from(passphrase_file))
+        with warnings.catch_warnings():  # one line below says it all, not four fallbacks
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            node = build(state, node_key=node_key, clock=from_environment())
     except (NodeStateError, KeyStoreError) as exc:
-        fail(str(exc))
+        fail(str(exc), zh="无法启动节点")
     except GPIOZeroError as exc:
         fail(
             f"GPIO unavailable ({exc}); off a Pi set GPIOZERO_PIN_FACTORY=mock / 无法访问GPIO",
@@ -189,11 +211,16 @@ def run(
 
 
 @app.command()
-def status(state_dir: StateDir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(
+    state_dir: StateDir,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts")] = False,
+) -> None:
     """Configuration, keys, revocations, clock and ledger at a glance. 节点状态。"""
     state = _open(state_dir)
     ledger = Ledger(state.ledger_path, state.config.node)
-    clock = ClockFloor(state.clock_path)
+    counts = ledger.counts()
+    last_ack = ledger.last_cloud_ack()
+    ledger.close()
     report: dict[str, Any] = {
         "site": state.config.site,
         "node": state.config.node,
@@ -207,16 +234,55 @@ def status(state_dir: StateDir, as_json: Annotated[bool, typer.Option("--json")]
             "ok": not state.problems,
             "problems": [{"code": p.code, "detail": p.detail} for p in state.problems],
         },
-        "clock_floor": clock.floor.isoformat(),
-        "ledger": ledger.counts(),
-        "last_cloud_ack": ledger.last_cloud_ack() or "never",
+        "clock_floor": _clock_floor(state),
+        "ledger": counts,
+        "last_cloud_ack": last_ack,
     }
-    ledger.close()
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
         return
-    for key, value in report.items():
-        typer.echo(f"{key:13} {value}")
+    _print_status(report)
+
+
+def _clock_floor(state: NodeState) -> str | None:
+    """The persisted clock floor, or None on a node that has never kept one (ClockFloor then
+    reads as 2000-01-01, a placeholder that holds nothing up, not a time worth showing)."""
+    if not state.clock_path.exists():
+        return None
+    floor = ClockFloor(state.clock_path).floor
+    return floor.isoformat() if floor.year > 2000 else None
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    none_yet = "none yet / 尚无"
+    keyring, revocations = report["keyring"], report["revocations"]
+    rows = [
+        ("site / 景区", report["site"]),
+        ("node / 节点", report["node"]),
+        ("kind / 类型", report["kind"]),
+        ("zone / 区域", str(report["zone"])),
+        ("direction / 方向", report["direction"]),
+        ("time zone / 时区", report["timezone"]),
+        ("keyring / 公钥环", f"seq {keyring['seq']}: {', '.join(keyring['kids'])}"),
+        (
+            "revocations / 吊销",
+            none_yet
+            if revocations["seq"] is None
+            else f"seq {revocations['seq']}: {revocations['entries']} ticket(s)",
+        ),
+        ("clock floor / 时钟下限", report["clock_floor"] or none_yet),
+        ("ledger / 台账", ", ".join(f"{k} {v}" for k, v in report["ledger"].items())),
+        ("last cloud ack / 云端确认", report["last_cloud_ack"] or none_yet),
+    ]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    Console().print(table)
 
 
 def _instant(at: str | None, state: NodeState) -> datetime:
@@ -225,7 +291,7 @@ def _instant(at: str | None, state: NodeState) -> datetime:
     try:
         when = datetime.fromisoformat(at)
     except ValueError:
-        fail(f"--at {at!r} is not an ISO date-time")
+        fail(f"--at {at!r} is not an ISO date-time", zh="时间格式应为 ISO 8601")
     if when.tzinfo is None:
         when = when.replace(tzinfo=state.config.rules().timezone)  # site-local by default
     return when
@@ -240,7 +306,7 @@ def _payloads(payload: str | None, image: Path | None) -> list[str | None]:
     try:
         frame = ImageFiles([image]).read()
     except FrameSourceError as exc:
-        fail(str(exc))
+        fail(str(exc), zh="无法读取图片")
     codes = QrDecoder().decode(frame) if frame is not None else []
     return [codes[0] if codes else None]
 
@@ -258,7 +324,11 @@ def _decision_json(decision: Decision, state: NodeState) -> dict[str, Any]:
 
 
 def main() -> None:
-    app()
+    run_app(
+        app,
+        "gate-node",
+        {NodeStateError: (EXIT_USAGE, "节点状态有误"), KeyStoreError: (EXIT_USAGE, "密钥无法使用")},
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ and the simulator via ``GPIOZERO_PIN_FACTORY=mock`` or an explicit ``pin_factory
 controller code runs everywhere. Polarity comes from the pin map (gate_node/pin_map.py) and is
 handled by gpiozero's ``active_state``/``active_high``: controllers see 1 as "active".
 
+Off a Pi, ``GPIOZERO_PIN_FACTORY=mock`` (no explicit factory) is the simulated board of
+``gate-node run``: nothing is wired to its pins, and an unwired normally-closed fire loop reads
+as cut, which would hold the lane in fire_alarm and admit nobody. So the simulated board models
+an intact loop: the fire-loop pin is driven to its active (intact) level when it is opened. A
+test or simulator that passes its own ``MockFactory`` drives every pin itself, the loop included.
+
 No debouncing here (gpiozero's ``bounce_time`` would hide edges from the controller's own,
 tick-based debounce in hal.Edge, which behaves the same on a microcontroller).
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from gate_node.firmware.hal import ticks_add
 from gate_node.pin_map import INPUTS, PinSpec, parse_pin_map
@@ -64,6 +71,8 @@ class GpiozeroBoard:
             spec.gpio, pull_up=pull_up, active_state=active_state, pin_factory=self._factory
         )
         self._devices.append(device)
+        if name == "fire_loop" and self._factory is None:
+            _model_intact_loop(device)
         return _Input(device)
 
     def pin_out(self, name: str) -> _Output:
@@ -92,3 +101,14 @@ class GpiozeroBoard:
         if (name in INPUTS[self.kind]) != want_input:
             raise KeyError(f"{name} is not an {'input' if want_input else 'output'}")
         return self._specs[name]
+
+
+def _model_intact_loop(device: DigitalInputDevice) -> None:
+    """On the environment's mock factory (the simulated board), drive the fire-loop pin to
+    the level that reads as intact (active), whatever its polarity or pull."""
+    pin = device.pin
+    if not isinstance(device.pin_factory, MockFactory) or not isinstance(pin, MockPin):
+        return
+    pin.drive_high()
+    if not device.value:
+        pin.drive_low()

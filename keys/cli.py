@@ -20,6 +20,8 @@ import typer
 
 from keys import keystore, qr
 from keys.claims import ClaimError, from_json, to_json
+from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
+from keys.cli_exit import fail as fail_with
 from keys.clock import from_environment
 from keys.keyring import IssuerKey, Keyring, sign_keyring
 from keys.keystore import KeyStoreError
@@ -27,10 +29,16 @@ from keys.revocation import sign_revocations
 from keys.signed_document import ANY_SITE, DocumentError
 from keys.ticket import issue_ticket, verify_ticket
 
-EXIT_FAILED, EXIT_USAGE, EXIT_INVALID = 1, 2, 3
+EXIT_INVALID = 3
+EXIT_CODES = (
+    "Exit codes / 退出码: 0 done; 1 the operation failed (a file cannot be written, an "
+    "unexpected error); 2 usage error or bad input (arguments, claims, key, keyring or "
+    "passphrase); 3 verify: at least one ticket is not valid."
+)
 
 app = typer.Typer(
     help="Keys, keyrings, tickets and QR codes for scenic-area gates. 密钥、票码与二维码工具。",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -42,9 +50,8 @@ PassphraseFile = Annotated[
 ]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    typer.echo(f"scenic-keys: {message}", err=True)
-    raise typer.Exit(code)
+def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:
+    fail_with("scenic-keys", message, code, zh)
 
 
 def _read_text_arg(value: str) -> str:
@@ -63,7 +70,7 @@ def _load_keyring(keyring_file: Path, root_pub: Path, site: str | None) -> Keyri
     try:
         raw = keyring_file.read_bytes()
     except OSError as exc:
-        fail(f"cannot read keyring {keyring_file}: {exc.strerror}")
+        fail(f"cannot read keyring {keyring_file}: {exc.strerror} / 无法读取公钥环")
     try:
         return Keyring.load(raw, root_key, site)
     except DocumentError as exc:
@@ -114,14 +121,17 @@ def make_keyring(
     for spec in issuer:
         pem, sep, kid = spec.rpartition(":")
         if not sep or not pem:
-            fail(f"--issuer {spec!r} must be PUB.pem:KID")
+            fail(f"--issuer {spec!r} must be PUB.pem:KID / 格式应为 公钥文件:密钥编号")
         kid_raw = keystore.kid_bytes(kid)
         entries.append(
             IssuerKey(kid_raw, keystore.load_public_pem(Path(pem)), kid_raw in retired_kids)
         )
     unknown = retired_kids - {e.kid for e in entries}
     if unknown:
-        fail(f"--retired names kids not in the keyring: {sorted(k.decode() for k in unknown)}")
+        fail(
+            f"--retired names kids not in the keyring: "
+            f"{', '.join(sorted(k.decode() for k in unknown))} / 停用的密钥编号不在公钥环中"
+        )
     root_key = _load_key(root, passphrase_file, "root")
     number = int(from_environment().now().timestamp()) if seq is None else seq
     _write(out, sign_keyring(root_key, entries, site=site, seq=number))
@@ -150,7 +160,7 @@ def revocations(
         try:
             revoked[bytes.fromhex(number)] = date.fromisoformat(day)
         except ValueError:
-            fail(f"--revoke {spec!r} must be TICKETNO:YYYY-MM-DD")
+            fail(f"--revoke {spec!r} must be TICKETNO:YYYY-MM-DD / 格式应为 票号:日期")
     root_key = _load_key(root, passphrase_file, "root")
     kind = "delta" if delta else "snapshot"
     _write(out, sign_revocations(root_key, site=site, seq=seq, kind=kind, revoked=revoked))
@@ -167,7 +177,7 @@ def issue(
     try:
         source = sys.stdin.read() if claims == "-" else Path(claims).read_text(encoding="utf-8")
     except OSError as exc:
-        fail(f"cannot read claims {claims}: {exc.strerror}")
+        fail(f"cannot read claims {claims}: {exc.strerror} / 无法读取票面信息")
     try:
         doc = json.loads(source)
     except ValueError as exc:
@@ -220,9 +230,9 @@ def qr_code(
     try:
         info = qr.render(ticket_text, out, scale=scale)
     except ValueError as exc:
-        fail(str(exc))
+        fail(str(exc), zh="无法生成二维码")
     except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror}", EXIT_FAILED)
+        fail(f"cannot write {out}: {exc.strerror} / 无法写入文件", EXIT_FAILED)
     typer.echo(
         f"version {info.version}, error correction {info.error}, "
         f"{info.modules}x{info.modules} modules, {info.mode} mode -> {out}"
@@ -233,16 +243,16 @@ def _write(path: Path, data: bytes) -> None:
     try:
         path.write_bytes(data)
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror}", EXIT_FAILED)
+        fail(f"cannot write {path}: {exc.strerror} / 无法写入文件", EXIT_FAILED)
 
 
 def main() -> None:
     """Console-script entry: the one boundary where a library error becomes one line."""
-    try:
-        app()
-    except (KeyStoreError, DocumentError) as exc:
-        typer.echo(f"scenic-keys: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    run_app(
+        app,
+        "scenic-keys",
+        {KeyStoreError: (EXIT_USAGE, "密钥无法使用"), DocumentError: (EXIT_USAGE, "文件无效")},
+    )
 
 
 if __name__ == "__main__":

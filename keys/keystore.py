@@ -77,11 +77,13 @@ def load_public_pem(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except OSError as exc:
-        raise KeyStoreError(f"cannot read public key {path}: {exc.strerror}") from None
+        raise KeyStoreError(
+            f"cannot read public key {path}: {exc.strerror} / 无法读取公钥文件"
+        ) from None
     except (ValueError, UnsupportedAlgorithm):
         raise KeyStoreError(f"{path} is not a PEM public key / 不是PEM公钥文件") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyStoreError(f"{path} is not an Ed25519 public key")
+        raise KeyStoreError(f"{path} is not an Ed25519 public key / 不是Ed25519公钥")
     return key
 
 
@@ -106,7 +108,7 @@ class SigningKey:
 
 def generate(role: str, kid: str) -> SigningKey:
     if role not in ROLES:
-        raise KeyStoreError(f"role must be one of {', '.join(ROLES)}")
+        raise KeyStoreError(f"role must be one of {', '.join(ROLES)} / 密钥角色无效")
     return SigningKey(kid_bytes(kid), role, Ed25519PrivateKey.generate())
 
 
@@ -122,8 +124,9 @@ def passphrase_from(passphrase_file: Path | None, *, creating: bool = False) -> 
         text = os.environ.get(PASSPHRASE_ENV, "")
         if not text:
             raise KeyStoreError(
-                f"no passphrase: set {PASSPHRASE_ENV} or give --passphrase-file "
-                f"/ 未提供口令：请设置 {PASSPHRASE_ENV} 或使用 --passphrase-file"
+                f"no passphrase: give --passphrase-file, or set {PASSPHRASE_FILE_ENV} or "
+                f"{PASSPHRASE_ENV} / 未提供口令：请使用 --passphrase-file，或设置 "
+                f"{PASSPHRASE_FILE_ENV} 或 {PASSPHRASE_ENV}"
             )
     if creating:
         check_new_passphrase(text)
@@ -218,20 +221,24 @@ def load(path: Path, passphrase: bytes) -> SigningKey:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
+        raise KeyStoreError(
+            f"cannot read key file {path}: {exc.strerror} / 无法读取密钥文件"
+        ) from None
     except ValueError:
-        raise KeyStoreError(f"{path} is not a key file (not JSON)") from None
+        raise KeyStoreError(f"{path} is not a key file (not JSON) / 不是密钥文件") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("role") not in ROLES:
-        raise KeyStoreError(f"{path} is not a {FORMAT} key file")
+        raise KeyStoreError(f"{path} is not a {FORMAT} key file / 不是密钥文件")
     try:
         private = serialization.load_pem_private_key(doc["private_key"].encode(), passphrase)
     except (ValueError, TypeError, KeyError, AttributeError):
         raise KeyStoreError(f"cannot decrypt {path}: wrong passphrase / 口令错误") from None
     if not isinstance(private, Ed25519PrivateKey):
-        raise KeyStoreError(f"{path} does not hold an Ed25519 key")
+        raise KeyStoreError(f"{path} does not hold an Ed25519 key / 不是Ed25519密钥")
     key = SigningKey(kid_bytes(str(doc.get("kid", ""))), doc["role"], private)
     if raw_public(key.public_key).hex() != doc.get("public_key"):
-        raise KeyStoreError(f"{path}: public key does not match the private key (file edited?)")
+        raise KeyStoreError(
+            f"{path}: public key does not match the private key (file edited?) / 公私钥不匹配"
+        )
     return key
 
 
@@ -260,17 +267,17 @@ def load_secret(path: Path, passphrase: bytes, what: str) -> bytes:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != SECRET_FORMAT or doc.get("what") != what:
-            raise KeyStoreError(f"{path} is not a {what} file")
+            raise KeyStoreError(f"{path} is not a {what} file / 文件格式不符")
         key = _secret_key(passphrase, bytes.fromhex(doc["salt"]))
         return AESGCM(key).decrypt(
             bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["sealed"]), what.encode()
         )
     except OSError as exc:
-        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror} / 无法读取文件") from None
     except InvalidTag:
         raise KeyStoreError(f"cannot decrypt {path}: wrong passphrase / 口令错误") from None
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise KeyStoreError(f"{path} is not a {what} file") from None
+        raise KeyStoreError(f"{path} is not a {what} file / 文件格式不符") from None
 
 
 def _secret_key(passphrase: bytes, salt: bytes) -> bytes:
@@ -288,7 +295,7 @@ def _write_new(path: Path, text: str) -> None:
             f"{path} exists; refusing to overwrite a key / 密钥文件已存在"
         ) from None
     except OSError as exc:
-        raise KeyStoreError(f"cannot create {path}: {exc.strerror}") from None
+        raise KeyStoreError(f"cannot create {path}: {exc.strerror} / 无法创建文件") from None
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
         out.flush()
@@ -309,14 +316,14 @@ def read_secret_file(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror} / 无法读取文件") from None
 
 
 def _refuse_loose_permissions(path: Path, what: str) -> None:
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror} / 无法读取文件") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyStoreError(
             f"{what} {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "

@@ -37,7 +37,7 @@ def render(text: str, out: Path, *, scale: int = 8, error: str = "M") -> QrInfo:
     """Write a PNG or SVG (by the file's suffix) and return what was drawn."""
     suffix = out.suffix.lower()
     if suffix not in (".png", ".svg"):
-        raise ValueError(f"{out}: only .png and .svg are supported")
+        raise ValueError(f"{out}: only .png and .svg are supported / 仅支持 .png 和 .svg")
     code = segno.make(text, error=error.lower(), boost_error=True, micro=False)
     code.save(str(out), scale=scale, border=4)
     return _info(code)

@@ -5,20 +5,30 @@ them): the root key (signs what the gates trust), the issuer key (signs tickets)
 personal-data key, the holder salt and the sandbox channel's secret. They are decrypted here,
 once, with the passphrase from the environment; a missing file or a wrong passphrase stops the
 start with one line saying what to do.
+
+The issuer key is the exception: ``scenic-cloud keys rotate`` (another process) changes which
+key signs, so a running ``serve`` follows ``keys/issuers.json`` (``IssuerKeys``): each read of
+``context.issuer`` or ``context.keyring`` costs one ``stat`` of that file, and a change of it
+loads the new active key. A change that cannot be loaded (a key file missing, two active keys)
+is logged and the previous key keeps signing, since gates still accept it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import ApiSettings, Settings
+from cloud.core.config import ApiSettings, ConfigError, Settings
+from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
 from cloud.services.holds import HoldLimits
@@ -30,6 +40,9 @@ from cloud.services.personal_data import PersonalData
 from keys import keystore
 from keys.clock import SYSTEM, Clock
 from keys.keyring import IssuerKey
+from keys.keystore import KeyStoreError
+
+log = logging.getLogger("cloud.keys")
 
 Publish = Callable[[str, str, bytes], None]  # site, document type, signed bytes
 
@@ -78,21 +91,83 @@ def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
     return made
 
 
+class IssuerKeys:
+    """The active issuer key and the keyring of keys that verify, re-read when
+    ``keys/issuers.json`` changes (its mtime, size or inode: rotation replaces the file)."""
+
+    def __init__(self, state_dir: Path, passphrase: bytes, holder_salt: bytes) -> None:
+        self._state_dir, self._passphrase, self._salt = state_dir, passphrase, holder_salt
+        self._path = issuer_keys.registry_path(state_dir)
+        self._lock = threading.Lock()
+        self._stamp = self._read_stamp()
+        key, ring = issuer_keys.load_keys(state_dir, passphrase)  # at start, errors stop it
+        self.issuer, self.keyring = Issuer(key, holder_salt), ring
+
+    def refresh(self) -> None:
+        """Load the keys again if the registry changed since the last look; cheap if not."""
+        stamp = self._read_stamp()
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            try:
+                key, ring = issuer_keys.load_keys(self._state_dir, self._passphrase)
+            except (KeyStoreError, Problem) as exc:
+                log.error("issuer keys not reloaded, %s keeps signing: %s", self.issuer.kid, exc)
+                return
+            self.issuer, self.keyring = Issuer(key, self._salt), ring
+            log.info("issuer key %s signs from now on", self.issuer.kid)
+
+    def _read_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = self._path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_mtime_ns, found.st_size, found.st_ino
+
+
+class ServingContext(CloudContext):
+    """The context ``serve`` runs on: ``issuer`` and ``keyring`` follow ``IssuerKeys``."""
+
+    def __init__(self, keys: IssuerKeys, **fields: object) -> None:
+        self._keys = keys
+        super().__init__(issuer=keys.issuer, keyring=keys.keyring, **fields)  # type: ignore[arg-type]
+
+    @property
+    def issuer(self) -> Issuer:
+        self._keys.refresh()
+        return self._keys.issuer
+
+    @issuer.setter
+    def issuer(self, value: Issuer) -> None:
+        self._keys.issuer = value
+
+    @property
+    def keyring(self) -> list[IssuerKey]:
+        self._keys.refresh()
+        return self._keys.keyring
+
+    @keyring.setter
+    def keyring(self, value: list[IssuerKey]) -> None:
+        self._keys.keyring = value
+
+
 def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) -> CloudContext:
     folder = settings.state_dir / "keys"
     root = keystore.load(folder / "root.key", passphrase)
-    issuer, keyring = issuer_keys.load_keys(settings.state_dir, passphrase)
     secrets = {
         key: keystore.load_secret(folder / name, passphrase, what)
         for key, (name, what, _) in SECRETS.items()
     }
+    keys = IssuerKeys(settings.state_dir, passphrase, secrets["salt"])
     engine = make_engine(settings.db_url)
-    return CloudContext(
+    return ServingContext(
+        keys,
         engine=engine,
         sessions=session_factory(engine),
         root=root,
-        issuer=Issuer(issuer, secrets["salt"]),
-        keyring=keyring,
         pd=PersonalData(secrets["data"]),
         providers={
             # The sandbox yields tickets without money: only when the operator asks for it.
@@ -108,14 +183,36 @@ def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) 
 
 def channels(state_dir: Path, passphrase: bytes, clock: Clock = SYSTEM) -> dict[str, Provider]:
     """WeChat Pay and Alipay, if ``channels.json`` configures them (else they answer
-    ``channel_unavailable``). UnionPay has no maintained Python SDK: not offered (README)."""
+    ``channel_unavailable``). UnionPay has no maintained Python SDK: not offered (README).
+    A file that cannot be used is a ``ConfigError`` naming the field or file."""
     path = state_dir / "channels.json"
     if not path.exists():
         return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}) / 支付渠道配置不是合法JSON") from None
+    try:
+        return _channels(config, state_dir, passphrase, clock)
+    except KeyError as exc:
+        raise ConfigError(f"{path} lacks the field {exc} / 支付渠道配置缺少字段") from None
+    except TypeError:
+        raise ConfigError(
+            f"{path}: each channel must be an object / 支付渠道配置格式有误"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path} names {exc.filename}, which cannot be read: {exc.strerror} "
+            "/ 支付渠道配置引用的文件无法读取"
+        ) from None
+
+
+def _channels(
+    config: dict[str, Any], state_dir: Path, passphrase: bytes, clock: Clock
+) -> dict[str, Provider]:
     from cloud.services.payments.alipay import AlipayProvider
     from cloud.services.payments.wechat import WechatPayProvider
 
-    config = json.loads(path.read_text())
     folder = state_dir / "keys"
 
     def secret(name: str) -> str:

@@ -6,6 +6,10 @@ UPDATE (all or nothing: no oversell), then the tickets are signed and written in
 work (the order records how many were issued; ``resume_batch`` finishes it). The order is a
 normal order on channel ``distributor``, settled by invoice (payment provider ``invoice``), so
 reports, refunds and verification treat batch tickets like any other.
+
+Each ticket's text is stored with it, so ``batch_tickets`` can write a batch's codes again at
+any time (``scenic-cloud batch export``): a lost CSV loses no places. The order number starts
+with the site's date, as online orders' do.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.errors import Problem, not_found
-from cloud.models import Inventory, Order, OrderItem, Payment, Price, Product, Ticket
+from cloud.models import Inventory, Order, OrderItem, Payment, Price, Product, Site, Ticket
 from cloud.services import inventory
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, claims_for
@@ -65,9 +70,11 @@ def issue_batch(
                 "Real-name tickets need one ID each: not in batches",
                 "实名票不能批量出票",
             )
+        place = db.get(Site, product.site)
+        site_zone = ZoneInfo(place.timezone if place else "Asia/Shanghai")
         inventory.reserve(db, inventory_id, count)
         order = Order(
-            order_no=_order_no(now),
+            order_no=_order_no(now.astimezone(site_zone)),
             site=product.site,
             status="paid",
             channel="distributor",
@@ -166,8 +173,21 @@ def resume_batch(
     return Batch(order_no, done)
 
 
+def find_batch(sessions: sessionmaker[Session], order_no: str) -> Batch:
+    """A batch order by number, with how many tickets it holds; ``not_found`` if there is no
+    such order or it is not a batch (channel ``distributor``)."""
+    with sessions() as db:
+        order = db.scalar(select(Order).where(Order.order_no == order_no))
+        if order is None or order.channel != "distributor":
+            raise not_found("batch order", "批量订单")
+        issued = db.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.order_id == order.id)
+        )
+        return Batch(order_no, issued or 0)
+
+
 def batch_tickets(sessions: sessionmaker[Session], order_no: str) -> Iterator[tuple[str, str]]:
-    """(ticket number, QR text) of a batch, for the distributor's CSV."""
+    """(ticket number, QR text) of a batch, for the distributor's CSV, in issue order."""
     with sessions() as db:
         order_id = db.scalar(select(Order.id).where(Order.order_no == order_no))
         for ticket_id, text in db.execute(

@@ -24,6 +24,7 @@ from cloud.models import Site
 from cloud.services.downlink_documents import signed_keyring
 from keys import keystore
 from keys.keyring import IssuerKey
+from keys.keystore import KeyStoreError
 
 STATES = ("active", "verify", "retired")
 
@@ -36,7 +37,19 @@ def read_registry(state_dir: Path) -> dict[str, str]:
     path = registry_path(state_dir)
     if not path.exists():  # a cloud from before rotation: one key, issuer.key, active
         return {"I1": "active"}
-    return dict(json.loads(path.read_text())["keys"])
+    try:
+        keys = json.loads(path.read_text(encoding="utf-8"))["keys"]
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {path}: {exc.strerror} / 无法读取签发密钥表") from None
+    except (ValueError, KeyError, TypeError):
+        keys = None
+    if not isinstance(keys, dict) or not all(
+        isinstance(kid, str) and state in STATES for kid, state in keys.items()
+    ):
+        raise KeyStoreError(
+            f'{path} must be {{"keys": {{KID: {" | ".join(STATES)}}}}} / 签发密钥表格式有误'
+        )
+    return dict(keys)
 
 
 def key_file(state_dir: Path, kid: str) -> Path:
@@ -53,7 +66,8 @@ def load_keys(state_dir: Path, passphrase: bytes) -> tuple[keystore.SigningKey, 
         raise Problem(
             500,
             "no_active_issuer",
-            "Exactly one issuer key must be active",
+            f"Exactly one issuer key must be active in {registry_path(state_dir)} "
+            f"(active: {', '.join(active) or 'none'})",
             "必须有且仅有一个签发密钥处于启用状态",
         )
     keys = {

@@ -55,9 +55,11 @@ class ImageFiles:
 
     def read(self) -> np.ndarray | None:
         for path in self._paths:
+            if not path.is_file():  # before OpenCV, which would print its own warning
+                raise FrameSourceError(f"{path}: no such file / 文件不存在")
             frame = self._cv2.imread(str(path), self._cv2.IMREAD_GRAYSCALE)
             if frame is None:
-                raise FrameSourceError(f"{path} is not a readable image")
+                raise FrameSourceError(f"{path} is not a readable image / 无法读取图片")
             return frame  # type: ignore[no-any-return]
         return None
 
@@ -112,7 +114,22 @@ class PiCamera:
         self._camera.close()
 
 
+SOURCE_KINDS = ("picamera", "v4l2", "video", "dir", "file")  # picamera alone, others KIND:TARGET
+
+
+def check_spec(spec: str) -> None:
+    """Refuse a camera spec that no source can open, without opening a device (so
+    ``gate-node init`` can check it on a bench with no camera attached)."""
+    kind, _, target = spec.partition(":")
+    if kind not in SOURCE_KINDS or (kind == "picamera") != (target == ""):
+        raise FrameSourceError(
+            f"camera {spec!r}: use picamera, v4l2:DEVICE, video:PATH, dir:PATH or file:PATH "
+            "/ 摄像头配置无效"
+        )
+
+
 def open_source(spec: str) -> FrameSource:
+    check_spec(spec)
     kind, _, target = spec.partition(":")
     if kind == "picamera":
         return PiCamera()
@@ -122,8 +139,4 @@ def open_source(spec: str) -> FrameSource:
         return VideoCapture(target)
     if kind == "dir":
         return ImageFiles.directory(Path(target))
-    if kind == "file":
-        return ImageFiles([Path(target)])
-    raise FrameSourceError(
-        f"camera {spec!r}: use picamera, v4l2:DEVICE, video:PATH, dir:PATH or file:PATH"
-    )
+    return ImageFiles([Path(target)])  # file

@@ -25,11 +25,14 @@ except (ImportError, OSError):  # libzbar0 missing: the fallback is simply not t
     _pyzbar = None
 
 
-_QR_ONLY = zxingcpp.barcode_formats_from_str("QRCode")
+# A plain enum member, wrapped per call: a module-level ``BarcodeFormats`` instance outlives
+# zxing-cpp's nanobind module at interpreter exit, and nanobind then prints ~15 "leaked" lines.
+_QR_ONLY = zxingcpp.BarcodeFormat.QRCode
 
 
 def decode_zxing(frame: np.ndarray) -> list[str]:
-    return [r.text for r in zxingcpp.read_barcodes(frame, formats=_QR_ONLY)]
+    formats = zxingcpp.BarcodeFormats(_QR_ONLY)
+    return [r.text for r in zxingcpp.read_barcodes(frame, formats=formats)]
 
 
 def decode_zbar(frame: np.ndarray) -> list[str]:

@@ -93,3 +93,37 @@ def test_real_name_products_are_not_issued_in_batches(office):
             now=now(),
         )
     assert info.value.code == "real_name_batch"
+
+
+def test_a_batch_order_number_starts_with_the_site_date_not_the_utc_date(office):
+    from datetime import UTC, datetime
+
+    evening_utc = datetime(2026, 11, 24, 17, 30, tzinfo=UTC)  # already the 25th in Shanghai
+    made = issue_batch(
+        office.sessions,
+        office.issuer,
+        inventory_id=office.day_ticket,
+        price_type="adult",
+        count=1,
+        actor="organiser",
+        now=evening_utc,
+    )
+    assert made.order_no.startswith("20261125"), made.order_no
+
+
+def test_a_batch_can_be_found_again_and_an_online_order_is_not_a_batch(office):
+    from cloud.services.batch import find_batch
+
+    made = issue_batch(
+        office.sessions,
+        office.issuer,
+        inventory_id=office.day_ticket,
+        price_type="adult",
+        count=3,
+        actor="organiser",
+        now=now(),
+    )
+    assert find_batch(office.sessions, made.order_no).issued == 3
+    with pytest.raises(Problem) as info:
+        find_batch(office.sessions, "20261124" + "0" * 10)
+    assert info.value.code == "not_found"

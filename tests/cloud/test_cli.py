@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
+from simulators.broker import free_port
 from simulators.cloud_server import cloud_server
 from tests.conftest import TEST_AT
 
@@ -77,3 +81,192 @@ def test_a_partner_key_is_shown_once_and_works(tmp_path):
     assert bytes(stored[0]) == token_hash(key) and key not in str(stored)
     refused = run("partner", "--name", "x", "--scope", "refund", env=env)
     assert refused.returncode == 2 and "unknown scope" in refused.stderr
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str], code: int) -> None:
+    """The CLI rule: exit ``code``, exactly one line on stderr, bilingual, no traceback."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and " / " in result.stderr
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory) -> dict[str, str]:
+    """A cloud state with keys (scenic-cloud keys init) and an SQLite database URL."""
+    folder = tmp_path_factory.mktemp("cloud")
+    env = {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(folder / "state"),
+        "SCENIC_KEY_PASSPHRASE": "a long cloud passphrase",
+        "SCENIC_DB_URL": f"sqlite:///{folder / 'c.sqlite'}",
+    }
+    assert run("keys", "init", env=env).returncode == 0
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["migrate", "--db", "foo://bar"], 2, "is not usable"),
+        (["migrate", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/x"], 1, "unreachable"),
+        (["admin", "create", "--username", "x", "--role", "bogus"], 2, "角色无效"),
+        (
+            [
+                "device",
+                "add",
+                "--site",
+                "S1",
+                "--node",
+                "G1",
+                "--public-key",
+                "k.pem",
+                "--kind",
+                "bogus",
+            ],
+            2,
+            "设备类型无效",
+        ),
+        (["partner", "--name", "x", "--scope", "refund"], 2, "未知权限范围"),
+        (["batch", "export", "2026112400000000", "--out", "/nonexistent/x.csv"], 2, "not found"),
+        (["keys", "retire", "I9"], 2, "No issuer key I9"),
+        (["keys", "seal", "paypal", "--from", "x"], 2, "密钥名称无效"),
+        (["no-such-command"], 2, "用法有误"),
+        (["site", "--code", "S2"], 2, "Missing option"),
+    ],
+)
+def test_each_failure_is_one_bilingual_line_and_a_documented_code(keyed, args, code, words):
+    result = run(*args, env=keyed)
+    one_line_failure(result, code)
+    assert words in result.stderr
+
+
+def test_the_exit_codes_are_in_the_help(keyed):
+    shown = run("--help", env=keyed)
+    assert shown.returncode == 0 and "Exit codes / 退出码" in shown.stdout
+    assert "3 serve cannot listen" in " ".join(shown.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("registry", "words"),
+    [
+        ('{"keys": {"I1": "active", "I2": "active"}}', "active: I1, I2"),
+        ('{"keys": {"I1": "signing"}}', "must be"),
+        ("not json at all", "must be"),
+    ],
+)
+def test_serve_with_a_bad_or_ambiguous_issuers_json_is_one_line(tmp_path, keyed, registry, words):
+    env = {**keyed, "SCENIC_STATE_DIR": str(tmp_path / "state")}
+    assert run("keys", "init", env=env).returncode == 0
+    (tmp_path / "state" / "keys" / "issuers.json").write_text(registry)
+    result = run("serve", "--port", str(free_port()), env=env)
+    one_line_failure(result, 2)
+    assert "issuers.json" in result.stderr and words in result.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_3(keyed):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        result = run("serve", "--port", str(holder.getsockname()[1]), env=keyed)
+    one_line_failure(result, 3)
+    assert "in use" in result.stderr
+
+
+def test_the_missing_passphrase_advice_names_an_option_serve_has(keyed):
+    env = {k: v for k, v in keyed.items() if not k.startswith("SCENIC_KEY_PASSPHRASE")}
+    result = run("serve", env=env)
+    one_line_failure(result, 2)
+    assert "--passphrase-file" in result.stderr
+    assert "--passphrase-file" in run("serve", "--help", env=keyed).stdout
+    passphrase = Path(keyed["SCENIC_STATE_DIR"]).parent / "passphrase"
+    passphrase.write_text("a long cloud passphrase\n")
+    passphrase.chmod(0o600)
+    with socket.socket() as holder:  # reach the listen step: the passphrase was accepted
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        result = run("serve", "--port", port, "--passphrase-file", str(passphrase), env=env)
+    one_line_failure(result, 3)
+
+
+@pytest.mark.parametrize("command", ["ingest", "downlink"])
+def test_an_mqtt_worker_without_a_broker_says_so_within_seconds_and_exits_1(keyed, command):
+    env = {**keyed, "SCENIC_BROKER_HOST": "127.0.0.1", "SCENIC_BROKER_PORT": str(free_port())}
+    result = run(command, "--connect-timeout", "1", env=env)
+    one_line_failure(result, 1)
+    assert "did not accept the connection within 1 s" in result.stderr
+
+
+@pytest.fixture
+def festival(tmp_path, office, keyed) -> dict[str, str]:
+    """A keyed cloud over the office's catalogue (the batch needs a day with places)."""
+    return {**keyed, "SCENIC_DB_URL": str(office.sessions.kw["bind"].url)}
+
+
+def taken(office) -> int:
+    from cloud.models import Inventory
+
+    with office.sessions() as db:
+        stock = db.get(Inventory, office.day_ticket)
+        assert stock is not None
+        return stock.taken
+
+
+def batch(env, office, out: Path, count: int = 5) -> subprocess.CompletedProcess[str]:
+    return run(
+        *("issue-batch", "--inventory-id", str(office.day_ticket), "--count", str(count)),
+        *("--out", str(out)),
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_issue_batch_writes_a_private_csv_that_batch_export_writes_again(
+    tmp_path, office, festival
+):
+    made = batch(festival, office, tmp_path / "codes.csv")
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "codes.csv").stat().st_mode & 0o777 == 0o600
+    order_no = re.search(r"order (\d+): 5 tickets", made.stdout).group(1)
+    again = run("batch", "export", order_no, "--out", str(tmp_path / "again.csv"), env=festival)
+    assert again.returncode == 0, again.stderr
+    first = (tmp_path / "codes.csv").read_text().splitlines()
+    assert len(first) == 6 and (tmp_path / "again.csv").read_text().splitlines() == first
+    assert (tmp_path / "again.csv").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_issue_batch_refuses_to_overwrite_a_file_and_takes_no_places(tmp_path, office, festival):
+    (tmp_path / "codes.csv").write_text("the codes of yesterday's batch\n")
+    refused = batch(festival, office, tmp_path / "codes.csv")
+    one_line_failure(refused, 2)
+    assert "refusing to overwrite" in refused.stderr
+    assert (tmp_path / "codes.csv").read_text() == "the codes of yesterday's batch\n"
+    assert taken(office) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_issue_batch_that_cannot_write_its_output_takes_no_places(tmp_path, office, festival):
+    refused = batch(festival, office, tmp_path / "no-such-folder" / "codes.csv")
+    one_line_failure(refused, 1)
+    assert "cannot create" in refused.stderr and taken(office) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_refused_batch_leaves_no_empty_file(tmp_path, office, festival):
+    refused = batch(festival, office, tmp_path / "codes.csv", count=5000)  # 1,000 places left
+    one_line_failure(refused, 2)
+    assert not (tmp_path / "codes.csv").exists() and taken(office) == 0
+
+
+@pytest.mark.parametrize(
+    ("channels", "words"),
+    [("{not json", "is not valid JSON"), ('{"wechat": {}}', "lacks the field 'mchid'")],
+)
+def test_serve_with_a_bad_channels_json_is_one_line(tmp_path, keyed, channels, words):
+    env = {**keyed, "SCENIC_STATE_DIR": str(tmp_path / "state")}
+    assert run("keys", "init", env=env).returncode == 0
+    (tmp_path / "state" / "channels.json").write_text(channels)
+    result = run("serve", "--port", str(free_port()), env=env)
+    one_line_failure(result, 2)
+    assert words in result.stderr

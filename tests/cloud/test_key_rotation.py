@@ -119,3 +119,21 @@ def test_sites_added_later_still_get_keyrings(cloud, tmp_path):
         add_site(session, "S2", "乙", "B", "Asia/Shanghai")
     engine.dispose()
     assert "2 site(s)" in keys(cloud, "rotate").stdout
+
+
+def test_a_running_cloud_signs_with_the_rotated_key_without_a_restart(cloud):
+    serving = context(cloud)  # what `scenic-cloud serve` runs on, built once at start
+    assert serving.issuer.kid == "I1"
+    rotated = keys(cloud, "rotate")  # another process, as an operator runs it
+    assert rotated.returncode == 0, rotated.stderr
+    assert serving.issuer.kid == "I2"
+    assert sorted(k.kid for k in serving.keyring) == [b"I1", b"I2"]
+    assert verify_ticket(ticket(serving.issuer.key), gate_keyring(cloud)).kid == b"I2"
+
+
+def test_a_registry_change_that_cannot_load_keeps_the_old_key_signing(cloud):
+    serving = context(cloud)
+    registry = Path(cloud["SCENIC_STATE_DIR"]) / "keys" / "issuers.json"
+    registry.write_text('{"keys": {"I1": "verify", "I7": "active"}}\n')  # I7 has no key file
+    assert serving.issuer.kid == "I1" and [k.kid for k in serving.keyring] == [b"I1"]
+    assert verify_ticket(ticket(serving.issuer.key), Keyring(serving.keyring)).valid

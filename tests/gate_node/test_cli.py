@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -262,3 +263,108 @@ def test_a_salt_file_others_can_read_is_refused(site, tmp_path):
         str(tmp_path / "salt"),
     )
     assert result.returncode == 2 and "chmod 600" in result.stderr
+
+
+def one_line_failure(result, code: int) -> None:
+    """The CLI rule: exit ``code``, exactly one line on stderr, bilingual, no traceback."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and "/ " in result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "run", "verify"])
+def test_a_broken_node_json_is_one_line_not_a_json_traceback(site, command):
+    (site / "st" / "node.json").write_text('{"config": {')  # cut short mid-write
+    extra = ["--payload", "x"] if command == "verify" else []
+    result = run(command, "--state-dir", str(site / "st"), *extra)
+    one_line_failure(result, 2)
+    assert "node.json is not valid JSON" in result.stderr
+
+
+def test_verify_with_a_missing_photo_says_no_such_file_without_opencv_warnings(site):
+    result = run("verify", "--state-dir", str(site / "st"), "--image", str(site / "missing.png"))
+    one_line_failure(result, 2)
+    assert "no such file" in result.stderr and "WARN" not in result.stderr
+
+
+def test_an_unknown_camera_is_refused_at_init_not_at_run(tmp_path, root_key, issuer_key):
+    (tmp_path / "root.pem").write_text(keystore.public_pem(root_key.public_key))
+    (tmp_path / "ring.cose").write_bytes(
+        sign_keyring(root_key, [IssuerKey(issuer_key.kid, issuer_key.public_key)], site="S1", seq=1)
+    )
+    result = run(
+        *("init", "--state-dir", str(tmp_path / "st"), "--site", "S1", "--node", "G1"),
+        *("--kind", "tripod", "--zone", "1", "--root-pub", str(tmp_path / "root.pem")),
+        *("--keyring", str(tmp_path / "ring.cose"), "--camera", "bogus"),
+    )
+    one_line_failure(result, 2)
+    assert "camera 'bogus'" in result.stderr and not (tmp_path / "st").exists()
+
+
+def test_no_gpio_off_a_pi_is_one_line_without_fallback_warnings(site):
+    env = {k: v for k, v in ENV.items() if k != "GPIOZERO_PIN_FACTORY"}
+    result = subprocess.run(
+        [TOOL, "run", "--state-dir", str(site / "st")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    one_line_failure(result, 1)
+    assert "GPIOZERO_PIN_FACTORY=mock" in result.stderr and "Falling back" not in result.stderr
+
+
+def test_a_usage_error_is_one_line_not_a_usage_box():
+    result = run("status")
+    one_line_failure(result, 2)
+    assert "--state-dir" in result.stderr
+
+
+def test_status_on_a_new_node_is_a_table_and_says_none_yet_for_the_clock(site):
+    table = run("status", "--state-dir", str(site / "st"))
+    assert table.returncode == 0, table.stderr
+    assert "clock floor / 时钟下限" in table.stdout and "none yet / 尚无" in table.stdout
+    assert "2000-01-01" not in table.stdout and "{" not in table.stdout
+    report = json.loads(run("status", "--state-dir", str(site / "st"), "--json").stdout)
+    assert report["clock_floor"] is None and report["keyring"]["kids"] == ["I1"]
+
+
+def test_run_off_a_pi_on_the_mock_board_admits_a_ticket_and_exits_quietly(
+    tmp_path, root_key, issuer_key
+):
+    """README: GPIOZERO_PIN_FACTORY=mock runs the lane off a Pi. The unwired fire loop must
+    read intact (else fire_alarm, nobody admitted), and zxing-cpp must not print nanobind
+    leak lines at exit."""
+    (tmp_path / "cam").mkdir()
+    ticket = issue_ticket(
+        issuer_key,
+        TicketClaims(
+            ticket_id=b"\x0b" * 8,
+            product=1,
+            valid_from=datetime(2020, 1, 1).date(),  # valid whatever the machine's date
+            valid_until=datetime(2099, 12, 31).date(),
+        ),
+    )
+    cv2.imwrite(str(tmp_path / "cam" / "ticket.png"), ticket_frame(ticket))
+    init_node(tmp_path, root_key, issuer_key, "tripod", 1, "--camera", f"dir:{tmp_path / 'cam'}")
+    process = subprocess.Popen(
+        [TOOL, "run", "--state-dir", str(tmp_path / "st")],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    guard = threading.Timer(60, process.terminate)  # a lane that never decides fails, not hangs
+    guard.start()
+    seen = []
+    for line in process.stdout:  # the one photo gives one decision, then the camera is idle
+        seen.append(json.loads(line))
+        if seen[-1]["msg"] in ("grant", "deny"):
+            break
+    guard.cancel()
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert seen[-1]["msg"] == "grant", seen
+    assert not any(entry.get("alarm") == "fire_alarm" for entry in seen), seen
+    assert err == "", err

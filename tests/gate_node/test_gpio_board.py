@@ -77,3 +77,42 @@ def test_ticks_from_the_board_are_monotonic_milliseconds(factory):
     first = board.ticks_ms()
     assert 0 <= first < 1 << 30
     board.close()
+
+
+@pytest.fixture
+def environment_mock_factory():
+    """GPIOZERO_PIN_FACTORY=mock as `gate-node run` off a Pi meets it: the default factory."""
+    from gpiozero import Device
+
+    previous = Device.pin_factory
+    Device.pin_factory = MockFactory()
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+    Device.pin_factory = previous
+
+
+@pytest.mark.parametrize("kind", ["tripod", "wing", "swing"])
+def test_the_simulated_board_models_an_intact_fire_loop_so_the_lane_admits(
+    environment_mock_factory, kind
+):
+    board = GpiozeroBoard(DEFAULT_PIN_MAPS[kind])
+    assert board.pin_in("fire_loop").value() == 1
+    board.close()
+
+
+def test_the_simulated_board_loop_can_still_be_cut_by_a_test(environment_mock_factory):
+    board = GpiozeroBoard(DEFAULT_PIN_MAPS["wing"])
+    wing = Wing(board, 0)
+    environment_mock_factory.pin(21).drive_low()  # loop cut
+    Clock(wing).advance(100)
+    assert wing.next_event() == EV_FIRE
+    board.close()
+
+
+def test_an_active_low_fire_loop_is_modelled_intact_too(environment_mock_factory):
+    wiring = {**DEFAULT_PIN_MAPS["tripod"], "pins": dict(DEFAULT_PIN_MAPS["tripod"]["pins"])}
+    wiring["pins"]["fire_loop"] = {"gpio": 21, "active_low": True}
+    board = GpiozeroBoard(wiring)
+    assert board.pin_in("fire_loop").value() == 1
+    assert environment_mock_factory.pin(21).state is False
+    board.close()

@@ -179,3 +179,29 @@ def test_revocation_documents_can_be_made(site):
 
 def test_usage_errors_exit_2():
     assert subprocess.run([TOOL, "issue"], capture_output=True, timeout=60).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["issue"], 2, "Missing option '--key'"),
+        (["no-such-command"], 2, "No such command"),
+        (["qr", "J1ABC", "--out", "t.png", "--scale", "99"], 2, "--scale"),
+        (["qr", "J1ABC", "--out", "t.gif"], 2, "仅支持"),
+        (["qr", "J1ABC", "--out", "no-such-folder/t.png"], 1, "cannot write"),
+        (["new", "--role", "boss", "--kid", "B1", "--out", "b.key"], 2, "密钥角色无效"),
+        (["issue", "--key", "i1.key", "--claims", "missing.json"], 2, "无法读取票面信息"),
+        (["verify", "J1ABC", "--keyring", "missing.cose", "--root-pub", "root.pem"], 2, "公钥环"),
+        (["keyring", "--root", "root.key", "--issuer", "i1.pem", "--out", "k"], 2, "PUB.pem:KID"),
+    ],
+)
+def test_each_failure_is_one_bilingual_line_and_a_documented_code(site, args, code, words):
+    result = run(*args, cwd=site)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert words in result.stderr and " / " in result.stderr
+
+
+def test_the_exit_codes_are_in_the_help(site):
+    shown = run("--help", cwd=site)
+    assert shown.returncode == 0 and "Exit codes / 退出码" in shown.stdout
