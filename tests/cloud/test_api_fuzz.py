@@ -21,7 +21,9 @@ from tests.cloud.conftest import api_context
 
 def _operations() -> list[str]:
     # The schema needs only the channel names (the sandbox's routes are mounted when it is on).
-    channels = SimpleNamespace(providers=dict.fromkeys(("cash", "sandbox")))
+    channels = SimpleNamespace(
+        providers=dict.fromkeys(("cash", "sandbox")), api=SimpleNamespace(trusted_proxies=())
+    )
     app: FastAPI = create_app(channels)  # type: ignore[arg-type]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     return [result.ok().label for result in schema.get_all_operations()]

@@ -30,7 +30,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def app(office, clock):
     context = api_context(office)
-    context.clock = clock.now
+    context.clock = clock
     with office.sessions.begin() as db:
         for name, role in (("boss", "manager"), ("till1", "cashier")):
             db.add(User(username=name, password_hash=hash_password(f"{name}-password"), role=role))
