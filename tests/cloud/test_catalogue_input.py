@@ -14,7 +14,7 @@ from tests.cloud.test_api import bearer, place_order, problem
 
 def today(api) -> date:
     """The API's own today (its context's clock), which the sales horizon counts from."""
-    return api.app.state.context.clock().date()
+    return api.app.state.context.clock.now().date()
 
 
 def product(**fields):

@@ -377,9 +377,14 @@ def api(office) -> TestClient:
 
 
 def order_from(api, office, key: str, address: str, quantity: int = 20, **headers: str):
-    return api.post(
+    """An order from a buyer connecting from ``address`` (no proxy in front: the address is
+    the connection's own, which is what the per-client cap counts)."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api.app, raise_server_exceptions=False, client=(address, 50000))
+    return client.post(
         "/api/v1/orders",
-        headers={"Idempotency-Key": key, "X-Forwarded-For": address, **headers},
+        headers={"Idempotency-Key": key, **headers},
         json={
             "site": "S1",
             "lines": [
