@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,6 +124,25 @@ def office(db_url, root_key, issuer_key) -> Office:
         product_ids,
     )
     engine.dispose()
+
+
+def place_order(office: Office, *lines: Any, at: datetime | None = None, **extra: Any) -> Any:
+    """An order for ``lines`` made through the real service, committed; ``extra`` goes to
+    ``create_order`` (contact, client, limits, idempotency_key...)."""
+    from cloud.services.orders import create_order
+
+    options: dict[str, Any] = {"contact": None, **extra}
+    with office.sessions.begin() as session:
+        return create_order(
+            session,
+            site="S1",
+            lines=list(lines),
+            channel="web",
+            pd=office.pd,
+            holder_salt=SALT,
+            now=at or now(),
+            **options,
+        )
 
 
 def now() -> datetime:

@@ -24,13 +24,13 @@ from cloud.core.errors import Problem
 from cloud.models import HolderClaim, Inventory, Order, OrderItem, Ticket
 from cloud.services import inventory
 from cloud.services.holds import Expirer, HoldLimits, expire_orders
-from cloud.services.orders import DEFAULT_LIMITS, LineRequest, create_order
+from cloud.services.orders import DEFAULT_LIMITS, LineRequest
 from cloud.services.payments.settle import apply_payment
 from cloud.services.refunds import change_ticket, refund_tickets
 from keys.clock import ManualClock
 from keys.holder import holder_ref
 from simulators.cloud_server import cloud_server
-from tests.cloud.conftest import SALT, SITE_TZ, api_context
+from tests.cloud.conftest import SALT, SITE_TZ, api_context, place_order
 
 ID_A = "11010519491231002X"
 ID_B = "110101199003074477"
@@ -44,20 +44,8 @@ def noon_before(office) -> datetime:
 
 
 def buy(office, *lines, at, client=None, limits=DEFAULT_LIMITS) -> tuple[str, int]:
-    with office.sessions.begin() as session:
-        order = create_order(
-            session,
-            site="S1",
-            lines=list(lines),
-            channel="web",
-            contact=None,
-            pd=office.pd,
-            holder_salt=SALT,
-            now=at,
-            client=client,
-            limits=limits,
-        )
-        return order.order_no, order.total_fen
+    order = place_order(office, *lines, at=at, client=client, limits=limits)
+    return order.order_no, order.total_fen
 
 
 def pay(office, order_no, amount, at, txn=None):

@@ -12,27 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from cloud.core.errors import Problem
 from cloud.models import CalendarDay, Inventory, Order
 from cloud.services.holds import expire_orders
-from cloud.services.orders import LineRequest, create_order
-from tests.cloud.conftest import SALT, now
+from cloud.services.orders import LineRequest
+from tests.cloud.conftest import now, place_order
 
 VALID_ID = "11010519491231002X"
 OTHER_ID = "110101199003074477"
 
 
 def buy(office, *lines, contact=None, at=None, key=None):
-    with office.sessions.begin() as session:
-        order = create_order(
-            session,
-            site="S1",
-            lines=list(lines),
-            channel="web",
-            contact=contact,
-            pd=office.pd,
-            holder_salt=SALT,
-            now=at or now(),
-            idempotency_key=key,
-        )
-        return order.order_no, order.total_fen, order.duplicate_of
+    order = place_order(office, *lines, at=at, contact=contact, idempotency_key=key)
+    return order.order_no, order.total_fen, order.duplicate_of
 
 
 def taken(office, inventory_id):

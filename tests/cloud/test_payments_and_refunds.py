@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cloud.core.errors import Problem
 from cloud.models import AuditEntry, GateEventRecord, Inventory, Order, Payment, Ticket
 from cloud.services.holds import expire_orders
-from cloud.services.orders import LineRequest, create_order
+from cloud.services.orders import LineRequest
 from cloud.services.payments.cash import cash_notification, close_shift, open_shift
 from cloud.services.payments.settle import apply_payment
 from cloud.services.refunds import change_ticket, refund_tickets
@@ -19,22 +19,12 @@ from keys.keyring import IssuerKey, Keyring
 from keys.revocation import RevocationList
 from keys.signed_document import verify_document
 from keys.ticket import verify_ticket
-from tests.cloud.conftest import SALT, now
+from tests.cloud.conftest import now, place_order
 
 
 def order(office, *lines, at=None):
-    with office.sessions.begin() as session:
-        made = create_order(
-            session,
-            site="S1",
-            lines=list(lines),
-            channel="web",
-            contact=None,
-            pd=office.pd,
-            holder_salt=SALT,
-            now=at or now(),
-        )
-        return made.order_no, made.total_fen
+    made = place_order(office, *lines, at=at)
+    return made.order_no, made.total_fen
 
 
 def pay(office, order_no, amount, txn=None):
