@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
+from cloud.api.input_guard import InputGuard
 from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
 from cloud.core.errors import Problem
 
@@ -36,6 +37,7 @@ def create_app(context: CloudContext) -> FastAPI:
         f"Payment channels live here: {', '.join(sorted(context.providers))}.",
     )
     app.state.context = context
+    app.add_middleware(InputGuard)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders)
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
         app.include_router(module.router)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from cloud.services.sites import SITE_CODE
 
@@ -88,7 +88,14 @@ class ProductIn(Strict):
     refund_fee_percent: int = Field(default=0, ge=0, le=100)
     changeable: bool = True
     max_per_order: int = Field(default=20, ge=1, le=1000)
-    prices: list[PriceIn] = Field(min_length=1)
+    prices: list[PriceIn] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_price_per_type(self) -> ProductIn:
+        types = [price.price_type for price in self.prices]
+        if len(set(types)) != len(types):
+            raise ValueError("each price type at most once / 每种票价类型只能出现一次")
+        return self
 
 
 class InventoryIn(Strict):
@@ -99,6 +106,19 @@ class InventoryIn(Strict):
     slot_end: int | None = Field(default=None, ge=1, le=1440)
     warn_percent: int = Field(default=80, ge=1, le=100)
     stop_percent: int = Field(default=100, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _warn_before_stop(self) -> InventoryIn:
+        # 预警 before 限流: a warning that comes after sales have stopped warns of nothing.
+        if self.warn_percent > self.stop_percent:
+            raise ValueError("warn_percent must not exceed stop_percent / 预警比例不能高于限流比例")
+        if (self.slot_start is None) != (self.slot_end is None):
+            raise ValueError("give slot_start and slot_end together / 时段起止须同时给出")
+        if self.slot_start is not None and self.slot_end is not None and (
+            self.slot_end <= self.slot_start
+        ):
+            raise ValueError("slot_end must be after slot_start / 时段结束须晚于开始")
+        return self
 
 
 class LineIn(Strict):
@@ -138,7 +158,7 @@ class OrderOut(BaseModel):
 
 
 class PayIn(Strict):
-    provider: str = Field(pattern="^(sandbox|wechat|alipay|unionpay)$")
+    provider: str = Field(pattern="^(sandbox|wechat|alipay)$")  # UnionPay: no maintained SDK
 
 
 class CashIn(Strict):

@@ -38,6 +38,19 @@ def check_inventory_day(day: date, validity_days: int, today: date) -> None:
     _probe(day, validity_days, 1, None, None, code="bad_inventory_day")
 
 
+def check_slot_fits_product(kind: str, has_slot: bool) -> None:
+    """422 ``slot_mismatch``: only a timed-entry product (分时票) sells places per time slot.
+    (A timed product may also have a row without a slot: the day's total, taken together
+    with the slot's place, services/inventory.py.)"""
+    if kind != "timed" and has_slot:
+        raise Problem(
+            422,
+            "slot_mismatch",
+            f"A {kind} product sells places per day, not per time slot",
+            "非分时票按日设置库存，不能设置时段",
+        )
+
+
 def _probe(
     first: date,
     validity_days: int,

@@ -15,7 +15,11 @@ from cloud.api.schemas import InventoryIn, ProductIn, SiteIn
 from cloud.core.errors import Problem, not_found
 from cloud.models import Inventory, Price, Product, Site, Zone
 from cloud.services.audit import audit
-from cloud.services.catalogue_checks import check_inventory_day, check_product
+from cloud.services.catalogue_checks import (
+    check_inventory_day,
+    check_product,
+    check_slot_fits_product,
+)
 from cloud.services.sites import add_site, add_zone
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -129,6 +133,7 @@ def add_inventory(
         if product is None:
             raise not_found("product", "产品")
         check_inventory_day(body.day, product.validity_days, ctx.clock.now().date())
+        check_slot_fits_product(product.kind, body.slot_start is not None)
         row = Inventory(
             product_id=body.product_id,
             day=body.day,

@@ -55,10 +55,19 @@ def open_shift(session: Session, user_id: int, float_fen: int, now: datetime) ->
 
 def credit(session: Session, shift_id: int, in_fen: int = 0, out_fen: int = 0) -> None:
     """Count cash into or out of an open till: one conditional UPDATE (two cashiers, or two
-    requests of one, never overwrite each other's count); a closed till takes nothing (409)."""
+    requests of one, never overwrite each other's count); a closed till takes nothing (409).
+    Cash paid out must be in the till: a refund larger than the float plus the day's takings
+    less what went out is refused (409 ``till_short``), never counted into a negative till."""
+    in_till = (
+        CashierShift.opening_float_fen + CashierShift.cash_in_fen - CashierShift.cash_out_fen
+    )
     counted = session.execute(
         update(CashierShift)
-        .where(CashierShift.id == shift_id, CashierShift.closed_at.is_(None))
+        .where(
+            CashierShift.id == shift_id,
+            CashierShift.closed_at.is_(None),
+            in_till + in_fen >= out_fen,
+        )
         .values(
             cash_in_fen=CashierShift.cash_in_fen + in_fen,
             cash_out_fen=CashierShift.cash_out_fen + out_fen,
@@ -66,6 +75,15 @@ def credit(session: Session, shift_id: int, in_fen: int = 0, out_fen: int = 0) -
         .execution_options(synchronize_session=False)
     )
     if counted.rowcount != 1:  # type: ignore[attr-defined]
+        shift = session.get(CashierShift, shift_id, populate_existing=True)
+        if shift is not None and shift.closed_at is None:
+            raise Problem(
+                409,
+                "till_short",
+                f"This till holds too little cash to pay out {out_fen / 100:.2f} yuan: "
+                "refund at a till that does",
+                f"本钱箱现金不足，无法退还{out_fen / 100:.2f}元，请到现金充足的窗口退款",
+            )
         raise Problem(409, "shift_closed", "This shift is already closed", "班次已结束")
 
 

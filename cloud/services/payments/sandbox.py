@@ -27,7 +27,7 @@ class SandboxProvider:
             self.name,
             order_no,
             amount_fen,
-            pay_url=f"/sandbox/pay/{order_no}",
+            pay_url=f"/api/v1/sandbox/pay/{order_no}",
             details={"description": description},
         )
 
