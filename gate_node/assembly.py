@@ -49,6 +49,7 @@ class Node:
         return self.board.ticks_ms() if self.board else 0
 
     def close(self) -> None:
+        self.service.driver.abandon()  # before the link stops: the rollback goes out too
         if self.service.link is not None:
             self.service.link[0].stop()
         if self.camera:

@@ -53,6 +53,19 @@ class LaneDriver:
         self._remaining = passages
         return True
 
+    def abandon(self) -> int:
+        """The node is stopping while the lane is open for a use: the passages not yet made
+        never will be (the lane relocks when its power or its process goes), so give them back,
+        as a timeout would, and the visitor is not refused as "already used" after a restart.
+        Returns how many were given back."""
+        if self._seq is None or self._remaining <= 0:
+            self._seq = None
+            return 0
+        unused, self._remaining = self._remaining, 0
+        self.ledger.roll_back(self._seq, unused)
+        self._seq = None
+        return unused
+
     def deny(self, now_ms: int) -> None:
         if self.lane is not None:
             self.lane.deny(now_ms)

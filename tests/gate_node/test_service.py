@@ -87,6 +87,25 @@ def test_nobody_pushing_the_arm_rolls_the_use_back_and_the_ticket_works_again(
     node.close()
 
 
+def test_a_node_stopped_while_the_lane_is_open_gives_the_use_back_for_after_the_restart(
+    node_state, pins, issuer_key, clock
+):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
+    text = ticket(issuer_key, b"\x09" * 8)
+    node.service.reads.put(Credential("qr", text))
+    loop.run(1000)  # granted, arm released, nobody through yet
+    assert node.service.decisions[-1].grant
+    node.close()  # SIGTERM, a restart of the service, a reboot for an update
+    again = build(NodeState.open(node_state.directory), pins, with_camera=False, clock=clock)
+    (use,) = again.service.ledger.uses("G1")
+    assert use.rolled_back == 1 and not use.counts
+    again.service.reads.put(Credential("qr", text))
+    Loop(again, clock).run(10)
+    assert again.service.decisions[-1].grant, again.service.decisions[-1].reason
+    again.close()
+
+
 def test_a_used_ticket_is_refused_and_the_lane_stays_locked(node_state, pins, issuer_key, clock):
     node = build(node_state, pins, with_camera=False, clock=clock)
     loop = Loop(node, clock)
