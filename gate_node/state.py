@@ -467,6 +467,50 @@ def initialise(
         raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
     except OSError as exc:
         raise NodeStateError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    if directory.exists() and any(directory.iterdir()):
+        raise NodeStateError(f"{directory} is not empty; give an empty or new directory")
+    created = not directory.exists()
+    try:
+        return _build(
+            directory,
+            config,
+            root,
+            root_pub,
+            raw_keyring,
+            keyring,
+            keyring_doc,
+            revocations_file,
+            passphrase,
+            holder_salt,
+            clock,
+        )
+    except BaseException:
+        # Never leave a node that looks initialised but is not (a half-written directory
+        # would be refused as "already holds a node" and look healthy to `status`).
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            for child in directory.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _build(
+    directory: Path,
+    config: NodeConfig,
+    root: Ed25519PublicKey,
+    root_pub: Path,
+    raw_keyring: bytes,
+    keyring: Keyring,
+    keyring_doc: SignedDocument,
+    revocations_file: Path | None,
+    passphrase: bytes,
+    holder_salt: bytes | None,
+    clock: Clock,
+) -> NodeState:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     (directory / "revocations").mkdir(exist_ok=True)

@@ -87,3 +87,29 @@ def test_initialising_over_an_existing_node_is_refused(tmp_path, root_key, issue
 def test_bad_configuration_names_the_field(change, words):
     with pytest.raises(NodeStateError, match=words):
         validate_config({"site": "S1", "node": "G1", "kind": "tripod", "zone": 1, **change})
+
+
+def test_an_init_that_fails_half_way_leaves_nothing_that_looks_like_a_node(
+    tmp_path, root_key, issuer_key
+):
+    from gate_node.state import NodeStateError, initialise
+    from keys.clock import ManualClock
+    from tests.conftest import TEST_AT
+
+    make_state(tmp_path / "good", root_key, issuer_key)  # writes root.pem and keyring.cose
+    not_revocations = tmp_path / "c.json"
+    not_revocations.write_text('{"not": "a revocation list"}')
+    for target in (tmp_path / "new-node", tmp_path / "empty-node"):
+        if target.name == "empty-node":
+            target.mkdir()  # e.g. made by systemd's StateDirectory=
+        with pytest.raises(NodeStateError, match="revocations"):
+            initialise(
+                target,
+                {"site": "S1", "node": "G7", "kind": "tripod", "zone": 1},
+                tmp_path / "root.pem",
+                tmp_path / "keyring.cose",
+                not_revocations,
+                b"a long test passphrase",
+                clock=ManualClock(TEST_AT),
+            )
+        assert not target.exists() or list(target.iterdir()) == []
