@@ -217,10 +217,16 @@ class NodeState:
         """Open and re-verify ``directory``; ``clock`` gives the site's today for pruning."""
         if not (directory / "node.json").exists():
             raise NodeStateError(f"{directory} is not a node state directory (run gate-node init)")
-        with TinyDB(directory / "node.json") as db:
-            docs = db.table("config").all()
-            held = {d["type"]: d for d in db.table("documents").all()}
-            pins = db.table("pinned").all()
+        try:
+            with TinyDB(directory / "node.json") as db:
+                docs = db.table("config").all()
+                held = {d["type"]: d for d in db.table("documents").all()}
+                pins = db.table("pinned").all()
+        except (TypeError, KeyError, AttributeError):  # valid JSON, but not TinyDB's shape
+            raise NodeStateError(
+                f"{directory}/node.json is not a node document (tables config, documents, "
+                "pinned); restore it or run gate-node init again"
+            ) from None
         if len(docs) != 1:
             raise NodeStateError(f"{directory}/node.json must hold exactly one config document")
         config = validate_config(dict(docs[0]))

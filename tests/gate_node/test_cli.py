@@ -281,6 +281,14 @@ def test_a_broken_node_json_is_one_line_not_a_json_traceback(site, command):
     assert "node.json is not valid JSON" in result.stderr
 
 
+@pytest.mark.parametrize("content", ["[]", '{"config": []}', '"node"'])
+def test_a_node_json_of_the_wrong_shape_is_one_line_too(site, content):
+    (site / "st" / "node.json").write_text(content)
+    result = run("status", "--state-dir", str(site / "st"))
+    one_line_failure(result, 2)
+    assert "node.json" in result.stderr
+
+
 def test_verify_with_a_missing_photo_says_no_such_file_without_opencv_warnings(site):
     result = run("verify", "--state-dir", str(site / "st"), "--image", str(site / "missing.png"))
     one_line_failure(result, 2)
