@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REFUSED_SECRETS = {"", "changethis", "secret", "password", "changeme"}
 ENVIRONMENTS = ("development", "production")
@@ -119,6 +120,13 @@ class Settings:
                 "the sandbox payment channel gives tickets without money: refused with "
                 "SCENIC_ENV=production / 生产环境不能开启沙箱支付"
             )
+        try:
+            ZoneInfo(self.site_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"SCENIC_SITE_TIMEZONE={self.site_timezone!r} is not an IANA time zone such as "
+                "Asia/Shanghai / 时区无效"
+            ) from None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -127,7 +135,9 @@ class Settings:
         db_url = values.get("SCENIC_DB_URL") or f"sqlite:///{state_dir / 'cloud.sqlite'}"
         password = values.get("SCENIC_BROKER_PASSWORD")
         if password is not None and password.lower() in REFUSED_SECRETS:
-            raise ConfigError("SCENIC_BROKER_PASSWORD is a placeholder; set a real secret")
+            raise ConfigError(
+                "SCENIC_BROKER_PASSWORD is a placeholder; set a real secret / 消息服务密码为占位符"
+            )
         try:
             port = int(values.get("SCENIC_BROKER_PORT", "1883"))
         except ValueError:

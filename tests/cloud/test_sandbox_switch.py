@@ -78,3 +78,10 @@ def test_serve_with_the_sandbox_in_production_refuses_to_start_in_one_line(tmp_p
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert "SCENIC_ENV=production" in result.stderr and "生产环境" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_site_time_zone_that_does_not_exist_is_refused_naming_it():
+    from cloud.core.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="Bogus/X"):
+        Settings.from_env({"SCENIC_SITE_TIMEZONE": "Bogus/X"})
