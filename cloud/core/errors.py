@@ -252,9 +252,7 @@ TEXT: dict[Code, Text] = {
     Code.AMOUNT_MISMATCH: Text(
         400, "Paid amount differs from the order total", "支付金额与订单金额不符"
     ),
-    Code.BAD_NOTIFICATION: Text(
-        400, "Payment notification is malformed: {problem}", "支付通知格式错误"
-    ),
+    Code.BAD_NOTIFICATION: Text(400, "Payment notification is malformed", "支付通知格式错误"),
     Code.BAD_NOTIFICATION_SIGNATURE: Text(
         400,
         "Payment notification signature or encryption is not valid",

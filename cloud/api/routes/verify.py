@@ -31,7 +31,7 @@ def verify(
     body: VerifyIn, ctx: Context, db: DB, key: Annotated[ApiKey, Depends(partner)]
 ) -> dict[str, Any]:
     if "verify" not in key.scopes:
-        raise Problem(Code.FORBIDDEN, needs="the verify scope")
+        raise Problem(Code.FORBIDDEN, needs="verify")
     now = ctx.clock.now()
     ring = Keyring(ctx.keyring or [IssuerKey(ctx.issuer.key.kid, ctx.issuer.key.public_key)])
     result = verify_ticket(body.code, ring)

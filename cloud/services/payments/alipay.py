@@ -78,7 +78,7 @@ class AlipayProvider:
                 data,
             )
         except KeyError:
-            raise Problem(Code.BAD_NOTIFICATION, problem="a field is missing") from None
+            raise Problem(Code.BAD_NOTIFICATION) from None
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
@@ -104,8 +104,8 @@ def _fen(yuan: str) -> int:
     try:
         amount = Decimal(yuan)
     except InvalidOperation:
-        raise Problem(Code.BAD_NOTIFICATION, problem="amount is not a number") from None
+        raise Problem(Code.BAD_NOTIFICATION) from None
     fen = amount * 100
     if fen != fen.to_integral_value() or fen < 0:
-        raise Problem(Code.BAD_NOTIFICATION, problem="amount has more than two decimals")
+        raise Problem(Code.BAD_NOTIFICATION)
     return int(fen)

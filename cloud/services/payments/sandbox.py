@@ -63,7 +63,7 @@ class SandboxProvider:
                 data,
             )
         except (ValueError, KeyError, TypeError):
-            raise Problem(Code.BAD_NOTIFICATION, problem="not the sandbox's JSON") from None
+            raise Problem(Code.BAD_NOTIFICATION) from None
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int

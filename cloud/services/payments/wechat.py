@@ -94,9 +94,7 @@ class WechatPayProvider:
                 resource,
             )
         except (KeyError, TypeError, ValueError):
-            raise Problem(
-                Code.BAD_NOTIFICATION, problem="a field is missing or of the wrong type"
-            ) from None
+            raise Problem(Code.BAD_NOTIFICATION) from None
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
