@@ -132,7 +132,7 @@ def settle(
                 db, note, issuer, now, source=source, refuse_unpayable=refuse_unpayable
             )
     except Problem as refusal:
-        if refusal.code != "amount_mismatch":
+        if refusal.code is not Code.AMOUNT_MISMATCH:
             raise
         expected = refusal.extra.get("expected_fen")
         reason = f"amount_mismatch: paid {note.amount_fen} fen of {expected}"
