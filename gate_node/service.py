@@ -176,7 +176,7 @@ class NodeService:
                 self.driver.deny(now_ms)
         except Exception:  # boundary: one read, one answer; the loop goes on
             log.exception("deciding on a read failed")
-            decision = Decision(Reason.BAD_CBOR, detail="internal error")
+            decision = Decision(Reason.INTERNAL_ERROR, detail="internal error (logged)")
         self._record(decision)
 
     def _decide(self, read: Read, now: Any) -> Decision:

@@ -69,6 +69,9 @@ class Reason(StrEnum):
     CAPACITY_FULL = "capacity_full"
     STATE_UNTRUSTED = "state_untrusted"
 
+    # --- our own fault: an unexpected exception caught at a boundary (a bug, logged there) ---
+    INTERNAL_ERROR = "internal_error"
+
     @property
     def admits(self) -> bool:
         return self is Reason.OK
@@ -124,5 +127,8 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.STATE_UNTRUSTED: ReasonText(
         "闸机数据被回退或替换，暂停使用，请联系工作人员",
         "Gate data was rolled back or replaced: lane closed, please call staff",
+    ),
+    Reason.INTERNAL_ERROR: ReasonText(
+        "系统内部错误，请重新扫描或联系工作人员", "Internal error: scan again or call staff"
     ),
 }

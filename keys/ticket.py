@@ -60,7 +60,7 @@ def verify_ticket(text: str, keyring: Keyring) -> Verification:
     try:
         return _verify(text, keyring)
     except Exception as exc:  # boundary: one payload, one answer
-        return Verification(Reason.BAD_CBOR, detail=f"internal: {type(exc).__name__}")
+        return Verification(Reason.INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}")
 
 
 def _verify(text: str, keyring: Keyring) -> Verification:

@@ -9,7 +9,6 @@ Every answer gets the security headers of api/headers.py.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +20,7 @@ from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
 from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")
 PROBLEM = "application/problem+json"
@@ -57,28 +56,21 @@ def create_app(context: CloudContext) -> FastAPI:
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"where": "", "problem": "invalid"}
-        body = Problem(
-            422,
-            "invalid_request",
-            f"{first['where']}: {first['problem']}",
-            f"请求参数有误：{first['where']}",
-            errors=errors,
-        ).body()
-        return JSONResponse(body, status_code=422, media_type=PROBLEM)
+        refusal = Problem(
+            Code.INVALID_REQUEST, where=first["where"], problem=first["problem"], errors=errors
+        )
+        return JSONResponse(refusal.body(), status_code=refusal.status, media_type=PROBLEM)
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        body = Problem(exc.status_code, code, str(exc.detail), "请求无法处理").body()
+        body = framework_problem(exc.status_code, str(exc.detail))
         return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body: dict[str, Any] = Problem(
-            500, "internal_error", "Internal error (logged)", "系统内部错误（已记录）"
-        ).body()
-        return JSONResponse(body, status_code=500, media_type=PROBLEM)
+        refusal = Problem(Code.INTERNAL_ERROR)
+        return JSONResponse(refusal.body(), status_code=refusal.status, media_type=PROBLEM)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

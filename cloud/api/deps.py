@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.client import client_address
 from cloud.api.context import CloudContext
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
 from cloud.models import ApiKey, IdempotencyRecord
 from cloud.services import staff_sessions
@@ -79,7 +79,7 @@ def staff_of(db: Session, ctx: CloudContext, authorization: str | None) -> Staff
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise Problem(401, "unauthenticated", "Sign in first", "请先登录")
+        raise Problem(Code.UNAUTHENTICATED)
     return authorization[7:].strip()
 
 
@@ -88,7 +88,7 @@ def role(*allowed: str) -> Callable[..., Staff]:
 
     def check(who: Annotated[Staff, Depends(staff)]) -> Staff:
         if who.role != "manager" and who.role not in allowed:
-            raise Problem(403, "forbidden", f"Needs role: {', '.join(allowed)}", "无权限执行此操作")
+            raise Problem(Code.FORBIDDEN, needs=", ".join(allowed))
         return who
 
     return check
@@ -96,12 +96,12 @@ def role(*allowed: str) -> Callable[..., Staff]:
 
 def partner(db: DB, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
     if not x_api_key:
-        raise Problem(401, "unauthenticated", "X-Api-Key is required", "缺少接口密钥")
+        raise Problem(Code.UNAUTHENTICATED)
     key = db.scalar(
         select(ApiKey).where(ApiKey.key_hash == token_hash(x_api_key), ApiKey.active.is_(True))
     )
     if key is None:
-        raise Problem(401, "unauthenticated", "Unknown API key", "接口密钥无效")
+        raise Problem(Code.UNAUTHENTICATED)
     return key
 
 
@@ -116,22 +116,12 @@ def replay_or_none(
     if key is None:
         return None
     if not 8 <= len(key) <= 80:
-        raise Problem(
-            422,
-            "bad_idempotency_key",
-            "Idempotency-Key must be 8-80 characters",
-            "幂等键长度须为8-80",
-        )
+        raise Problem(Code.BAD_IDEMPOTENCY_KEY)
     record = db.get(IdempotencyRecord, scoped_key(route, caller, key))
     if record is None:
         return None
     if record.route != route or record.request_hash != request_hash(payload):
-        raise Problem(
-            409,
-            "idempotency_key_reused",
-            "This Idempotency-Key was used for a different request",
-            "该幂等键已用于其他请求",
-        )
+        raise Problem(Code.IDEMPOTENCY_KEY_REUSED)
     return record
 
 

@@ -114,8 +114,10 @@ class InventoryIn(Strict):
             raise ValueError("warn_percent must not exceed stop_percent / 预警比例不能高于限流比例")
         if (self.slot_start is None) != (self.slot_end is None):
             raise ValueError("give slot_start and slot_end together / 时段起止须同时给出")
-        if self.slot_start is not None and self.slot_end is not None and (
-            self.slot_end <= self.slot_start
+        if (
+            self.slot_start is not None
+            and self.slot_end is not None
+            and (self.slot_end <= self.slot_start)
         ):
             raise ValueError("slot_end must be after slot_start / 时段结束须晚于开始")
         return self

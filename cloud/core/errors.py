@@ -1,49 +1,396 @@
-"""Refusals the API returns: one exception family, each a stable code with zh-CN/en messages.
+"""Refusals the API returns: one table of stable codes, each with its HTTP status and zh-CN/en text.
 
-Services raise ``Problem``; the API turns it into RFC 9457 problem JSON::
+Never: decide a status or write a message at the place that refuses. A service raises
+``Problem(Code.SOLD_OUT, inventory_id=7)``; the status and both texts come from ``TEXT``
+below, the only place they are written (as ``keys/reasons.py`` is for the gate). The API turns
+the problem into RFC 9457 problem JSON::
 
-    {"type": "about:blank", "status": 409, "code": "sold_out",
-     "title": "Sold out", "message_zh": "...", "message_en": "..."}
+    {"type": "about:blank", "status": 409, "code": "sold_out", "title": "...",
+     "message_en": "...", "message_zh": "...", "inventory_id": 7}
 
-A 5xx is a bug; anything a client can cause is one of these.
+Details (keyword arguments) go into the body beside the messages and fill the ``{fields}`` of
+the texts; a detail that is a ``Thing`` reads in each language (``what=Thing.ORDER`` gives
+"order not found" and "订单不存在"). Code strings are a contract with clients: never rename one,
+only add. A 5xx is a bug or a broken setup; anything a client can cause is a 4xx.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+
+class Code(StrEnum):
+    """Stable error codes of the cloud API, grouped by the part of it that refuses."""
+
+    # --- the request itself (answered by the app, not a service) ---
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    HTTP_ERROR = "http_error"
+    INTERNAL_ERROR = "internal_error"
+
+    # --- who is asking ---
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    BAD_CREDENTIALS = "bad_credentials"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    WEAK_PASSWORD = "weak_password"
+    PASSWORD_CHANGED = "password_changed"
+
+    # --- idempotent writes ---
+    IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required"
+    BAD_IDEMPOTENCY_KEY = "bad_idempotency_key"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+
+    # --- sites, catalogue and inventory set-up ---
+    BAD_SITE_CODE = "bad_site_code"
+    BAD_TIMEZONE = "bad_timezone"
+    DUPLICATE_SITE = "duplicate_site"
+    DUPLICATE_ZONE = "duplicate_zone"
+    UNKNOWN_ZONE = "unknown_zone"
+    DUPLICATE_CODE = "duplicate_code"
+    PRODUCT_NOT_ISSUABLE = "product_not_issuable"
+    BAD_SLOT = "bad_slot"
+    BAD_INVENTORY_DAY = "bad_inventory_day"
+    DUPLICATE_INVENTORY = "duplicate_inventory"
+
+    # --- issuer keys ---
+    NO_ACTIVE_ISSUER = "no_active_issuer"
+    UNKNOWN_ISSUER_KEY = "unknown_issuer_key"
+    ACTIVE_KEY = "active_key"
+
+    # --- orders and places ---
+    BAD_CHANNEL = "bad_channel"
+    EMPTY_ORDER = "empty_order"
+    TOO_MANY_LINES = "too_many_lines"
+    BAD_QUANTITY = "bad_quantity"
+    NO_PRICE = "no_price"
+    NOT_ON_SALE = "not_on_sale"
+    DAY_PAST = "day_past"
+    SLOT_OVER = "slot_over"
+    DAY_CLOSED = "day_closed"
+    SOLD_OUT = "sold_out"
+    INVENTORY_MISMATCH = "inventory_mismatch"
+    CLIENT_HOLD_LIMIT = "client_hold_limit"
+    HOLDERS_REQUIRED = "holders_required"
+    BAD_ID_NUMBER = "bad_id_number"
+    DUPLICATE_HOLDER = "duplicate_holder"
+    REAL_NAME_BATCH = "real_name_batch"
+
+    # --- payments and payment platforms ---
+    CHANNEL_UNAVAILABLE = "channel_unavailable"
+    CHANNEL_ERROR = "channel_error"
+    NOT_PAYABLE = "not_payable"
+    NOT_PAID = "not_paid"
+    ALREADY_PAID = "already_paid"
+    PAYMENT_IN_PROGRESS = "payment_in_progress"
+    PLACES_GONE = "places_gone"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    BAD_NOTIFICATION = "bad_notification"
+    BAD_NOTIFICATION_SIGNATURE = "bad_notification_signature"
+    STALE_NOTIFICATION = "stale_notification"
+    WRONG_MERCHANT = "wrong_merchant"
+    NO_NOTIFICATIONS = "no_notifications"
+
+    # --- cash and the till ---
+    BAD_AMOUNT = "bad_amount"
+    NO_SHIFT = "no_shift"
+    SHIFT_OPEN = "shift_open"
+    SHIFT_CLOSED = "shift_closed"
+    TILL_SHORT = "till_short"
+    SLOT_MISMATCH = "slot_mismatch"
+    NOT_ENOUGH_CASH = "not_enough_cash"
+
+    # --- refunds and changes ---
+    BAD_TICKET_NUMBER = "bad_ticket_number"
+    NOTHING_TO_REFUND = "nothing_to_refund"
+    TICKET_NOT_VALID = "ticket_not_valid"
+    TICKET_USED = "ticket_used"
+    REFUND_WINDOW_CLOSED = "refund_window_closed"
+    CHANGE_WINDOW_CLOSED = "change_window_closed"
+    REFUND_TOO_LARGE = "refund_too_large"
+    REFUND_AT_WINDOW = "refund_at_window"
+    NOT_CHANGEABLE = "not_changeable"
+    BAD_TARGET = "bad_target"
+    PRICE_DIFFERS = "price_differs"
+
+    @property
+    def text(self) -> Text:
+        return TEXT[self]
+
+
+class Text(NamedTuple):
+    """The HTTP status of a code and its texts; ``{fields}`` are filled from the details."""
+
+    status: int
+    en: str
+    zh: str
+
+
+TEXT: dict[Code, Text] = {
+    Code.INVALID_REQUEST: Text(422, "{where}: {problem}", "请求参数有误：{where}"),
+    Code.NOT_FOUND: Text(404, "{what} not found", "{what}不存在"),
+    Code.METHOD_NOT_ALLOWED: Text(405, "Method not allowed here", "该地址不支持此请求方法"),
+    # Only the framework raises this, with a status of its own (see ``framework_problem``).
+    Code.HTTP_ERROR: Text(400, "The request cannot be handled: {detail}", "请求无法处理"),
+    Code.INTERNAL_ERROR: Text(500, "Internal error (logged)", "系统内部错误（已记录）"),
+    Code.UNAUTHENTICATED: Text(
+        401,
+        "Sign in first: the session or API key is missing, expired or not valid",
+        "请先登录：登录状态或接口密钥缺失、已失效或无效",
+    ),
+    Code.FORBIDDEN: Text(403, "Not allowed: needs {needs}", "无权限执行此操作"),
+    Code.BAD_CREDENTIALS: Text(401, "Wrong username or password", "用户名或密码错误"),
+    Code.TOO_MANY_ATTEMPTS: Text(
+        429,
+        "Too many failed sign-ins; try again in {retry_after} s",
+        "登录失败次数过多，请{retry_after}秒后再试",
+    ),
+    Code.WEAK_PASSWORD: Text(
+        422, "A password needs at least {least} characters", "密码至少需要{least}个字符"
+    ),
+    Code.PASSWORD_CHANGED: Text(409, "The password was changed meanwhile", "密码已被他人修改"),
+    Code.IDEMPOTENCY_KEY_REQUIRED: Text(
+        428, "Send an Idempotency-Key header with every order", "下单须携带幂等键"
+    ),
+    Code.BAD_IDEMPOTENCY_KEY: Text(
+        422, "Idempotency-Key must be 8-80 characters", "幂等键长度须为8-80"
+    ),
+    Code.IDEMPOTENCY_KEY_REUSED: Text(
+        409, "This Idempotency-Key was used for a different request", "该幂等键已用于其他请求"
+    ),
+    Code.BAD_SITE_CODE: Text(
+        422, "A site code is 1-32 letters, digits, - or _", "景区编码须为1-32位字母、数字、-或_"
+    ),
+    Code.BAD_TIMEZONE: Text(422, "Unknown time zone {timezone}", "时区{timezone}无效"),
+    Code.DUPLICATE_SITE: Text(409, "Site {site} exists", "景区{site}已存在"),
+    Code.DUPLICATE_ZONE: Text(409, "Zone {zone} exists", "园区{zone}已存在"),
+    Code.UNKNOWN_ZONE: Text(422, "Site {site} has no zone {zone}", "景区没有园区{zone}"),
+    Code.DUPLICATE_CODE: Text(
+        409, "Product code {product_code} exists", "产品编码{product_code}已存在"
+    ),
+    Code.PRODUCT_NOT_ISSUABLE: Text(
+        422,
+        "No ticket could carry this product: {reason}",
+        "票面无法表示该产品设置（超出门票允许的范围）",
+    ),
+    Code.BAD_SLOT: Text(
+        422, "slot_start and slot_end go together, start < end", "时段起止须成对且开始早于结束"
+    ),
+    Code.BAD_INVENTORY_DAY: Text(
+        422,
+        "The day and the validity after it must lie between {first} and {last}",
+        "日期及其有效期须在{first}至{last}之间",
+    ),
+    Code.DUPLICATE_INVENTORY: Text(409, "That day and slot already exist", "该日期时段库存已存在"),
+    Code.NO_ACTIVE_ISSUER: Text(
+        500,
+        "Exactly one issuer key must be active in {registry} (active: {active})",
+        "必须有且仅有一个签发密钥处于启用状态",
+    ),
+    Code.UNKNOWN_ISSUER_KEY: Text(404, "No issuer key {kid}", "签发密钥{kid}不存在"),
+    Code.ACTIVE_KEY: Text(
+        409, "Rotate first: the active key cannot be retired", "请先轮换：启用中的密钥不能停用"
+    ),
+    Code.BAD_CHANNEL: Text(422, "channel must be one of {channels}", "销售渠道无效"),
+    Code.EMPTY_ORDER: Text(422, "An order needs at least one line", "订单不能为空"),
+    Code.TOO_MANY_LINES: Text(422, "An order has at most {most} lines", "每个订单最多{most}行"),
+    Code.BAD_QUANTITY: Text(
+        422,
+        "Quantity must be {least} to {most}, all lines together",
+        "数量须为{least}-{most}（各行合计）",
+    ),
+    Code.NO_PRICE: Text(422, "No {price_type} price for this product", "该产品无此票种价格"),
+    Code.NOT_ON_SALE: Text(409, "This product is not on sale here", "该产品不在售"),
+    Code.DAY_PAST: Text(409, "That day is over", "所选日期已过"),
+    Code.SLOT_OVER: Text(409, "That time slot is over", "所选时段已结束"),
+    Code.DAY_CLOSED: Text(409, "The site is closed that day", "该日闭园"),
+    Code.SOLD_OUT: Text(
+        409, "Not enough places left for this day or time slot", "该日期或时段余票不足"
+    ),
+    Code.INVENTORY_MISMATCH: Text(
+        409, "These places were already given back; nothing was changed", "名额已释放，未做任何更改"
+    ),
+    Code.CLIENT_HOLD_LIMIT: Text(
+        429,
+        "Unpaid orders from this address already hold {held} places (at most {limit}): "
+        "pay for them or let them expire",
+        "该地址未支付订单已占{held}张（上限{limit}张），请先支付或等待释放",
+    ),
+    Code.HOLDERS_REQUIRED: Text(
+        422,
+        "A real-name product needs one ID number per ticket, one ticket each",
+        "实名制产品须每张票登记一个身份证号",
+    ),
+    Code.BAD_ID_NUMBER: Text(422, "An ID number is not valid (check character)", "身份证号码无效"),
+    Code.DUPLICATE_HOLDER: Text(
+        409,
+        "This ID already holds a ticket for that day (one person, one ticket)",
+        "该身份证当日已购票（一人一票）",
+    ),
+    Code.REAL_NAME_BATCH: Text(
+        422, "Real-name tickets need one ID each: not in batches", "实名票不能批量出票"
+    ),
+    Code.CHANNEL_UNAVAILABLE: Text(
+        422, "Payment channel {channel} is not configured here", "该支付渠道未开通"
+    ),
+    Code.CHANNEL_ERROR: Text(502, "{channel} refused the {action}", "{channel}未受理（{action}）"),
+    Code.NOT_PAYABLE: Text(
+        409, "The order is {order_status}: it cannot be paid", "订单当前不可支付"
+    ),
+    Code.NOT_PAID: Text(409, "No payment was made for this order", "该订单未支付"),
+    Code.ALREADY_PAID: Text(
+        409,
+        "This order is already {order_status}: do not take the money",
+        "该订单已支付或已处理，请勿收款",
+    ),
+    Code.PAYMENT_IN_PROGRESS: Text(409, "This payment is being applied", "支付处理中"),
+    Code.PLACES_GONE: Text(
+        409,
+        "The hold expired and its places are sold: do not take the money",
+        "订单已过期且余票已售出，请勿收款",
+    ),
+    Code.AMOUNT_MISMATCH: Text(
+        400, "Paid amount differs from the order total", "支付金额与订单金额不符"
+    ),
+    Code.BAD_NOTIFICATION: Text(400, "Payment notification is malformed", "支付通知格式错误"),
+    Code.BAD_NOTIFICATION_SIGNATURE: Text(
+        400,
+        "Payment notification signature or encryption is not valid",
+        "支付通知验签或解密失败",
+    ),
+    Code.STALE_NOTIFICATION: Text(
+        400, "Notification timestamp is too old or new", "支付通知时间戳无效"
+    ),
+    Code.WRONG_MERCHANT: Text(
+        400, "Notification is for another merchant or app", "通知不属于本商户或应用"
+    ),
+    Code.NO_NOTIFICATIONS: Text(400, "Cash has no platform notifications", "现金支付无平台通知"),
+    Code.BAD_AMOUNT: Text(422, "The float cannot be negative", "备用金不能为负"),
+    Code.NO_SHIFT: Text(409, "Open a shift before taking cash", "请先开班"),
+    Code.SHIFT_OPEN: Text(409, "This cashier already has an open shift", "已有未结班次"),
+    Code.SHIFT_CLOSED: Text(409, "This shift is already closed", "班次已结束"),
+    Code.SLOT_MISMATCH: Text(
+        422,
+        "A {kind} product sells places per day, not per time slot",
+        "非分时票按日设置库存，不能设置时段",
+    ),
+    Code.TILL_SHORT: Text(
+        409,
+        "This till holds too little cash to pay out {refund_yuan} yuan: refund at a till that does",
+        "本钱箱现金不足，无法退还{refund_yuan}元，请到现金充足的窗口退款",
+    ),
+    Code.NOT_ENOUGH_CASH: Text(422, "Cash tendered is less than the total", "收款金额不足"),
+    Code.BAD_TICKET_NUMBER: Text(422, "A ticket number is hexadecimal", "票号格式错误"),
+    Code.NOTHING_TO_REFUND: Text(409, "No valid tickets to refund", "没有可退的门票"),
+    Code.TICKET_NOT_VALID: Text(
+        409, "Ticket {ticket} was already refunded or changed", "门票{ticket}已退票或改签"
+    ),
+    Code.TICKET_USED: Text(
+        409, "Ticket {ticket} has been used at a gate", "门票{ticket}已检票入园"
+    ),
+    Code.REFUND_WINDOW_CLOSED: Text(
+        409, "Refunds close {hours} h before the day", "退票须在游玩日前{hours}小时办理"
+    ),
+    Code.CHANGE_WINDOW_CLOSED: Text(
+        409, "Changes close {hours} h before the day", "改签须在游玩日前{hours}小时办理"
+    ),
+    Code.REFUND_TOO_LARGE: Text(409, "Refunds would exceed the payment", "退款超过实付"),
+    Code.REFUND_AT_WINDOW: Text(
+        409, "Cash payments are refunded at the window", "现金支付请到售票窗口退款"
+    ),
+    Code.NOT_CHANGEABLE: Text(409, "This product cannot be changed", "该产品不可改签"),
+    Code.BAD_TARGET: Text(
+        422, "Change to a day or slot of the same product", "只能改签到同一产品的其他日期或时段"
+    ),
+    Code.PRICE_DIFFERS: Text(
+        409,
+        "That day has another price (peak day): refund and buy again",
+        "目标日期票价不同（高峰日），请退票后重新购买",
+    ),
+}
+
+
+class Thing(StrEnum):
+    """What a detail names, in both languages (``what=Thing.ORDER`` in a ``not_found``)."""
+
+    ORDER = "order"
+    BATCH_ORDER = "batch order"
+    TICKET = "ticket"
+    PRODUCT = "product"
+    INVENTORY = "inventory"
+    SITE = "site"
+    USER = "user"
+    PAYMENT_CHANNEL = "payment channel"
+    PAGE = "page"
+    WECHAT_PAY = "WeChat Pay"
+    ALIPAY = "Alipay"
+    SANDBOX = "Sandbox"
+    ORDER_REQUEST = "order request"
+    REFUND = "refund"
+
+    @property
+    def zh(self) -> str:
+        return THING_ZH[self]
+
+
+THING_ZH: dict[Thing, str] = {
+    Thing.ORDER: "订单",
+    Thing.BATCH_ORDER: "批量订单",
+    Thing.TICKET: "门票",
+    Thing.PRODUCT: "产品",
+    Thing.INVENTORY: "场次库存",
+    Thing.SITE: "景区",
+    Thing.USER: "用户",
+    Thing.PAYMENT_CHANNEL: "支付渠道",
+    Thing.PAGE: "页面",
+    Thing.WECHAT_PAY: "微信支付",
+    Thing.ALIPAY: "支付宝",
+    Thing.SANDBOX: "沙箱",
+    Thing.ORDER_REQUEST: "下单",
+    Thing.REFUND: "退款",
+}
 
 
 class Problem(Exception):
-    """A refusal; ``extra`` goes into the body, ``headers`` (e.g. Retry-After) onto the answer."""
+    """A refusal by code; ``details`` go into the body and fill the texts, ``headers`` (e.g.
+    Retry-After) go onto the answer."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        en: str,
-        zh: str,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(f"{code}: {en}")
-        self.headers = headers or {}
-        self.status = status
+    def __init__(self, code: Code, headers: dict[str, str] | None = None, **details: Any) -> None:
+        text = TEXT[code]
         self.code = code
-        self.en = en
-        self.zh = zh
-        self.extra = extra
+        self.status = text.status
+        self.en = text.en.format_map({k: str(v) for k, v in details.items()})
+        self.zh = text.zh.format_map(
+            {k: v.zh if isinstance(v, Thing) else str(v) for k, v in details.items()}
+        )
+        self.headers = headers or {}
+        self.extra = details
+        super().__init__(f"{code}: {self.en}")
 
     def body(self) -> dict[str, Any]:
         return {
             "type": "about:blank",
             "status": self.status,
-            "code": self.code,
+            "code": str(self.code),
             "title": self.en,
             "message_en": self.en,
             "message_zh": self.zh,
-            **self.extra,
+            **{k: str(v) if isinstance(v, Thing) else v for k, v in self.extra.items()},
         }
 
 
-def not_found(what: str, zh: str) -> Problem:
-    return Problem(404, "not_found", f"{what} not found", f"{zh}不存在")
+def not_found(what: Thing, **details: Any) -> Problem:
+    """404 ``not_found`` naming what is missing, in both languages."""
+    return Problem(Code.NOT_FOUND, what=what, **details)
+
+
+def framework_problem(status: int, detail: str) -> dict[str, Any]:
+    """The body for an error Starlette raised itself (no route, wrong method, unreadable body):
+    the one place a status comes from outside ``TEXT``, because the framework chose it."""
+    if status == 404:
+        return Problem(Code.NOT_FOUND, what=Thing.PAGE).body()
+    if status == 405:
+        return Problem(Code.METHOD_NOT_ALLOWED).body()
+    return {**Problem(Code.HTTP_ERROR, detail=detail).body(), "status": status}

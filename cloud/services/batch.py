@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Inventory, Order, OrderItem, Payment, Price, Product, Site, Ticket
 from cloud.services import inventory
 from cloud.services.audit import audit
@@ -52,24 +52,17 @@ def issue_batch(
     progress: Callable[[int], None] = lambda done: None,
 ) -> Batch:
     if not 1 <= count <= 1_000_000:
-        raise Problem(422, "bad_quantity", "A batch is 1 to 1,000,000 tickets", "批量数量无效")
+        raise Problem(Code.BAD_QUANTITY, least=1, most=1_000_000)
     with sessions.begin() as db:
         stock = db.get(Inventory, inventory_id)
         if stock is None:
-            raise not_found("inventory", "场次库存")
+            raise not_found(Thing.INVENTORY)
         product = db.get(Product, stock.product_id)
         price = db.get(Price, (stock.product_id, price_type))
         if product is None or price is None:
-            raise Problem(
-                422, "no_price", f"No {price_type} price for this product", "无此票种价格"
-            )
+            raise Problem(Code.NO_PRICE, price_type=price_type)
         if product.real_name:
-            raise Problem(
-                422,
-                "real_name_batch",
-                "Real-name tickets need one ID each: not in batches",
-                "实名票不能批量出票",
-            )
+            raise Problem(Code.REAL_NAME_BATCH)
         place = db.get(Site, product.site)
         site_zone = ZoneInfo(place.timezone if place else "Asia/Shanghai")
         inventory.reserve(db, inventory_id, count)
@@ -131,7 +124,7 @@ def resume_batch(
     with sessions() as db:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None:
-            raise not_found("order", "订单")
+            raise not_found(Thing.ORDER)
         item = db.scalar(select(OrderItem).where(OrderItem.order_id == order.id))
         assert item is not None
         product = db.get(Product, item.product_id)
@@ -179,7 +172,7 @@ def find_batch(sessions: sessionmaker[Session], order_no: str) -> Batch:
     with sessions() as db:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None or order.channel != "distributor":
-            raise not_found("batch order", "批量订单")
+            raise not_found(Thing.BATCH_ORDER)
         issued = db.scalar(
             select(func.count()).select_from(Ticket).where(Ticket.order_id == order.id)
         )

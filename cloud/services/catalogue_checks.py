@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from cloud.core.errors import Problem
-from keys.claims import DAY_MIN, ClaimError, TicketClaims
+from cloud.core.errors import Code, Problem
+from keys.claims import DAY_MAX, DAY_MIN, ClaimError, TicketClaims
 
 HORIZON = timedelta(days=3 * 366)  # three years of advance sales: annual passes, next season
 _PROBE_ID = bytes(8)  # a ticket id of the real length; the probe is never signed
@@ -22,20 +22,21 @@ def check_product(
     validity_days: int, entries: int, entries_per_day: int | None, zones: list[int] | None
 ) -> None:
     """422 ``product_not_issuable`` if no ticket could carry this product's rules."""
-    _probe(DAY_MIN, validity_days, entries, entries_per_day, zones)
+    try:
+        _probe(DAY_MIN, validity_days, entries, entries_per_day, zones)
+    except (ClaimError, OverflowError) as exc:
+        raise Problem(Code.PRODUCT_NOT_ISSUABLE, reason=str(exc)) from None
 
 
 def check_inventory_day(day: date, validity_days: int, today: date) -> None:
     """422 ``bad_inventory_day`` unless ``day`` is within the sales horizon and a ticket
     from it (``validity_days`` long) ends within the days a ticket can name."""
     if not DAY_MIN <= day <= today + HORIZON:
-        raise Problem(
-            422,
-            "bad_inventory_day",
-            f"The day must be between {DAY_MIN} and {today + HORIZON}",
-            f"日期须在{DAY_MIN}至{today + HORIZON}之间",
-        )
-    _probe(day, validity_days, 1, None, None, code="bad_inventory_day")
+        raise Problem(Code.BAD_INVENTORY_DAY, first=f"{DAY_MIN}", last=f"{today + HORIZON}")
+    try:
+        _probe(day, validity_days, 1, None, None)
+    except (ClaimError, OverflowError):
+        raise Problem(Code.BAD_INVENTORY_DAY, first=f"{DAY_MIN}", last=f"{DAY_MAX}") from None
 
 
 def check_slot_fits_product(kind: str, has_slot: bool) -> None:
@@ -43,12 +44,7 @@ def check_slot_fits_product(kind: str, has_slot: bool) -> None:
     (A timed product may also have a row without a slot: the day's total, taken together
     with the slot's place, services/inventory.py.)"""
     if kind != "timed" and has_slot:
-        raise Problem(
-            422,
-            "slot_mismatch",
-            f"A {kind} product sells places per day, not per time slot",
-            "非分时票按日设置库存，不能设置时段",
-        )
+        raise Problem(Code.SLOT_MISMATCH, kind=kind)
 
 
 def _probe(
@@ -57,22 +53,14 @@ def _probe(
     entries: int,
     entries_per_day: int | None,
     zones: list[int] | None,
-    code: str = "product_not_issuable",
 ) -> None:
-    try:
-        TicketClaims(
-            ticket_id=_PROBE_ID,
-            product=1,
-            valid_from=first,
-            valid_until=first + timedelta(days=max(1, validity_days) - 1),
-            entries=entries,
-            entries_per_day=entries_per_day,
-            zones=tuple(zones) if zones else None,
-        )
-    except (ClaimError, OverflowError) as exc:
-        raise Problem(
-            422,
-            code,
-            f"No ticket could carry this: {exc}",
-            "票面无法表示该设置（超出门票允许的范围）",
-        ) from None
+    """Build the claims a ticket would get; ``ClaimError``/``OverflowError`` if none could."""
+    TicketClaims(
+        ticket_id=_PROBE_ID,
+        product=1,
+        valid_from=first,
+        valid_until=first + timedelta(days=max(1, validity_days) - 1),
+        entries=entries,
+        entries_per_day=entries_per_day,
+        zones=tuple(zones) if zones else None,
+    )

@@ -20,17 +20,12 @@ from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.models import HolderClaim, Ticket
 
 
 def duplicate_holder() -> Problem:
-    return Problem(
-        409,
-        "duplicate_holder",
-        "This ID already holds a ticket for that day (one person, one ticket)",
-        "该身份证当日已购票（一人一票）",
-    )
+    return Problem(Code.DUPLICATE_HOLDER)
 
 
 def claim(session: Session, order_id: int, product_id: int, day: date, ref: bytes) -> bool:

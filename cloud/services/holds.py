@@ -32,7 +32,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.models import Inventory, Order, OrderItem
 from cloud.services import holder_claims, inventory
 
@@ -133,15 +133,7 @@ def check_client(
         .where(Order.client == client, Order.status == "pending", Order.expires_at >= now)
     )
     if int(held or 0) + places > limit:
-        raise Problem(
-            429,
-            "client_hold_limit",
-            f"Unpaid orders from this address already hold {held} places (at most {limit}): "
-            "pay for them or let them expire",
-            f"该地址未支付订单已占{held}张（上限{limit}张），请先支付或等待释放",
-            held=int(held or 0),
-            limit=limit,
-        )
+        raise Problem(Code.CLIENT_HOLD_LIMIT, held=int(held or 0), limit=limit)
 
 
 class Expirer:

@@ -19,7 +19,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.models import Inventory
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def reserve(session: Session, inventory_id: int, places: int) -> None:
     """Take ``places`` (and the day's, for a slot) or raise ``sold_out`` (409) having changed
     nothing."""
     if places < 1:
-        raise Problem(422, "bad_quantity", "Quantity must be at least 1", "数量至少为1")
+        raise Problem(Code.BAD_QUANTITY, least=1, most=places)
     _take(session, inventory_id, places)
     day_row = _day_row_of(session, inventory_id)
     if day_row is not None:
@@ -59,13 +59,7 @@ def _take(session: Session, inventory_id: int, places: int) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(
-            409,
-            "sold_out",
-            "Not enough places left for this day or time slot",
-            "该日期或时段余票不足",
-            inventory_id=inventory_id,
-        )
+        raise Problem(Code.SOLD_OUT, inventory_id=inventory_id)
 
 
 def _give(session: Session, inventory_id: int, places: int) -> None:
@@ -81,13 +75,7 @@ def _give(session: Session, inventory_id: int, places: int) -> None:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.error("releasing %d places of inventory %d: fewer are taken", places, inventory_id)
-        raise Problem(
-            409,
-            "inventory_mismatch",
-            "These places were already given back; nothing was changed",
-            "名额已释放，未做任何更改",
-            inventory_id=inventory_id,
-        )
+        raise Problem(Code.INVENTORY_MISMATCH, inventory_id=inventory_id)
 
 
 def _day_row_of(session: Session, inventory_id: int) -> int | None:

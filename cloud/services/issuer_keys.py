@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.models import Site
 from cloud.services.downlink_documents import signed_keyring
 from keys import keystore
@@ -64,11 +64,9 @@ def load_keys(state_dir: Path, passphrase: bytes) -> tuple[keystore.SigningKey, 
     active = [kid for kid, state in registry.items() if state == "active"]
     if len(active) != 1:
         raise Problem(
-            500,
-            "no_active_issuer",
-            f"Exactly one issuer key must be active in {registry_path(state_dir)} "
-            f"(active: {', '.join(active) or 'none'})",
-            "必须有且仅有一个签发密钥处于启用状态",
+            Code.NO_ACTIVE_ISSUER,
+            registry=str(registry_path(state_dir)),
+            active=", ".join(active) or "none",
         )
     keys = {
         kid: keystore.load(key_file(state_dir, kid), passphrase)
@@ -94,14 +92,9 @@ def rotate(state_dir: Path, passphrase: bytes) -> str:
 def retire(state_dir: Path, kid: str) -> None:
     registry = read_registry(state_dir)
     if kid not in registry:
-        raise Problem(404, "not_found", f"No issuer key {kid}", "签发密钥不存在")
+        raise Problem(Code.UNKNOWN_ISSUER_KEY, kid=kid)
     if registry[kid] == "active":
-        raise Problem(
-            409,
-            "active_key",
-            "Rotate first: the active key cannot be retired",
-            "请先轮换：启用中的密钥不能停用",
-        )
+        raise Problem(Code.ACTIVE_KEY)
     registry[kid] = "retired"
     _write(state_dir, registry)
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site
 from cloud.services import holder_claims, holds, inventory
 from cloud.services.personal_data import PersonalData
@@ -62,14 +62,12 @@ def create_order(
     """Hold places for ``lines``. ``client`` is the anonymous buyer's address (None when staff
     sell): its unpaid places count against ``limits.client_places``."""
     if channel not in CHANNELS:
-        raise Problem(
-            422, "bad_channel", f"channel must be one of {', '.join(CHANNELS)}", "销售渠道无效"
-        )
+        raise Problem(Code.BAD_CHANNEL, channels=", ".join(CHANNELS))
     if not lines:
-        raise Problem(422, "empty_order", "An order needs at least one line", "订单不能为空")
+        raise Problem(Code.EMPTY_ORDER)
     place = session.get(Site, site)
     if place is None:
-        raise not_found("site", "景区")
+        raise not_found(Thing.SITE)
     _check_size(session, lines, limits)
     places = sum(line.quantity for line in lines)
     holds.check_client(session, client, places, limits.client_places, now)
@@ -102,12 +100,7 @@ def _check_size(session: Session, lines: list[LineRequest], limits: holds.HoldLi
     """An order has at most ``limits.max_lines`` lines, and a product's ``max_per_order``
     counts every line of it (else 50 lines of 20 hold 1,000 places)."""
     if len(lines) > limits.max_lines:
-        raise Problem(
-            422,
-            "too_many_lines",
-            f"An order has at most {limits.max_lines} lines",
-            f"每个订单最多{limits.max_lines}行",
-        )
+        raise Problem(Code.TOO_MANY_LINES, most=limits.max_lines)
     per_product: dict[int, int] = {}
     for line in lines:
         stock = session.get(Inventory, line.inventory_id)
@@ -116,12 +109,7 @@ def _check_size(session: Session, lines: list[LineRequest], limits: holds.HoldLi
     for product_id, quantity in per_product.items():
         product = session.get(Product, product_id)
         if product is not None and quantity > product.max_per_order:
-            raise Problem(
-                422,
-                "bad_quantity",
-                f"An order holds at most {product.max_per_order} of a product, all lines together",
-                f"每个订单同一产品最多{product.max_per_order}张（各行合计）",
-            )
+            raise Problem(Code.BAD_QUANTITY, least=1, most=product.max_per_order)
 
 
 def check_bookable(session: Session, stock: Inventory, place: Site, local_now: datetime) -> None:
@@ -129,16 +117,16 @@ def check_bookable(session: Session, stock: Inventory, place: Site, local_now: d
     for a new order and for a date change alike."""
     today = local_now.date()
     if stock.day < today:
-        raise Problem(409, "day_past", "That day is over", "所选日期已过")
+        raise Problem(Code.DAY_PAST)
     if (
         stock.has_slot
         and stock.day == today
         and local_now.hour * 60 + local_now.minute >= stock.slot_end
     ):
-        raise Problem(409, "slot_over", "That time slot is over", "所选时段已结束")
+        raise Problem(Code.SLOT_OVER)
     calendar = session.get(CalendarDay, (place.code, stock.day))
     if calendar is not None and calendar.closed:
-        raise Problem(409, "day_closed", "The site is closed that day", "该日闭园")
+        raise Problem(Code.DAY_CLOSED)
 
 
 def _line(
@@ -152,24 +140,17 @@ def _line(
 ) -> OrderItem:
     stock = session.get(Inventory, line.inventory_id)
     if stock is None:
-        raise not_found("inventory", "场次库存")
+        raise not_found(Thing.INVENTORY)
     product = session.get(Product, stock.product_id)
     if product is None or not product.active or product.site != place.code:
-        raise Problem(409, "not_on_sale", "This product is not on sale here", "该产品不在售")
+        raise Problem(Code.NOT_ON_SALE)
     if not 1 <= line.quantity <= product.max_per_order:
-        raise Problem(
-            422,
-            "bad_quantity",
-            f"Quantity must be 1-{product.max_per_order}",
-            f"数量须为1-{product.max_per_order}",
-        )
+        raise Problem(Code.BAD_QUANTITY, least=1, most=product.max_per_order)
     check_bookable(session, stock, place, local_now)
     calendar = session.get(CalendarDay, (place.code, stock.day))
     price = session.get(Price, (product.id, line.price_type))
     if price is None:
-        raise Problem(
-            422, "no_price", f"No {line.price_type} price for this product", "该票种无此价格"
-        )
+        raise Problem(Code.NO_PRICE, price_type=line.price_type)
     unit = (
         price.peak_amount_fen
         if calendar and calendar.peak and price.peak_amount_fen
@@ -202,21 +183,11 @@ def _holders(
     if not product.real_name:
         return None
     if len(line.holders) != line.quantity or line.group_ticket:
-        raise Problem(
-            422,
-            "holders_required",
-            "A real-name product needs one ID number per ticket, one ticket each",
-            "实名制产品须每张票登记一个身份证号",
-        )
+        raise Problem(Code.HOLDERS_REQUIRED)
     refs = []
     for number in line.holders:
         if not valid_id_number(number):
-            raise Problem(
-                422,
-                "bad_id_number",
-                "An ID number is not valid (check character)",
-                "身份证号码无效",
-            )
+            raise Problem(Code.BAD_ID_NUMBER)
         refs.append(holder_ref(salt, "id_card", number))
     holder_claims.claim_holders(session, order.id, product.id, stock.day, refs)
     return [

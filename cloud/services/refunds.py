@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import (
     CalendarDay,
     CashierShift,
@@ -79,7 +79,9 @@ def refund_tickets(
     is refunded only by a cashier with an open ``shift``, whose till pays it out."""
     order, site = _order(session, order_no)
     tickets = _tickets(session, order, ticket_numbers)
-    products = [_refundable(session, ticket, site, now, "refund") for ticket in tickets]
+    products = [
+        _refundable(session, ticket, site, now, Code.REFUND_WINDOW_CLOSED) for ticket in tickets
+    ]
     payment = session.scalar(
         select(Payment).where(
             Payment.order_id == order.id,
@@ -87,14 +89,9 @@ def refund_tickets(
         )
     )
     if payment is None:
-        raise Problem(409, "not_paid", "This order has no payment to refund", "订单无可退款项")
+        raise Problem(Code.NOT_PAID)
     if payment.provider not in providers:
-        raise Problem(
-            409,
-            "channel_unavailable",
-            f"{payment.provider} is not configured here: cannot refund",
-            "原支付渠道未开通，无法退款",
-        )
+        raise Problem(Code.CHANNEL_UNAVAILABLE, channel=payment.provider)
     refund_fen = fee_fen = 0
     for ticket, product in zip(tickets, products, strict=True):
         fee = ticket.unit_fen * product.refund_fee_percent // 100
@@ -122,12 +119,7 @@ def refund_tickets(
     refund.refund_no = f"RF{refund.id}"
     if payment.provider == "cash":
         if shift is None:
-            raise Problem(
-                409,
-                "refund_at_window",
-                "Cash payments are refunded at the window",
-                "现金支付请到售票窗口退款",
-            )
+            raise Problem(Code.REFUND_AT_WINDOW)
         cash.credit(session, shift.id, out_fen=refund_fen)
     remaining = session.scalar(
         select(Ticket.id).where(Ticket.order_id == order.id, Ticket.status == "valid")
@@ -156,12 +148,7 @@ def _retire(session: Session, ticket: Ticket, status: str, **values: object) -> 
         .execution_options(synchronize_session=False)
     )
     if retired.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(
-            409,
-            "ticket_not_valid",
-            f"Ticket {ticket.ticket_id.hex().upper()} was already refunded or changed",
-            f"门票{ticket.ticket_id.hex().upper()}已退票或改签",
-        )
+        raise Problem(Code.TICKET_NOT_VALID, ticket=ticket.ticket_id.hex().upper())
     session.refresh(ticket)
 
 
@@ -182,7 +169,7 @@ def _count_refund(
         .execution_options(synchronize_session=False)
     )
     if counted.rowcount != 1 or marked.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(409, "refund_too_large", "Refunds would exceed the payment", "退款超过实付")
+        raise Problem(Code.REFUND_TOO_LARGE)
     session.refresh(order)
 
 
@@ -204,30 +191,20 @@ def change_ticket(
         .execution_options(populate_existing=True)
     )
     if ticket is None:
-        raise not_found("ticket", "门票")
+        raise not_found(Thing.TICKET)
     order, site = _order(session, None, order_id=ticket.order_id)
-    product = _refundable(session, ticket, site, now, "change")
+    product = _refundable(session, ticket, site, now, Code.CHANGE_WINDOW_CLOSED)
     if not product.changeable:
-        raise Problem(409, "not_changeable", "This product cannot be changed", "该产品不可改签")
+        raise Problem(Code.NOT_CHANGEABLE)
     target = session.get(Inventory, inventory_id)
     if target is None or target.product_id != product.id:
-        raise Problem(
-            422,
-            "bad_target",
-            "Change to a day or slot of the same product",
-            "只能改签到同一产品的其他日期或时段",
-        )
+        raise Problem(Code.BAD_TARGET)
     check_bookable(session, target, site, now.astimezone(ZoneInfo(site.timezone)))
     if (
         _unit_price(session, product, target, item_price_type(session, ticket))
         != ticket.unit_fen // ticket.people
     ):
-        raise Problem(
-            409,
-            "price_differs",
-            "That day has another price (peak day): refund and buy again",
-            "目标日期票价不同（高峰日），请退票后重新购买",
-        )
+        raise Problem(Code.PRICE_DIFFERS)
     holder_claims.move(session, ticket, target.day)
     inventory.reserve(session, target.id, ticket.people)
     inventory.release(session, ticket.inventory_id, ticket.people)
@@ -281,15 +258,12 @@ def _unit_price(session: Session, product: Product, stock: Inventory, price_type
     return price.amount_fen
 
 
-def _refundable(session: Session, ticket: Ticket, site: Site, now: datetime, what: str) -> Product:
+def _refundable(
+    session: Session, ticket: Ticket, site: Site, now: datetime, too_late: Code
+) -> Product:
     number = ticket.ticket_id.hex().upper()
     if ticket.status != "valid":
-        raise Problem(
-            409,
-            "ticket_not_valid",
-            f"Ticket {number} was already {ticket.status}",
-            f"门票{number}已{'退票' if ticket.status == 'refunded' else '改签'}",
-        )
+        raise Problem(Code.TICKET_NOT_VALID, ticket=number, ticket_status=ticket.status)
     used = session.scalar(
         select(GateEventRecord.id).where(
             GateEventRecord.site == site.code,
@@ -298,25 +272,14 @@ def _refundable(session: Session, ticket: Ticket, site: Site, now: datetime, wha
         )
     )
     if used:
-        raise Problem(
-            409,
-            "ticket_used",
-            f"Ticket {number} has been used at a gate",
-            f"门票{number}已检票入园",
-        )
+        raise Problem(Code.TICKET_USED, ticket=number)
     product = session.get(Product, ticket.product_id)
     assert product is not None
     visit_starts = datetime.combine(
         ticket.valid_from, datetime.min.time(), tzinfo=ZoneInfo(site.timezone)
     )
     if now > visit_starts - timedelta(hours=product.refund_until_hours):
-        raise Problem(
-            409,
-            f"{what}_window_closed",
-            f"{what.capitalize()}s close {product.refund_until_hours} h before the day",
-            f"{'退票' if what == 'refund' else '改签'}须在游玩日前"
-            f"{product.refund_until_hours}小时办理",
-        )
+        raise Problem(too_late, hours=product.refund_until_hours)
     return product
 
 
@@ -329,7 +292,7 @@ def _order(
     )
     order = session.scalar(query)
     if order is None:
-        raise not_found("order", "订单")
+        raise not_found(Thing.ORDER)
     site = session.get(Site, order.site)
     assert site is not None
     return order, site
@@ -345,11 +308,9 @@ def _tickets(session: Session, order: Order, numbers: list[str] | None) -> list[
         wanted = {ticket_id_of(n) for n in numbers}
         chosen = [t for t in tickets if t.ticket_id in wanted]
         if len(chosen) != len(wanted):
-            raise Problem(
-                404, "not_found", "A ticket is not part of this order", "门票不属于该订单"
-            )
+            raise not_found(Thing.TICKET)
     if not chosen:
-        raise Problem(409, "nothing_to_refund", "No valid tickets to refund", "没有可退的门票")
+        raise Problem(Code.NOTHING_TO_REFUND)
     return chosen
 
 
@@ -358,6 +319,4 @@ def ticket_id_of(number: str) -> bytes:
     try:
         return bytes.fromhex(number)
     except ValueError:
-        raise Problem(
-            422, "bad_ticket_number", "A ticket number is hexadecimal", "票号格式错误"
-        ) from None
+        raise Problem(Code.BAD_TICKET_NUMBER) from None

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Site, Zone
 
 # A site code: it becomes a level of MQTT topics (scenic/{site}/...), so no "/", "+", "#",
@@ -18,18 +18,13 @@ _CODE = re.compile(SITE_CODE)
 
 def add_site(session: Session, code: str, name_zh: str, name_en: str, timezone: str) -> Site:
     if not _CODE.fullmatch(code):
-        raise Problem(
-            422,
-            "bad_site_code",
-            "A site code is 1-32 letters, digits, - or _",
-            "景区编码须为1-32位字母、数字、-或_",
-        )
+        raise Problem(Code.BAD_SITE_CODE)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Problem(422, "bad_timezone", f"Unknown time zone {timezone}", "时区无效") from None
+        raise Problem(Code.BAD_TIMEZONE, timezone=timezone) from None
     if session.get(Site, code) is not None:
-        raise Problem(409, "duplicate_site", f"Site {code} exists", "景区已存在")
+        raise Problem(Code.DUPLICATE_SITE, site=code)
     site = Site(code=code, name_zh=name_zh, name_en=name_en, timezone=timezone)
     session.add(site)
     session.flush()
@@ -38,9 +33,9 @@ def add_site(session: Session, code: str, name_zh: str, name_en: str, timezone: 
 
 def add_zone(session: Session, site: str, zone: int, name_zh: str, name_en: str) -> Zone:
     if session.get(Site, site) is None:
-        raise Problem(404, "not_found", "site not found", "景区不存在")
+        raise not_found(Thing.SITE)
     if session.get(Zone, (site, zone)) is not None:
-        raise Problem(409, "duplicate_zone", f"Zone {zone} exists", "园区已存在")
+        raise Problem(Code.DUPLICATE_ZONE, zone=zone)
     row = Zone(site=site, zone=zone, name_zh=name_zh, name_en=name_en)
     session.add(row)
     return row

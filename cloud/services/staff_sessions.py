@@ -18,7 +18,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from cloud.core.config import ApiSettings
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.core.security import MIN_PASSWORD, hash_password, new_token, token_hash
 from cloud.models import AuthSession, User
 from cloud.models.base import as_utc
@@ -61,7 +61,7 @@ def user_of(session: Session, token: str, settings: ApiSettings, now: datetime) 
         raise _expired()
     user = session.get(User, row.user_id)
     if user is None or not user.active:
-        raise Problem(401, "unauthenticated", "Account disabled", "账号已停用")
+        raise Problem(Code.UNAUTHENTICATED)
     if as_utc(row.last_seen_at) + TOUCH_EVERY <= now:
         session.execute(
             update(AuthSession)
@@ -86,12 +86,7 @@ def revoke_all(session: Session, user_id: int) -> int:
 def set_password(session: Session, user: User, password: str) -> int:
     """A new password for ``user``; every session signed in with the old one ends."""
     if len(password) < MIN_PASSWORD:
-        raise Problem(
-            422,
-            "weak_password",
-            f"A password needs at least {MIN_PASSWORD} characters",
-            f"密码至少需要{MIN_PASSWORD}个字符",
-        )
+        raise Problem(Code.WEAK_PASSWORD, least=MIN_PASSWORD)
     result = session.execute(
         update(User)
         .where(User.id == user.id, User.password_hash == user.password_hash)
@@ -99,11 +94,9 @@ def set_password(session: Session, user: User, password: str) -> int:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(
-            409, "password_changed", "The password was changed meanwhile", "密码已被他人修改"
-        )
+        raise Problem(Code.PASSWORD_CHANGED)
     return revoke_all(session, user.id)
 
 
 def _expired() -> Problem:
-    return Problem(401, "unauthenticated", "Session expired or unknown", "登录已失效")
+    return Problem(Code.UNAUTHENTICATED)

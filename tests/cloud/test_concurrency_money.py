@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from cloud.api.app import create_app
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem, Thing
 from cloud.core.security import hash_password
 from cloud.models import (
     AuditEntry,
@@ -49,7 +49,7 @@ class CountingSandbox(SandboxProvider):
         with self._lock:
             if self.failures:
                 self.failures -= 1
-                raise Problem(502, "channel_error", "Sandbox refund failed", "沙箱退款失败")
+                raise Problem(Code.CHANNEL_ERROR, channel=Thing.SANDBOX, action=Thing.REFUND)
             self.refunds.append(refund_no)
         return super().refund(order_no, provider_txn, refund_no, amount_fen, total_fen)
 

@@ -32,7 +32,9 @@ def app_for(tmp_path: Path, **env: str) -> TestClient:
 def test_the_app_from_a_production_config_has_no_sandbox_checkout_or_channel(tmp_path):
     api = app_for(tmp_path, SCENIC_ENV="production")
     checkout = api.post("/api/v1/sandbox/pay/ANY", headers={"X-Order-Token": "x"})
-    assert checkout.status_code == 404 and checkout.json()["message_en"] == "Not Found"  # no route
+    assert (
+        checkout.status_code == 404 and checkout.json()["message_en"] == "page not found"
+    )  # no route
     notify = api.post("/api/v1/payments/sandbox/notify", content=b"{}")
     assert notify.status_code == 404 and notify.json()["message_en"] == "payment channel not found"
     schema = api.get("/openapi.json").json()
@@ -42,7 +44,7 @@ def test_the_app_from_a_production_config_has_no_sandbox_checkout_or_channel(tmp
 
 def test_the_sandbox_is_off_by_default_and_on_only_when_asked(tmp_path):
     off = app_for(tmp_path / "off")
-    assert off.post("/api/v1/sandbox/pay/ANY").json()["message_en"] == "Not Found"
+    assert off.post("/api/v1/sandbox/pay/ANY").json()["message_en"] == "page not found"
     on = app_for(tmp_path / "on", SCENIC_SANDBOX="1")
     assert on.post("/api/v1/sandbox/pay/ANY").json()["message_en"] == "order not found"
     schema = on.get("/openapi.json").json()

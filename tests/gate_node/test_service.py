@@ -156,6 +156,21 @@ def test_misreads_and_foreign_codes_are_refused_with_reasons(node_state, pins, c
     node.close()
 
 
+def test_a_fault_while_deciding_is_refused_as_internal_error_and_the_lane_goes_on(
+    node_state, pins, issuer_key, clock
+):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
+    node.service.ledger.close()  # the ledger's database is gone under the running node
+    node.service.reads.put(Credential("qr", ticket(issuer_key, b"T" * 8)))
+    loop.run(10)
+    node.service.reads.put(Credential("qr", "https://example.com"))
+    loop.run(10)  # the loop still takes reads
+    assert [d.reason.value for d in node.service.decisions] == ["internal_error"] * 2
+    assert node.service.denied == 2 and node.service.granted == 0
+    node.close()
+
+
 def test_the_camera_thread_feeds_the_lane(tmp_path, root_key, issuer_key, pins, clock):
     frames = tmp_path / "frames"
     frames.mkdir()

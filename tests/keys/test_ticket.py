@@ -235,3 +235,15 @@ def test_every_reason_has_chinese_and_english_text():
     for reason in Reason:
         text = REASON_TEXT[reason]
         assert text.zh and text.en and text.zh != text.en
+
+
+def test_a_fault_of_ours_while_verifying_is_an_internal_error_not_damaged_data(
+    issuer_key, day_claims
+):
+    # A keyring entry without a usable public key is our bug (a broken keyring file loader),
+    # not the visitor's ticket: the gate must not tell them their ticket is damaged.
+    broken = Keyring([IssuerKey(issuer_key.kid, public_key=None)])  # type: ignore[arg-type]
+    result = verify_ticket(issue_ticket(issuer_key, day_claims), broken)
+    assert result.reason is Reason.INTERNAL_ERROR and not result.valid
+    assert result.detail.startswith("AttributeError")
+    assert REASON_TEXT[Reason.INTERNAL_ERROR].zh

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.deps import Context, Source, Staff, bearer_token, role, staff
 from cloud.api.schemas import Login, PasswordChange, TokenOut
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import check_password
 from cloud.models import User
 from cloud.services import login_throttle, staff_sessions
@@ -69,7 +69,7 @@ def sign_in(body: Login, ctx: Context, where: Source, request: Request) -> Token
             started = staff_sessions.start(db, account.id, ctx.api, now)
             audit(db, account.username, where, "login", "auth", at=now)
     if not ok or account is None:
-        raise Problem(401, "bad_credentials", "Wrong username or password", "用户名或密码错误")
+        raise Problem(Code.BAD_CREDENTIALS)
     return TokenOut(access_token=started.token, role=account.role, expires_at=started.expires_at)
 
 
@@ -103,7 +103,7 @@ def revoke_sessions(
     with ctx.sessions.begin() as db:
         user = db.scalar(select(User).where(User.username == username))
         if user is None:
-            raise not_found("user", "用户")
+            raise not_found(Thing.USER)
         ended = staff_sessions.revoke_all(db, user.id)
         audit(
             db,
@@ -133,7 +133,7 @@ def change_password(
     if account is None or not check_password(body.current_password, account.password_hash):
         with ctx.sessions.begin() as db:
             audit(db, who.username, where, "password_change_failed", "auth", at=ctx.clock.now())
-        raise Problem(401, "bad_credentials", "The current password is wrong", "当前密码错误")
+        raise Problem(Code.BAD_CREDENTIALS)
     with ctx.sessions.begin() as db:
         login_throttle.succeeded(db, subjects, ctx.clock.now())
         user = db.get(User, account.id)
@@ -180,14 +180,7 @@ def _admitted(
     if locked:
         seen.learn(locked, now)
         wait = login_throttle.wait_seconds(locked, now)
-        raise Problem(
-            429,
-            "too_many_attempts",
-            f"Too many failed sign-ins; try again in {wait} s",
-            f"登录失败次数过多，请{wait}秒后再试",
-            headers={"Retry-After": str(wait)},
-            retry_after=wait,
-        )
+        raise Problem(Code.TOO_MANY_ATTEMPTS, headers={"Retry-After": str(wait)}, retry_after=wait)
     user = db.scalar(select(User).where(User.username == username))
     if user is None:
         return None

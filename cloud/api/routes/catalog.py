@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, role
 from cloud.api.schemas import InventoryIn, ProductIn, SiteIn
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Inventory, Price, Product, Site, Zone
 from cloud.services.audit import audit
 from cloud.services.catalogue_checks import (
@@ -51,7 +51,7 @@ def create_site(
 @router.get("/sites/{site}/products")
 def products(site: str, db: DB) -> list[dict[str, Any]]:
     if db.get(Site, site) is None:
-        raise not_found("site", "景区")
+        raise not_found(Thing.SITE)
     rows = db.scalars(select(Product).where(Product.site == site, Product.active.is_(True)))
     return [_product(db, product) for product in rows]
 
@@ -59,7 +59,7 @@ def products(site: str, db: DB) -> list[dict[str, Any]]:
 @router.get("/products/{product_id}/availability")
 def availability(product_id: PathId, day: date, db: DB) -> list[dict[str, Any]]:
     if db.get(Product, product_id) is None:
-        raise not_found("product", "产品")
+        raise not_found(Thing.PRODUCT)
     rows = db.scalars(
         select(Inventory)
         .where(Inventory.product_id == product_id, Inventory.day == day)
@@ -78,26 +78,19 @@ def create_product(
 ) -> dict[str, Any]:
     def produce(db: Session) -> dict[str, Any]:
         if db.get(Site, body.site) is None:
-            raise not_found("site", "景区")
+            raise not_found(Thing.SITE)
         check_product(body.validity_days, body.entries, body.entries_per_day, body.zones)
         if body.zones:
             known = set(db.scalars(select(Zone.zone).where(Zone.site == body.site)))
             if unknown := sorted(set(body.zones) - known):
-                raise Problem(
-                    422,
-                    "unknown_zone",
-                    f"Site {body.site} has no zone {unknown[0]}",
-                    f"景区没有园区{unknown[0]}",
-                )
+                raise Problem(Code.UNKNOWN_ZONE, site=body.site, zone=unknown[0])
         fields = body.model_dump(exclude={"prices"})
         product = Product(**fields)
         db.add(product)
         try:
             db.flush()
         except IntegrityError:
-            raise Problem(
-                409, "duplicate_code", f"Product code {body.code} exists", "产品编码已存在"
-            ) from None
+            raise Problem(Code.DUPLICATE_CODE, product_code=body.code) from None
         for price in body.prices:
             db.add(Price(product_id=product.id, **price.model_dump()))
         audit(db, who.username, where, "create_product", body.code, at=ctx.clock.now())
@@ -121,17 +114,12 @@ def add_inventory(
         and body.slot_end is not None
         and body.slot_start >= body.slot_end
     ):
-        raise Problem(
-            422,
-            "bad_slot",
-            "slot_start and slot_end go together, start < end",
-            "时段起止须成对且开始早于结束",
-        )
+        raise Problem(Code.BAD_SLOT)
 
     def produce(db: Session) -> dict[str, Any]:
         product = db.get(Product, body.product_id)
         if product is None:
-            raise not_found("product", "产品")
+            raise not_found(Thing.PRODUCT)
         check_inventory_day(body.day, product.validity_days, ctx.clock.now().date())
         check_slot_fits_product(product.kind, body.slot_start is not None)
         row = Inventory(
@@ -147,12 +135,7 @@ def add_inventory(
         try:
             db.flush()
         except IntegrityError:
-            raise Problem(
-                409,
-                "duplicate_inventory",
-                "That day and slot already exist",
-                "该日期时段库存已存在",
-            ) from None
+            raise Problem(Code.DUPLICATE_INVENTORY) from None
         audit(
             db,
             who.username,

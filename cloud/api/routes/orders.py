@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.api.deps import ANONYMOUS, DB, Context, IdempotencyKey, Source, idempotent, staff
 from cloud.api.schemas import OrderIn, OrderOut, TicketOut
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import token_hash
 from cloud.models import Order, Ticket
 from cloud.services.orders import LineRequest, create_order
@@ -38,12 +38,7 @@ def create(
     anyone who learnt a buyer's key and cart would otherwise get that buyer's token. A buyer
     whose first answer was lost orders again under a new key; the first hold lapses."""
     if idempotency_key is None:
-        raise Problem(
-            428,
-            "idempotency_key_required",
-            "Send an Idempotency-Key header with every order",
-            "下单须携带幂等键",
-        )
+        raise Problem(Code.IDEMPOTENCY_KEY_REQUIRED)
     key = idempotency_key
     seller = staff(ctx, authorization) if authorization is not None else None
     client = None if seller is not None else where
@@ -94,7 +89,7 @@ def owned_order(db: Session, order_no: str, token: str | None) -> Order:
         or order.access_hash is None
         or not hmac.compare_digest(order.access_hash, token_hash(token))
     ):
-        raise not_found("order", "订单")
+        raise not_found(Thing.ORDER)
     return order
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role
 from cloud.api.routes.orders import order_out, owned_order
 from cloud.api.schemas import CashIn, OrderOut, PayIn, ShiftClose, ShiftOpen
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Order
 from cloud.services.payments import cash
 from cloud.services.payments.payout import pay_out
@@ -35,16 +35,11 @@ def start_payment(
 ) -> dict[str, Any]:
     provider = ctx.providers.get(body.provider)
     if provider is None:
-        raise Problem(
-            422,
-            "channel_unavailable",
-            f"{body.provider} is not configured here",
-            "该支付渠道未开通",
-        )
+        raise Problem(Code.CHANNEL_UNAVAILABLE, channel=body.provider)
     with ctx.sessions.begin() as db:
         order = owned_order(db, order_no, x_order_token)
         if order.status != "pending":
-            raise Problem(409, "not_payable", f"The order is {order.status}", "订单当前不可支付")
+            raise Problem(Code.NOT_PAYABLE, order_status=order.status)
         intent = provider.create_intent(order.order_no, order.total_fen, "门票 tickets")
     return {
         "provider": intent.provider,
@@ -61,7 +56,7 @@ async def notify(
 ) -> dict[str, Any]:
     provider = ctx.providers.get(provider_name)
     if provider is None:
-        raise not_found("payment channel", "支付渠道")
+        raise not_found(Thing.PAYMENT_CHANNEL)
     body = await request.body()
     note = provider.verify_notification(dict(request.headers), body)
     result = settle(ctx.sessions, note, ctx.issuer, ctx.clock.now(), where)
@@ -122,7 +117,7 @@ def pay_cash(
     def produce(db: Session) -> dict[str, Any]:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None:
-            raise not_found("order", "订单")
+            raise not_found(Thing.ORDER)
         shift = cash.current_shift(db, who.id)
         note = cash.cash_notification(order, shift, body.tendered_fen)
         apply_payment(db, note, ctx.issuer, ctx.clock.now(), shift=shift, source=where)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role, staff_of
 from cloud.api.routes.orders import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CashierShift, Order, Ticket
 from cloud.services.payments.payout import pay_out, retry_pending
 from cloud.services.refunds import Outcome, change_ticket, refund_tickets, ticket_id_of
@@ -41,7 +41,7 @@ def _caller(ctx: Any, authorization: str | None, order_no: str, token: str | Non
             who: Staff = staff_of(db, ctx, authorization)
             db.commit()  # the session's last use
             if who.role not in ("cashier", "manager"):
-                raise Problem(403, "forbidden", "Needs role: cashier", "无权限执行此操作")
+                raise Problem(Code.FORBIDDEN, needs="cashier")
             return _Caller(who.scope, who.username, who.id)
         owned_order(db, order_no, token)
         return _Caller(f"buyer:{order_no}", "buyer")
@@ -120,7 +120,7 @@ def change(
             .where(Ticket.ticket_id == ticket_id_of(ticket_no))
         )
     if order_no is None:
-        raise Problem(404, "not_found", "ticket not found", "门票不存在")
+        raise not_found(Thing.TICKET)
     caller = _caller(ctx, authorization, order_no, x_order_token)
 
     def produce(db: Any) -> dict[str, Any]:

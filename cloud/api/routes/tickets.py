@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from cloud.api.deps import DB
 from cloud.api.routes.orders import owned_order
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Thing, not_found
 from cloud.models import Inventory, Order, Product, Site, Ticket
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
@@ -31,15 +31,15 @@ def qr(
     ticket_no: str, kind: str, db: DB, x_order_token: Annotated[str | None, Header()] = None
 ) -> Response:
     if kind not in MEDIA:
-        raise Problem(404, "not_found", "Only qr.png and qr.svg exist", "仅支持PNG和SVG")
+        raise not_found(Thing.PAGE)
     try:
         raw = bytes.fromhex(ticket_no)
     except ValueError:
-        raise not_found("ticket", "门票") from None
+        raise not_found(Thing.TICKET) from None
     ticket = db.scalar(select(Ticket).where(Ticket.ticket_id == raw))
     order = db.get(Order, ticket.order_id) if ticket else None
     if ticket is None or order is None:
-        raise not_found("ticket", "门票")
+        raise not_found(Thing.TICKET)
     owned_order(db, order.order_no, x_order_token)
     buffer = io.BytesIO()
     segno.make(ticket.text, error="m", micro=False).save(buffer, kind=kind, scale=8, border=4)

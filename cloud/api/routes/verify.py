@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from cloud.api.deps import DB, Context, partner
 from cloud.api.schemas import VerifyIn
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.models import ApiKey, GateEventRecord, Order, Site, Ticket
 from keys.keyring import IssuerKey, Keyring
 from keys.reasons import Reason
@@ -31,7 +31,7 @@ def verify(
     body: VerifyIn, ctx: Context, db: DB, key: Annotated[ApiKey, Depends(partner)]
 ) -> dict[str, Any]:
     if "verify" not in key.scopes:
-        raise Problem(403, "forbidden", "This API key may not verify tickets", "无核验权限")
+        raise Problem(Code.FORBIDDEN, needs="verify")
     now = ctx.clock.now()
     ring = Keyring(ctx.keyring or [IssuerKey(ctx.issuer.key.kid, ctx.issuer.key.public_key)])
     result = verify_ticket(body.code, ring)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from alipay import AliPay
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem, Thing
 from cloud.services.payments.provider import Intent, Notification
 
 PAID_STATES = ("TRADE_SUCCESS", "TRADE_FINISHED")
@@ -48,10 +48,9 @@ class AlipayProvider:
         )
         if result.get("code") != "10000":
             raise Problem(
-                502,
-                "channel_error",
-                "Alipay did not accept the order",
-                "支付宝下单失败",
+                Code.CHANNEL_ERROR,
+                channel=Thing.ALIPAY,
+                action=Thing.ORDER_REQUEST,
                 channel_code=result.get("code"),
             )
         return Intent(self.name, order_no, amount_fen, pay_url=result.get("qr_code"))
@@ -66,16 +65,9 @@ class AlipayProvider:
         except Exception:  # boundary: the SDK raises on unknown sign types and bad base64
             valid = False
         if not valid:
-            raise Problem(
-                400,
-                "bad_notification_signature",
-                "Alipay notification signature is not valid",
-                "支付宝通知验签失败",
-            )
+            raise Problem(Code.BAD_NOTIFICATION_SIGNATURE)
         if data.get("app_id") != self.appid:
-            raise Problem(
-                400, "wrong_merchant", "Notification is for another app", "通知不属于本应用"
-            )
+            raise Problem(Code.WRONG_MERCHANT)
         try:
             return Notification(
                 self.name,
@@ -86,9 +78,7 @@ class AlipayProvider:
                 data,
             )
         except KeyError:
-            raise Problem(
-                400, "bad_notification", "Alipay notification is malformed", "支付宝通知格式错误"
-            ) from None
+            raise Problem(Code.BAD_NOTIFICATION) from None
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
@@ -98,10 +88,9 @@ class AlipayProvider:
         )
         if result.get("code") != "10000":
             raise Problem(
-                502,
-                "channel_error",
-                "Alipay refused the refund",
-                "支付宝退款失败",
+                Code.CHANNEL_ERROR,
+                channel=Thing.ALIPAY,
+                action=Thing.REFUND,
                 channel_code=result.get("code"),
             )
         return refund_no
@@ -115,8 +104,8 @@ def _fen(yuan: str) -> int:
     try:
         amount = Decimal(yuan)
     except InvalidOperation:
-        raise Problem(400, "bad_notification", "Amount is not a number", "金额格式错误") from None
+        raise Problem(Code.BAD_NOTIFICATION) from None
     fen = amount * 100
     if fen != fen.to_integral_value() or fen < 0:
-        raise Problem(400, "bad_notification", "Amount has more than two decimals", "金额精度错误")
+        raise Problem(Code.BAD_NOTIFICATION)
     return int(fen)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.models import CashierShift, Order
 from cloud.services.audit import audit
 from cloud.services.payments.provider import Intent, Notification
@@ -28,9 +28,7 @@ class CashProvider:
         return Intent(self.name, order_no, amount_fen)
 
     def verify_notification(self, headers: dict[str, str], body: bytes) -> Notification:
-        raise Problem(
-            400, "no_notifications", "Cash has no platform notifications", "现金支付无平台通知"
-        )
+        raise Problem(Code.NO_NOTIFICATIONS)
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
@@ -40,13 +38,13 @@ class CashProvider:
 
 def open_shift(session: Session, user_id: int, float_fen: int, now: datetime) -> CashierShift:
     if float_fen < 0:
-        raise Problem(422, "bad_amount", "The float cannot be negative", "备用金不能为负")
+        raise Problem(Code.BAD_AMOUNT)
     if session.scalar(
         select(CashierShift.id).where(
             CashierShift.user_id == user_id, CashierShift.closed_at.is_(None)
         )
     ):
-        raise Problem(409, "shift_open", "This cashier already has an open shift", "已有未结班次")
+        raise Problem(Code.SHIFT_OPEN)
     shift = CashierShift(user_id=user_id, opened_at=now, opening_float_fen=float_fen)
     session.add(shift)
     session.flush()
@@ -58,9 +56,7 @@ def credit(session: Session, shift_id: int, in_fen: int = 0, out_fen: int = 0) -
     requests of one, never overwrite each other's count); a closed till takes nothing (409).
     Cash paid out must be in the till: a refund larger than the float plus the day's takings
     less what went out is refused (409 ``till_short``), never counted into a negative till."""
-    in_till = (
-        CashierShift.opening_float_fen + CashierShift.cash_in_fen - CashierShift.cash_out_fen
-    )
+    in_till = CashierShift.opening_float_fen + CashierShift.cash_in_fen - CashierShift.cash_out_fen
     counted = session.execute(
         update(CashierShift)
         .where(
@@ -77,14 +73,8 @@ def credit(session: Session, shift_id: int, in_fen: int = 0, out_fen: int = 0) -
     if counted.rowcount != 1:  # type: ignore[attr-defined]
         shift = session.get(CashierShift, shift_id, populate_existing=True)
         if shift is not None and shift.closed_at is None:
-            raise Problem(
-                409,
-                "till_short",
-                f"This till holds too little cash to pay out {out_fen / 100:.2f} yuan: "
-                "refund at a till that does",
-                f"本钱箱现金不足，无法退还{out_fen / 100:.2f}元，请到现金充足的窗口退款",
-            )
-        raise Problem(409, "shift_closed", "This shift is already closed", "班次已结束")
+            raise Problem(Code.TILL_SHORT, refund_yuan=f"{out_fen / 100:.2f}")
+        raise Problem(Code.SHIFT_CLOSED)
 
 
 def current_shift(session: Session, user_id: int) -> CashierShift:
@@ -94,20 +84,14 @@ def current_shift(session: Session, user_id: int) -> CashierShift:
         )
     )
     if shift is None:
-        raise Problem(409, "no_shift", "Open a shift before taking cash", "请先开班")
+        raise Problem(Code.NO_SHIFT)
     return shift
 
 
 def cash_notification(order: Order, shift: CashierShift, tendered_fen: int) -> Notification:
     """The till's own 'notification': cash tendered for an order, change computed."""
     if tendered_fen < order.total_fen:
-        raise Problem(
-            422,
-            "not_enough_cash",
-            "Cash tendered is less than the total",
-            "收款金额不足",
-            total_fen=order.total_fen,
-        )
+        raise Problem(Code.NOT_ENOUGH_CASH, total_fen=order.total_fen)
     return Notification(
         "cash",
         order.order_no,
@@ -128,7 +112,7 @@ def close_shift(
         .execution_options(synchronize_session=False)
     )
     if closed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(409, "shift_closed", "This shift is already closed", "班次已结束")
+        raise Problem(Code.SHIFT_CLOSED)
     session.refresh(shift)  # the count as stored, with every payment credited meanwhile
     audit(
         session,

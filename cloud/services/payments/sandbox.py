@@ -10,7 +10,7 @@ import hmac
 import json
 import secrets
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem
 from cloud.services.payments.provider import Intent, Notification
 
 SIGNATURE_HEADER = "x-sandbox-signature"
@@ -51,12 +51,7 @@ class SandboxProvider:
     def verify_notification(self, headers: dict[str, str], body: bytes) -> Notification:
         signature = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
         if not hmac.compare_digest(signature, self.sign(body)):
-            raise Problem(
-                400,
-                "bad_notification_signature",
-                "Payment notification signature is not valid",
-                "支付通知签名无效",
-            )
+            raise Problem(Code.BAD_NOTIFICATION_SIGNATURE)
         try:
             data = json.loads(body)
             return Notification(
@@ -68,13 +63,11 @@ class SandboxProvider:
                 data,
             )
         except (ValueError, KeyError, TypeError):
-            raise Problem(
-                400, "bad_notification", "Payment notification is malformed", "支付通知格式错误"
-            ) from None
+            raise Problem(Code.BAD_NOTIFICATION) from None
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
     ) -> str:
         if amount_fen > total_fen:
-            raise Problem(409, "refund_too_large", "Refund exceeds the payment", "退款超过实付")
+            raise Problem(Code.REFUND_TOO_LARGE)
         return "SBXRF" + hashlib.sha256(refund_no.encode()).hexdigest()[:12]

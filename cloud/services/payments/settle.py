@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.errors import Problem, not_found
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CashierShift, Order, Payment, Refund
 from cloud.services import holds
 from cloud.services.audit import audit
@@ -74,28 +74,17 @@ def apply_payment(
     if existing is not None:
         return Settlement(order.order_no, "already_applied", 0)
     if not note.paid:
-        raise Problem(409, "not_paid", "The platform reports no payment", "支付平台显示未支付")
+        raise Problem(Code.NOT_PAID)
     _check_amount(session, order, note, source, now)
     refuse = refuse_unpayable or shift is not None
     if refuse and order.status not in PAYABLE:
-        raise Problem(
-            409,
-            "already_paid",
-            f"This order is already {order.status}: do not take the money",
-            "该订单已支付或已处理，请勿收款",
-            order_status=order.status,
-        )
+        raise Problem(Code.ALREADY_PAID, order_status=order.status)
     outcome = "paid"
     if order.status not in PAYABLE:
         outcome = "refunded_duplicate"
     elif order.status == "expired" and not holds.retake(session, order):
         if refuse:
-            raise Problem(
-                409,
-                "places_gone",
-                "The hold expired and its places are sold: do not take the money",
-                "订单已过期且余票已售出，请勿收款",
-            )
+            raise Problem(Code.PLACES_GONE)
         outcome = "refunded_no_places"
     status = "succeeded" if outcome == "paid" else "refunded"
     payment = _record(session, order, note, now, shift, status)
@@ -143,7 +132,7 @@ def settle(
                 db, note, issuer, now, source=source, refuse_unpayable=refuse_unpayable
             )
     except Problem as refusal:
-        if refusal.code != "amount_mismatch":
+        if refusal.code is not Code.AMOUNT_MISMATCH:
             raise
         expected = refusal.extra.get("expected_fen")
         reason = f"amount_mismatch: paid {note.amount_fen} fen of {expected}"
@@ -199,7 +188,7 @@ def locked_order(session: Session, order_no: str) -> Order:
         .execution_options(populate_existing=True)
     )
     if order is None:
-        raise not_found("order", "订单")
+        raise not_found(Thing.ORDER)
     return order
 
 
@@ -217,14 +206,7 @@ def _check_amount(
         {"expected": order.total_fen, "notified": note.amount_fen, "txn": note.provider_txn},
         at=now,
     )
-    raise Problem(
-        400,
-        "amount_mismatch",
-        "Paid amount differs from the order total",
-        "支付金额与订单金额不符",
-        expected_fen=order.total_fen,
-        notified_fen=note.amount_fen,
-    )
+    raise Problem(Code.AMOUNT_MISMATCH, expected_fen=order.total_fen, notified_fen=note.amount_fen)
 
 
 def _record(
@@ -249,9 +231,7 @@ def _record(
     try:
         session.flush()
     except IntegrityError:  # the order is locked, so only a bug gets here; refuse, keep nothing
-        raise Problem(
-            409, "payment_in_progress", "This payment is being applied", "支付处理中"
-        ) from None
+        raise Problem(Code.PAYMENT_IN_PROGRESS) from None
     return payment
 
 

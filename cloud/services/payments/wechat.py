@@ -15,7 +15,7 @@ from typing import Any
 
 from wechatpayv3 import WeChatPay, WeChatPayType
 
-from cloud.core.errors import Problem
+from cloud.core.errors import Code, Problem, Thing
 from cloud.services.payments.provider import Intent, Notification
 from keys.clock import SYSTEM, Clock
 
@@ -60,10 +60,9 @@ class WechatPayProvider:
         )
         if code != 200:
             raise Problem(
-                502,
-                "channel_error",
-                "WeChat Pay did not accept the order",
-                "微信支付下单失败",
+                Code.CHANNEL_ERROR,
+                channel=Thing.WECHAT_PAY,
+                action=Thing.ORDER_REQUEST,
                 channel_code=code,
             )
         return Intent(self.name, order_no, amount_fen, pay_url=_json(message).get("code_url"))
@@ -75,28 +74,16 @@ class WechatPayProvider:
         except ValueError:
             stamp = 0
         if abs(self._clock.now().timestamp() - stamp) > MAX_SKEW_S:
-            raise Problem(
-                400,
-                "stale_notification",
-                "Notification timestamp is too old or new",
-                "支付通知时间戳无效",
-            )
+            raise Problem(Code.STALE_NOTIFICATION)
         try:
             data = self._client.callback(lowered, body)
         except Exception:  # boundary: the SDK raises bare Exceptions for unknown algorithms
             data = None
         if not data:
-            raise Problem(
-                400,
-                "bad_notification_signature",
-                "WeChat Pay notification signature or encryption is not valid",
-                "微信支付通知验签或解密失败",
-            )
+            raise Problem(Code.BAD_NOTIFICATION_SIGNATURE)
         resource = data.get("resource") or {}
         if resource.get("mchid") not in (None, self.mchid):
-            raise Problem(
-                400, "wrong_merchant", "Notification is for another merchant", "通知不属于本商户"
-            )
+            raise Problem(Code.WRONG_MERCHANT)
         try:
             return Notification(
                 self.name,
@@ -107,12 +94,7 @@ class WechatPayProvider:
                 resource,
             )
         except (KeyError, TypeError, ValueError):
-            raise Problem(
-                400,
-                "bad_notification",
-                "WeChat Pay notification is malformed",
-                "微信支付通知格式错误",
-            ) from None
+            raise Problem(Code.BAD_NOTIFICATION) from None
 
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
@@ -124,11 +106,7 @@ class WechatPayProvider:
         )
         if code not in (200, 201):
             raise Problem(
-                502,
-                "channel_error",
-                "WeChat Pay refused the refund",
-                "微信支付退款失败",
-                channel_code=code,
+                Code.CHANNEL_ERROR, channel=Thing.WECHAT_PAY, action=Thing.REFUND, channel_code=code
             )
         return str(_json(message).get("refund_id", refund_no))
 
