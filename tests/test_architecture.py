@@ -1,5 +1,5 @@
-"""The shape of the tree holds: imports run the way DESIGN.md says, and shipped code never
-needs a package that only the ``dev`` extra installs.
+"""The shape of the tree holds: imports run the way DESIGN.md says, shipped code never needs a
+package that only the ``dev`` extra installs, and only cloud/services/ writes models.
 
 The second rule exists because ``make demo`` installs the runtime extras only: a simulator
 that imported ``httpx`` while it was dev-only ended a newcomer's first command with
