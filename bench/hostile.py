@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from bench.engines import each_engine
 from bench.report import report
-from cloud.api.context import CloudContext, from_settings, init_keys
+from cloud.api.context import CloudContext, from_settings
 from cloud.core.config import Settings
 from cloud.core.security import hash_password
 from cloud.models import (
@@ -48,6 +48,7 @@ from cloud.models import (
     Ticket,
     User,
 )
+from cloud.services.cloud_keys import init_keys
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server, serve_env

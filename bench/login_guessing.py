@@ -28,10 +28,11 @@ import httpx
 
 from bench.engines import each_engine
 from bench.report import percentiles, report
-from cloud.api.context import from_settings, init_keys
+from cloud.api.context import from_settings
 from cloud.core.config import Settings
 from cloud.core.security import hash_password
 from cloud.models import User
+from cloud.services.cloud_keys import init_keys
 from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server, serve_env
 

@@ -19,7 +19,8 @@ from typing import Annotated, NoReturn
 import typer
 
 from keys import keystore, qr
-from keys.claims import ClaimError, from_json, to_json
+from keys.claims import ClaimError
+from keys.claims_json import from_json, to_json
 from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
 from keys.clock import from_environment

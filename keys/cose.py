@@ -10,7 +10,7 @@ The bytes of a ticket, in order (CBOR major types in brackets)::
     47 A2 01 27 04 42 k k   [bstr 7] protected header, itself CBOR: {1 (alg): -8 (EdDSA),
                                                                       4 (kid): h'kk'}
     A0                      [map 0] unprotected header: empty (nothing unauthenticated)
-    58 nn <claims>          [bstr] payload: the CBOR claims map (keys/claims.py)
+    58 nn <claims>          [bstr] payload: the CBOR claims map (keys/claims_cbor.py)
     58 40 <64 bytes>        [bstr 64] Ed25519 signature over Sig_structure
 
     Sig_structure = ["Signature1", protected bstr, external_aad h'', payload bstr]

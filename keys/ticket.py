@@ -19,7 +19,8 @@ import cbor2
 
 from keys.base45 import Base45Error, b45decode, b45encode
 from keys.cbor_strict import CborError, decode_item
-from keys.claims import ClaimError, TicketClaims, from_cbor_map, to_cbor_map
+from keys.claims import ClaimError, TicketClaims
+from keys.claims_cbor import from_cbor_map, to_cbor_map
 from keys.cose import EnvelopeError, Signer, decode_sign1, encode_sign1
 from keys.keyring import Keyring
 from keys.keystore import verify_signature

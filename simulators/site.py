@@ -33,10 +33,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from cloud.api.context import from_settings, init_keys
+from cloud.api.context import from_settings
 from cloud.core.config import Settings
 from cloud.models import GateEventRecord, NodeLink, ParkCount
 from cloud.mqtt.downlink_service import DownlinkService
+from cloud.services.cloud_keys import init_keys
 from cloud.services.downlink_documents import signed_keyring
 from gate_node.assembly import build
 from gate_node.readers.credentials import Credential

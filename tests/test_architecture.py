@@ -1,5 +1,5 @@
-"""The shape of the tree holds: imports run the way DESIGN.md says, and shipped code never
-needs a package that only the ``dev`` extra installs.
+"""The shape of the tree holds: imports run the way DESIGN.md says, shipped code never needs a
+package that only the ``dev`` extra installs, and only cloud/services/ writes models.
 
 The second rule exists because ``make demo`` installs the runtime extras only: a simulator
 that imported ``httpx`` while it was dev-only ended a newcomer's first command with
@@ -72,3 +72,86 @@ def test_imports_run_the_way_the_design_says():
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "BROKEN" not in result.stdout and "KEPT" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing outside cloud/services/ (and cloud/migrations/) writes models: routes and commands
+# parse, authorize, call a service and shape its answer, so a rule about a write lives once.
+
+WRITERS_CHECKED = ("cloud/api", "cloud/cli")
+SESSION_NAMES = {"session", "db"}  # what routes and commands call a Session, everywhere
+SESSION_WRITES = {"add", "add_all", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings"}
+SQL_WRITES = {"insert", "update", "delete"}  # sqlalchemy's statement builders
+# (file, function) pairs that may still write, each with the reason it is not a service yet.
+WRITES_ALLOWED = {
+    # The Idempotency-Key store: issue 13 moves this machinery into a service of its own
+    # (another branch); until then its one write stays beside the code that reads it.
+    ("cloud/api/deps.py", "remember"),
+}
+
+
+def model_writes(source: str) -> list[tuple[int, str, str]]:
+    """(line, enclosing function, what) for every model write in ``source``: a session's
+    add/delete/merge, a sqlalchemy insert/update/delete, or a model of cloud.models built."""
+    tree = ast.parse(source)
+    models, statements = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = {alias.asname or alias.name for alias in node.names}
+            if node.module == "cloud.models" or node.module.startswith("cloud.models."):
+                models |= names
+            elif node.module == "sqlalchemy":
+                statements |= names & SQL_WRITES
+    found = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, child.name)
+                continue
+            if isinstance(child, ast.Call):
+                func = child.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and func.attr in SESSION_WRITES
+                    and isinstance(func.value, ast.Name)
+                    and func.value.id in SESSION_NAMES
+                ):
+                    found.append((child.lineno, function, f"{func.value.id}.{func.attr}()"))
+                elif isinstance(func, ast.Name) and func.id in models | statements:
+                    found.append((child.lineno, function, f"{func.id}(...)"))
+            visit(child, function)
+
+    visit(tree, "<module>")
+    return found
+
+
+def test_the_write_detector_sees_each_kind_of_write():
+    source = (
+        "from sqlalchemy import select, update\n"
+        "from cloud.models import Device, Site\n"
+        "def f(db, session):\n"
+        "    db.add(Device(site='S1'))\n"
+        "    session.delete(x)\n"
+        "    db.execute(update(Site))\n"
+        "    db.scalars(select(Site))\n"  # a read: not a write
+        "    bar.update(task)\n"  # a progress bar, not a session
+    )
+    assert [what for _, _, what in model_writes(source)] == [
+        "db.add()",
+        "Device(...)",
+        "session.delete()",
+        "update(...)",
+    ]
+
+
+def test_nothing_outside_the_services_writes_models():
+    offences = [
+        f"{relative}:{line} {function}: {what}"
+        for folder in WRITERS_CHECKED
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if (relative := path.relative_to(ROOT).as_posix())
+        for line, function, what in model_writes(path.read_text())
+        if (relative, function) not in WRITES_ALLOWED
+    ]
+    assert offences == [], "move these writes into cloud/services/"

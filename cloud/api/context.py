@@ -1,10 +1,10 @@
 """Everything a request may need, built once at start: database, keys, channels, publisher.
 
 Keys and secrets live encrypted in ``$SCENIC_STATE_DIR/keys`` (``scenic-cloud keys init`` makes
-them): the root key (signs what the gates trust), the issuer key (signs tickets), the
-personal-data key, the holder salt and the sandbox channel's secret. They are decrypted here,
-once, with the passphrase from the environment; a missing file or a wrong passphrase stops the
-start with one line saying what to do.
+them with services/cloud_keys.py): the root key (signs what the gates trust), the issuer key
+(signs tickets), the personal-data key, the holder salt and the sandbox channel's secret. They
+are decrypted here, once, with the passphrase from the environment; a missing file or a wrong
+passphrase stops the start with one line saying what to do.
 
 The issuer key is the exception: ``scenic-cloud keys rotate`` (another process) changes which
 key signs, so a running ``serve`` follows ``keys/issuers.json`` (``IssuerKeys``): each read of
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from cloud.core.config import ApiSettings, ConfigError, Settings
 from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
+from cloud.services.cloud_keys import CHANNEL_SECRETS, ROOT_KEY, SECRETS, key_folder
 from cloud.services.holds import HoldLimits
 from cloud.services.issuing import Issuer
 from cloud.services.payments.cash import CashProvider
@@ -46,18 +46,6 @@ log = logging.getLogger("cloud.keys")
 
 Publish = Callable[[str, str, bytes], None]  # site, document type, signed bytes
 
-SECRETS = {
-    "data": ("data.secret", "data key", 32),
-    "salt": ("holder.secret", "holder salt", 16),
-    "sandbox": ("sandbox.secret", "sandbox secret", 32),
-}
-# Payment-channel secrets an operator brings (scenic-cloud keys seal NAME --from FILE).
-CHANNEL_SECRETS = {
-    "wechat-merchant": "wechat merchant key",
-    "wechat-apiv3": "wechat apiv3 key",
-    "alipay-app": "alipay app key",
-}
-
 
 @dataclass
 class CloudContext:
@@ -72,23 +60,6 @@ class CloudContext:
     clock: Clock = SYSTEM  # every request's now; tests pass a ManualClock
     limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
     api: ApiSettings = field(default_factory=ApiSettings)  # proxies, session lifetime
-
-
-def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
-    """Make the cloud's keys and secrets (refuses to replace any that exist)."""
-    folder = state_dir / "keys"
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    made = []
-    for role, kid in (("root", "R1"), ("issuer", "I1")):
-        path = folder / f"{role}.key"
-        keystore.save(keystore.generate(role, kid), path, passphrase)
-        made.append(path)
-    (folder / "issuers.json").write_text('{"keys": {"I1": "active"}}\n')
-    for name, what, size in SECRETS.values():
-        keystore.save_secret(os.urandom(size), folder / name, passphrase, what)
-        made.append(folder / name)
-    return made
 
 
 class IssuerKeys:
@@ -155,8 +126,8 @@ class ServingContext(CloudContext):
 
 
 def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) -> CloudContext:
-    folder = settings.state_dir / "keys"
-    root = keystore.load(folder / "root.key", passphrase)
+    folder = key_folder(settings.state_dir)
+    root = keystore.load(folder / ROOT_KEY, passphrase)
     secrets = {
         key: keystore.load_secret(folder / name, passphrase, what)
         for key, (name, what, _) in SECRETS.items()
@@ -213,7 +184,7 @@ def _channels(
     from cloud.services.payments.alipay import AlipayProvider
     from cloud.services.payments.wechat import WechatPayProvider
 
-    folder = state_dir / "keys"
+    folder = key_folder(state_dir)
 
     def secret(name: str) -> str:
         sealed = folder / f"{name}.secret"

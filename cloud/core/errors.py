@@ -36,6 +36,11 @@ class Code(StrEnum):
     BAD_CREDENTIALS = "bad_credentials"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     WEAK_PASSWORD = "weak_password"
+    BAD_ROLE = "bad_role"
+    DUPLICATE_USER = "duplicate_user"
+    BAD_DEVICE_KIND = "bad_device_kind"
+    DUPLICATE_DEVICE = "duplicate_device"
+    UNKNOWN_SCOPE = "unknown_scope"
     PASSWORD_CHANGED = "password_changed"
 
     # --- idempotent writes ---
@@ -146,6 +151,19 @@ TEXT: dict[Code, Text] = {
         429,
         "Too many failed sign-ins; try again in {retry_after} s",
         "登录失败次数过多，请{retry_after}秒后再试",
+    ),
+    Code.BAD_ROLE: Text(422, "The role must be one of {roles}", "角色无效，可选：{roles}"),
+    Code.DUPLICATE_USER: Text(409, "User {username} exists", "用户{username}已存在"),
+    Code.BAD_DEVICE_KIND: Text(
+        422, "The gate kind must be one of {kinds}", "设备类型无效，可选：{kinds}"
+    ),
+    Code.DUPLICATE_DEVICE: Text(
+        409, "Node {node} of site {site} is already registered", "设备{site}/{node}已登记"
+    ),
+    Code.UNKNOWN_SCOPE: Text(
+        422,
+        "Unknown scope(s): {unknown}; known: {known}",
+        "未知权限范围：{unknown}（可选：{known}）",
     ),
     Code.WEAK_PASSWORD: Text(
         422, "A password needs at least {least} characters", "密码至少需要{least}个字符"

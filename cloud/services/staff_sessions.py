@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from cloud.core.config import ApiSettings
 from cloud.core.errors import Code, Problem
-from cloud.core.security import MIN_PASSWORD, hash_password, new_token, token_hash
+from cloud.core.security import hash_password, new_token, token_hash
 from cloud.models import AuthSession, User
 from cloud.models.base import as_utc
+from cloud.services.staff import check_new_password
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -85,8 +86,7 @@ def revoke_all(session: Session, user_id: int) -> int:
 
 def set_password(session: Session, user: User, password: str) -> int:
     """A new password for ``user``; every session signed in with the old one ends."""
-    if len(password) < MIN_PASSWORD:
-        raise Problem(Code.WEAK_PASSWORD, least=MIN_PASSWORD)
+    check_new_password(password)
     result = session.execute(
         update(User)
         .where(User.id == user.id, User.password_hash == user.password_hash)

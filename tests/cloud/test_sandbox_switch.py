@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.api.app import create_app
-from cloud.api.context import from_settings, init_keys
+from cloud.api.context import from_settings
 from cloud.core.config import ConfigError, Settings
+from cloud.services.cloud_keys import init_keys
 from simulators.databases import sqlite_database
 
 PASSPHRASE = b"a long cloud passphrase"

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from keys.claims import ClaimError, PriceType, from_json, to_json
+from keys.claims import ClaimError, PriceType
+from keys.claims_json import from_json, to_json
 from keys.reasons import Reason
 
 

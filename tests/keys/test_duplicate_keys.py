@@ -21,7 +21,8 @@ from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
 from keys.cbor_strict import CborError, decode_item
-from keys.claims import day_number, to_cbor_map
+from keys.claims import day_number
+from keys.claims_cbor import to_cbor_map
 from keys.cose import encode_sign1
 from keys.gate_event import peek_node, read_node, sign_event
 from keys.keyring import IssuerKey, Keyring, sign_keyring

@@ -11,7 +11,7 @@ from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
 from keys.base45 import b45decode
-from keys.claims import to_cbor_map
+from keys.claims_cbor import to_cbor_map
 from keys.reasons import Reason
 from keys.ticket import PREFIX, issue_ticket, verify_ticket
 from tests.keys import forge

@@ -8,7 +8,8 @@ import cbor2
 import pytest
 
 from keys import keystore
-from keys.claims import PriceType, TicketClaims, to_cbor_map
+from keys.claims import PriceType, TicketClaims
+from keys.claims_cbor import to_cbor_map
 from keys.holder import holder_ref
 from keys.keyring import IssuerKey, Keyring
 from keys.qr import version_at

@@ -1,4 +1,6 @@
-"""The catalogue: products and availability for buyers; products and places for managers."""
+"""The catalogue: products and availability for buyers; products and places for managers.
+
+Thin: the writes and their refusals are services/catalogue.py and services/sites.py."""
 
 from __future__ import annotations
 
@@ -7,19 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, role
 from cloud.api.schemas import InventoryIn, ProductIn, SiteIn
 from cloud.core.errors import Code, Problem, Thing, not_found
-from cloud.models import Inventory, Price, Product, Site, Zone
+from cloud.models import Inventory, Price, Product, Site
 from cloud.services.audit import audit
-from cloud.services.catalogue_checks import (
-    check_inventory_day,
-    check_product,
-    check_slot_fits_product,
-)
+from cloud.services.catalogue import add_inventory as new_inventory
+from cloud.services.catalogue import add_product
 from cloud.services.sites import add_site, add_zone
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -77,24 +75,10 @@ def create_product(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     def produce(db: Session) -> dict[str, Any]:
-        if db.get(Site, body.site) is None:
-            raise not_found(Thing.SITE)
-        check_product(body.validity_days, body.entries, body.entries_per_day, body.zones)
-        if body.zones:
-            known = set(db.scalars(select(Zone.zone).where(Zone.site == body.site)))
-            if unknown := sorted(set(body.zones) - known):
-                raise Problem(Code.UNKNOWN_ZONE, site=body.site, zone=unknown[0])
-        fields = body.model_dump(exclude={"prices"})
-        product = Product(**fields)
-        db.add(product)
-        try:
-            db.flush()
-        except IntegrityError:
-            raise Problem(Code.DUPLICATE_CODE, product_code=body.code) from None
-        for price in body.prices:
-            db.add(Price(product_id=product.id, **price.model_dump()))
+        product = add_product(
+            db, body.model_dump(exclude={"prices"}), [p.model_dump() for p in body.prices]
+        )
         audit(db, who.username, where, "create_product", body.code, at=ctx.clock.now())
-        db.flush()
         return _product(db, product)
 
     payload = body.model_dump(mode="json")
@@ -117,25 +101,17 @@ def add_inventory(
         raise Problem(Code.BAD_SLOT)
 
     def produce(db: Session) -> dict[str, Any]:
-        product = db.get(Product, body.product_id)
-        if product is None:
-            raise not_found(Thing.PRODUCT)
-        check_inventory_day(body.day, product.validity_days, ctx.clock.now().date())
-        check_slot_fits_product(product.kind, body.slot_start is not None)
-        row = Inventory(
-            product_id=body.product_id,
-            day=body.day,
-            capacity=body.capacity,
-            slot_start=-1 if body.slot_start is None else body.slot_start,
-            slot_end=-1 if body.slot_end is None else body.slot_end,
+        row = new_inventory(
+            db,
+            body.product_id,
+            body.day,
+            body.capacity,
+            slot_start=body.slot_start,
+            slot_end=body.slot_end,
             warn_percent=body.warn_percent,
             stop_percent=body.stop_percent,
+            today=ctx.clock.now().date(),
         )
-        db.add(row)
-        try:
-            db.flush()
-        except IntegrityError:
-            raise Problem(Code.DUPLICATE_INVENTORY) from None
         audit(
             db,
             who.username,

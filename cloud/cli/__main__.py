@@ -1,0 +1,5 @@
+"""``python -m cloud.cli``: the same as the ``scenic-cloud`` command."""
+
+from cloud.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""scenic-cloud issue-batch and batch export: festival batches (批量出票) and their CSV of codes.
+
+Never: overwrite a file, or leave tickets issued without a way to get their codes: the CSV is
+created (mode 0600, it holds valid tickets) before any place is taken, and every ticket's text
+is stored, so ``batch export`` can write it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.cli.common import (
+    DbOption,
+    PassphraseFile,
+    database,
+    fail,
+    passphrase,
+    refused,
+    settings_from,
+)
+from cloud.core.errors import Problem
+from cloud.db import make_engine, session_factory
+from cloud.migrate import upgrade
+from keys.cli_exit import EXIT_FAILED
+from keys.clock import from_environment
+from keys.keystore import KeyStoreError
+
+app = typer.Typer(help="Festival batches. 批量出票。", no_args_is_help=True)
+
+
+def issue_batch_command(
+    inventory_id: Annotated[int, typer.Option(help="Day (and slot) to issue for")],
+    count: Annotated[int, typer.Option(help="How many tickets")],
+    out: Annotated[
+        Path, typer.Option(help="CSV of ticket numbers and QR texts to create (mode 0600)")
+    ],
+    price_type: Annotated[str, typer.Option(help="Price type")] = "adult",
+    actor: Annotated[str, typer.Option(help="Who asked (audit log)")] = "operator",
+    db: DbOption = None,
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Issue a festival batch with a progress bar, and write the codes to a CSV. 批量出票。
+
+    The CSV is created before any place is taken (an existing file is never overwritten) and
+    holds valid tickets, so it is mode 0600. `scenic-cloud batch export` writes it again."""
+
+    from rich.progress import Progress
+
+    from cloud.api.context import from_settings
+    from cloud.services.batch import issue_batch
+
+    settings = settings_from(db)
+    secret = passphrase(passphrase_file)
+    try:
+        with database(settings):
+            context = from_settings(settings, secret)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except Problem as exc:
+        refused(exc)
+    handle = create_csv(out)
+    try:
+        with Progress() as bar, database(settings):
+            task = bar.add_task("issuing / 出票", total=count)
+            batch = issue_batch(
+                context.sessions,
+                context.issuer,
+                inventory_id=inventory_id,
+                price_type=price_type,
+                count=count,
+                actor=actor,
+                now=from_environment().now(),
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    except Problem as exc:
+        handle.close()
+        out.unlink()  # nothing was taken: leave no empty file behind
+        refused(exc)
+    except BaseException:
+        handle.close()
+        out.unlink()
+        raise
+    write_codes(handle, context.sessions, batch.order_no, out)
+    typer.echo(f"order {batch.order_no}: {batch.issued} tickets -> {out}")
+
+
+@app.command("export")
+def batch_export(
+    order_no: Annotated[str, typer.Argument(help="The batch's order number")],
+    out: Annotated[Path, typer.Option(help="CSV to create (mode 0600, never overwritten)")],
+    db: DbOption = None,
+) -> None:
+    """Write a batch's codes again from the database (every ticket's text is stored). 重新导出。"""
+    from cloud.services.batch import find_batch
+
+    settings = settings_from(db)
+    with database(settings):
+        engine = make_engine(settings.db_url)
+        upgrade(settings.db_url)
+        sessions = session_factory(engine)
+        try:
+            batch = find_batch(sessions, order_no)
+        except Problem as exc:
+            refused(exc, f": {order_no}")
+        write_codes(create_csv(out), sessions, order_no, out)
+    engine.dispose()
+    typer.echo(f"order {order_no}: {batch.issued} tickets -> {out}")
+
+
+def create_csv(path: Path) -> TextIO:
+    """Create ``path`` for ticket codes: new (never overwrite), mode 0600, or one line."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(
+            f"{path} exists; refusing to overwrite it (export again with a new name: "
+            "scenic-cloud batch export ORDER --out FILE)",
+            zh="文件已存在，不会覆盖",
+        )
+    except OSError as exc:
+        fail(f"cannot create {path}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
+    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+
+def write_codes(handle: TextIO, sessions: sessionmaker[Session], order_no: str, out: Path) -> None:
+    """Write the batch's ticket numbers and QR texts to ``handle`` and fsync it; a failure
+    is one line saying the tickets are issued and how to export them again."""
+    from cloud.services.batch import batch_tickets
+
+    try:
+        with handle:
+            writer = csv.writer(handle)
+            writer.writerow(["ticket_no", "qr_text"])
+            writer.writerows(batch_tickets(sessions, order_no))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        fail(
+            f"cannot write {out}: {exc.strerror}; the tickets are issued: "
+            f"scenic-cloud batch export {order_no} --out FILE",
+            EXIT_FAILED,
+            zh="写入失败，票已出，可重新导出",
+        )

@@ -1,0 +1,115 @@
+"""scenic-cloud keys: make the cloud's keys, bring a payment channel's secret in, rotate and
+retire issuer keys (services/cloud_keys.py, services/issuer_keys.py).
+
+Never: print a key or secret, or replace one that exists. After a change of issuer keys a new
+keyring is signed for every site; the downlink service publishes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloud.cli.common import (
+    DbOption,
+    PassphraseFile,
+    fail,
+    passphrase,
+    refused,
+    root_key_path,
+    settings_from,
+    transaction,
+)
+from cloud.core.errors import Problem
+from cloud.services import cloud_keys, issuer_keys
+from keys import keystore
+from keys.cli_exit import EXIT_FAILED
+from keys.keystore import KeyStoreError
+
+app = typer.Typer(help="The cloud's keys and secrets. 云端密钥。", no_args_is_help=True)
+
+
+@app.command("init")
+def keys_init(passphrase_file: PassphraseFile = None) -> None:
+    """Make the root and issuer keys and the data, holder and sandbox secrets (encrypted)."""
+    settings = settings_from(None)
+    secret = passphrase(passphrase_file, creating=True)
+    try:
+        made = cloud_keys.init_keys(settings.state_dir, secret)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot create {exc.filename}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
+    for path in made:
+        typer.echo(f"made {path}")
+
+
+@app.command("seal")
+def keys_seal(
+    name: Annotated[str, typer.Argument(help="wechat-merchant | wechat-apiv3 | alipay-app")],
+    source: Annotated[
+        Path, typer.Option("--from", help="File holding the secret (then delete it)")
+    ],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Bring a payment channel's secret in, encrypted with the cloud passphrase. 导入支付密钥。"""
+    if name not in cloud_keys.CHANNEL_SECRETS:
+        fail(f"name must be one of {', '.join(cloud_keys.CHANNEL_SECRETS)}", zh="密钥名称无效")
+    settings = settings_from(None)
+    try:
+        secret = source.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror}", zh="无法读取文件")
+    try:
+        cloud_keys.seal_channel_secret(
+            settings.state_dir, name, secret, passphrase(passphrase_file)
+        )
+    except KeyStoreError as exc:
+        fail(str(exc))
+    typer.echo(f"sealed {name}; now delete {source}")
+
+
+@app.command("rotate")
+def keys_rotate(db: DbOption = None, passphrase_file: PassphraseFile = None) -> None:
+    """A new issuer key signs from now on (a running serve follows it); the old one keeps
+    verifying. 轮换签发密钥。"""
+    change_issuers(db, passphrase_file, issuer_keys.rotate)
+
+
+@app.command("retire")
+def keys_retire(
+    kid: Annotated[str, typer.Argument(help="The issuer kid to withdraw, e.g. I1")],
+    db: DbOption = None,
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Withdraw an issuer key: gates refuse its tickets (retired_kid). 停用签发密钥。"""
+
+    def retire(state: Path, _passphrase: bytes) -> str:
+        issuer_keys.retire(state, kid)
+        return kid
+
+    change_issuers(db, passphrase_file, retire)
+
+
+def change_issuers(
+    db: str | None, passphrase_file: Path | None, change: Callable[[Path, bytes], str]
+) -> None:
+    """Apply ``change`` (state folder, passphrase -> the kid it concerns) to the issuer keys,
+    then sign a new keyring for every site; the downlink service publishes them."""
+    settings = settings_from(db)
+    secret = passphrase(passphrase_file)
+    try:
+        kid = change(settings.state_dir, secret)
+        root = keystore.load(root_key_path(settings), secret)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except Problem as exc:
+        refused(exc)
+    with transaction(settings) as session:
+        sites = issuer_keys.keyrings_for_all_sites(session, root, settings.state_dir, secret)
+    states = issuer_keys.read_registry(settings.state_dir)
+    summary = ", ".join(f"{k} {s}" for k, s in sorted(states.items()))
+    typer.echo(f"{kid}: issuer keys now {summary}; keyrings signed for {len(sites)} site(s)")
