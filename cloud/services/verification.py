@@ -85,7 +85,12 @@ def verify_code(
 
 def prior_uses(session: Session, site: str | None, ticket_id: bytes) -> list[PriorUse]:
     """The entries the gates of ``site`` reported with this ticket that still count, oldest
-    first: as gate_node/ledger.py ``prior_uses``, from the events instead of the ledger."""
+    first: as gate_node/ledger.py ``prior_uses``, from the events instead of the ledger.
+
+    Event data is whatever a registered gate signed; a field of the wrong type is read as its
+    default (one passage granted, none given back), never cast in SQL, where it would fail the
+    whole request.
+    """
     number = ticket_id.hex().upper()
     query = select(GateEventRecord.node, GateEventRecord.at, GateEventRecord.data).where(
         GateEventRecord.kind == "use", GateEventRecord.data["ticket"].as_string() == number
@@ -97,10 +102,13 @@ def prior_uses(session: Session, site: str | None, ticket_id: bytes) -> list[Pri
         for node, at, data in session.execute(query.order_by(GateEventRecord.at))
         if data.get("dir", "in") == "in"
     ]
-    given_back = _given_back(session, site, {(node, data.get("use")) for node, _, data in entries})
+    if not entries:
+        return []
+    uses = {(node, data.get("use")) for node, _, data in entries}
+    given_back = _given_back(session, site, uses, since=entries[0][1])
     prior = []
     for node, at, data in entries:
-        granted = int(data.get("granted", 1))
+        granted = _count(data.get("granted"), 1)
         passages = granted - min(granted, given_back[(node, data.get("use"))])
         if passages > 0:
             prior.append(PriorUse(at, node, passages))
@@ -108,21 +116,26 @@ def prior_uses(session: Session, site: str | None, ticket_id: bytes) -> list[Pri
 
 
 def _given_back(
-    session: Session, site: str | None, uses: set[tuple[str, object]]
+    session: Session, site: str | None, uses: set[tuple[str, object]], since: datetime
 ) -> dict[tuple[str, object], int]:
-    """Passages given back per (node, use seq) by the nodes' rollback events."""
+    """Passages given back per (node, use seq) by the nodes' rollback events. A rollback
+    comes after its use, so only those nodes' rollbacks since the earliest use are read."""
     given: dict[tuple[str, object], int] = defaultdict(int)
-    seqs = {seq for _, seq in uses if isinstance(seq, int)}
-    if not seqs:
-        return given
     query = select(GateEventRecord.node, GateEventRecord.data).where(
         GateEventRecord.kind == "rollback",
         GateEventRecord.node.in_({node for node, _ in uses}),
-        GateEventRecord.data["use"].as_integer().in_(seqs),
+        GateEventRecord.at >= since,
     )
     if site is not None:
         query = query.where(GateEventRecord.site == site)
     for node, data in session.execute(query):
         if (node, data.get("use")) in uses:
-            given[(node, data.get("use"))] += int(data.get("unused", 0))
+            given[(node, data.get("use"))] += _count(data.get("unused"), 0)
     return given
+
+
+def _count(value: object, default: int) -> int:
+    """A non-negative count from event data, or ``default`` if it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default

@@ -220,3 +220,31 @@ def test_a_code_that_does_not_verify_names_no_ticket(site):
     answer = site.partner_answer("NOT A TICKET", 1, local(9))
     assert answer["ticket_no"] is None and not answer["valid"]
     assert answer["reason"] == "bad_prefix" and answer["entries_used"] == 0
+
+
+def test_odd_event_data_from_a_gate_is_read_as_defaults_not_a_server_error(site, issuer_key):
+    (ticket_id,) = site.sell(1)
+    code = issue_ticket(issuer_key, Case("", Reason.OK, local(9)).claims(ticket_id))
+    at_ms = int(local(8).timestamp() * 1000)
+    odd = (
+        ("use", {"use": "x", "ticket": ticket_id, "dir": "in", "granted": "all"}),
+        ("rollback", {"use": "x", "unused": "all"}),
+    )
+    messages = [
+        (
+            "scenic/S1/gate/G1/event",
+            sign_event(
+                site.node_keys["G1"],
+                site="S1",
+                node="G1",
+                seq=seq,
+                kind=kind,
+                at_ms=at_ms,
+                data=data,
+            ),
+        )
+        for seq, (kind, data) in enumerate(odd, start=900)
+    ]
+    assert site.ingest.process(messages).stored == 2
+    answer = site.partner_answer(code, 1, local(9))
+    assert answer["reason"] == "already_used" and answer["entries_used"] == 1
