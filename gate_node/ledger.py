@@ -31,8 +31,8 @@ from typing import Any
 
 import cbor2
 
-from gate_node.decision.rules import PriorUse
 from keys.clock import SYSTEM, Clock
+from keys.rules import PriorUse
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uses (

@@ -42,7 +42,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tinydb import TinyDB
 
 from gate_node.decision.engine import LaneContext, SiteRules
-from gate_node.decision.rules import SlotGrace
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from gate_node.trust_record import (
     TrustError,
@@ -62,6 +61,7 @@ from keys.node_registry import DOC_TYPE as NODES
 from keys.node_registry import NodeRegistry
 from keys.revocation import DOC_TYPE as REVOCATIONS
 from keys.revocation import RevocationList
+from keys.rules import SlotGrace
 from keys.signed_document import DocumentError, SignedDocument, require_newer, verify_document
 
 KINDS = ("tripod", "wing", "swing", "handheld")

@@ -185,3 +185,4 @@ class ChangeIn(Strict):
 
 class VerifyIn(Strict):
     code: str = Field(min_length=1, max_length=400)
+    zone: ZoneId | None = None  # where the partner stands; None: zones are not checked

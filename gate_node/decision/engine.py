@@ -2,9 +2,11 @@
 
 Order of checks (cheapest and most fundamental first; each refusal is final):
 envelope and signature (keys/) -> revocation list -> validity window -> time slot -> zone ->
-earlier uses at this gate and its peers (ledger). ``decide`` only reads; ``admit`` writes the
-use to the ledger and must return before the lane is told to open. Neither raises for
-anything a visitor can present: every path ends in a ``Reason`` (keys/reasons.py).
+earlier uses at this gate and its peers (ledger). The rules themselves live in keys/rules.py,
+shared with the cloud's partner verification, so both answer a ticket the same way.
+``decide`` only reads; ``admit`` writes the use to the ledger and must return before the lane
+is told to open. Neither raises for anything a visitor can present: every path ends in a
+``Reason`` (keys/reasons.py).
 
 Exits (direction ``out``) do not consume entries; with ``exit_requires_entry`` a ticket with
 no entry on record is refused as ``not_inside`` (anti-passback for re-entry tickets).
@@ -22,14 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gate_node.decision.rules import (
-    PriorUse,
-    SlotGrace,
-    check_slot,
-    check_uses,
-    check_validity,
-    check_zone,
-)
 from gate_node.ledger import Ledger
 from keys.card_index import CardIndex
 from keys.claims import TicketClaims
@@ -37,6 +31,7 @@ from keys.holder import holder_ref, matches
 from keys.keyring import Keyring
 from keys.reasons import Reason
 from keys.revocation import RevocationList
+from keys.rules import PriorUse, SlotGrace, check_terms, check_uses
 from keys.ticket import verify_ticket
 
 
@@ -144,11 +139,8 @@ class Engine:
             return Decision(Reason.STATE_UNTRUSTED, claims=claims, detail=self.closed)
         local_now = now.astimezone(self.rules.timezone)
         refusal = (
-            (Reason.REVOKED if self.revocations.is_revoked(claims.ticket_id) else None)
-            or check_validity(claims, local_now)
-            or check_slot(claims, local_now, self.rules.slot_grace)
-            or check_zone(claims, self.lane.zone)
-        )
+            Reason.REVOKED if self.revocations.is_revoked(claims.ticket_id) else None
+        ) or check_terms(claims, local_now, self.rules.slot_grace, self.lane.zone)
         if refusal:
             return Decision(refusal, claims=claims)
         prior = self.ledger.prior_uses(claims.ticket_id)

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gate_node.decision.engine import Engine, LaneContext, SiteRules
-from gate_node.decision.rules import SlotGrace
 from gate_node.ledger import Ledger, Use
 from keys.claims import TicketClaims
 from keys.reasons import Reason
 from keys.revocation import RevocationList, sign_revocations
+from keys.rules import SlotGrace
 from keys.signed_document import verify_document
 from keys.ticket import issue_ticket
 

@@ -1,9 +1,20 @@
-"""The rules a ticket must pass at a lane, each a small pure function returning a refusal or None.
+"""Ticket rules for one entry, each a small pure function returning a refusal or None.
+
+One place for them: the gate's engine (gate_node/decision/engine.py) decides at a lane with
+these, and the cloud's partner verification (cloud/services/verification.py) answers with the
+same functions, so a partner and a gate never disagree about a 5-entry or daily-limited ticket.
+They never read a clock, a database or a file: the caller brings the site-local instant and the
+earlier uses (the gate from its ledger, the cloud from the gates' reported use events).
 
 Every rule takes what it needs and nothing else (claims, the site-local instant, the lane, the
 earlier uses), so each is tested alone and "as of" any instant. Times are the site's local
 time: a day ticket for 24 November is valid from 00:00 to 23:59:59 in the site's zone, wherever
 the gate's clock thinks UTC is.
+
+Order (cheapest and most fundamental first; the first refusal is the answer): validity window
+-> time slot -> zone (``check_terms``), then earlier uses (``check_uses``). Revocation comes
+before all of them, from whichever list the caller holds (the gate's signed revocation list,
+the cloud's ticket status).
 """
 
 from __future__ import annotations
@@ -18,7 +29,11 @@ from keys.reasons import Reason
 
 @dataclass(frozen=True, slots=True)
 class PriorUse:
-    """An earlier entry with this ticket, at this gate or a peer gate."""
+    """An earlier entry (direction in) with this ticket, at this gate or a peer gate.
+
+    Only entries that still count: one whose passages were all given back (nobody came
+    through, EV_TIMEOUT) is no prior use. ``passages`` is what is left of its group.
+    """
 
     at: datetime  # aware
     node: str
@@ -67,6 +82,21 @@ def check_zone(claims: TicketClaims, zone: int) -> Reason | None:
     if claims.zones is not None and zone not in claims.zones:
         return Reason.WRONG_ZONE
     return None
+
+
+def check_terms(
+    claims: TicketClaims, local_now: datetime, grace: SlotGrace, zone: int | None
+) -> Reason | None:
+    """The ticket's own terms as of ``local_now``: validity window, then slot, then zone.
+
+    ``zone`` is the lane's zone; None when the asker stands at no lane (a partner's parking
+    or hotel desk), and then the zone is not checked.
+    """
+    return (
+        check_validity(claims, local_now)
+        or check_slot(claims, local_now, grace)
+        or (check_zone(claims, zone) if zone is not None else None)
+    )
 
 
 def check_uses(
