@@ -77,6 +77,10 @@ def issue_batch_command(
                 actor=actor,
                 now=from_environment().now(),
                 progress=lambda done: bar.update(task, completed=done),
+                when_ordered=lambda number: bar.console.print(
+                    f"order {number}: places taken; if this stops, "
+                    f"scenic-cloud batch resume {number} --out FILE / 订单已建立，中断后可续出"
+                ),
             )
     except Problem as exc:
         handle.close()
@@ -88,6 +92,51 @@ def issue_batch_command(
         raise
     write_codes(handle, context.sessions, batch.order_no, out)
     typer.echo(f"order {batch.order_no}: {batch.issued} tickets -> {out}")
+
+
+@app.command("resume")
+def batch_resume(
+    order_no: Annotated[str, typer.Argument(help="The batch's order number")],
+    out: Annotated[Path, typer.Option(help="CSV to create (mode 0600, never overwritten)")],
+    db: DbOption = None,
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Finish a batch that stopped half way (a crash, a power cut), then write all its codes.
+    Safe to run again. 续出中断的批量票。"""
+    from rich.progress import Progress
+
+    from cloud.api.context import from_settings
+    from cloud.services.batch import find_batch, resume_batch
+
+    settings = settings_from(db)
+    secret = passphrase(passphrase_file)
+    try:
+        with database(settings):
+            context = from_settings(settings, secret)
+            before = find_batch(context.sessions, order_no)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except Problem as exc:
+        refused(exc, f": {order_no}")
+    handle = create_csv(out)
+    try:
+        with Progress() as bar, database(settings):
+            task = bar.add_task("issuing / 出票", total=before.ordered, completed=before.issued)
+            batch = resume_batch(
+                context.sessions,
+                context.issuer,
+                order_no=order_no,
+                now=from_environment().now(),
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    except BaseException:
+        handle.close()
+        out.unlink()
+        raise
+    write_codes(handle, context.sessions, batch.order_no, out)
+    typer.echo(
+        f"order {order_no}: {batch.issued} tickets ({batch.issued - before.issued} new) -> {out}"
+    )
 
 
 @app.command("export")
@@ -111,6 +160,13 @@ def batch_export(
         write_codes(create_csv(out), sessions, order_no, out)
     engine.dispose()
     typer.echo(f"order {order_no}: {batch.issued} tickets -> {out}")
+    if not batch.complete:
+        typer.echo(
+            f"incomplete batch: {batch.issued} of {batch.ordered} issued; finish it with "
+            f"scenic-cloud batch resume {order_no} --out FILE / 批量票未出完，请续出",
+            err=True,
+        )
+        raise typer.Exit(EXIT_FAILED)
 
 
 def create_csv(path: Path) -> TextIO:

@@ -38,6 +38,11 @@ CHUNK = 2000
 class Batch:
     order_no: str
     issued: int
+    ordered: int = 0  # tickets the batch order is for; issued < ordered: resume it
+
+    @property
+    def complete(self) -> bool:
+        return self.issued >= self.ordered
 
 
 def issue_batch(
@@ -50,7 +55,10 @@ def issue_batch(
     actor: str,
     now: datetime,
     progress: Callable[[int], None] = lambda done: None,
+    when_ordered: Callable[[str], None] = lambda order_no: None,
 ) -> Batch:
+    """Take ``count`` places and record the paid batch order in one transaction, tell
+    ``when_ordered`` its number (so a crash after it can be resumed by number), then issue."""
     if not 1 <= count <= 1_000_000:
         raise Problem(Code.BAD_QUANTITY, least=1, most=1_000_000)
     with sessions.begin() as db:
@@ -109,6 +117,7 @@ def issue_batch(
             at=now,
         )
         order_no = order.order_no
+    when_ordered(order_no)
     return resume_batch(sessions, issuer, order_no=order_no, now=now, progress=progress)
 
 
@@ -163,7 +172,7 @@ def resume_batch(
             db.execute(insert(Ticket), rows)
         done += chunk
         progress(done)
-    return Batch(order_no, done)
+    return Batch(order_no, done, item.quantity)
 
 
 def find_batch(sessions: sessionmaker[Session], order_no: str) -> Batch:
@@ -176,7 +185,10 @@ def find_batch(sessions: sessionmaker[Session], order_no: str) -> Batch:
         issued = db.scalar(
             select(func.count()).select_from(Ticket).where(Ticket.order_id == order.id)
         )
-        return Batch(order_no, issued or 0)
+        ordered = db.scalar(
+            select(func.sum(OrderItem.quantity)).where(OrderItem.order_id == order.id)
+        )
+        return Batch(order_no, issued or 0, ordered or 0)
 
 
 def batch_tickets(sessions: sessionmaker[Session], order_no: str) -> Iterator[tuple[str, str]]:

@@ -270,3 +270,41 @@ def test_serve_with_a_bad_channels_json_is_one_line(tmp_path, keyed, channels, w
     result = run("serve", "--port", str(free_port()), env=env)
     one_line_failure(result, 2)
     assert words in result.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_batch_that_stopped_half_way_is_resumed_by_the_number_it_announced(
+    tmp_path, office, festival
+):
+    from cloud.services.batch import issue_batch
+    from tests.conftest import TEST_AT
+
+    class PowerCut(Exception):
+        pass
+
+    def cut(done: int) -> None:
+        raise PowerCut  # the places are taken and the order recorded; no ticket yet
+
+    announced: list[str] = []
+    with pytest.raises(PowerCut):
+        issue_batch(
+            office.sessions,
+            office.issuer,
+            inventory_id=office.day_ticket,
+            price_type="adult",
+            count=5,
+            actor="test",
+            now=TEST_AT,
+            progress=cut,
+            when_ordered=announced.append,
+        )
+    (order_no,) = announced
+    partial = run("batch", "export", order_no, "--out", str(tmp_path / "partial.csv"), env=festival)
+    assert partial.returncode == 1 and "incomplete batch: 0 of 5" in partial.stderr
+    assert f"batch resume {order_no}" in partial.stderr
+    resumed = run("batch", "resume", order_no, "--out", str(tmp_path / "all.csv"), env=festival)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len((tmp_path / "all.csv").read_text().splitlines()) == 6  # header and 5 codes
+    assert taken(office) == 5  # the places were taken once
+    again = run("batch", "resume", order_no, "--out", str(tmp_path / "again.csv"), env=festival)
+    assert again.returncode == 0 and "(0 new)" in again.stdout
