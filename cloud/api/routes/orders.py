@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import ANONYMOUS, DB, Context, IdempotencyKey, Source, idempotent, staff
-from cloud.api.schemas import OrderIn, OrderOut, TicketOut
-from cloud.core.errors import Code, Problem, Thing, not_found
+from cloud.api.order_views import order_out, owned_order
+from cloud.api.schemas import OrderIn, OrderOut
+from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
-from cloud.models import Order, Ticket
 from cloud.services.orders import LineRequest, create_order
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -78,41 +76,3 @@ def _access_token(ctx: Context, order_no: str, key: str) -> str:
 @router.get("/{order_no}", response_model=OrderOut)
 def read(order_no: str, db: DB, x_order_token: Annotated[str | None, Header()] = None) -> OrderOut:
     return order_out(db, owned_order(db, order_no, x_order_token))
-
-
-def owned_order(db: Session, order_no: str, token: str | None) -> Order:
-    """The order, if the caller holds its access token (anyone else learns nothing)."""
-    order = db.scalar(select(Order).where(Order.order_no == order_no))
-    if (
-        order is None
-        or token is None
-        or order.access_hash is None
-        or not hmac.compare_digest(order.access_hash, token_hash(token))
-    ):
-        raise not_found(Thing.ORDER)
-    return order
-
-
-def order_out(db: Session, order: Order, access_token: str | None = None) -> OrderOut:
-    tickets = db.scalars(select(Ticket).where(Ticket.order_id == order.id)).all()
-    return OrderOut(
-        order_no=order.order_no,
-        status=order.status,
-        total_fen=order.total_fen,
-        paid_fen=order.paid_fen,
-        refunded_fen=order.refunded_fen,
-        expires_at=order.expires_at,
-        duplicate_of=order.duplicate_of,
-        access_token=access_token,
-        tickets=[
-            TicketOut(
-                ticket_no=t.ticket_id.hex().upper(),
-                status=t.status,
-                people=t.people,
-                valid_from=t.valid_from,
-                valid_until=t.valid_until,
-                text=t.text,
-            )
-            for t in tickets
-        ],
-    )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role
-from cloud.api.routes.orders import order_out, owned_order
+from cloud.api.order_views import order_out, owned_order
 from cloud.api.schemas import CashIn, OrderOut, PayIn, ShiftClose, ShiftOpen
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Order

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role, staff_of
-from cloud.api.routes.orders import owned_order
+from cloud.api.order_views import owned_order
 from cloud.api.schemas import ChangeIn, RefundIn
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CashierShift, Order, Ticket

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 
 from cloud.api.deps import Context, Source
-from cloud.api.routes.orders import owned_order
+from cloud.api.order_views import owned_order
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.payments.settle import settle
 

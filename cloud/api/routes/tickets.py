@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from cloud.api.deps import DB
-from cloud.api.routes.orders import owned_order
+from cloud.api.order_views import owned_order
 from cloud.core.errors import Thing, not_found
 from cloud.models import Inventory, Order, Product, Site, Ticket
 
