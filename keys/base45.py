@@ -17,11 +17,13 @@ This module never imports the rest of the project.
 
 from __future__ import annotations
 
+from keys.errors import KeysError
+
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 
 
-class Base45Error(ValueError):
+class Base45Error(KeysError, ValueError):
     """Not base45. ``truncated`` is true when the length alone is impossible."""
 
     def __init__(self, message: str, *, truncated: bool = False) -> None:

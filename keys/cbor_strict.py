@@ -29,6 +29,8 @@ from typing import Any
 
 import cbor2
 
+from keys.errors import KeysError
+
 MAX_ITEM_BYTES = 1024
 """A ticket is ~100 bytes; a signed downlink document is checked with its own, larger cap."""
 
@@ -36,7 +38,9 @@ MAX_DEPTH = 8
 """Deepest nesting any of our structures has is 4 (document -> body -> list -> entry)."""
 
 
-class CborError(ValueError):
+class CborError(KeysError, ValueError):
+    """Not the strict CBOR we accept; ``truncated`` and ``duplicate`` say why."""
+
     def __init__(self, message: str, *, truncated: bool = False, duplicate: bool = False) -> None:
         super().__init__(message)
         self.truncated = truncated

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
 
+from keys.errors import Refusal
 from keys.reasons import Reason
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -37,13 +38,13 @@ class PriceType(IntEnum):
     STAFF = 6
 
 
-class ClaimError(ValueError):
-    """A claim is missing, unknown, malformed or out of range; ``reason`` says which."""
+class ClaimError(Refusal):
+    """A claim is missing, unknown, malformed or out of range; ``reason`` says which (its value
+    is the ``code``)."""
 
     def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(reason.value, detail)
         self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

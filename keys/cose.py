@@ -28,6 +28,7 @@ from typing import Protocol
 import cbor2
 
 from keys.cbor_strict import CborError, decode_item
+from keys.errors import Refusal
 from keys.reasons import Reason
 
 COSE_SIGN1_TAG = 18
@@ -45,13 +46,12 @@ class Signer(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
 
-class EnvelopeError(ValueError):
-    """The envelope is wrong; ``reason`` says how."""
+class EnvelopeError(Refusal):
+    """The envelope is wrong; ``reason`` says how (its value is the ``code``)."""
 
     def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(reason.value, detail)
         self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)

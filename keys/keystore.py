@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keys.clock import SYSTEM, Clock
+from keys.errors import KeysError
 
 FORMAT = "scenic-key/1"
 ROLES = ("root", "issuer", "node")
@@ -43,7 +44,7 @@ MIN_PASSPHRASE = 12
 _KID = re.compile(r"[A-Za-z0-9]{1,4}")  # whole match: "I1\n" is no kid
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(KeysError):
     """A key or passphrase cannot be used; the message says what to do, and never a secret."""
 
 

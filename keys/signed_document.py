@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from keys.cbor_strict import CborError, decode_item
 from keys.clock import SYSTEM
 from keys.cose import EnvelopeError, Signer, decode_sign1, encode_sign1
+from keys.errors import Refusal
 from keys.keystore import verify_signature
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -38,13 +39,11 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 ANY_SITE = "*"
 
 
-class DocumentError(ValueError):
+class DocumentError(Refusal):
     """A document must not be applied. ``code`` is stable (for logs and alarms)."""
 
     def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
+        super().__init__(code, detail, f"{code}: {detail}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,3 +155,26 @@ def test_nothing_outside_the_services_writes_models():
         if (relative, function) not in WRITES_ALLOWED
     ]
     assert offences == [], "move these writes into cloud/services/"
+
+
+def test_every_exception_keys_raises_is_one_family():
+    """STYLE.md: one exception family per package; a boundary may catch ``KeysError``."""
+    import inspect
+    import pkgutil
+    from importlib import import_module
+
+    import keys
+    from keys.errors import KeysError
+
+    outsiders = []
+    for info in pkgutil.iter_modules(keys.__path__):
+        module = import_module(f"keys.{info.name}")
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, Exception)
+                and value.__module__ == module.__name__
+                and not issubclass(value, KeysError)
+            ):
+                outsiders.append(f"keys.{info.name}.{name}")
+    assert outsiders == []
