@@ -83,11 +83,7 @@ SESSION_NAMES = {"session", "db"}  # what routes and commands call a Session, ev
 SESSION_WRITES = {"add", "add_all", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings"}
 SQL_WRITES = {"insert", "update", "delete"}  # sqlalchemy's statement builders
 # (file, function) pairs that may still write, each with the reason it is not a service yet.
-WRITES_ALLOWED = {
-    # The Idempotency-Key store: issue 13 moves this machinery into a service of its own
-    # (another branch); until then its one write stays beside the code that reads it.
-    ("cloud/api/deps.py", "remember"),
-}
+WRITES_ALLOWED: set[tuple[str, str]] = set()
 
 
 def model_writes(source: str) -> list[tuple[int, str, str]]:

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import ANONYMOUS, DB, Context, IdempotencyKey, Source, idempotent, staff
+from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent, staff
 from cloud.api.order_views import order_out, owned_order
 from cloud.api.schemas import OrderIn, OrderOut
 from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
+from cloud.services.idempotency import ANONYMOUS
 from cloud.services.orders import LineRequest, create_order
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
