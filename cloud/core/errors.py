@@ -162,7 +162,7 @@ TEXT: dict[Code, Text] = {
     ),
     Code.UNKNOWN_SCOPE: Text(
         422,
-        "Unknown scope(s): {unknown}; known: {known}",
+        "unknown scope(s): {unknown}; known: {known}",
         "未知权限范围：{unknown}（可选：{known}）",
     ),
     Code.WEAK_PASSWORD: Text(
