@@ -175,14 +175,13 @@ _RUNS = ("0123456789" * 3, "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxc
 MIN_DISTINCT = 6
 
 
-def check_new_passphrase(text: str) -> None:
+def check_new_passphrase(text: str, minimum: int = MIN_PASSPHRASE) -> None:
     """Refuse a passphrase for new keys that is short, a placeholder or a keyboard run
     (``KeyStoreError`` with a bilingual reason). Existing keys open with whatever they were
     made with; only ``passphrase_from(..., creating=True)`` asks this."""
-    if len(text) < MIN_PASSPHRASE:
+    if len(text) < minimum:
         raise KeyStoreError(
-            f"passphrase must have at least {MIN_PASSPHRASE} characters "
-            f"/ 口令至少需要{MIN_PASSPHRASE}个字符"
+            f"passphrase must have at least {minimum} characters / 口令至少需要{minimum}个字符"
         )
     lowered = text.lower()
     letters = "".join(c for c in lowered if c.isalpha())

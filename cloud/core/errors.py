@@ -36,6 +36,8 @@ class Code(StrEnum):
     BAD_CREDENTIALS = "bad_credentials"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     WEAK_PASSWORD = "weak_password"
+    GUESSABLE_PASSWORD = "guessable_password"
+    BAD_USERNAME = "bad_username"
     BAD_ROLE = "bad_role"
     DUPLICATE_USER = "duplicate_user"
     BAD_DEVICE_KIND = "bad_device_kind"
@@ -164,6 +166,16 @@ TEXT: dict[Code, Text] = {
         422,
         "unknown scope(s): {unknown}; known: {known}",
         "未知权限范围：{unknown}（可选：{known}）",
+    ),
+    Code.GUESSABLE_PASSWORD: Text(
+        422,
+        "That password is a placeholder, a repeat or a keyboard run: use several unrelated words",
+        "密码过于简单（默认口令、重复或连续字符），请使用几个无关的词",
+    ),
+    Code.BAD_USERNAME: Text(
+        422,
+        "A username is 1-64 visible characters, with no spaces",
+        "用户名须为1-64个可见字符，不含空格",
     ),
     Code.WEAK_PASSWORD: Text(
         422, "A password needs at least {least} characters", "密码至少需要{least}个字符"

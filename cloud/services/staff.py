@@ -6,6 +6,8 @@ password changes are ``services/staff_sessions.py``.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,9 @@ from cloud.core.errors import Code, Problem
 from cloud.core.security import MIN_PASSWORD, hash_password
 from cloud.models import User
 from cloud.models.accounts import ROLES
+from keys.keystore import KeyStoreError, check_new_passphrase
+
+_USERNAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")  # 1-64 visible characters, no spaces
 
 
 def check_role(role: str) -> None:
@@ -22,13 +27,27 @@ def check_role(role: str) -> None:
 
 
 def check_new_password(password: str) -> None:
-    """Refuse a password shorter than ``MIN_PASSWORD`` characters (422 ``weak_password``)."""
+    """Refuse a password shorter than ``MIN_PASSWORD`` characters (422 ``weak_password``), or
+    one that is a placeholder, a repeat or a keyboard run (the key passphrases' rule,
+    keys/keystore.check_new_passphrase: ``password12`` and ``aaaaaaaaaaaa`` open no till)."""
     if len(password) < MIN_PASSWORD:
         raise Problem(Code.WEAK_PASSWORD, least=MIN_PASSWORD)
+    try:
+        check_new_passphrase(password, MIN_PASSWORD)
+    except KeyStoreError:
+        raise Problem(Code.GUESSABLE_PASSWORD) from None
+
+
+def check_username(username: str) -> None:
+    """Refuse an empty name, or one with spaces or control characters (422 ``bad_username``):
+    a name is typed at a till and shown in the audit log, and "   " is nobody."""
+    if not _USERNAME.fullmatch(username):
+        raise Problem(Code.BAD_USERNAME)
 
 
 def create_user(session: Session, username: str, password: str, role: str) -> User:
     """A new active account; 409 ``duplicate_user`` if the username is taken."""
+    check_username(username)
     check_role(role)
     check_new_password(password)
     user = User(username=username, password_hash=hash_password(password), role=role)

@@ -87,3 +87,23 @@ def test_a_staff_account_with_a_short_password_or_unknown_role_is_never_made(
     bad = refusal(sessions, lambda s: create_user(s, "x", password, role))
     assert bad.code == code
     assert count(sessions, User) == 0
+
+
+@pytest.mark.parametrize("username", ["", "   ", "two words", "tab\there", "x" * 65])
+def test_a_staff_account_needs_a_real_username(office, username):
+    from cloud.core.errors import Code
+    from cloud.services.staff import create_user
+
+    with pytest.raises(Problem) as refused, office.sessions.begin() as db:
+        create_user(db, username, "a long enough horse battery", "manager")
+    assert refused.value.code == Code.BAD_USERNAME
+
+
+@pytest.mark.parametrize("password", ["password12", "aaaaaaaaaaaa", "changeme1234", "1234567890"])
+def test_a_staff_password_that_is_a_placeholder_or_a_run_is_refused(office, password):
+    from cloud.core.errors import Code
+    from cloud.services.staff import create_user
+
+    with pytest.raises(Problem) as refused, office.sessions.begin() as db:
+        create_user(db, "till7", password, "cashier")
+    assert refused.value.code == Code.GUESSABLE_PASSWORD
