@@ -32,7 +32,7 @@ from cloud.models import Device
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
-from keys import clock, keystore
+from keys import clock, keystore, topics
 from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
 from keys.clock import from_environment
@@ -272,6 +272,11 @@ def device_add(
     """Register a gate node's identity key. 登记闸机公钥。"""
     if kind not in DEVICE_KINDS:
         fail(f"kind must be one of {', '.join(DEVICE_KINDS)}", zh="设备类型无效")
+    if not (topics.valid_name(site) and topics.valid_node(node)):  # topic levels; node: username
+        fail(
+            "site and node must be 1-32 letters, digits, - or _ (a node not cloud or site-...)",
+            zh="景区或设备编号无效",
+        )
     settings = _settings(db)
     try:
         key = keystore.load_public_pem(public_key)
