@@ -1,10 +1,7 @@
 """What comes down from the cloud and from peer gates, applied only when signed and newer.
 
 ``Downlink.handle(topic, payload)`` is called from the node loop (never paho's thread) for
-each message uplink.py received:
-
-Topics are read with keys/topics.py; one it does not know, or of another site, is refused
-as ``bad_topic``.
+each message uplink.py received (topics as keys/topics.py reads them):
 
 - ``scenic/{site}/down/{type}`` and ``scenic/{site}/down/node/{node}/{type}``: a root-signed
   document of that type (keyring, revocations, cards, nodes, config, time). It is verified
@@ -17,7 +14,8 @@ as ``bad_topic``.
   node registry, merged into the ledger; a ticket then used beyond its allowance raises a
   double-entry alarm (it happens only when gates were partitioned).
 
-Every refusal is logged with its reason and counted; nothing raises out of ``handle``.
+A topic outside that contract, or of another site, is refused as ``bad_topic``. Every refusal
+is logged with its reason and counted; nothing raises out of ``handle``.
 """
 
 from __future__ import annotations
