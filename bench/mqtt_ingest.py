@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from bench.report import report
 from cloud.db import make_engine, session_factory
 from cloud.models import Device, GateEventRecord
-from keys import keystore
+from keys import keystore, topics
 from keys.gate_event import sign_event
 from simulators.broker import PASSWORD, Broker
 from simulators.databases import postgres_schema, sqlite_database
@@ -121,7 +121,7 @@ def publish(port: int, node: str, payloads: list[bytes]) -> None:
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    infos = [client.publish(f"scenic/S1/gate/{node}/event", p, qos=1) for p in payloads]
+    infos = [client.publish(topics.event("S1", node).name, p, qos=1) for p in payloads]
     for info in infos:
         info.wait_for_publish(60)
     client.disconnect()

@@ -1,7 +1,7 @@
 """What comes down from the cloud and from peer gates, applied only when signed and newer.
 
 ``Downlink.handle(topic, payload)`` is called from the node loop (never paho's thread) for
-each message uplink.py received:
+each message uplink.py received (topics as keys/topics.py reads them):
 
 - ``scenic/{site}/down/{type}`` and ``scenic/{site}/down/node/{node}/{type}``: a root-signed
   document of that type (keyring, revocations, cards, nodes, config, time). It is verified
@@ -14,7 +14,8 @@ each message uplink.py received:
   node registry, merged into the ledger; a ticket then used beyond its allowance raises a
   double-entry alarm (it happens only when gates were partitioned).
 
-Every refusal is logged with its reason and counted; nothing raises out of ``handle``.
+A topic outside that contract, or of another site, is refused as ``bad_topic``. Every refusal
+is logged with its reason and counted; nothing raises out of ``handle``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.ledger import DoubleEntry, Use
 from gate_node.state import NodeState
+from keys import topics
 from keys.gate_event import read_node, verify_event
 from keys.logs import event
 from keys.revocation import DOC_TYPE as REVOCATIONS
@@ -56,14 +58,21 @@ class Downlink:
         self._time_seq: int | None = None
 
     def handle(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")
+        parsed = topics.parse(topic)
+        if parsed is None or parsed.site != self.state.config.site:
+            self.refused["bad_topic"] += 1
+            log.warning(
+                "refused downlink", extra={"fields": {"topic": topic[:200], "code": "bad_topic"}}
+            )
+            return
         try:
-            if len(parts) == 3 and parts[2] == "uses":
+            if parsed.kind is topics.Kind.USES:
                 self._peer(payload)
-            elif len(parts) >= 4 and parts[2] == "down":
-                if parts[3] == "node" and (len(parts) != 6 or parts[4] != self.state.config.node):
-                    return  # another node's private downlink
-                self._document(parts[-1], payload)
+            elif parsed.kind is topics.Kind.DOWN or (
+                parsed.kind is topics.Kind.DOWN_NODE and parsed.node == self.state.config.node
+            ):
+                assert parsed.doc_type is not None  # every downlink kind carries one
+                self._document(parsed.doc_type, payload)
         except SequenceGap as gap:
             self.refused["sequence_gap"] += 1
             self.request({"want": "revocations", "from": gap.missing_from})

@@ -30,7 +30,6 @@ it found (gate_node/trust_record.py says what the lane does then). Errors are
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
@@ -51,7 +50,7 @@ from gate_node.trust_record import (
     read_record,
     write_record,
 )
-from keys import keystore
+from keys import keystore, topics
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
 from keys.clock import SYSTEM, Clock, site_today
@@ -80,7 +79,6 @@ CLOUD_SETTINGS = frozenset(
     }
 )
 DIRECTIONS = ("in", "out")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class NodeStateError(Exception):
@@ -124,9 +122,11 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
     unknown = sorted(set(doc) - allowed)
     if unknown:
         raise NodeStateError(f"unknown configuration field(s): {', '.join(unknown)}")
-    for field in ("site", "node"):
-        if not isinstance(doc.get(field), str) or not _NAME.match(doc[field]):
-            raise NodeStateError(f"{field} must be 1-32 letters, digits, - or _")
+    # Each is a level of the node's MQTT topics, and the node is its broker username too.
+    if not topics.valid_name(doc.get("site")):
+        raise NodeStateError("site must be 1-32 letters, digits, - or _")
+    if not topics.valid_node(doc.get("node")):
+        raise NodeStateError("node must be 1-32 letters, digits, - or _, not cloud or site-...")
     if doc.get("kind") not in KINDS:
         raise NodeStateError(f"kind must be one of {', '.join(KINDS)}")
     zone = doc.get("zone")

@@ -1,14 +1,10 @@
 """The node's MQTT link: outbox up, signed documents and peer uses down. paho-mqtt 2.x.
 
-Topics (DESIGN.md)::
-
-    scenic/{site}/gate/{node}/event    up: signed events from the outbox, QoS 1
-    scenic/{site}/gate/{node}/state    up: retained birth {"state": "online", "session": n};
-                                       the last will says "offline" with the same session
-    scenic/{site}/gate/{node}/request  up: "I miss revocations from seq n"
-    scenic/{site}/down/#               down: root-signed keyring, revocations, cards, nodes,
-                                       config, time (site-wide and down/node/{node}/...)
-    scenic/{site}/uses                 both ways: peer gossip of uses and rollbacks
+Topics, their QoS and retain come from keys/topics.py: up go events (from the outbox), the
+retained birth ``{"state": "online", "session": n}`` (the last will says "offline" with the same
+session) and requests ("I miss revocations from seq n"); down come the site's root-signed
+documents and this node's own (acks, snapshots); peer gossip of uses and rollbacks goes both
+ways.
 
 **Exactly once in effect.** paho's own queue lives in memory and dies with the process; the
 outbox (ledger.py) does not. A PUBACK only means the broker has the event, and a broker killed
@@ -41,6 +37,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gate_node.ledger import Ledger
+from keys import topics
 from keys.cose import Signer
 from keys.gate_event import sign_event
 
@@ -63,17 +60,6 @@ class BrokerConfig:
     resend_ms: int = RESEND_MS
 
 
-def topics(site: str, node: str) -> dict[str, str]:
-    base = f"scenic/{site}/gate/{node}"
-    return {
-        "event": f"{base}/event",
-        "state": f"{base}/state",
-        "request": f"{base}/request",
-        "down": f"scenic/{site}/down/#",
-        "uses": f"scenic/{site}/uses",
-    }
-
-
 class Uplink:
     def __init__(
         self,
@@ -88,7 +74,8 @@ class Uplink:
         self.ledger = ledger
         self.node_key = node_key
         self.site, self.node = site, node
-        self.topics = topics(site, node)
+        self._event_topic, self._state_topic = topics.event(site, node), topics.state(site, node)
+        self._request_topic, self._uses_topic = topics.request(site, node), topics.uses(site)
         self.session = session
         self.connected = False
         self.received: deque[tuple[str, bytes]] = deque(maxlen=10_000)
@@ -106,7 +93,10 @@ class Uplink:
         if broker.tls_ca:
             self._client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self._client.will_set(
-            self.topics["state"], self._state_payload("offline"), qos=1, retain=True
+            self._state_topic.name,
+            self._state_payload("offline"),
+            qos=self._state_topic.policy.qos,
+            retain=self._state_topic.policy.retain,
         )
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.max_inflight_messages_set(WINDOW * 2)
@@ -123,8 +113,8 @@ class Uplink:
 
     def stop(self) -> None:
         if self.connected:
-            self._client.publish(
-                self.topics["state"], self._state_payload("offline"), qos=1, retain=True
+            topics.publish(
+                self._client, self._state_topic, self._state_payload("offline")
             ).wait_for_publish(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()
@@ -174,12 +164,12 @@ class Uplink:
             at_ms=at_ms,
             data=data,
         )
-        info = self._client.publish(self.topics["event"], payload, qos=1)
+        info = topics.publish(self._client, self._event_topic, payload)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False
         self._inflight[info.mid] = seq
         if kind in GOSSIP_KINDS:
-            self._client.publish(self.topics["uses"], payload, qos=1)
+            topics.publish(self._client, self._uses_topic, payload)
         return True
 
     def _resend_overdue(self, now_ms: int) -> int:
@@ -195,7 +185,7 @@ class Uplink:
     def request(self, what: dict[str, Any]) -> None:
         """Ask the cloud for something the node misses (e.g. revocations from a seq)."""
         if self.connected:
-            self._client.publish(self.topics["request"], json.dumps(what), qos=1)
+            topics.publish(self._client, self._request_topic, json.dumps(what))
 
     def _settle_pubacks(self, now_ms: int) -> None:
         while self._acked_mids:
@@ -214,8 +204,8 @@ class Uplink:
         if reason.is_failure:
             log.warning("broker refused connection: %s", reason)
             return
-        client.subscribe([(self.topics["down"], 1), (self.topics["uses"], 1)])
-        client.publish(self.topics["state"], self._state_payload("online"), qos=1, retain=True)
+        client.subscribe(topics.node_subscriptions(self.site, self.node))
+        topics.publish(client, self._state_topic, self._state_payload("online"))
         self.connected = True
         self._connects.append(True)
         log.info("connected to broker", extra={"fields": {"session": self.session}})

@@ -2,7 +2,8 @@
 
 broker/site.conf is used as it is, with only what must differ on a test machine rewritten: the
 listener port and address, and the paths of the persistence directory, password and ACL files
-(the ACL is broker/acl itself). Each test that kills or pauses a broker gets its own.
+(the ACL is broker/acl with its SITE placeholder filled in, as an installer does). Each test
+that kills or pauses a broker gets its own.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ def free_port() -> int:
 
 class Broker:
     def __init__(
-        self, folder: Path, users: list[str] | None = None, autosave_interval: int | None = None
+        self,
+        folder: Path,
+        users: list[str] | None = None,
+        autosave_interval: int | None = None,
+        site: str = "S1",
     ) -> None:
+        """``site``: the site whose gates this broker serves (broker/acl's SITE)."""
         self.folder = folder
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -37,7 +43,9 @@ class Broker:
         conf = (ROOT / "broker/site.conf").read_text()
         conf = conf.replace("listener 1883 0.0.0.0", f"listener {self.port} 127.0.0.1")
         conf = conf.replace("/var/lib/mosquitto/", f"{folder / 'data'}/")
-        conf = conf.replace("/etc/mosquitto/scenic/acl", str(ROOT / "broker/acl"))
+        acl = (ROOT / "broker/acl").read_text().replace("SITE", site)
+        (folder / "acl").write_text(acl)
+        conf = conf.replace("/etc/mosquitto/scenic/acl", str(folder / "acl"))
         conf = conf.replace("/etc/mosquitto/scenic/passwd", str(folder / "passwd"))
         if autosave_interval is not None:
             conf = conf.replace("autosave_interval 5", f"autosave_interval {autosave_interval}")

@@ -126,7 +126,7 @@ def site(console: Console, state_dir: Path, passphrase: bytes) -> Iterator[Runni
     init_keys(cloud_state, passphrase)
     url = f"sqlite:///{cloud_state / 'cloud.sqlite'}"
     with ExitStack() as cleanup:  # everything started is stopped, in reverse, whatever fails
-        broker = Broker(state_dir / "broker", users=["cloud", *GATES]).start()
+        broker = Broker(state_dir / "broker", users=["cloud", *GATES], site=SITE).start()
         cleanup.callback(broker.stop)
         env = _cloud_env(cloud_state, url, broker.port, passphrase)
         console.print("Starting the ticket office / 启动票务云 ...")

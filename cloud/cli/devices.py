@@ -30,7 +30,8 @@ def device_add(
 ) -> None:
     """Register a gate node's identity key. 登记闸机公钥。"""
     try:
-        devices.check_kind(kind)  # before anything is read: the cheapest mistake first
+        devices.check_kind(kind)  # before anything is read: the cheapest mistakes first
+        devices.check_ids(site, node)
     except Problem as exc:
         refused(exc)
     settings = settings_from(db)

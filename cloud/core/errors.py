@@ -41,6 +41,7 @@ class Code(StrEnum):
     BAD_ROLE = "bad_role"
     DUPLICATE_USER = "duplicate_user"
     BAD_DEVICE_KIND = "bad_device_kind"
+    BAD_NODE_ID = "bad_node_id"
     DUPLICATE_DEVICE = "duplicate_device"
     UNKNOWN_SCOPE = "unknown_scope"
     PASSWORD_CHANGED = "password_changed"
@@ -156,6 +157,11 @@ TEXT: dict[Code, Text] = {
     ),
     Code.BAD_ROLE: Text(422, "The role must be one of {roles}", "角色无效，可选：{roles}"),
     Code.DUPLICATE_USER: Text(409, "User {username} exists", "用户{username}已存在"),
+    Code.BAD_NODE_ID: Text(
+        422,
+        "Site and node must be 1-32 letters, digits, - or _ (a node not cloud or site-...)",
+        "景区或设备编号无效（1-32位字母、数字、-或_，设备不能为cloud或site-开头）",
+    ),
     Code.BAD_DEVICE_KIND: Text(
         422, "The gate kind must be one of {kinds}", "设备类型无效，可选：{kinds}"
     ),

@@ -1,9 +1,10 @@
 """The HTTP API's own link to the broker: what a refund or change revokes goes out at once.
 
 The API commits a revocation delta, then hands it here (CloudContext.publish); it is published
-QoS 1 on ``scenic/{site}/down/{type}``. paho queues it in memory while the broker is away; a
-delta lost with the process is not lost to the gates: the next delta shows them a gap, and they
-ask the downlink service for a snapshot (keys/revocation.py).
+on ``scenic/{site}/down/{type}`` with the QoS and retain keys/topics.py gives it. paho queues
+it in memory while the broker is away; a delta lost with the process is not lost to the gates:
+the next delta shows them a gap, and they ask the downlink service for a snapshot
+(keys/revocation.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.core.config import Settings
+from keys import topics
 
 log = logging.getLogger("cloud.api.publisher")
 
@@ -31,7 +33,7 @@ class ApiPublisher:
         self._client.loop_start()
 
     def __call__(self, site: str, doc_type: str, raw: bytes) -> None:
-        self._client.publish(f"scenic/{site}/down/{doc_type}", raw, qos=1)
+        topics.publish(self._client, topics.down(site, doc_type), raw)
 
     def close(self) -> None:
         self._client.disconnect()

@@ -1,9 +1,9 @@
 """Signed documents from the cloud to the gates: keyrings, revocations, nodes, config, time, acks.
 
 Everything published here is a root-signed document (keys/signed_document.py); the broker only
-carries it. Site-wide documents go to ``scenic/{site}/down/{type}`` retained (a gate that
-connects later gets the latest at once); per-node ones (acks, a revocation snapshot asked for
-after a gap) to ``scenic/{site}/down/node/{node}/{type}``.
+carries it. Site-wide documents go to ``scenic/{site}/down/{type}``, per-node ones (acks, a
+revocation snapshot asked for after a gap) to ``scenic/{site}/down/node/{node}/{type}``; which
+are retained (whole documents a gate connecting later needs at once) is keys/topics.py's table.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 from keys.signed_document import sign_document
@@ -26,12 +27,12 @@ class DownlinkPublisher:
         self._ack_seq = int(clock.now().timestamp() * 1_000_000)
 
     def site_document(self, site: str, doc_type: str, raw: bytes) -> mqtt.MQTTMessageInfo:
-        return self.client.publish(f"scenic/{site}/down/{doc_type}", raw, qos=1, retain=True)
+        return topics.publish(self.client, topics.down(site, doc_type), raw)
 
     def node_document(
         self, site: str, node: str, doc_type: str, raw: bytes
     ) -> mqtt.MQTTMessageInfo:
-        return self.client.publish(f"scenic/{site}/down/node/{node}/{doc_type}", raw, qos=1)
+        return topics.publish(self.client, topics.down_node(site, node, doc_type), raw)
 
     def acknowledge(self, site: str, node: str, seqs: list[int]) -> None:
         """Tell a node which of its events are stored, so it may drop them from its outbox."""

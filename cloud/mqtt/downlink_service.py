@@ -28,15 +28,18 @@ from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services import downlink_documents as documents
+from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.downlink")
-RETAINED = ("keyring", "nodes")
+# Documents other parts of the cloud sign into site_documents (key rotation, device changes);
+# this service publishes each new one (time it makes itself, revocations go out as they happen).
+FROM_DATABASE = ("keyring", "nodes")
 
 
 class DownlinkService(BrokerClient):
-    subscriptions = (("scenic/+/gate/+/request", 1), ("scenic/+/gate/+/state", 1))
+    subscriptions = tuple(topics.cloud_subscriptions(topics.Kind.REQUEST, topics.Kind.STATE))
 
     def __init__(
         self,
@@ -83,7 +86,7 @@ class DownlinkService(BrokerClient):
     def revoke(self, site: str, tickets: dict[bytes, date]) -> bytes:
         with self.sessions.begin() as session:
             raw = documents.revoke(session, self.root, site, tickets, self.clock.now())
-        self.publisher.client.publish(f"scenic/{site}/down/revocations", raw, qos=1)
+        self.publisher.site_document(site, "revocations", raw)
         return raw
 
     def publish_registry(self, site: str) -> None:
@@ -93,11 +96,11 @@ class DownlinkService(BrokerClient):
 
     def publish_new_documents(self) -> int:
         """Keyrings and node registries the rest of the cloud signed since the last look
-        (``scenic-cloud keys rotate`` writes them to the database): publish them retained."""
+        (``scenic-cloud keys rotate`` writes them to the database): publish them."""
         with self.sessions() as session:
             rows = session.scalars(
                 select(SiteDocument).where(
-                    SiteDocument.doc_type.in_(RETAINED), SiteDocument.raw.is_not(None)
+                    SiteDocument.doc_type.in_(FROM_DATABASE), SiteDocument.raw.is_not(None)
                 )
             ).all()
         sent = 0
@@ -119,17 +122,16 @@ class DownlinkService(BrokerClient):
 
     # -- what the gates send -------------------------------------------------------------------
     def _handle(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")
-        if len(parts) != 5 or parts[0] != "scenic" or parts[2] != "gate":
+        parsed = topics.parse(topic)
+        if parsed is None or parsed.node is None:
             return
-        site, node, kind = parts[1], parts[3], parts[4]
         message = json.loads(payload) if payload else {}
         if not isinstance(message, dict):
             return
-        if kind == "request" and message.get("want") == "revocations":
-            self._send_snapshot(site, node)
-        elif kind == "state":
-            self._link(site, node, message)
+        if parsed.kind is topics.Kind.REQUEST and message.get("want") == "revocations":
+            self._send_snapshot(parsed.site, parsed.node)
+        elif parsed.kind is topics.Kind.STATE:
+            self._link(parsed.site, parsed.node, message)
 
     def _send_snapshot(self, site: str, node: str) -> None:
         with self.sessions.begin() as session:

@@ -23,16 +23,15 @@ import paho.mqtt.client as mqtt
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services.ingest import BatchResult, Ingest
+from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.ingest")
 
-EVENTS = "$share/ingest/scenic/+/gate/+/event"
-
 
 class IngestWorker(BrokerClient):
-    subscriptions = ((EVENTS, 1),)
+    subscriptions = ((topics.ingest_events(), 1),)
 
     def __init__(
         self,

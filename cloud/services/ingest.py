@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.models import Device, GateEventRecord, ParkCount, RefusedEvent
+from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.gate_event import GateEvent, peek_node, verify_event
 from keys.signed_document import DocumentError
@@ -131,10 +132,10 @@ class Ingest:
         return result
 
     def _verify(self, topic: str, payload: bytes) -> GateEvent | tuple[str, str | None]:
-        parts = topic.split("/")
-        if len(parts) != 5 or parts[0] != "scenic" or parts[2] != "gate" or parts[4] != "event":
+        parsed = topics.parse(topic)
+        if parsed is None or parsed.kind is not topics.Kind.EVENT or parsed.node is None:
             return "bad_topic", peek_node(payload)
-        site, node = parts[1], parts[3]
+        site, node = parsed.site, parsed.node
         key = self.keys.key_of(site, node)
         if key == "unknown":
             return "unknown_node", peek_node(payload)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Site, Zone
+from keys import topics
 
-# A site code: it becomes a level of MQTT topics (scenic/{site}/...), so no "/", "+", "#",
-# whitespace or line break. Whole matches only: re.match with "$" lets "S1\n" through.
-SITE_CODE = r"[A-Za-z0-9_-]{1,32}"
-_CODE = re.compile(SITE_CODE)
+# A site code becomes a level of MQTT topics (scenic/{site}/...): keys/topics.py says what
+# one may hold (no "/", "+", "#", whitespace or line break).
+SITE_CODE = topics.NAME
 
 
 def add_site(session: Session, code: str, name_zh: str, name_en: str, timezone: str) -> Site:
-    if not _CODE.fullmatch(code):
+    if not topics.valid_name(code):
         raise Problem(Code.BAD_SITE_CODE)
     try:
         ZoneInfo(timezone)

@@ -126,6 +126,14 @@ def keyed(tmp_path_factory) -> dict[str, str]:
             2,
             "设备类型无效",
         ),
+        *(
+            (
+                ["device", "add", "--site", "S1", "--node", node, "--public-key", "k.pem"],
+                2,
+                "设备编号无效",
+            )
+            for node in ("G+1", "cloud", "site-S1")  # not a topic level; another user's name
+        ),
         (["partner", "--name", "x", "--scope", "refund"], 2, "未知权限范围"),
         (["batch", "export", "2026112400000000", "--out", "/nonexistent/x.csv"], 2, "not found"),
         (["keys", "retire", "I9"], 2, "No issuer key I9"),
