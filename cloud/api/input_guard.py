@@ -19,8 +19,14 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cloud.core.errors import Code, Problem
+
 MAX_BODY = 1024 * 1024  # 1 MiB: the largest real body (a 1,000-holder order) is ~60 kB
 _JSON_NUL = (b"\\u0000", b"\\U0000")
+
+
+def _nul(where: str) -> Problem:
+    return Problem(Code.INVALID_REQUEST, where=where, problem="NUL")  # "body: NUL"
 
 
 class InputGuard:
@@ -36,17 +42,11 @@ class InputGuard:
         if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(
             scope.get("query_string", b"")
         ):
-            await _refuse(
-                send,
-                422,
-                "invalid_request",
-                "NUL character in the address",
-                "请求地址含有非法字符（NUL）",
-            )
+            await _refuse(send, _nul("address"))
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _too_large(send, self.max_body)
+            await _refuse(send, Problem(Code.PAYLOAD_TOO_LARGE, limit=self.max_body))
             return
         body = bytearray()
         more = True
@@ -57,16 +57,10 @@ class InputGuard:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > self.max_body:
-                await _too_large(send, self.max_body)
+                await _refuse(send, Problem(Code.PAYLOAD_TOO_LARGE, limit=self.max_body))
                 return
         if b"\x00" in body or any(escaped in body for escaped in _JSON_NUL):
-            await _refuse(
-                send,
-                422,
-                "invalid_request",
-                "NUL character in the body",
-                "请求内容含有非法字符（NUL）",
-            )
+            await _refuse(send, _nul("body"))
             return
         delivered = False
 
@@ -80,32 +74,13 @@ class InputGuard:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(
-        send,
-        413,
-        "payload_too_large",
-        f"The request body is larger than {limit} bytes",
-        f"请求内容超过{limit}字节",
-    )
-
-
-async def _refuse(send: Send, status: int, code: str, en: str, zh: str) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "status": status,
-            "code": code,
-            "title": en,
-            "message_en": en,
-            "message_zh": zh,
-        },
-        ensure_ascii=False,
-    ).encode()
+async def _refuse(send: Send, refusal: Problem) -> None:
+    """Answer with the refusal's problem JSON (the app's own shape, cloud/core/errors.py)."""
+    body = json.dumps(refusal.body(), ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": refusal.status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

@@ -28,6 +28,7 @@ class Code(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
     INTERNAL_ERROR = "internal_error"
 
     # --- who is asking ---
@@ -141,6 +142,9 @@ TEXT: dict[Code, Text] = {
     Code.NOT_FOUND: Text(404, "{what} not found", "{what}不存在"),
     Code.METHOD_NOT_ALLOWED: Text(405, "Method not allowed here", "该地址不支持此请求方法"),
     # Only the framework raises this, with a status of its own (see ``framework_problem``).
+    Code.PAYLOAD_TOO_LARGE: Text(
+        413, "The request body is larger than {limit} bytes", "请求内容超过{limit}字节"
+    ),
     Code.HTTP_ERROR: Text(400, "The request cannot be handled: {detail}", "请求无法处理"),
     Code.INTERNAL_ERROR: Text(500, "Internal error (logged)", "系统内部错误（已记录）"),
     Code.UNAUTHENTICATED: Text(
