@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +32,10 @@ from keys.cli_exit import EXIT_FAILED
 from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 
+if TYPE_CHECKING:
+    from cloud.core.config import Settings
+    from cloud.services.batch import Batch
+
 app = typer.Typer(help="Festival batches. 批量出票。", no_args_is_help=True)
 
 
@@ -50,47 +55,30 @@ def issue_batch_command(
     The CSV is created before any place is taken (an existing file is never overwritten) and
     holds valid tickets, so it is mode 0600. `scenic-cloud batch export` writes it again."""
 
-    from rich.progress import Progress
-
-    from cloud.api.context import from_settings
     from cloud.services.batch import issue_batch
 
-    settings = settings_from(db)
-    secret = passphrase(passphrase_file)
-    try:
-        with database(settings):
-            context = from_settings(settings, secret)
-    except KeyStoreError as exc:
-        fail(str(exc))
-    except Problem as exc:
-        refused(exc)
-    handle = create_csv(out)
-    try:
-        with Progress() as bar, database(settings):
-            task = bar.add_task("issuing / 出票", total=count)
-            batch = issue_batch(
-                context.sessions,
-                context.issuer,
-                inventory_id=inventory_id,
-                price_type=price_type,
-                count=count,
-                actor=actor,
-                now=from_environment().now(),
-                progress=lambda done: bar.update(task, completed=done),
-                when_ordered=lambda number: bar.console.print(
-                    f"order {number}: places taken; if this stops, "
-                    f"scenic-cloud batch resume {number} --out FILE / 订单已建立，中断后可续出"
-                ),
-            )
-    except Problem as exc:
-        handle.close()
-        out.unlink()  # nothing was taken: leave no empty file behind
-        refused(exc)
-    except BaseException:
-        handle.close()
-        out.unlink()
-        raise
-    write_codes(handle, context.sessions, batch.order_no, out)
+    settings, context = _issuing_context(db, passphrase_file)
+    batch = _issue_into(
+        out,
+        settings,
+        context,
+        count,
+        0,
+        lambda progress: issue_batch(
+            context.sessions,
+            context.issuer,
+            inventory_id=inventory_id,
+            price_type=price_type,
+            count=count,
+            actor=actor,
+            now=from_environment().now(),
+            progress=progress,
+            when_ordered=lambda number: typer.echo(
+                f"order {number}: places taken; if this stops, "
+                f"scenic-cloud batch resume {number} --out FILE / 订单已建立，中断后可续出"
+            ),
+        ),
+    )
     typer.echo(f"order {batch.order_no}: {batch.issued} tickets -> {out}")
 
 
@@ -103,40 +91,76 @@ def batch_resume(
 ) -> None:
     """Finish a batch that stopped half way (a crash, a power cut), then write all its codes.
     Safe to run again. 续出中断的批量票。"""
-    from rich.progress import Progress
-
-    from cloud.api.context import from_settings
     from cloud.services.batch import find_batch, resume_batch
+
+    settings, context = _issuing_context(db, passphrase_file)
+    try:
+        with database(settings):
+            before = find_batch(context.sessions, order_no)
+    except Problem as exc:
+        refused(exc, f": {order_no}")
+    batch = _issue_into(
+        out,
+        settings,
+        context,
+        before.ordered,
+        before.issued,
+        lambda progress: resume_batch(
+            context.sessions,
+            context.issuer,
+            order_no=order_no,
+            now=from_environment().now(),
+            progress=progress,
+        ),
+    )
+    typer.echo(
+        f"order {order_no}: {batch.issued} tickets ({batch.issued - before.issued} new) -> {out}"
+    )
+
+
+def _issuing_context(db: str | None, passphrase_file: Path | None) -> tuple[Settings, Any]:
+    """The settings and the cloud's context (keys decrypted) that issuing needs, or one line."""
+    from cloud.api.context import from_settings
 
     settings = settings_from(db)
     secret = passphrase(passphrase_file)
     try:
         with database(settings):
-            context = from_settings(settings, secret)
-            before = find_batch(context.sessions, order_no)
+            return settings, from_settings(settings, secret)
     except KeyStoreError as exc:
         fail(str(exc))
     except Problem as exc:
-        refused(exc, f": {order_no}")
+        refused(exc)
+
+
+def _issue_into(
+    out: Path,
+    settings: Settings,
+    context: Any,
+    total: int,
+    done: int,
+    work: Callable[[Callable[[int], None]], Batch],
+) -> Batch:
+    """Create the CSV first, run ``work`` (given a progress callback) under a progress bar,
+    then write every code of the batch. If ``work`` fails, the empty CSV goes (a refusal is
+    one line; its places were not taken, or stay with the order for ``batch resume``)."""
+    from rich.progress import Progress
+
     handle = create_csv(out)
     try:
         with Progress() as bar, database(settings):
-            task = bar.add_task("issuing / 出票", total=before.ordered, completed=before.issued)
-            batch = resume_batch(
-                context.sessions,
-                context.issuer,
-                order_no=order_no,
-                now=from_environment().now(),
-                progress=lambda done: bar.update(task, completed=done),
-            )
+            task = bar.add_task("issuing / 出票", total=total, completed=done)
+            batch = work(lambda issued: bar.update(task, completed=issued))
+    except Problem as exc:
+        handle.close()
+        out.unlink()
+        refused(exc)
     except BaseException:
         handle.close()
         out.unlink()
         raise
     write_codes(handle, context.sessions, batch.order_no, out)
-    typer.echo(
-        f"order {order_no}: {batch.issued} tickets ({batch.issued - before.issued} new) -> {out}"
-    )
+    return batch
 
 
 @app.command("export")
