@@ -6,7 +6,8 @@ PIP := $(PY) -m pip
 PIP_FLAGS := -q --disable-pip-version-check
 # Debian packages: libzbar0 for pyzbar, mosquitto for the broker tests and the demo.
 DEB_RUNTIME := libzbar0 mosquitto
-DEB_TEST := $(DEB_RUNTIME)
+# chromium and a CJK font for the browser tests (without the font every Chinese character is a box).
+DEB_TEST := $(DEB_RUNTIME) chromium fonts-wqy-microhei
 PYTEST_ARGS ?=
 # Real MicroPython for firmware tests: the official WebAssembly port from npm, under Node.
 MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs

@@ -14,6 +14,9 @@ from keys.clock import ManualClock, site_today
 from keys.keyring import IssuerKey, Keyring
 from simulators.databases import postgres_schema
 
+# Browser fixtures for `browser` tests, shared by every test folder.
+from tests.browser import browser_context, chromium, phone_context, screenshot  # noqa: F401
+
 TEST_PASSPHRASE = "a long test passphrase"
 # The instant tests run at: 13:30 UTC is 21:30 in Asia/Shanghai, late on the same date in both,
 # so a test that mixed up the zones would still fail (a wrong day after 16:00 UTC did before).
