@@ -33,8 +33,10 @@ class Broker:
         users: list[str] | None = None,
         autosave_interval: int | None = None,
         site: str = "S1",
+        extra_conf: str = "",
     ) -> None:
-        """``site``: the site whose gates this broker serves (broker/acl's SITE)."""
+        """``site``: the site whose gates this broker serves (broker/acl's SITE); ``extra_conf``:
+        lines appended to the configuration (a bridge, say)."""
         self.folder = folder
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -61,7 +63,7 @@ class Broker:
         passwd.chmod(0o600)
         # Started as root, mosquitto would switch to the "mosquitto" user, who cannot read a
         # test's private temporary folder: stay the user running the tests.
-        extra = f"\nuser {getpass.getuser()}\nlog_dest file {folder / 'broker.log'}\n"
+        extra = f"\nuser {getpass.getuser()}\nlog_dest file {folder / 'broker.log'}\n{extra_conf}\n"
         (folder / "mosquitto.conf").write_text(conf + extra)
 
     def start(self) -> Broker:
