@@ -52,6 +52,8 @@ def run_app(
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        if not exc.format_message():  # no command given: click printed the help already
+            sys.exit(exc.exit_code)
         context = getattr(exc, "ctx", None)
         hint = f" (see {context.command_path} --help)" if context is not None else ""
         label = " / 用法有误" if exc.exit_code == EXIT_USAGE else ""

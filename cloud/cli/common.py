@@ -7,6 +7,7 @@ Never: hold a command, or print a traceback. Failures are ``fail``: one line on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from cloud.core.config import ConfigError, Settings
@@ -70,23 +71,46 @@ def settings_from(db: str | None, sandbox: bool | None = None) -> Settings:
 
 def where(db_url: str) -> str:
     """A database URL without its credentials, for messages."""
-    return db_url.split("@")[-1]
+    return re.sub(r"//[^@/]*@", "//", db_url)
 
 
 @contextmanager
 def database(settings: Settings) -> Iterator[None]:
-    """Database trouble as one line: an unusable URL is a usage error (2), an unreachable or
-    failing database a run-time one (1)."""
+    """Database trouble as one line: an unusable URL, a missing driver, a file that is no
+    database or cannot be made is a usage error (2); an unreachable or failing server a
+    run-time one (1)."""
+    url = where(settings.db_url)
+    if settings.db_url.startswith("sqlite") and sqlite_path(settings.db_url) in ("", ":memory:"):
+        fail(
+            f"database URL {url!r} is an in-memory SQLite database, lost when the command "
+            "ends; give a file, e.g. sqlite:///cloud.sqlite",
+            zh="内存数据库无法保存数据，请指定文件",
+        )
     try:
         yield
     except ArgumentError as exc:  # includes NoSuchModuleError: foo:// is no dialect
         fail(
-            f"database URL {where(settings.db_url)!r} is not usable ({exc}); "
+            f"database URL {url!r} is not usable ({exc}); "
             "e.g. sqlite:///cloud.sqlite or postgresql+psycopg://user@host/db",
             zh="数据库地址无效",
         )
+    except ImportError as exc:
+        fail(
+            f"database URL {url!r} needs a driver that is not installed ({exc.name}); "
+            "supported: sqlite:/// and postgresql+psycopg://",
+            zh="数据库驱动未安装",
+        )
     except OperationalError as exc:
         fail(f"database unreachable: {exc.orig}", EXIT_FAILED, zh="数据库无法连接")
+    except DatabaseError as exc:
+        fail(f"database {url!r} cannot be used: {exc.orig}", zh="数据库文件无效")
+    except OSError as exc:
+        fail(f"database file for {url!r} cannot be made: {exc}", zh="无法创建数据库文件")
+
+
+def sqlite_path(db_url: str) -> str:
+    """The file part of a sqlite URL ('' or ':memory:' for an in-memory database)."""
+    return db_url.split("://", 1)[-1].lstrip("/").split("?", 1)[0] if "///" in db_url else ""
 
 
 @contextmanager

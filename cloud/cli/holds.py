@@ -9,11 +9,9 @@ import json
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 
-from cloud.cli.common import DbOption, fail, settings_from, wall_clock
+from cloud.cli.common import DbOption, database, settings_from, wall_clock
 from cloud.db import make_engine, session_factory
-from keys.cli_exit import EXIT_FAILED
 
 app = typer.Typer(help="Unpaid orders' holds. 未支付订单的占座。", no_args_is_help=True)
 
@@ -29,13 +27,12 @@ def holds_expire(
 
     settings = settings_from(db)
     wall = wall_clock()
-    engine = make_engine(settings.db_url)
-    try:
-        expired = sweep(session_factory(engine), wall.now)
-    except OperationalError as exc:
-        fail(f"database unreachable: {exc.orig} / 数据库无法连接", EXIT_FAILED)
-    finally:
-        engine.dispose()
+    with database(settings):
+        engine = make_engine(settings.db_url)
+        try:
+            expired = sweep(session_factory(engine), wall.now)
+        finally:
+            engine.dispose()
     if json_out:
         typer.echo(json.dumps({"expired": expired}))
     else:

@@ -68,7 +68,7 @@ def keys_seal(
             settings.state_dir, name, secret, passphrase(passphrase_file)
         )
     except KeyStoreError as exc:
-        fail(str(exc))
+        fail(str(exc), zh="不是有效的密钥文件")
     typer.echo(f"sealed {name}; now delete {source}")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from cloud.services import issuer_keys
 from keys import keystore
 
@@ -51,8 +53,30 @@ def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
     return made
 
 
+def check_channel_secret(name: str, secret: bytes) -> None:
+    """Refuse what cannot be the secret ``name`` names, before it is sealed: the merchant and
+    app keys are PEM private keys (both SDKs take PEM); WeChat's APIv3 key is 32 ASCII
+    characters (its AES-256-GCM key). ``KeyStoreError`` says which."""
+    what = CHANNEL_SECRETS[name]
+    if name == "wechat-apiv3":
+        text = secret.strip()
+        if len(text) != 32 or not text.isascii() or not text.isalnum():
+            raise keystore.KeyStoreError(
+                f"{what}: expected the 32-character APIv3 key, got {len(text)} bytes"
+            )
+        return
+    try:
+        serialization.load_pem_private_key(secret, password=None)
+    except (ValueError, TypeError) as exc:
+        raise keystore.KeyStoreError(
+            f"{what}: not an unencrypted PEM private key ({exc.__class__.__name__})"
+        ) from None
+
+
 def seal_channel_secret(state_dir: Path, name: str, secret: bytes, passphrase: bytes) -> Path:
-    """Store a payment channel's secret (a ``CHANNEL_SECRETS`` name) encrypted; its path."""
+    """Store a payment channel's secret (a ``CHANNEL_SECRETS`` name) encrypted, once it looks
+    like one (``check_channel_secret``); its path."""
+    check_channel_secret(name, secret)
     folder = key_folder(state_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.secret"

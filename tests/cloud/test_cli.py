@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
 from simulators.broker import free_port
@@ -316,3 +318,47 @@ def test_a_batch_that_stopped_half_way_is_resumed_by_the_number_it_announced(
     assert taken(office) == 5  # the places were taken once
     again = run("batch", "resume", order_no, "--out", str(tmp_path / "again.csv"), env=festival)
     assert again.returncode == 0 and "(0 new)" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("mysql://someone:secret@db.example/x", "driver that is not installed"),
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite:///{folder}/words.txt", "cannot be used: file is not a database"),
+        ("sqlite:////proc/no-such-folder/c.sqlite", "cannot be made"),
+    ],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["holds", "expire"]])
+def test_a_database_that_cannot_be_used_is_named_in_one_line(keyed, tmp_path, url, words, command):
+    (tmp_path / "words.txt").write_text("this is a shopping list, not a database\n" * 50)
+    result = run(*command, "--db", url.format(folder=tmp_path), env=keyed)
+    one_line_failure(result, 2)
+    assert words in result.stderr
+    assert "secret" not in result.stderr  # a password in the URL never reaches the screen
+
+
+def test_sealing_a_file_that_is_not_a_key_is_refused(keyed, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("call the bank on monday\n")
+    for name in ("wechat-merchant", "alipay-app", "wechat-apiv3"):
+        result = run("keys", "seal", name, "--from", str(notes), env=keyed)
+        one_line_failure(result, 2)
+        assert "key" in result.stderr
+
+
+def test_a_real_merchant_key_and_apiv3_key_are_sealed(keyed, tmp_path):
+    pem = tmp_path / "merchant.pem"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    apiv3 = tmp_path / "apiv3.txt"
+    apiv3.write_text("0123456789abcdefABCDEF0123456789\n")
+    assert run("keys", "seal", "wechat-merchant", "--from", str(pem), env=keyed).returncode == 0
+    assert run("keys", "seal", "wechat-apiv3", "--from", str(apiv3), env=keyed).returncode == 0
