@@ -145,7 +145,12 @@ def ticket_cards(session: Session, order: Order, pd: PersonalData, now: datetime
         "paid_fen": order.paid_fen,
         "refunded_fen": order.refunded_fen,
         "expires_at": order.expires_at.isoformat(),
-        "site": {"code": site.code, "name_zh": site.name_zh, "name_en": site.name_en},
+        "site": {
+            "code": site.code,
+            "name_zh": site.name_zh,
+            "name_en": site.name_en,
+            "timezone": site.timezone,
+        },
         "tickets": cards,
     }
 

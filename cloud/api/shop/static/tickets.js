@@ -55,7 +55,10 @@
     }).catch(function () { /* no offline copy: the page still works online */ });
   }
   function localTime(iso) {
-    try { return new Date(iso).toLocaleString(S.lang() === "en" ? "en-GB" : "zh-CN", { hour12: false }); }
+    try {  // the site's clock, whatever zone the phone is set to
+      return new Date(iso).toLocaleString(S.lang() === "en" ? "en-GB" : "zh-CN",
+        { hour12: false, timeZone: order.site.timezone, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    }
     catch (e) { return iso; }
   }
   function row(label, value, cls) {
