@@ -201,3 +201,88 @@ def test_a_visitor_buys_three_codes_keeps_them_offline_passes_a_gate_and_a_refun
     refused = engine.decide(kept[1][0], clock.now())
     assert refused.reason is Reason.REVOKED
     assert foreign == []
+
+
+def test_the_shops_first_page_weighs_under_200_kb_and_asks_nothing_of_other_hosts(
+    site, phone_context
+):
+    foreign = only_the_cloud(phone_context, site.api)
+    lengths: list[int] = []
+    phone_context.on(
+        "response", lambda answer: lengths.append(int(answer.headers.get("content-length", "0")))
+    )
+    page = phone_context.new_page()
+    page.goto(f"{site.api}/shop/{SITE}", wait_until="networkidle")
+    assert page.get_by_test_id(f"product-{site.timed['id']}").is_visible()
+    assert 0 < sum(lengths) < 200 * 1024
+    assert foreign == []
+
+
+def test_a_wrong_id_number_is_explained_next_to_its_field_in_the_chosen_language(
+    site, phone_context, screenshot
+):
+    page = phone_context.new_page()
+    page.goto(f"{site.api}/shop/{SITE}?product={site.real_name['id']}")
+    page.get_by_role("button", name="English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
+    page.get_by_test_id("plus-adult").click()
+    page.get_by_test_id("plus-adult").click()
+    page.get_by_label("Visitor 1: ID card number").fill("110105194912310021")  # bad check digit
+    page.get_by_label("Visitor 2: ID card number").fill("11010519491231002X")
+    page.get_by_label("Mobile phone number").fill("13800000000")
+    page.get_by_test_id("pay-sandbox").click()
+    first = page.get_by_label("Visitor 1: ID card number")
+    assert first.get_attribute("aria-invalid") == "true"
+    assert "not valid" in page.locator("#holder-0-error").inner_text()
+    assert page.locator("#holder-1-error").inner_text() == ""
+    screenshot(page, "holder-error-en")
+    assert "/shop/" in page.url  # nothing was ordered
+
+
+def test_the_same_id_number_twice_is_refused_by_the_api_and_said_by_the_field(
+    site, phone_context
+):
+    """The page lets a second visitor with a used ID through its own check only to show the
+    API's refusal: one ID, one ticket (防黄牛) is the API's rule, not the page's."""
+    page = phone_context.new_page()
+    page.goto(f"{site.api}/shop/{SITE}?product={site.real_name['id']}")
+    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
+    page.get_by_test_id("plus-adult").click()
+    page.get_by_label("游客1 身份证号").fill("11010519491231002X")
+    page.get_by_label("手机号").fill("13800000000")
+    page.get_by_test_id("pay-sandbox").click()
+    page.wait_for_url("**/t/*")
+    page.goto(f"{site.api}/shop/{SITE}?product={site.real_name['id']}")
+    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
+    page.get_by_test_id("plus-adult").click()
+    page.get_by_label("游客1 身份证号").fill("11010519491231002X")
+    page.get_by_label("手机号").fill("13900000000")
+    page.get_by_test_id("pay-sandbox").click()
+    page.locator("#holder-0-error:not(:empty)").wait_for()
+    assert page.locator("#holder-0-error").inner_text() != ""
+    assert "/shop/" in page.url
+
+
+def test_a_ticket_link_without_its_token_shows_no_codes(site, phone_context):
+    page = phone_context.new_page()
+    page.goto(f"{site.api}/shop/{SITE}?product={site.timed['id']}")
+    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
+    page.get_by_test_id(f"slot-{site.slots['open']}").click()
+    page.get_by_test_id("plus-adult").click()
+    page.get_by_label("手机号").fill("13800000000")
+    page.get_by_test_id("pay-sandbox").click()
+    page.wait_for_url("**/t/*")
+    page.locator(".card .qr img").first.wait_for()
+    bare = page.url.split("#")[0]
+    stranger = phone_context.browser.new_context()
+    try:
+        other = stranger.new_page()
+        other.goto(bare)
+        other.locator("#status:not(:empty)").wait_for()
+        assert "链接不完整" in other.locator("#status").inner_text()
+        other.goto(bare + "#token=guessed")
+        other.get_by_text("找不到这个订单").wait_for()
+        assert other.locator(".card").count() == 0
+    finally:
+        stranger.close()

@@ -17,6 +17,7 @@ var Scenic = (function () {
     phone: ["手机号", "Mobile phone number"],
     bad_phone: ["请填写手机号（11位数字）。", "Please enter a mobile number (11 digits)."],
     total: ["合计", "Total"],
+    from_price: ["{p}起", "from {p}"],
     pay_wechat: ["微信支付", "Pay with WeChat Pay"],
     pay_alipay: ["支付宝支付", "Pay with Alipay"],
     pay_sandbox: ["沙箱支付（测试，无真实扣款）", "Sandbox payment (test, no money)"],

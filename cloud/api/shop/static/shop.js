@@ -34,7 +34,7 @@
     box.textContent = "";
     page.products.forEach(function (p) {
       var from = p.prices.length ? Math.min.apply(null, p.prices.map(function (x) { return x.amount_fen; })) : 0;
-      var sub = el("small", { text: S.money(from) + "起 · " + ruleText(p) });
+      var sub = el("small", { text: S.t("from_price", { p: S.money(from) }) + " · " + ruleText(p) });
       box.appendChild(radio(S.pick(p.name_zh, p.name_en), sub, p.id === state.product, !p.days.length, function () {
         state.product = p.id; state.day = null; state.slot = null; state.qty = {}; state.key = null; state.order = null;
         render();

@@ -5,9 +5,10 @@
 (function () {
   var S = Scenic, el = S.el, page = S.data();
   var orderNo = page.order_no, STORE = "scenic-order:" + orderNo;
-  var token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+  var token = tokenOf();
   var order = null, savedAt = null, offline = false, open = {};
 
+  function tokenOf() { return new URLSearchParams(location.hash.slice(1)).get("token") || ""; }
   function status(text) {
     var box = document.getElementById("status");
     box.textContent = text || "";
@@ -174,5 +175,11 @@
   }
   S.applyStatic();
   S.onSwitch(render);
+  window.addEventListener("hashchange", function () {  // another link pasted into this tab
+    token = tokenOf(); order = null; open = {};
+    document.getElementById("cards").textContent = "";
+    status(S.t("loading"));
+    load();
+  });
   load();
 })();
