@@ -102,14 +102,17 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     runs: list[dict[str, float]] = []
-    with tempfile.TemporaryDirectory() as folder, shop_site(Path(folder), AT) as site:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                visit(browser, site)  # warm the server (imports, first queries)
-                runs = [visit(browser, site) for _ in range(VISITORS)]
-            finally:
-                browser.close()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        shop_site(Path(folder), AT) as site,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            visit(browser, site)  # warm the server (imports, first queries)
+            runs = [visit(browser, site) for _ in range(VISITORS)]
+        finally:
+            browser.close()
 
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)

@@ -47,7 +47,9 @@ class ShopSite:
 
 
 @contextmanager
-def shop_site(folder: Path, at: datetime, extra_env: dict[str, str] | None = None) -> Iterator[ShopSite]:
+def shop_site(
+    folder: Path, at: datetime, extra_env: dict[str, str] | None = None
+) -> Iterator[ShopSite]:
     """A serve process pinned at ``at`` (SCENIC_CLOCK_AT) with the catalogue above on the
     site's date of ``at``; the open slot is the hour around ``at`` (site time)."""
     state = folder / "cloud"

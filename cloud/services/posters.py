@@ -75,7 +75,10 @@ def _lines(text: PosterText, cjk: bool) -> list[tuple[str, float]]:
 
 def _footer(cjk: bool) -> list[tuple[str, float]]:
     if cjk:
-        return [("微信或支付宝扫码购票", 0.055), ("Scan with WeChat or Alipay to buy tickets", 0.03)]
+        return [
+            ("微信或支付宝扫码购票", 0.055),
+            ("Scan with WeChat or Alipay to buy tickets", 0.03),
+        ]
     return [("Scan with WeChat or Alipay to buy tickets", 0.035)]
 
 
@@ -96,11 +99,7 @@ def _png(text: PosterText, paper: str, font: Path | None) -> bytes:
 
     def write(line: str, share: float, y: int) -> int:
         size = round(width * share)
-        face = (
-            ImageFont.truetype(str(font), size)
-            if font
-            else ImageFont.load_default(size=size)
-        )
+        face = ImageFont.truetype(str(font), size) if font else ImageFont.load_default(size=size)
         box = draw.textbbox((0, 0), line, font=face)
         draw.text(((width - (box[2] - box[0])) // 2, y), line, fill=0, font=face)
         return y + round(size * 1.5)

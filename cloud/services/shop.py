@@ -49,9 +49,9 @@ def shop_view(session: Session, site_code: str, now: datetime) -> ShopView:
     zones = _zone_names(session, site.code)
     products = []
     for product in session.scalars(
-        select(Product).where(Product.site == site.code, Product.active.is_(True)).order_by(
-            Product.id
-        )
+        select(Product)
+        .where(Product.site == site.code, Product.active.is_(True))
+        .order_by(Product.id)
     ):
         prices = sorted(
             session.scalars(select(Price).where(Price.product_id == product.id)),
@@ -223,5 +223,3 @@ def _zones_of(product: Product, zones: dict[int, dict[str, str]]) -> list[dict[s
     """The zones a product's tickets open, named; every zone of the site when it names none."""
     ids = product.zones if product.zones is not None else sorted(zones)
     return [zones.get(z, {"zh": f"{z}区", "en": f"Zone {z}"}) for z in ids]
-
-

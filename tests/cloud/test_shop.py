@@ -103,7 +103,10 @@ def test_a_code_on_the_card_reads_as_the_tickets_own_text(api, office):
     order = paid_order(api, office)
     token = {"X-Order-Token": order["access_token"]}
     cards = api.get(f"/api/v1/orders/{order['order_no']}/cards", headers=token).json()
-    texts = [t["text"] for t in api.get(f"/api/v1/orders/{order['order_no']}", headers=token).json()["tickets"]]
+    texts = [
+        t["text"]
+        for t in api.get(f"/api/v1/orders/{order['order_no']}", headers=token).json()["tickets"]
+    ]
     png = base64.b64decode(cards["tickets"][0]["qr_png"].split(",", 1)[1])
     frame = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert QrDecoder().decode(frame) == [texts[0]]
@@ -151,9 +154,14 @@ def test_a_quote_without_the_token_learns_nothing(api, office):
 
 def test_a_change_is_offered_to_other_days_with_places_at_the_same_price(api, office):
     with office.sessions.begin() as db:
-        later = Inventory(product_id=office.products["day"], day=office.day + timedelta(days=1), capacity=5)
+        later = Inventory(
+            product_id=office.products["day"], day=office.day + timedelta(days=1), capacity=5
+        )
         full = Inventory(
-            product_id=office.products["day"], day=office.day + timedelta(days=2), capacity=1, taken=1
+            product_id=office.products["day"],
+            day=office.day + timedelta(days=2),
+            capacity=1,
+            taken=1,
         )
         db.add_all([later, full])
         db.flush()
@@ -175,9 +183,7 @@ def test_a_change_is_offered_to_other_days_with_places_at_the_same_price(api, of
 
 
 def test_a_real_name_card_shows_the_holders_id_masked(api, office):
-    order = paid_order(
-        api, office, quantity=1, inventory_id=office.real_name, holders=[ID_NUMBER]
-    )
+    order = paid_order(api, office, quantity=1, inventory_id=office.real_name, holders=[ID_NUMBER])
     cards = api.get(
         f"/api/v1/orders/{order['order_no']}/cards",
         headers={"X-Order-Token": order["access_token"]},
@@ -227,9 +233,7 @@ def test_without_the_cjk_font_a_poster_is_english_only_and_says_so(api, office):
 
 def test_posters_are_made_for_managers_only(api, office):
     problem(api.get("/api/v1/sites/S1/poster.png"), 401, "unauthenticated")
-    problem(
-        api.get("/api/v1/sites/S1/poster.png", headers=bearer(api, "till1")), 403, "forbidden"
-    )
+    problem(api.get("/api/v1/sites/S1/poster.png", headers=bearer(api, "till1")), 403, "forbidden")
 
 
 @pytest.mark.parametrize("value", ["tickets.example", "ftp://tickets.example"])

@@ -240,9 +240,7 @@ def test_a_wrong_id_number_is_explained_next_to_its_field_in_the_chosen_language
     assert "/shop/" in page.url  # nothing was ordered
 
 
-def test_the_same_id_number_twice_is_refused_by_the_api_and_said_by_the_field(
-    site, phone_context
-):
+def test_the_same_id_number_twice_is_refused_by_the_api_and_said_by_the_field(site, phone_context):
     """The page lets a second visitor with a used ID through its own check only to show the
     API's refusal: one ID, one ticket (防黄牛) is the API's rule, not the page's."""
     page = phone_context.new_page()

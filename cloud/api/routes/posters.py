@@ -44,9 +44,7 @@ def poster(
             raise not_found(Thing.PRODUCT)
         subtitle = (item.name_zh, item.name_en)
     base = ctx.shop.public_base_url or str(request.base_url).rstrip("/")
-    text = PosterText(
-        place.name_zh, place.name_en, *subtitle, shop_url(base, place.code, product)
-    )
+    text = PosterText(place.name_zh, place.name_en, *subtitle, shop_url(base, place.code, product))
     made = make_poster(text, kind, paper, ctx.shop.poster_font)
     name = f"poster-{place.code}{f'-{product}' if product else ''}-{paper}.{kind}"
     headers = {
