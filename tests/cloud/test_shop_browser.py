@@ -284,3 +284,51 @@ def test_a_ticket_link_without_its_token_shows_no_codes(site, phone_context):
         assert other.locator(".card").count() == 0
     finally:
         stranger.close()
+
+
+def test_a_date_change_from_the_ticket_page_shows_its_fee_and_gives_a_new_code(
+    site, phone_context, screenshot
+):
+    page = phone_context.new_page()
+    page.goto(f"{site.api}/shop/{SITE}?product={site.timed['id']}")
+    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
+    page.get_by_test_id(f"slot-{site.slots['open']}").click()
+    page.get_by_test_id("plus-adult").click()
+    page.get_by_label("手机号").fill("13800000000")
+    page.get_by_test_id("pay-sandbox").click()
+    page.wait_for_url("**/t/*")
+    card = page.locator(".card").first
+    card.locator(".qr img").wait_for()
+    old = card.get_attribute("data-ticket")
+    page.get_by_test_id(f"change-{old}").click()
+    page.get_by_text("改签手续费 ¥0.00").wait_for()
+    page.get_by_role("radio", name="22:00-23:00").click()
+    screenshot(page, "change-quote")
+    page.get_by_test_id(f"confirm-{old}").click()
+    page.locator(f".card[data-ticket='{old}'] .void-mark").wait_for()
+    fresh = page.locator(".card").first
+    assert fresh.get_attribute("data-ticket") != old
+    assert "22:00-23:00" in fresh.inner_text()
+    assert page.locator(".card .qr img").count() == 1
+    screenshot(page, "changed")
+
+
+@pytest.fixture
+def capped_site(tmp_path):
+    with shop_site(tmp_path, TEST_AT, {"SCENIC_CLIENT_HOLD_PLACES": "2"}) as running:
+        yield running
+
+
+def test_the_shop_is_held_to_the_apis_cap_on_unpaid_places_per_client(capped_site, phone_context):
+    site = capped_site
+    page = phone_context.new_page()
+    page.goto(f"{site.api}/shop/{SITE}?product={site.timed['id']}")
+    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
+    page.get_by_test_id(f"slot-{site.slots['open']}").click()
+    for _ in range(3):
+        page.get_by_test_id("plus-adult").click()
+    page.get_by_label("手机号").fill("13800000000")
+    page.get_by_test_id("pay-sandbox").click()
+    page.get_by_text("上限2张").wait_for()  # the API's own 429 client_hold_limit text
+    assert "该地址未支付订单已占0张（上限2张）" in page.locator("#pay-error").inner_text()
+    assert "/shop/" in page.url
