@@ -240,3 +240,12 @@ def test_posters_are_made_for_managers_only(api, office):
 def test_a_public_address_without_a_web_scheme_is_refused_at_start(value):
     with pytest.raises(ConfigError, match="SCENIC_PUBLIC_BASE_URL"):
         ShopSettings.from_env({"SCENIC_PUBLIC_BASE_URL": value})
+
+
+def test_a_group_code_says_how_many_people_it_admits(api, office):
+    order = paid_order(api, office, quantity=5, group_ticket=True)
+    cards = api.get(
+        f"/api/v1/orders/{order['order_no']}/cards",
+        headers={"X-Order-Token": order["access_token"]},
+    ).json()
+    assert [(t["people"], t["price_type"]) for t in cards["tickets"]] == [(5, "adult")]
