@@ -311,6 +311,10 @@ def test_a_date_change_from_the_ticket_page_shows_its_fee_and_gives_a_new_code(
     assert "22:00-23:00" in fresh.inner_text()
     assert page.locator(".card .qr img").count() == 1
     screenshot(page, "changed")
+    page.get_by_role("button", name="English").click()
+    assert "Lantern night, timed entry · Adult" in fresh.inner_text()
+    assert "Changed (see the new ticket)" in page.locator(".void-mark").inner_text()
+    screenshot(page, "changed-en")
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@
       });
     }).then(function () {
       var box = document.getElementById("offline");
+      box.dataset.i18n = "saved";  // follows the language switch
       box.textContent = S.t("saved");
       box.hidden = false;
       document.body.dataset.saved = "1";
@@ -80,7 +81,7 @@
     var list = [];
     list = list.concat(row(S.t("day"), ticket.day === ticket.valid_until ? ticket.day : ticket.day + " – " + ticket.valid_until));
     if (ticket.slot) { list = list.concat(row(S.t("slot"), ticket.slot)); }
-    if (ticket.zones.length) { list = list.concat(row(S.t("zones"), ticket.zones.map(function (z) { return S.pick(z.zh, z.en); }).join("、"))); }
+    if (ticket.zones.length) { list = list.concat(row(S.t("zones"), ticket.zones.map(function (z) { return S.pick(z.zh, z.en); }).join(S.lang() === "en" ? ", " : "、"))); }
     if (ticket.holder) { list = list.concat(row(S.t("holder"), ticket.holder, "no")); }
     list = list.concat(row(S.t("people"), String(ticket.people)));
     list = list.concat(row(S.t("ticket_no"), ticket.ticket_no, "no"));
