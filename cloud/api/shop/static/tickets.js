@@ -11,6 +11,7 @@
   function tokenOf() { return new URLSearchParams(location.hash.slice(1)).get("token") || ""; }
   function status(text) {
     var box = document.getElementById("status");
+    delete box.dataset.i18n;  // from now on the script says what it shows
     box.textContent = text || "";
     box.hidden = !text;
   }
@@ -166,7 +167,7 @@
     document.getElementById("site-name").textContent = S.pick(order.site.name_zh, order.site.name_en);
     if (offline) { status(S.t("offline_copy", { t: localTime(savedAt) })); }
     else if (order.status === "pending") { status(S.t("pending")); }
-    else if (document.getElementById("status").textContent === S.t("loading")) { status(""); }
+    else if (document.getElementById("status").dataset.i18n === "loading") { status(""); }
     var box = document.getElementById("cards");
     box.textContent = "";
     var valid = order.tickets.filter(function (t) { return t.status === "valid"; });
@@ -180,6 +181,7 @@
     token = tokenOf(); order = null; open = {};
     document.getElementById("cards").textContent = "";
     status(S.t("loading"));
+    document.getElementById("status").dataset.i18n = "loading";  // cleared once loaded
     load();
   });
   load();
