@@ -422,6 +422,7 @@ def _announce(console: Console, up: Running, live_s: float | None) -> None:
         f"""
 [bold]Site {SITE} is running / 演示景区运行中[/bold]
   Ticket office API / 票务接口:   {up.api}/docs
+  Visitor's shop / 游客购票页:    {up.api}/shop/{SITE}  (posters: /api/v1/sites/{SITE}/poster.pdf)
   Printable order pages / 订单页: {up.api}/api/v1/orders/{{order_no}}/print (X-Order-Token)
   Manager login / 管理员账号:     {up.login[0]} / {up.login[1]}  (POST {up.api}/api/v1/auth/token)
   Dashboard / 管理看板:           not built yet / 尚未实现

@@ -20,6 +20,9 @@ from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
 from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
+from cloud.api.routes import posters as visitor_posters  # the visitor's phone (issue 18)
+from cloud.api.routes import shop as visitor_pages
+from cloud.api.routes import visitor as visitor_api
 from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")
@@ -42,6 +45,8 @@ def create_app(context: CloudContext) -> FastAPI:
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
+    for module in (visitor_pages, visitor_api, visitor_posters):  # the visitor's phone
+        app.include_router(module.router)
 
     @app.exception_handler(Problem)
     async def problem(_: Request, exc: Problem) -> JSONResponse:

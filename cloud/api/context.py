@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import ApiSettings, ConfigError, Settings
+from cloud.core.config import ApiSettings, ConfigError, Settings, ShopSettings
 from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
 from cloud.services import issuer_keys
@@ -60,6 +60,7 @@ class CloudContext:
     clock: Clock = SYSTEM  # every request's now; tests pass a ManualClock
     limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
     api: ApiSettings = field(default_factory=ApiSettings)  # proxies, session lifetime
+    shop: ShopSettings = field(default_factory=ShopSettings)  # public address, poster font
 
 
 class IssuerKeys:
@@ -148,6 +149,7 @@ def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) 
         },
         limits=HoldLimits(settings.order_max_lines, settings.client_hold_places),
         api=settings.api,
+        shop=settings.shop,
         clock=clock,
     )
 

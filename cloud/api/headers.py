@@ -35,6 +35,14 @@ DOCS_POLICY = (
     "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# --- the visitor's phone: /shop and /t pages run their own scripts (no inline script, no
+# other host) and the ticket page registers a service worker (api/routes/shop.py) ---
+SHOP_PAGES = ("/shop/", "/t/")
+SHOP_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 HSTS = "max-age=31536000"  # one year; no includeSubDomains: other hosts of the site may be HTTP
 
 
@@ -51,6 +59,7 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         docs = path.startswith(DOCS_PAGES)
+        shop = path.startswith(SHOP_PAGES)
         tls = came_over_tls(scope, _trusted_proxies(scope))
 
         async def with_headers(message: Message) -> None:
@@ -59,7 +68,9 @@ class SecurityHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
-                headers["Content-Security-Policy"] = DOCS_POLICY if docs else API_POLICY
+                headers["Content-Security-Policy"] = (
+                    DOCS_POLICY if docs else SHOP_POLICY if shop else API_POLICY
+                )
                 if tls:
                     headers["Strict-Transport-Security"] = HSTS
                 if not path.startswith(DOCS_STATIC) and "cache-control" not in headers:

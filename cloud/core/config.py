@@ -94,6 +94,37 @@ def _int_setting(values: Mapping[str, str], name: str, default: int, low: int, h
     return number
 
 
+# --- the visitor's phone (shop, ticket page, posters) ---
+DEFAULT_POSTER_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # fonts-wqy-microhei
+
+
+@dataclass(frozen=True)
+class ShopSettings:
+    """Where visitors reach the shop and how its posters are drawn.
+
+    - ``public_base_url`` (``SCENIC_PUBLIC_BASE_URL``, e.g. ``https://tickets.example``): the
+      address printed in the posters' QR codes. Empty (the default): each poster uses the
+      address it was requested at, which is right for a demo and wrong behind a proxy.
+    - ``poster_font`` (``SCENIC_POSTER_FONT``, default Debian's fonts-wqy-microhei): a
+      TrueType font (.ttf/.ttc) with Chinese characters for the posters. When it is missing,
+      posters are drawn in English only and say so (api/routes/posters.py).
+    """
+
+    public_base_url: str = ""
+    poster_font: Path = DEFAULT_POSTER_FONT
+
+    @classmethod
+    def from_env(cls, values: Mapping[str, str]) -> ShopSettings:
+        base = values.get("SCENIC_PUBLIC_BASE_URL", "").strip().rstrip("/")
+        if base and not base.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SCENIC_PUBLIC_BASE_URL={base!r} must start with https:// (or http://) "
+                "/ 公开网址须以 https:// 开头"
+            )
+        font = values.get("SCENIC_POSTER_FONT", "").strip()
+        return cls(base, Path(font) if font else DEFAULT_POSTER_FONT)
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -109,6 +140,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     environment: str = "development"
     sandbox: bool = False
+    shop: ShopSettings = field(default_factory=ShopSettings)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -159,6 +191,7 @@ class Settings:
             environment=values.get("SCENIC_ENV", "development").strip().lower(),
             sandbox=sandbox,
             api=ApiSettings.from_env(values),
+            shop=ShopSettings.from_env(values),
         )
 
 

@@ -94,7 +94,7 @@ def refund_tickets(
         raise Problem(Code.CHANNEL_UNAVAILABLE, channel=payment.provider)
     refund_fen = fee_fen = 0
     for ticket, product in zip(tickets, products, strict=True):
-        fee = ticket.unit_fen * product.refund_fee_percent // 100
+        fee = refund_fee(ticket, product)
         refund_fen += ticket.unit_fen - fee
         fee_fen += fee
         _retire(session, ticket, "refunded")
@@ -201,7 +201,7 @@ def change_ticket(
         raise Problem(Code.BAD_TARGET)
     check_bookable(session, target, site, now.astimezone(ZoneInfo(site.timezone)))
     if (
-        _unit_price(session, product, target, item_price_type(session, ticket))
+        unit_price(session, product, target, item_price_type(session, ticket))
         != ticket.unit_fen // ticket.people
     ):
         raise Problem(Code.PRICE_DIFFERS)
@@ -247,7 +247,7 @@ def item_price_type(session: Session, ticket: Ticket) -> str:
     return item.price_type
 
 
-def _unit_price(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
+def unit_price(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
     """What one person pays for this product on that day (the peak price on peak days)."""
     price = session.get(Price, (product.id, price_type))
     if price is None:
@@ -320,3 +320,44 @@ def ticket_id_of(number: str) -> bytes:
         return bytes.fromhex(number)
     except ValueError:
         raise Problem(Code.BAD_TICKET_NUMBER) from None
+
+
+def refund_fee(ticket: Ticket, product: Product) -> int:
+    """The fee kept on refunding ``ticket``, in fen: the product's percentage of what the code
+    cost, rounded down (in the buyer's favour)."""
+    return ticket.unit_fen * product.refund_fee_percent // 100
+
+
+@dataclass(frozen=True)
+class TicketQuote:
+    """What refunding or changing one ticket would do now, before anyone confirms it."""
+
+    ticket_no: str
+    refundable: bool
+    changeable: bool
+    refund_fen: int  # paid back if refunded now (0 when not refundable)
+    fee_fen: int  # kept as the refund fee
+    reason: Code | None  # why not, when neither is possible
+    hours: int  # the product's refund_until_hours (the rule the buyer is shown)
+
+
+def quote(session: Session, ticket: Ticket, site: Site, now: datetime) -> TicketQuote:
+    """The refund and change terms of ``ticket`` as of ``now``, by the same checks
+    ``refund_tickets`` and ``change_ticket`` make; reads only."""
+    number = ticket.ticket_id.hex().upper()
+    product = session.get(Product, ticket.product_id)
+    assert product is not None
+    try:
+        _refundable(session, ticket, site, now, Code.REFUND_WINDOW_CLOSED)
+    except Problem as refused:
+        return TicketQuote(number, False, False, 0, 0, refused.code, product.refund_until_hours)
+    fee = refund_fee(ticket, product)
+    return TicketQuote(
+        number,
+        True,
+        product.changeable,
+        ticket.unit_fen - fee,
+        fee,
+        None,
+        product.refund_until_hours,
+    )
