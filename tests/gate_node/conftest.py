@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from gate_node.state import NodeState
-from provisioning.node_init import initialise
 from keys import keystore
 from keys.clock import ManualClock
 from keys.keyring import IssuerKey, sign_keyring
+from provisioning.node_init import initialise
 from tests.conftest import TEST_AT
 
 
