@@ -23,10 +23,13 @@ from keys import keystore
 from keys.cli_exit import EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
 from keys.keystore import KeyStoreError
+from provisioning import decommission, enrol
+from provisioning.errors import EXIT_CODES, ProvisioningError
 from provisioning.node_init import initialise, read_salt_file
 
 app = typer.Typer(
     help="Set up, check and retire a scenic-area gate node. 闸机安装与维护工具。",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -36,6 +39,10 @@ app = typer.Typer(
 @app.callback()
 def _group() -> None:
     """A group even while it holds one command: `gatectl init ...` always names it."""
+
+
+app.command("enrol")(enrol.command)
+app.command("decommission")(decommission.command)
 
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="The node's state directory")]
@@ -104,6 +111,7 @@ def main() -> None:
         app,
         "gatectl",
         {
+            ProvisioningError: (EXIT_USAGE, "安装失败"),
             NodeStateError: (EXIT_USAGE, "节点状态有误"),
             KeyStoreError: (EXIT_USAGE, "密钥无法使用"),
         },
