@@ -133,6 +133,7 @@ class Code(StrEnum):
     BROKER_LOGIN_FAILED = "broker_login_failed"
     NOT_ENROLLED = "not_enrolled"
     BAD_NODE_SIGNATURE = "bad_node_signature"
+    BAD_DIRECTION = "bad_direction"
 
     @property
     def text(self) -> Text:
@@ -389,6 +390,7 @@ TEXT: dict[Code, Text] = {
     Code.BAD_NODE_SIGNATURE: Text(
         403, "Not signed by the node's enrolled identity key", "请求未由该节点登记的身份密钥签名"
     ),
+    Code.BAD_DIRECTION: Text(422, "A lane's direction is in or out", "通道方向须为 in 或 out"),
 }
 
 

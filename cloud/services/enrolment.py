@@ -92,7 +92,7 @@ def create_token(
     check_kind(kind)
     check_ids(site, node)
     if direction not in DIRECTIONS:
-        raise Problem(Code.INVALID_REQUEST, where="direction", problem="in or out")
+        raise Problem(Code.BAD_DIRECTION)
     if session.get(Site, site) is None:
         raise Problem(Code.UNKNOWN_SITE, site=site)
     still_open = session.scalar(
