@@ -60,6 +60,11 @@ def node_grants(site: str, node: str) -> list[dict[str, Any]]:
     acls = [{"acltype": "publishClientSend", "topic": t, "allow": True} for t in send]
     acls += [{"acltype": "subscribePattern", "topic": t, "allow": True} for t in read]
     acls += [{"acltype": "publishClientReceive", "topic": t, "allow": True} for t in read]
+    # Below them (priority -1), everything else denied, whatever the broker's defaults say.
+    acls += [
+        {"acltype": kind, "topic": "#", "allow": False, "priority": -1}
+        for kind in ("publishClientSend", "subscribePattern", "publishClientReceive")
+    ]
     return acls
 
 
