@@ -173,7 +173,7 @@ class Tamper:
     @staticmethod
     def _handler(upstream: str, rewrite):
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 answer = httpx.post(
                     upstream + self.path,
