@@ -253,3 +253,26 @@ def test_gatectl_help_documents_the_exit_codes():
         env={**os.environ, "COLUMNS": "200"},
     )
     assert done.returncode == 0 and "4 root key fingerprint" in done.stdout
+
+
+def test_a_token_read_from_a_photo_of_its_qr_code_enrols(site, tmp_path):
+    made = subprocess.run(
+        [str(BIN / "scenic-cloud"), "device", "token", "--site", SITE, "--node", "G9"]
+        + ["--qr", str(tmp_path / "token.png"), "--json"],
+        env=site.env,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    done = site.gatectl(
+        "enrol",
+        "--token-qr",
+        str(tmp_path / "token.png"),
+        "--state-dir",
+        str(tmp_path / "gate"),
+        "--expect-fingerprint",
+        site.fingerprint(),
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["node"] == "G9"
