@@ -257,8 +257,10 @@ def test_gatectl_help_documents_the_exit_codes():
 
 def test_a_token_read_from_a_photo_of_its_qr_code_enrols(site, tmp_path):
     made = subprocess.run(
-        [str(BIN / "scenic-cloud"), "device", "token", "--site", SITE, "--node", "G9"]
-        + ["--qr", str(tmp_path / "token.png"), "--json"],
+        [
+            *(str(BIN / "scenic-cloud"), "device", "token", "--site", SITE, "--node", "G9"),
+            *("--qr", str(tmp_path / "token.png"), "--json"),
+        ],
         env=site.env,
         capture_output=True,
         text=True,
