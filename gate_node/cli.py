@@ -72,6 +72,17 @@ def _open(state_dir: Path) -> NodeState:
         fail(f"{state_dir / 'node.json'} is not valid JSON ({exc})", zh="节点配置文件已损坏")
 
 
+@app.command(
+    hidden=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def init() -> None:
+    """Moved: making a state directory is provisioning's (gatectl init / gatectl enrol)."""
+    fail(
+        "gate-node init moved to gatectl init (or gatectl enrol from the cloud)",
+        zh="请改用 gatectl",
+    )
+
+
 @app.command()
 def verify(
     state_dir: StateDir,

@@ -278,3 +278,47 @@ def test_a_token_read_from_a_photo_of_its_qr_code_enrols(site, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["node"] == "G9"
+
+
+def test_an_enrolment_cut_off_half_way_resumes_with_the_same_identity_key(site, tmp_path):
+    token = site.token("G10")
+    first = site.gatectl(
+        *enrol_args(token, tmp_path / "gate", site.fingerprint()),
+        cloud=f"http://127.0.0.1:{free_port()}",
+    )
+    one_line(first, 1)
+    staged = tmp_path / "gate.enrolling" / "identity.key"
+    made_first = keystore.fingerprint(keystore.load(staged, PASSPHRASE).public_key)
+    again = site.gatectl(*enrol_args(token, tmp_path / "gate", site.fingerprint(), "--json"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["node_fingerprint"] == made_first
+    assert not (tmp_path / "gate.enrolling").exists()
+
+
+def test_a_tampered_bundle_leaves_nothing_and_the_same_token_works_over_a_clean_path(
+    site, tmp_path
+):
+    def drop_keyring(bundle):
+        bundle["documents"]["keyring"] = None
+        return bundle
+
+    token = site.token("G11")
+    proxy = Tamper(site.api, drop_keyring)
+    try:
+        done = site.gatectl(
+            *enrol_args(token, tmp_path / "gate", site.fingerprint()), cloud=proxy.url
+        )
+    finally:
+        proxy.close()
+    one_line(done, 5)
+    assert not (tmp_path / "gate" / "node.json").exists()
+    again = site.gatectl(*enrol_args(token, tmp_path / "gate", site.fingerprint()))
+    assert again.returncode == 0, again.stderr
+    assert not NodeState.open(tmp_path / "gate").problems
+
+
+def test_gate_node_init_points_to_gatectl():
+    done = subprocess.run(
+        [str(BIN / "gate-node"), "init", "--state-dir", "x"], capture_output=True, text=True
+    )
+    assert "gatectl init" in one_line(done, 2)
