@@ -322,3 +322,65 @@ def test_gate_node_init_points_to_gatectl():
         [str(BIN / "gate-node"), "init", "--state-dir", "x"], capture_output=True, text=True
     )
     assert "gatectl init" in one_line(done, 2)
+
+
+def run_in_terminal(site: EnrolledSite, args: list[str], answer: str) -> tuple[int, str]:
+    """Run gatectl on a real pseudo-terminal, answer its question, return (exit, screen)."""
+    import pty
+    import select
+
+    main_fd, terminal = pty.openpty()
+    env = {**os.environ, "SCENIC_KEY_PASSPHRASE": PASSPHRASE.decode(), "TERM": "dumb"}
+    process = subprocess.Popen(
+        [str(BIN / "gatectl"), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env
+    )
+    os.close(terminal)
+    screen, answered = b"", False
+    while process.poll() is None or select.select([main_fd], [], [], 0)[0]:
+        ready, _, _ = select.select([main_fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            screen += os.read(main_fd, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not answered and b"[y/N]" in screen:
+            os.write(main_fd, answer.encode() + b"\n")
+            answered = True
+    os.close(main_fd)
+    return process.wait(30), screen.decode(errors="replace")
+
+
+def test_the_installer_confirms_the_fingerprint_on_the_terminal(site, tmp_path):
+    args = ["enrol", "--cloud", site.api, "--token", site.token("G12")]
+    code, screen = run_in_terminal(site, [*args, "--state-dir", str(tmp_path / "gate")], "y")
+    assert code == 0, screen
+    assert site.fingerprint() in screen and "enrolled" in screen
+
+
+def test_an_installer_who_says_no_stops_enrolment_with_exit_4(site, tmp_path):
+    args = ["enrol", "--cloud", site.api, "--token", site.token("G13")]
+    code, screen = run_in_terminal(site, [*args, "--state-dir", str(tmp_path / "gate")], "n")
+    assert code == 4, screen
+    assert not (tmp_path / "gate").exists()
+
+
+def test_a_manager_retires_a_broken_node_from_the_cloud_console(site, tmp_path):
+    site.enrol("G14", tmp_path / "gate")
+    password = (tmp_path / "gate" / "broker.password").read_text()
+    done = subprocess.run(
+        [str(BIN / "scenic-cloud"), "device", "decommission", "--site", SITE, "--node", "G14"],
+        env=site.env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert connect_as(site, "G14", password) is not None
+    listed = subprocess.run(
+        [str(BIN / "scenic-cloud"), "device", "list", "--site", SITE],
+        env=site.env,
+        capture_output=True,
+        text=True,
+    )
+    rows = {row["node"]: row for row in map(json.loads, listed.stdout.splitlines())}
+    assert rows["G14"]["state"] == "decommissioned"
