@@ -16,6 +16,7 @@ ALL = [
     "hostile",
     "login_guessing",
     "shop",
+    "enrol_time",
 ]
 
 

@@ -23,10 +23,11 @@ from bench.report import percentiles, report
 from cloud.db import make_engine, session_factory
 from cloud.models import Device, GateEventRecord
 from gate_node.assembly import build
-from gate_node.state import NodeState, initialise
+from gate_node.state import NodeState
 from keys import keystore
 from keys.keyring import IssuerKey, sign_keyring
 from keys.node_registry import sign_node_registry
+from provisioning.node_init import initialise
 from simulators.broker import PASSWORD, Broker
 from simulators.databases import postgres_schema
 from simulators.ingest_processes import IngestProcesses

@@ -1,4 +1,7 @@
-"""gate-node: run a lane's node service, set up a standalone node, decide once, show status.
+"""gate-node: run a lane's node service, decide once, show status.
+
+Setting a node up is provisioning's (``gatectl enrol`` from the cloud, ``gatectl init`` for a
+standalone node): gate_node only opens, verifies and updates a state directory.
 
 Thin typer commands over gate_node's library. Errors are one line on stderr (English / 中文,
 keys/cli_exit.py), never a traceback; the exit codes are in EXIT_CODES (shown by --help).
@@ -21,9 +24,9 @@ from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Decision, Engine
 from gate_node.ledger import Ledger
 from gate_node.readers.credentials import UnreadableCredential, parse_id_card, parse_rfid
-from gate_node.readers.frames import FrameSourceError, ImageFiles, check_spec
+from gate_node.readers.frames import FrameSourceError, ImageFiles
 from gate_node.readers.qr import QrDecoder
-from gate_node.state import KINDS, NodeState, NodeStateError, initialise, read_salt_file
+from gate_node.state import NodeState, NodeStateError
 from keys import keystore
 from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
@@ -69,50 +72,14 @@ def _open(state_dir: Path) -> NodeState:
         fail(f"{state_dir / 'node.json'} is not valid JSON ({exc})", zh="节点配置文件已损坏")
 
 
-@app.command()
-def init(
-    state_dir: StateDir,
-    site: Annotated[str, typer.Option(help="Site id")],
-    node: Annotated[str, typer.Option(help="This node's id")],
-    kind: Annotated[str, typer.Option(help=" | ".join(KINDS))],
-    zone: Annotated[int, typer.Option(help="Zone id this lane admits to")],
-    root_pub: Annotated[Path, typer.Option(help="Root public key (PEM) to pin")],
-    keyring: Annotated[Path, typer.Option(help="Root-signed keyring file")],
-    revocations: Annotated[Path | None, typer.Option(help="Root-signed revocation list")] = None,
-    direction: Annotated[str, typer.Option(help="in or out")] = "in",
-    timezone: Annotated[str, typer.Option(help="Site time zone")] = "Asia/Shanghai",
-    camera: Annotated[str | None, typer.Option(help="picamera, v4l2:DEV, dir:PATH ...")] = None,
-    real_name_check: Annotated[str, typer.Option(help="none, id_card or face")] = "none",
-    holder_salt_file: Annotated[
-        Path | None, typer.Option(help="The site's holder salt (hex, mode 0600)")
-    ] = None,
-    passphrase_file: PassphraseFile = None,
-) -> None:
-    """Create a standalone node state directory. 初始化独立节点。"""
-    if camera is not None:
-        try:
-            check_spec(camera)
-        except FrameSourceError as exc:
-            fail(str(exc))
-    config = {
-        "site": site,
-        "node": node,
-        "kind": kind,
-        "zone": zone,
-        "direction": direction,
-        "timezone": timezone,
-        "camera": camera,
-        "real_name_check": real_name_check,
-    }
-    try:
-        passphrase = keystore.passphrase_from(passphrase_file, creating=True)
-        salt = read_salt_file(holder_salt_file) if holder_salt_file else None
-        state = initialise(state_dir, config, root_pub, keyring, revocations, passphrase, salt)
-    except (NodeStateError, KeyStoreError) as exc:
-        fail(str(exc), zh="无法初始化节点")
-    typer.echo(
-        f"node {node} ({kind}, zone {zone}, site {site}) ready in {state_dir}; "
-        f"issuer keys {', '.join(state.keyring.kids)}"
+@app.command(
+    hidden=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def init() -> None:
+    """Moved: making a state directory is provisioning's (gatectl init / gatectl enrol)."""
+    fail(
+        "gate-node init moved to gatectl init (or gatectl enrol from the cloud)",
+        zh="请改用 gatectl",
     )
 
 

@@ -1,6 +1,7 @@
 """A node's state directory: everything a gate needs to decide offline, and nothing secret in clear.
 
-Layout (``gate-node init`` makes it; provisioning reaches the same through ``initialise``)::
+Layout (provisioning/ makes it: ``gatectl enrol`` from the cloud, or ``gatectl init`` for a
+standalone node; this module only opens, verifies and updates it)::
 
     node.json          TinyDB, human-readable: tables "config" (site, node, kind, zone, rules,
                        pin map, readers), "pinned" (root key fingerprint), "documents" (which
@@ -20,6 +21,7 @@ Layout (``gate-node init`` makes it; provisioning reaches the same through ``ini
     ledger.sqlite      uses and refusals (gate_node/ledger.py)
     clock.json         the clock floor (gate_node/clock.py)
 
+Configuration fields and what the cloud may change of them are gate_node/config.py.
 ``NodeState.open`` re-verifies every signed document against the pinned root key on each start,
 so a file edited on the SD card is refused rather than believed, and compares what it holds
 with trust.cose, so a file rolled back, deleted or replaced is noticed: ``problems`` lists what
@@ -30,18 +32,21 @@ it found (gate_node/trust_record.py says what the lane does then). Errors are
 from __future__ import annotations
 
 import json
-import shutil
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tinydb import TinyDB
 
-from gate_node.decision.engine import LaneContext, SiteRules
-from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
+from gate_node.config import (
+    KINDS,
+    NodeConfig,
+    NodeStateError,
+    config_doc,
+    parse_salt,
+    validate_config,
+    with_settings,
+)
 from gate_node.trust_record import (
     TrustError,
     TrustProblem,
@@ -50,7 +55,7 @@ from gate_node.trust_record import (
     read_record,
     write_record,
 )
-from keys import keystore, topics
+from keys import keystore
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
 from keys.clock import SYSTEM, Clock, site_today
@@ -60,119 +65,9 @@ from keys.node_registry import DOC_TYPE as NODES
 from keys.node_registry import NodeRegistry
 from keys.revocation import DOC_TYPE as REVOCATIONS
 from keys.revocation import RevocationList
-from keys.rules import SlotGrace
 from keys.signed_document import DocumentError, SignedDocument, require_newer, verify_document
 
-KINDS = ("tripod", "wing", "swing", "handheld")
-REAL_NAME_CHECKS = ("none", "id_card", "face")
-# What a signed config document from the cloud may change; wiring and identity stay local.
-CLOUD_SETTINGS = frozenset(
-    {
-        "timezone",
-        "slot_grace_before",
-        "slot_grace_after",
-        "min_gap_minutes",
-        "exit_requires_entry",
-        "real_name_check",
-        "zone",
-        "direction",
-    }
-)
-DIRECTIONS = ("in", "out")
-
-
-class NodeStateError(Exception):
-    """The state directory cannot be used; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class NodeConfig:
-    site: str
-    node: str
-    kind: str
-    zone: int
-    direction: str = "in"
-    timezone: str = "Asia/Shanghai"
-    slot_grace_before: int = 15
-    slot_grace_after: int = 30
-    min_gap_minutes: int = 0
-    exit_requires_entry: bool = False
-    real_name_check: str = "none"
-    camera: str | None = None
-    pin_map: dict[str, Any] | None = None
-    readers: tuple[dict[str, Any], ...] = ()
-    broker: dict[str, Any] | None = None  # {host, port, username, tls_ca}; password in a file
-
-    def rules(self) -> SiteRules:
-        return SiteRules(
-            timezone=ZoneInfo(self.timezone),
-            slot_grace=SlotGrace(self.slot_grace_before, self.slot_grace_after),
-            min_gap=timedelta(minutes=self.min_gap_minutes),
-            exit_requires_entry=self.exit_requires_entry,
-            real_name_check=self.real_name_check,
-        )
-
-    def lane(self) -> LaneContext:
-        return LaneContext(self.node, self.zone, self.direction)
-
-
-def validate_config(doc: dict[str, Any]) -> NodeConfig:
-    """Check a configuration document field by field; ``NodeStateError`` names the field."""
-    allowed = set(NodeConfig.__dataclass_fields__)
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        raise NodeStateError(f"unknown configuration field(s): {', '.join(unknown)}")
-    # Each is a level of the node's MQTT topics, and the node is its broker username too.
-    if not topics.valid_name(doc.get("site")):
-        raise NodeStateError("site must be 1-32 letters, digits, - or _")
-    if not topics.valid_node(doc.get("node")):
-        raise NodeStateError("node must be 1-32 letters, digits, - or _, not cloud or site-...")
-    if doc.get("kind") not in KINDS:
-        raise NodeStateError(f"kind must be one of {', '.join(KINDS)}")
-    zone = doc.get("zone")
-    if not isinstance(zone, int) or isinstance(zone, bool) or not 0 <= zone < 65536:
-        raise NodeStateError("zone must be a zone id 0-65535")
-    if doc.get("real_name_check", "none") not in REAL_NAME_CHECKS:
-        raise NodeStateError(f"real_name_check must be one of {', '.join(REAL_NAME_CHECKS)}")
-    if doc.get("direction", "in") not in DIRECTIONS:
-        raise NodeStateError("direction must be in or out")
-    try:
-        ZoneInfo(doc.get("timezone", "Asia/Shanghai"))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise NodeStateError(f"unknown time zone {doc.get('timezone')!r}") from None
-    for field in ("slot_grace_before", "slot_grace_after", "min_gap_minutes"):
-        value = doc.get(field, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1440:
-            raise NodeStateError(f"{field} must be minutes 0-1440")
-    readers = doc.get("readers") or ()
-    if not isinstance(readers, (list, tuple)):
-        raise NodeStateError("readers must be a list of {url, kind[, baudrate]}")
-    for reader in readers:
-        if (
-            not isinstance(reader, dict)
-            or set(reader) - {"url", "kind", "baudrate"}
-            or not isinstance(reader.get("url"), str)
-            or reader.get("kind") not in ("qr", "id_card", "rfid")
-            or not isinstance(reader.get("baudrate", 9600), int)
-        ):
-            raise NodeStateError(f"reader {reader!r}: needs url, kind qr|id_card|rfid, baudrate")
-    doc = {**doc, "readers": tuple(readers)}
-    broker = doc.get("broker")
-    if broker is not None and (
-        not isinstance(broker, dict)
-        or set(broker) - {"host", "port", "username", "tls_ca", "resend_s"}
-        or not isinstance(broker.get("host"), str)
-        or not isinstance(broker.get("port", 1883), int)
-    ):
-        raise NodeStateError("broker must be {host, port[, username, tls_ca, resend_s]}")
-    if doc["kind"] != "handheld":
-        try:
-            kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])
-        except PinMapError as exc:
-            raise NodeStateError(f"pin map: {exc}") from None
-        if kind != doc["kind"]:
-            raise NodeStateError(f"pin map is for a {kind}, this node is a {doc['kind']}")
-    return NodeConfig(**doc)
+__all__ = ["KINDS", "NodeConfig", "NodeState", "NodeStateError", "validate_config", "write_atomic"]
 
 
 class NodeState:
@@ -216,7 +111,9 @@ class NodeState:
     def open(cls, directory: Path, clock: Clock = SYSTEM) -> NodeState:
         """Open and re-verify ``directory``; ``clock`` gives the site's today for pruning."""
         if not (directory / "node.json").exists():
-            raise NodeStateError(f"{directory} is not a node state directory (run gate-node init)")
+            raise NodeStateError(
+                f"{directory} is not a node state directory (run gatectl enrol or gatectl init)"
+            )
         try:
             with TinyDB(directory / "node.json") as db:
                 docs = db.table("config").all()
@@ -225,7 +122,7 @@ class NodeState:
         except (TypeError, KeyError, AttributeError):  # valid JSON, but not TinyDB's shape
             raise NodeStateError(
                 f"{directory}/node.json is not a node document (tables config, documents, "
-                "pinned); restore it or run gate-node init again"
+                "pinned); restore it or provision the node again (gatectl)"
             ) from None
         if len(docs) != 1:
             raise NodeStateError(f"{directory}/node.json must hold exactly one config document")
@@ -237,7 +134,7 @@ class NodeState:
         held_config = _read_signed(directory / "config.cose", root, "config", config.site)
         if held_config is not None:
             try:
-                config = _with_settings(config, held_config)
+                config = with_settings(config, held_config)
             except DocumentError as exc:
                 raise NodeStateError(f"config.cose cannot be applied: {exc}") from None
         try:
@@ -254,7 +151,7 @@ class NodeState:
         salt = None
         if (directory / "holder.salt").exists():
             try:
-                salt = _parse_salt(
+                salt = parse_salt(
                     keystore.read_secret_file(directory / "holder.salt", "holder salt")
                 )
             except KeyStoreError as exc:
@@ -321,7 +218,7 @@ class NodeState:
             session = int(json.loads(path.read_text())["session"]) + 1
         except (OSError, ValueError, KeyError, TypeError):
             session = 1
-        _write_atomic(path, json.dumps({"session": session}).encode())
+        write_atomic(path, json.dumps({"session": session}).encode())
         return session
 
     def broker_password(self) -> str | None:
@@ -348,7 +245,7 @@ class NodeState:
         document = self._verified(raw, "keyring")
         require_newer(document, self.keyring.seq)
         self.keyring = Keyring.from_document(document)
-        _write_atomic(self.directory / "keyring.cose", raw)
+        write_atomic(self.directory / "keyring.cose", raw)
         self._note_document(document)
         return document
 
@@ -357,7 +254,7 @@ class NodeState:
         document = self._verified(raw, NODES)
         require_newer(document, self.nodes.seq if len(self.nodes) else None)
         self.nodes = NodeRegistry.from_document(document)
-        _write_atomic(self.directory / "nodes.cose", raw)
+        write_atomic(self.directory / "nodes.cose", raw)
         self._note_document(document)
         return document
 
@@ -365,7 +262,7 @@ class NodeState:
         """Rules the cloud sets for this node (grace, gaps, real-name check, holder salt)."""
         document = self._verified(raw, "config")
         require_newer(document, self.config_seq)
-        config = _with_settings(self.config, document)
+        config = with_settings(self.config, document)
         body = document.body if isinstance(document.body, dict) else {}
         salt = body.get("holder_salt")
         if salt is not None:
@@ -377,8 +274,8 @@ class NodeState:
             self.holder_salt = salt
         with TinyDB(self.directory / "node.json", indent=2, ensure_ascii=False) as db:
             db.table("config").truncate()
-            db.table("config").insert(_config_doc(config))
-        _write_atomic(self.directory / "config.cose", raw)
+            db.table("config").insert(config_doc(config))
+        write_atomic(self.directory / "config.cose", raw)
         self.config = config
         self.config_seq = document.seq
         self._note_document(document)
@@ -388,7 +285,7 @@ class NodeState:
         """Verify and take a new card index (replaces the old one; older seq refused)."""
         document = self._verified(raw, CARDS)
         self.cards.replace(document)
-        _write_atomic(self.directory / "cards.cose", raw)
+        write_atomic(self.directory / "cards.cose", raw)
         self._note_document(document)
         return document
 
@@ -401,7 +298,7 @@ class NodeState:
         if kind == "snapshot":
             for old in folder.glob("*.cose"):
                 old.unlink()
-        _write_atomic(folder / f"{document.seq:012d}-{kind}.cose", raw)
+        write_atomic(folder / f"{document.seq:012d}-{kind}.cose", raw)
         self._note_document(document)
         return document
 
@@ -448,148 +345,6 @@ class NodeState:
         self.check_trust(None)
 
 
-def initialise(
-    directory: Path,
-    config_doc: dict[str, Any],
-    root_pub: Path,
-    keyring_file: Path,
-    revocations_file: Path | None,
-    passphrase: bytes,
-    holder_salt: bytes | None = None,
-    clock: Clock = SYSTEM,
-) -> NodeState:
-    """Create a state directory from scratch (refuses an existing one); ``clock`` dates it."""
-    config = validate_config(config_doc)
-    if holder_salt is not None and len(holder_salt) < 16:
-        raise NodeStateError("the holder salt must be at least 16 bytes (32 hex digits)")
-    if (directory / "node.json").exists():
-        raise NodeStateError(f"{directory} already holds a node; remove it first to re-initialise")
-    try:
-        root = keystore.load_public_pem(root_pub)
-        raw_keyring = keyring_file.read_bytes()
-        keyring_doc = verify_document(raw_keyring, root, doc_type="keyring", site=config.site)
-        keyring = Keyring.from_document(keyring_doc)
-    except (KeyStoreError, DocumentError) as exc:
-        raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
-    except OSError as exc:
-        raise NodeStateError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    if directory.exists() and any(directory.iterdir()):
-        raise NodeStateError(f"{directory} is not empty; give an empty or new directory")
-    created = not directory.exists()
-    try:
-        return _build(
-            directory,
-            config,
-            root,
-            root_pub,
-            raw_keyring,
-            keyring,
-            keyring_doc,
-            revocations_file,
-            passphrase,
-            holder_salt,
-            clock,
-        )
-    except BaseException:
-        # Never leave a node that looks initialised but is not (a half-written directory
-        # would be refused as "already holds a node" and look healthy to `status`).
-        if created:
-            shutil.rmtree(directory, ignore_errors=True)
-        else:
-            for child in directory.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
-                else:
-                    child.unlink(missing_ok=True)
-        raise
-
-
-def _build(
-    directory: Path,
-    config: NodeConfig,
-    root: Ed25519PublicKey,
-    root_pub: Path,
-    raw_keyring: bytes,
-    keyring: Keyring,
-    keyring_doc: SignedDocument,
-    revocations_file: Path | None,
-    passphrase: bytes,
-    holder_salt: bytes | None,
-    clock: Clock,
-) -> NodeState:
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    (directory / "revocations").mkdir(exist_ok=True)
-    shutil.copyfile(root_pub, directory / "root.pem")
-    _write_atomic(directory / "keyring.cose", raw_keyring)
-    identity = keystore.generate("node", "N1")
-    keystore.save(identity, directory / "node.key", passphrase, clock)
-    if holder_salt is not None:
-        salt_path = directory / "holder.salt"
-        salt_path.touch(mode=0o600)
-        salt_path.write_text(holder_salt.hex())
-    with TinyDB(directory / "node.json", indent=2, ensure_ascii=False) as db:
-        db.table("config").insert(_config_doc(config))
-        db.table("pinned").insert(
-            {
-                "root_fingerprint": keystore.fingerprint(root),
-                "node_fingerprint": keystore.fingerprint(identity.public_key),
-                "pinned_at": clock.now().isoformat(timespec="seconds"),
-            }
-        )
-        db.table("documents").insert({"type": "keyring", "seq": keyring.seq})
-    record = TrustRecord(config.node, keystore.fingerprint(root), {"keyring": keyring.seq})
-    write_record(directory, identity, config.site, record, keyring_doc.issued_at)
-    state = NodeState.open(directory, clock)
-    state.unlock(identity)
-    if revocations_file is not None:
-        try:
-            state.apply_revocations(revocations_file.read_bytes())
-        except DocumentError as exc:
-            raise NodeStateError(f"revocations cannot be applied: {exc}") from None
-        except OSError as exc:
-            raise NodeStateError(f"cannot read {revocations_file}: {exc.strerror}") from None
-    return state
-
-
-def _with_settings(config: NodeConfig, document: SignedDocument) -> NodeConfig:
-    """``config`` with the settings of a root-signed config document over it."""
-    body = document.body if isinstance(document.body, dict) else {}
-    settings = body.get("settings", {})
-    if not isinstance(settings, dict) or set(settings) - CLOUD_SETTINGS:
-        raise DocumentError("malformed", f"config may set only {sorted(CLOUD_SETTINGS)}")
-    try:
-        return validate_config({**_config_doc(config), **settings})
-    except NodeStateError as exc:
-        raise DocumentError("malformed", str(exc)) from None
-
-
-def _config_doc(config: NodeConfig) -> dict[str, Any]:
-    doc = dict(config.__dict__)
-    doc["readers"] = list(config.readers)
-    if doc["pin_map"] is None and config.kind in DEFAULT_PIN_MAPS:
-        doc["pin_map"] = DEFAULT_PIN_MAPS[config.kind]
-    return doc
-
-
-def _parse_salt(raw: bytes) -> bytes:
-    try:
-        salt = bytes.fromhex(raw.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        raise NodeStateError("holder.salt must hold hexadecimal digits") from None
-    if len(salt) < 16:
-        raise NodeStateError("holder.salt must hold at least 16 bytes")
-    return salt
-
-
-def read_salt_file(path: Path) -> bytes:
-    """A holder salt handed over by the cloud or the installer (hex in a 0600 file)."""
-    try:
-        return _parse_salt(keystore.read_secret_file(path, "holder salt file"))
-    except KeyStoreError as exc:
-        raise NodeStateError(str(exc)) from None
-
-
 def _read_signed(
     path: Path, root: Ed25519PublicKey, doc_type: str, site: str
 ) -> SignedDocument | None:
@@ -618,7 +373,8 @@ def _load_revocations(
     return revocations
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_bytes(data)
     temporary.replace(path)

@@ -76,15 +76,22 @@ def public_pem(public_key: Ed25519PublicKey) -> str:
 def load_public_pem(path: Path) -> Ed25519PublicKey:
     """A pinned public key from a PEM file; refuses anything but Ed25519."""
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise KeyStoreError(
             f"cannot read public key {path}: {exc.strerror} / 无法读取公钥文件"
         ) from None
+    return public_from_pem(data, str(path))
+
+
+def public_from_pem(data: bytes, where: str = "the key") -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM bytes (``where`` names them in the error)."""
+    try:
+        key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyStoreError(f"{path} is not a PEM public key / 不是PEM公钥文件") from None
+        raise KeyStoreError(f"{where} is not a PEM public key / 不是PEM公钥文件") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyStoreError(f"{path} is not an Ed25519 public key / 不是Ed25519公钥")
+        raise KeyStoreError(f"{where} is not an Ed25519 public key / 不是Ed25519公钥")
     return key
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a-long-test-password"
+ADMIN = "provisioner"  # the dynamic-security admin of a dynsec broker
 
 
 def free_port() -> int:
@@ -33,9 +34,12 @@ class Broker:
         users: list[str] | None = None,
         autosave_interval: int | None = None,
         site: str = "S1",
+        dynsec: bool = False,
         extra_conf: str = "",
     ) -> None:
-        """``site``: the site whose gates this broker serves (broker/acl's SITE); ``extra_conf``:
+        """``site``: the site whose gates this broker serves (broker/acl's SITE). ``dynsec``:
+        load the dynamic-security plugin (broker/dynsec.conf) with the admin ``ADMIN``, so the
+        cloud can make node logins at run time (cloud/mqtt/broker_logins.py). ``extra_conf``:
         lines appended to the configuration (a bridge, say)."""
         self.folder = folder
         self.port = free_port()
@@ -64,6 +68,16 @@ class Broker:
         # Started as root, mosquitto would switch to the "mosquitto" user, who cannot read a
         # test's private temporary folder: stay the user running the tests.
         extra = f"\nuser {getpass.getuser()}\nlog_dest file {folder / 'broker.log'}\n{extra_conf}\n"
+        if dynsec:
+            state = folder / "data" / "dynamic-security.json"
+            state.unlink(missing_ok=True)
+            subprocess.run(
+                ["mosquitto_ctrl", "dynsec", "init", str(state), ADMIN, PASSWORD],
+                check=True,
+                capture_output=True,
+            )
+            plugin = (ROOT / "broker/dynsec.conf").read_text()
+            extra += plugin.replace("/var/lib/mosquitto/", f"{folder / 'data'}/")
         (folder / "mosquitto.conf").write_text(conf + extra)
 
     def start(self) -> Broker:

@@ -174,7 +174,7 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
     from gate_node.assembly import build
     from gate_node.readers.credentials import Credential
     from gate_node.readers.qr import QrDecoder
-    from gate_node.state import initialise
+    from provisioning.node_init import initialise
     from simulators.camera import ticket_frame
     from simulators.turnstile import SimulatedTripod
 

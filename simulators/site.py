@@ -41,9 +41,10 @@ from cloud.services.cloud_keys import init_keys
 from cloud.services.downlink_documents import signed_keyring
 from gate_node.assembly import build
 from gate_node.readers.credentials import Credential
-from gate_node.state import NodeState, initialise
+from gate_node.state import NodeState
 from keys import keystore
 from keys.clock import SYSTEM, site_today
+from provisioning.node_init import initialise
 from simulators.broker import PASSWORD, Broker
 from simulators.cloud_server import cloud_server
 from simulators.ingest_processes import IngestProcesses

@@ -19,7 +19,17 @@ from starlette.exceptions import HTTPException
 from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
-from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
+from cloud.api.routes import (
+    auth,
+    catalog,
+    devices,  # provisioning (issue 14)
+    orders,
+    payments,
+    refunds,
+    sandbox,
+    tickets,
+    verify,
+)
 from cloud.api.routes import posters as visitor_posters  # the visitor's phone (issue 18)
 from cloud.api.routes import shop as visitor_pages
 from cloud.api.routes import visitor as visitor_api
@@ -41,7 +51,7 @@ def create_app(context: CloudContext) -> FastAPI:
     app.state.context = context
     app.add_middleware(InputGuard)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders)
-    for module in (auth, catalog, orders, payments, refunds, tickets, verify):
+    for module in (auth, catalog, orders, payments, refunds, tickets, verify, devices):
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

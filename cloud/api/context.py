@@ -26,9 +26,16 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.core.config import ApiSettings, ConfigError, Settings, ShopSettings
+from cloud.core.config import (
+    ApiSettings,
+    ConfigError,
+    ProvisioningSettings,
+    Settings,
+    ShopSettings,
+)
 from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
+from cloud.mqtt.broker_logins import BrokerLogins
 from cloud.services import issuer_keys
 from cloud.services.cloud_keys import CHANNEL_SECRETS, ROOT_KEY, SECRETS, key_folder
 from cloud.services.holds import HoldLimits
@@ -61,6 +68,10 @@ class CloudContext:
     limits: HoldLimits = field(default_factory=HoldLimits)  # order size, per-client holds
     api: ApiSettings = field(default_factory=ApiSettings)  # proxies, session lifetime
     shop: ShopSettings = field(default_factory=ShopSettings)  # public address, poster font
+    # --- provisioning (issue 14): what enrolment hands a gate, and its broker logins ---
+    provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
+    node_broker: tuple[str, int] = ("127.0.0.1", 1883)  # the broker as gates reach it
+    broker_logins: BrokerLogins | None = None  # dynsec admin; None: no broker logins made
 
 
 class IssuerKeys:
@@ -151,7 +162,29 @@ def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) 
         api=settings.api,
         shop=settings.shop,
         clock=clock,
+        **provisioning(settings),
     )
+
+
+def provisioning(settings: Settings) -> dict[str, object]:
+    """The context fields of gate provisioning (cloud/core/config.py, ProvisioningSettings)."""
+    wanted = settings.provisioning
+    logins = None
+    if wanted.admin_username:
+        logins = BrokerLogins(
+            settings.broker_host,
+            settings.broker_port,
+            wanted.admin_username,
+            wanted.admin_password or "",
+        )
+    return {
+        "provisioning": wanted,
+        "node_broker": (
+            wanted.node_broker_host or settings.broker_host,
+            wanted.node_broker_port or settings.broker_port,
+        ),
+        "broker_logins": logins,
+    }
 
 
 def channels(state_dir: Path, passphrase: bytes, clock: Clock = SYSTEM) -> dict[str, Provider]:

@@ -17,6 +17,7 @@ from cloud.cli.common import (
     DbOption,
     PassphraseFile,
     fail,
+    load_root_key,
     passphrase,
     refused,
     root_key_path,
@@ -113,3 +114,11 @@ def change_issuers(
     states = issuer_keys.read_registry(settings.state_dir)
     summary = ", ".join(f"{k} {s}" for k, s in sorted(states.items()))
     typer.echo(f"{kid}: issuer keys now {summary}; keyrings signed for {len(sites)} site(s)")
+
+
+@app.command("fingerprint")
+def keys_fingerprint(passphrase_file: PassphraseFile = None) -> None:
+    """The root key's fingerprint, to compare with what gatectl enrol shows. 根密钥指纹。"""
+    settings = settings_from(None)
+    root = load_root_key(None, settings, passphrase_file)
+    typer.echo(keystore.fingerprint(root.public_key))

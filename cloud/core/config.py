@@ -141,6 +141,7 @@ class Settings:
     environment: str = "development"
     sandbox: bool = False
     shop: ShopSettings = field(default_factory=ShopSettings)
+    provisioning: ProvisioningSettings = field(default_factory=lambda: ProvisioningSettings())
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -192,6 +193,7 @@ class Settings:
             sandbox=sandbox,
             api=ApiSettings.from_env(values),
             shop=ShopSettings.from_env(values),
+            provisioning=ProvisioningSettings.from_env(values),
         )
 
 
@@ -207,3 +209,40 @@ def _number(values: Mapping[str, str], name: str, default: str, kind: type[N]) -
     if not 0 <= number < float("inf"):
         raise ConfigError(f"{name} must be a finite number, not negative")
     return number
+
+
+# --- provisioning (issue 14) ---------------------------------------------------------------
+# SCENIC_NODE_BROKER_HOST / _PORT: the broker as the gates reach it (in each enrolment bundle;
+# default SCENIC_BROKER_HOST / _PORT). SCENIC_BROKER_ADMIN_USERNAME / _PASSWORD: the
+# dynamic-security admin (`mosquitto_ctrl dynsec init`); unset, nodes are enrolled without a
+# broker login (standalone, offline) and the bundle says so. SCENIC_ENROLMENT_TOKEN_MINUTES:
+# how long an enrolment token lives (default 30, at most 1440).
+@dataclass(frozen=True)
+class ProvisioningSettings:
+    node_broker_host: str | None = None
+    node_broker_port: int | None = None
+    admin_username: str | None = None
+    admin_password: str | None = None
+    token_minutes: int = 30
+    open_tokens_per_site: int = 20  # rate limit: unused, unexpired tokens one site may hold
+
+    @classmethod
+    def from_env(cls, values: Mapping[str, str]) -> ProvisioningSettings:
+        try:
+            port = values.get("SCENIC_NODE_BROKER_PORT")
+            minutes = int(values.get("SCENIC_ENROLMENT_TOKEN_MINUTES", "30"))
+            node_port = int(port) if port else None
+        except ValueError:
+            raise ConfigError(
+                "SCENIC_NODE_BROKER_PORT and SCENIC_ENROLMENT_TOKEN_MINUTES must be numbers"
+                " / 须为数字"
+            ) from None
+        if not 1 <= minutes <= 1440:
+            raise ConfigError("SCENIC_ENROLMENT_TOKEN_MINUTES must be 1-1440 / 须为1-1440分钟")
+        return cls(
+            node_broker_host=values.get("SCENIC_NODE_BROKER_HOST"),
+            node_broker_port=node_port,
+            admin_username=values.get("SCENIC_BROKER_ADMIN_USERNAME"),
+            admin_password=values.get("SCENIC_BROKER_ADMIN_PASSWORD"),
+            token_minutes=minutes,
+        )

@@ -123,6 +123,17 @@ class Code(StrEnum):
     NOT_CHANGEABLE = "not_changeable"
     BAD_TARGET = "bad_target"
     PRICE_DIFFERS = "price_differs"
+    # --- provisioning (issue 14: enrolment tokens, device registry, broker logins) ---
+    BAD_ENROLMENT_TOKEN = "bad_enrolment_token"
+    ENROLMENT_TOKEN_EXPIRED = "enrolment_token_expired"
+    ENROLMENT_TOKEN_USED = "enrolment_token_used"
+    TOO_MANY_TOKENS = "too_many_tokens"
+    BAD_NODE_KEY = "bad_node_key"
+    UNKNOWN_SITE = "unknown_site"
+    BROKER_LOGIN_FAILED = "broker_login_failed"
+    NOT_ENROLLED = "not_enrolled"
+    BAD_NODE_SIGNATURE = "bad_node_signature"
+    BAD_DIRECTION = "bad_direction"
 
     @property
     def text(self) -> Text:
@@ -349,6 +360,37 @@ TEXT: dict[Code, Text] = {
         "That day has another price (peak day): refund and buy again",
         "目标日期票价不同（高峰日），请退票后重新购买",
     ),
+    # --- provisioning (issue 14: enrolment tokens, device registry, broker logins) ---
+    Code.BAD_ENROLMENT_TOKEN: Text(
+        401, "This enrolment token is not valid: ask for a new one", "安装令牌无效，请重新申请"
+    ),
+    Code.ENROLMENT_TOKEN_EXPIRED: Text(
+        410, "This enrolment token has expired: ask for a new one", "安装令牌已过期，请重新申请"
+    ),
+    Code.ENROLMENT_TOKEN_USED: Text(
+        409,
+        "This enrolment token was used already: ask for a new one",
+        "安装令牌已被使用，请重新申请",
+    ),
+    Code.TOO_MANY_TOKENS: Text(
+        429,
+        "Too many open enrolment tokens for this site (at most {most}): use or let some expire",
+        "该景区未使用的安装令牌过多（最多{most}个），请先使用或等待过期",
+    ),
+    Code.BAD_NODE_KEY: Text(
+        422, "The node's public key must be 32 bytes of Ed25519", "节点公钥须为32字节Ed25519公钥"
+    ),
+    Code.UNKNOWN_SITE: Text(404, "No site {site}", "没有景区{site}"),
+    Code.BROKER_LOGIN_FAILED: Text(
+        503,
+        "The message broker did not accept the node's login ({reason}); try again",
+        "消息服务未能创建节点账号（{reason}），请重试",
+    ),
+    Code.NOT_ENROLLED: Text(404, "Node {site}/{node} is not enrolled", "节点{site}/{node}未登记"),
+    Code.BAD_NODE_SIGNATURE: Text(
+        403, "Not signed by the node's enrolled identity key", "请求未由该节点登记的身份密钥签名"
+    ),
+    Code.BAD_DIRECTION: Text(422, "A lane's direction is in or out", "通道方向须为 in 或 out"),
 }
 
 

@@ -11,7 +11,7 @@ from cloud.models.accounts import (
 )
 from cloud.models.base import Base
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
-from cloud.models.devices import Device
+from cloud.models.devices import Device, DeviceKey, EnrolmentToken
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
@@ -24,6 +24,8 @@ __all__ = [
     "CalendarDay",
     "CashierShift",
     "Device",
+    "DeviceKey",
+    "EnrolmentToken",
     "GateEventRecord",
     "HolderClaim",
     "IdempotencyRecord",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base
 
-ROLES = ("manager", "finance", "cashier")
+ROLES = ("manager", "finance", "cashier", "installer")  # installer: enrols gates (issue 14)
 
 
 class User(Base):

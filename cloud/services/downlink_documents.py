@@ -127,3 +127,25 @@ def signed_time(session: Session, root: Signer, site: str, now: datetime | None 
     now = now or SYSTEM.now()
     row = _next_seq(session, site, "time")
     return _keep(row, sign_document(root, "time", site, row.seq, {}, issued_at=now), now)
+
+
+def signed_config(
+    session: Session,
+    root: Signer,
+    site: str,
+    settings: Mapping[str, object],
+    holder_salt: bytes,
+    now: datetime | None = None,
+) -> bytes:
+    """The site's configuration for its gates (settings gate_node/config.py lets the cloud
+    set, and the holder salt real-name checks need), under the next config seq."""
+    now = now or SYSTEM.now()
+    row = _next_seq(session, site, "config")
+    body = {"settings": dict(settings), "holder_salt": holder_salt}
+    return _keep(row, sign_document(root, "config", site, row.seq, body, issued_at=now), now)
+
+
+def held(session: Session, site: str, doc_type: str) -> bytes | None:
+    """The last document of ``doc_type`` signed for ``site`` (None if there is none)."""
+    row = session.get(SiteDocument, (site, doc_type))
+    return bytes(row.raw) if row is not None and row.raw is not None else None

@@ -50,10 +50,15 @@ class BatchResult:
 
 
 class DeviceKeys:
-    """The registry's public keys, cached; reloaded when an unknown node shows up."""
+    """The registry's public keys, cached; reloaded when an unknown node shows up, and at least
+    every ``refresh_s`` seconds (a node decommissioned or replaced at enrolment, by another
+    process, is refused or accepted under its new key within that time)."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock = SYSTEM, refresh_s: float = 10.0
+    ) -> None:
         self._sessions = sessions
+        self._clock, self._refresh_s = clock, refresh_s
         self._keys: dict[tuple[str, str], Ed25519PublicKey | None] = {}
         self.reload()
 
@@ -66,10 +71,12 @@ class DeviceKeys:
             )
             for d in devices
         }
+        self._loaded_at = self._clock.monotonic()
 
     def key_of(self, site: str, node: str) -> Ed25519PublicKey | str | None:
         """The key; None if the node is revoked; "unknown" if not registered."""
-        if (site, node) not in self._keys:
+        stale = self._clock.monotonic() - self._loaded_at >= self._refresh_s
+        if stale or (site, node) not in self._keys:
             self.reload()
         if (site, node) not in self._keys:
             return "unknown"
@@ -89,7 +96,7 @@ class Ingest:
         self.clock = clock
         self.sessions = sessions
         self.timezone = ZoneInfo(timezone)
-        self.keys = DeviceKeys(sessions)
+        self.keys = DeviceKeys(sessions, clock)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         table = GateEventRecord.__table__
         assert isinstance(table, Table)

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from cloud.models import LoginThrottle
 from cloud.models.base import as_utc
 
-LIMITS = {"address": 20, "user": 5}  # counted failures before the first lock
+LIMITS = {"address": 20, "user": 5, "enrol": 10}  # counted failures before the first lock
 FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(minutes=15)
 QUIET = timedelta(minutes=15)

@@ -151,3 +151,25 @@ def test_ticket_ids_are_stored_as_hex(ingest, node_key):
     with ingest.sessions() as session:
         stored = session.scalars(select(GateEventRecord)).one()
     assert stored.data["ticket"] == "AB" * 8 and stored.raw == payload
+
+
+def test_a_node_decommissioned_by_another_process_is_refused_within_the_refresh(url, node_key):
+    from keys.clock import ManualClock
+    from tests.conftest import TEST_AT
+
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        session.add(
+            Device(site="S1", node="G1", public_key=keystore.raw_public(node_key.public_key))
+        )
+    clock = ManualClock(TEST_AT)
+    worker = Ingest(engine, sessions, "Asia/Shanghai", clock)
+    try:
+        assert worker.process([(TOPIC, event(node_key, 1))]).stored == 1
+        with sessions.begin() as session:
+            session.scalars(select(Device)).one().status = "revoked"
+        clock.advance(10)
+        assert worker.process([(TOPIC, event(node_key, 2))]).refused == {"revoked_node": 1}
+    finally:
+        engine.dispose()

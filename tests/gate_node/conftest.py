@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gate_node.state import NodeState, initialise
+from gate_node.state import NodeState
 from keys import keystore
 from keys.clock import ManualClock
 from keys.keyring import IssuerKey, sign_keyring
+from provisioning.node_init import initialise
 from tests.conftest import TEST_AT
 
 

@@ -22,6 +22,7 @@ from simulators.camera import ticket_frame
 from tests.conftest import TEST_AT
 
 TOOL = str(Path(sys.executable).with_name("gate-node"))
+GATECTL = str(Path(sys.executable).with_name("gatectl"))  # init is provisioning's
 ENV = {
     **os.environ,
     "SCENIC_KEY_PASSPHRASE": "a long test passphrase",
@@ -33,7 +34,12 @@ DAY = datetime(2026, 11, 24).date()
 
 def run(*args, stdin="", env=None):
     return subprocess.run(
-        [TOOL, *args], input=stdin, capture_output=True, text=True, env=env or ENV, timeout=60
+        [GATECTL if args[0] == "init" else TOOL, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        timeout=60,
     )
 
 

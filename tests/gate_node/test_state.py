@@ -92,8 +92,9 @@ def test_bad_configuration_names_the_field(change, words):
 def test_an_init_that_fails_half_way_leaves_nothing_that_looks_like_a_node(
     tmp_path, root_key, issuer_key
 ):
-    from gate_node.state import NodeStateError, initialise
+    from gate_node.state import NodeStateError
     from keys.clock import ManualClock
+    from provisioning.node_init import initialise
     from tests.conftest import TEST_AT
 
     make_state(tmp_path / "good", root_key, issuer_key)  # writes root.pem and keyring.cose
