@@ -124,6 +124,11 @@ class Code(StrEnum):
     BAD_TARGET = "bad_target"
     PRICE_DIFFERS = "price_differs"
 
+    # --- card index (ID and RFID cards at the gates) ---
+    NOT_ANNUAL_PASS = "not_annual_pass"
+    BAD_CARD_UID = "bad_card_uid"
+    CARD_ALREADY_BOUND = "card_already_bound"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -348,6 +353,18 @@ TEXT: dict[Code, Text] = {
         409,
         "That day has another price (peak day): refund and buy again",
         "目标日期票价不同（高峰日），请退票后重新购买",
+    ),
+    # --- card index (ID and RFID cards at the gates) ---
+    Code.NOT_ANNUAL_PASS: Text(
+        409,
+        "Only a valid annual pass can have an RFID card: ticket {ticket}",
+        "只有有效的年卡可以绑定RFID卡：门票{ticket}",
+    ),
+    Code.BAD_CARD_UID: Text(
+        422, "A card UID is 4-32 hexadecimal digits", "卡号须为4至32位十六进制数字"
+    ),
+    Code.CARD_ALREADY_BOUND: Text(
+        409, "This card is already bound to ticket {ticket}", "该卡已绑定门票{ticket}"
     ),
 }
 

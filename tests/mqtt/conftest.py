@@ -14,6 +14,7 @@ import pytest
 from cloud.db import make_engine, session_factory
 from cloud.migrate import upgrade
 from cloud.models import Device
+from cloud.mqtt.downlink_service import DownlinkService
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
 from gate_node.state import NodeState
@@ -145,3 +146,28 @@ def worker(site) -> Iterator[RunningWorker]:
     running = RunningWorker(site)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def service(site) -> Iterator[DownlinkService]:
+    """The cloud's downlink service on the site's broker, stepping in a thread; its clock
+    stands at ``TEST_AT`` (time documents are published when a test asks)."""
+    engine = make_engine(site.url)
+    running = DownlinkService(
+        session_factory(engine),
+        site.root,
+        "127.0.0.1",
+        site.broker.port,
+        "cloud",
+        PASSWORD,
+        time_every_s=3600,
+        clock=ManualClock(TEST_AT),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
+    thread.start()
+    assert running.connected.wait(10)
+    yield running
+    stop.set()
+    thread.join(10)
+    engine.dispose()
