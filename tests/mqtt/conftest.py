@@ -66,20 +66,21 @@ class Site:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     keys: dict[str, keystore.SigningKey] = field(default_factory=dict)
 
-    def add_node(self, node: str, kind: str = "tripod", resend_s: float = 30) -> NodeState:
-        """A node state directory with broker settings, registered in the cloud."""
+    def add_node(
+        self, node: str, kind: str = "tripod", resend_s: float = 30, tls: dict | None = None
+    ) -> NodeState:
+        """A node state directory with broker settings, registered in the cloud. ``tls``
+        (``tls_ca``, optionally ``tls_cert``/``tls_key``): connect to the TLS listener."""
+        broker = {
+            "host": "127.0.0.1",
+            "port": self.broker.port,
+            "username": node,
+            "resend_s": resend_s,
+        }
+        if tls is not None:
+            broker.update(tls, port=self.broker.tls_port)
         state = make_state(
-            self.folder / node,
-            self.root,
-            self.issuer,
-            node=node,
-            kind=kind,
-            broker={
-                "host": "127.0.0.1",
-                "port": self.broker.port,
-                "username": node,
-                "resend_s": resend_s,
-            },
+            self.folder / node, self.root, self.issuer, node=node, kind=kind, broker=broker
         )
         password = state.directory / "broker.password"
         password.write_text(PASSWORD)
