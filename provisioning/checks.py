@@ -22,6 +22,7 @@ Exit codes (EXIT_CODES): 0 every part passed; 1 a part failed, or the hardware i
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Annotated, Any, NoReturn
 
 import numpy as np
 import typer
+from gpiozero.exc import PinFactoryFallback
 from rich.console import Console
 from rich.table import Table
 
@@ -201,14 +203,15 @@ def wiring(
     config = node_config(state_dir)
     kind, specs = pin_plan(config)
     console = Console(highlight=False)
+    board = GpiozeroBoard(config.pin_map or DEFAULT_PIN_MAPS[kind])  # opens no pin yet
     try:
-        board = GpiozeroBoard(config.pin_map or DEFAULT_PIN_MAPS[kind])
-        results = run_wiring(board, kind, specs, console, watch, SYSTEM)
+        with warnings.catch_warnings():  # one line below says it all, not four fallbacks
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            results = run_wiring(board, kind, specs, console, watch, SYSTEM)
     except (OSError, RuntimeError, ImportError) as exc:  # gpiozero: no pin factory, no gpiochip
         fail(f"no GPIO on this machine: {exc}", EXIT_FAILED, zh="无法访问GPIO")
     finally:
-        if "board" in locals():
-            board.close()
+        board.close()
     print_results(console, f"Wiring of the {kind} / {kind}接线", results)
     raise typer.Exit(0 if all(r.result == "pass" for r in results) else EXIT_FAILED)
 

@@ -26,3 +26,7 @@ app.command()(doctor)
 
 def main() -> None:
     run_app(app, "gatectl")
+
+
+if __name__ == "__main__":
+    main()

@@ -179,3 +179,24 @@ def test_a_silent_reader_is_named_with_a_fix(tmp_path, root_key, issuer_key, ser
     (read,) = json.loads(result.stdout)
     assert result.exit_code == 1 and read["result"] == "fail" and "nothing read" in read["seen"]
     assert "baud rate" in read["fix"]
+
+
+def test_no_gpio_is_one_line_and_exit_1(tmp_path, root_key, issuer_key):
+    import subprocess
+
+    state = make_state(tmp_path / "node", root_key, issuer_key)
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    directory = str(state.directory)
+    done = subprocess.run(
+        [sys.executable, "-m", "provisioning.cli", "test", "wiring", "--state-dir", directory],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "gatectl: no GPIO on this machine: Unable to load any default pin factory! / 无法访问GPIO"
+    ]
