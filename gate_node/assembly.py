@@ -139,6 +139,8 @@ def build(
             username=config.broker.get("username"),
             password=state.broker_password(),
             tls_ca=config.broker.get("tls_ca"),
+            tls_cert=config.broker.get("tls_cert"),
+            tls_key=config.broker.get("tls_key"),
             resend_ms=int(config.broker.get("resend_s", 30) * 1000),
         )
         uplink = Uplink(ledger, node_key, config.site, config.node, broker, state.next_session())

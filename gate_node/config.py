@@ -57,7 +57,7 @@ class NodeConfig:
     camera: str | None = None
     pin_map: dict[str, Any] | None = None
     readers: tuple[dict[str, Any], ...] = ()
-    broker: dict[str, Any] | None = None  # {host, port, username, tls_ca}; password in a file
+    broker: dict[str, Any] | None = None  # {host, port, username, tls_*}; password in a file
 
     def rules(self) -> SiteRules:
         return SiteRules(
@@ -116,11 +116,13 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
     broker = doc.get("broker")
     if broker is not None and (
         not isinstance(broker, dict)
-        or set(broker) - {"host", "port", "username", "tls_ca", "resend_s"}
+        or set(broker) - {"host", "port", "username", "tls_ca", "tls_cert", "tls_key", "resend_s"}
         or not isinstance(broker.get("host"), str)
         or not isinstance(broker.get("port", 1883), int)
     ):
-        raise NodeStateError("broker must be {host, port[, username, tls_ca, resend_s]}")
+        raise NodeStateError(
+            "broker must be {host, port[, username, tls_ca, tls_cert, tls_key, resend_s]}"
+        )
     if doc["kind"] != "handheld":
         try:
             kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])

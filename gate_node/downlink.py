@@ -7,7 +7,10 @@ each message uplink.py received (topics as keys/topics.py reads them):
   document of that type (keyring, revocations, cards, nodes, config, time). It is verified
   against the pinned root key and refused if unsigned, signed by anyone else, for another site,
   of another type than its topic says, or not newer than what the node holds. A revocation
-  delta that does not follow the held sequence makes the node ask for what it misses.
+  or card index delta that does not follow the held sequence makes the node ask for what it
+  misses; so does a signed ``time`` heartbeat whose ``heads`` name a sequence beyond the one
+  held (a quiet gate that missed the last delta learns it is behind without waiting for the
+  next one).
 - ``scenic/{site}/down/node/{node}/ack``: the cloud's root-signed acknowledgement of stored
   events; only then do they leave the outbox (uplink.py).
 - ``scenic/{site}/uses``: a peer gate's signed use or rollback, verified against the signed
@@ -30,6 +33,7 @@ from gate_node.decision.engine import Engine
 from gate_node.ledger import DoubleEntry, Use
 from gate_node.state import NodeState
 from keys import topics
+from keys.card_index import DOC_TYPE as CARDS
 from keys.gate_event import read_node, verify_event
 from keys.logs import event
 from keys.revocation import DOC_TYPE as REVOCATIONS
@@ -55,6 +59,7 @@ class Downlink:
         self.acknowledged = acknowledged
         self.applied: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
+        self.behind: Counter[str] = Counter()  # heartbeats that showed a list ahead of ours
         self._time_seq: int | None = None
 
     def handle(self, topic: str, payload: bytes) -> None:
@@ -75,8 +80,13 @@ class Downlink:
                 self._document(parsed.doc_type, payload)
         except SequenceGap as gap:
             self.refused["sequence_gap"] += 1
-            self.request({"want": "revocations", "from": gap.missing_from})
-            event(log, "revocations gap: asked for more", missing_from=gap.missing_from)
+            self.request({"want": gap.doc_type, "from": gap.missing_from})
+            event(
+                log,
+                "sequence gap: asked for more",
+                want=gap.doc_type,
+                missing_from=gap.missing_from,
+            )
         except DocumentError as exc:
             self.refused[exc.code] += 1
             if exc.code == "rolled_back":  # older than a document already applied: replayed
@@ -137,6 +147,21 @@ class Downlink:
         if remembered is not None and (held is None or held < remembered):
             # revocations rolled back: only a snapshot at or past the remembered seq mends it
             self.request({"want": "revocations", "from": 0})
+            return
+        self._catch_up(document.body)
+
+    def _catch_up(self, body: object) -> None:
+        """Ask for a snapshot of each list the signed heartbeat says is ahead of ours."""
+        heads = body.get("heads") if isinstance(body, dict) else None
+        if not isinstance(heads, dict):
+            return
+        held = {REVOCATIONS: self.state.revocations.seq, CARDS: self.state.cards.seq}
+        for doc_type, seq in held.items():
+            head = heads.get(doc_type)
+            if isinstance(head, int) and head > (seq or 0):
+                self.behind[doc_type] += 1
+                self.request({"want": doc_type, "from": 0 if seq is None else seq + 1})
+                event(log, "behind the cloud: asked for more", want=doc_type, held=seq, head=head)
 
     def _cloud_ack(self, raw: bytes) -> None:
         """The cloud stored these events: root-signed, so a broker cannot fake it (a faked ack

@@ -11,7 +11,8 @@ standalone node; this module only opens, verifies and updates it)::
     revocations/       root-signed snapshot and the deltas applied after it, as received
     node.key           this node's identity key (Ed25519, encrypted, 0600)
     holder.salt        the site's holder salt (hex, 0600) for real-name and card checks
-    cards.cose         root-signed card index: ID/RFID holder references -> tickets
+    cards.cose         root-signed card index snapshot: ID/RFID holder references -> tickets
+    cards/             the card index deltas applied after that snapshot, as received
     nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
     config.cose        the root-signed config document last applied (its settings win over
                        node.json's at every start)
@@ -142,10 +143,7 @@ class NodeState:
         except (KeyStoreError, DocumentError, OSError) as exc:
             raise NodeStateError(f"keyring cannot be trusted: {exc}") from None
         revocations = _load_revocations(directory / "revocations", root, config, clock)
-        cards = CardIndex()
-        held_cards = _read_signed(directory / "cards.cose", root, CARDS, config.site)
-        if held_cards:
-            cards.replace(held_cards)
+        cards = _load_cards(directory, root, config.site)
         held_nodes = _read_signed(directory / "nodes.cose", root, NODES, config.site)
         nodes = NodeRegistry.from_document(held_nodes) if held_nodes else NodeRegistry()
         salt = None
@@ -282,10 +280,19 @@ class NodeState:
         return document
 
     def apply_cards(self, raw: bytes) -> SignedDocument:
-        """Verify and take a new card index (replaces the old one; older seq refused)."""
+        """Verify and apply a card index snapshot or delta (keys/card_index.py), then keep it:
+        a snapshot replaces cards.cose and clears cards/, a delta is added to cards/."""
         document = self._verified(raw, CARDS)
-        self.cards.replace(document)
-        write_atomic(self.directory / "cards.cose", raw)
+        self.cards.apply(document)
+        folder = self.directory / "cards"
+        folder.mkdir(exist_ok=True)
+        body = document.body if isinstance(document.body, dict) else {}
+        if body.get("kind") == "delta":
+            write_atomic(folder / f"{document.seq:012d}-delta.cose", raw)
+        else:
+            for old in folder.glob("*.cose"):
+                old.unlink()
+            write_atomic(self.directory / "cards.cose", raw)
         self._note_document(document)
         return document
 
@@ -354,6 +361,21 @@ def _read_signed(
         return verify_document(path.read_bytes(), root, doc_type=doc_type, site=site)
     except DocumentError as exc:
         raise NodeStateError(f"{path.name} cannot be trusted: {exc}") from None
+
+
+def _load_cards(directory: Path, root: Ed25519PublicKey, site: str) -> CardIndex:
+    """The card index snapshot (cards.cose) and the deltas after it (cards/), re-verified."""
+    cards = CardIndex()
+    held = _read_signed(directory / "cards.cose", root, CARDS, site)
+    if held is None:
+        return cards
+    cards.apply(held)
+    for path in sorted((directory / "cards").glob("*.cose")):
+        try:
+            cards.apply(verify_document(path.read_bytes(), root, doc_type=CARDS, site=site))
+        except DocumentError as exc:
+            raise NodeStateError(f"{path} cannot be trusted: {exc}") from None
+    return cards
 
 
 def _load_revocations(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ class BrokerConfig:
     username: str | None = None
     password: str | None = None
     tls_ca: str | None = None  # CA file: TLS when the broker is off the device's LAN
+    tls_cert: str | None = None  # this node's client certificate (PEM), if the broker asks
+    tls_key: str | None = None  # its private key (PEM, 0600)
     keepalive: int = 15
     resend_ms: int = RESEND_MS
 
@@ -91,7 +94,14 @@ class Uplink:
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         if broker.tls_ca:
-            self._client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            # PROTOCOL_TLS_CLIENT checks the chain to tls_ca (the pinned CA, nothing of the
+            # system's store) and the host name against the certificate's SAN.
+            self._client.tls_set(
+                ca_certs=broker.tls_ca,
+                certfile=broker.tls_cert,
+                keyfile=broker.tls_key,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         self._client.will_set(
             self._state_topic.name,
             self._state_payload("offline"),
@@ -101,6 +111,8 @@ class Uplink:
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.max_inflight_messages_set(WINDOW * 2)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self.fault: tuple[str, str] | None = None  # why the last connect failed (code, text)
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
@@ -202,13 +214,28 @@ class Uplink:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            log.warning("broker refused connection: %s", reason)
+            self._fault(refusal_fault(str(reason)))
             return
+        self.fault = None
         client.subscribe(topics.node_subscriptions(self.site, self.node))
         topics.publish(client, self._state_topic, self._state_payload("online"))
         self.connected = True
         self._connects.append(True)
         log.info("connected to broker", extra={"fields": {"session": self.session}})
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this inside its ``except OSError``: the exception is the current one
+        self._fault(link_fault(sys.exc_info()[1]))
+
+    def _fault(self, fault: tuple[str, str]) -> None:
+        """Log why the link is down, once per reason (paho retries every 1-30 s)."""
+        if fault != self.fault:
+            log.warning(
+                "cannot connect to broker: %s",
+                fault[1],
+                extra={"fields": {"code": fault[0], "host": self._broker.host}},
+            )
+        self.fault = fault
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -226,3 +253,27 @@ class Uplink:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.received.append((message.topic, bytes(message.payload)))
+
+
+def link_fault(exc: BaseException | None) -> tuple[str, str]:
+    """(code, one line) for an exception raised while connecting to the broker.
+
+    ``tls_untrusted_broker``: the broker's certificate does not chain to the pinned CA (or
+    names another host): someone else's broker, or the broker's certificate was replaced
+    without the CA the node pins. ``tls_failed``: any other TLS failure. ``broker_unreachable``:
+    nothing answers (refused, no route, DNS, timeout)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            "tls_untrusted_broker",
+            f"the broker's certificate does not chain to the pinned CA ({exc.verify_message})",
+        )
+    if isinstance(exc, ssl.SSLError):
+        return "tls_failed", f"TLS with the broker failed: {exc.reason or exc}"
+    return "broker_unreachable", f"the broker does not answer: {exc}"
+
+
+def refusal_fault(reason: str) -> tuple[str, str]:
+    """(code, one line) for a CONNACK refusal (paho's reason text)."""
+    if "user name or password" in reason.lower() or "not authorized" in reason.lower():
+        return "bad_credentials", f"the broker refused this node's login: {reason}"
+    return "broker_refused", f"the broker refused the connection: {reason}"

@@ -32,10 +32,12 @@ DOC_TYPE = "revocations"
 class SequenceGap(DocumentError):
     """A delta arrived that does not follow the held sequence; fetch from ``missing_from``."""
 
-    def __init__(self, held: int | None, got: int) -> None:
+    def __init__(self, held: int | None, got: int, doc_type: str = "revocations") -> None:
         self.missing_from = 0 if held is None else held + 1
+        self.doc_type = doc_type  # revocations or cards (keys/card_index.py): what to ask for
         super().__init__(
-            "sequence_gap", f"held seq {held}, got delta {got}: need {self.missing_from}..{got - 1}"
+            "sequence_gap",
+            f"held {doc_type} seq {held}, got delta {got}: need {self.missing_from}..{got - 1}",
         )
 
 

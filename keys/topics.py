@@ -9,10 +9,10 @@ The tree (DESIGN.md, "Messaging")::
 
     scenic/{site}/gate/{node}/event         node -> cloud   signed events from the outbox
     scenic/{site}/gate/{node}/state         node -> cloud   birth, retained; the will says offline
-    scenic/{site}/gate/{node}/request       node -> cloud   "I miss revocations from seq n"
+    scenic/{site}/gate/{node}/request       node -> cloud   "I miss revocations (or cards) from n"
     scenic/{site}/uses                      node -> nodes   peer gossip of uses and rollbacks
     scenic/{site}/down/{type}               cloud -> nodes  root-signed site documents
-    scenic/{site}/down/node/{node}/{type}   cloud -> node   acks, a revocation snapshot after a gap
+    scenic/{site}/down/node/{node}/{type}   cloud -> node   acks, a snapshot after a gap
 
 Names. A site or node is 1-32 of ``A-Z a-z 0-9 _ -``, matched whole (``re.fullmatch``: a
 pattern ending in ``$`` would also match before a trailing newline). So a name can never be
@@ -29,9 +29,11 @@ Everything is QoS 1: events are kept in the outbox until the cloud's signed ack 
 broker killed with SIGKILL loses what it had PUBACKed, so no QoS is enough alone), and QoS 2
 would only add a round trip. Retained are the messages a client connecting later needs at
 once: a node's last state, and the site documents that are whole (keyring, node registry,
-configuration, cards, time). A revocation *delta* is not retained: a gate that missed it sees
-the gap at the next one and asks for a snapshot; retaining one delta would hand every new
-gate a gap at each connect.
+configuration, time). Revocation and card index *deltas* are not retained: retaining one delta
+would hand every new gate a gap at each connect. A gate that missed one learns it is behind
+from the signed ``time`` heartbeat, which is retained and carries the site's current
+revocation and card sequence numbers (cloud/services/downlink_documents.py ``signed_time``),
+or from the gap at the next delta; either way it asks for a snapshot on its own topic.
 """
 
 from __future__ import annotations
@@ -92,11 +94,12 @@ POLICY: Final[dict[tuple[Kind, str | None], Policy]] = {
     (Kind.DOWN, "keyring"): _DOWN_KEPT,
     (Kind.DOWN, "nodes"): _DOWN_KEPT,
     (Kind.DOWN, "config"): _DOWN_KEPT,
-    (Kind.DOWN, "cards"): _DOWN_KEPT,
+    (Kind.DOWN, "cards"): _DOWN_ONCE,  # deltas (and a site's first snapshot), as revocations
     (Kind.DOWN, "time"): _DOWN_KEPT,
     (Kind.DOWN, "revocations"): _DOWN_ONCE,  # deltas (and snapshots): see the docstring
     (Kind.DOWN_NODE, "ack"): _DOWN_ONCE,
     (Kind.DOWN_NODE, "revocations"): _DOWN_ONCE,  # the snapshot a gate asked for
+    (Kind.DOWN_NODE, "cards"): _DOWN_ONCE,  # the card index snapshot a gate asked for
 }
 _GATE_KINDS = (Kind.EVENT, Kind.STATE, Kind.REQUEST)  # the level after scenic/{site}/gate/{node}
 

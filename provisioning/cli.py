@@ -2,8 +2,8 @@
 
 Commands live in modules of their own and are registered here: ``init`` (a standalone node,
 provisioning/node_init.py), ``enrol`` (from the cloud, provisioning/enrol.py), ``decommission``
-(provisioning/decommission.py). Further groups (``test``, ``doctor``) plug in the same way:
-``app.add_typer(...)`` or ``app.command(...)`` below.
+(provisioning/decommission.py), ``test wiring|camera|reader`` (provisioning/checks.py) and
+``doctor`` (provisioning/doctor.py).
 
 Every failure is one line on stderr (English / 中文) and an exit code from EXIT_CODES, never a
 traceback (keys/cli_exit.py); ``--json`` prints one JSON object for scripts instead of text.
@@ -24,6 +24,8 @@ from keys.cli_exit import EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
 from keys.keystore import KeyStoreError
 from provisioning import decommission, enrol
+from provisioning.checks import test_app
+from provisioning.doctor import doctor
 from provisioning.errors import EXIT_CODES, ProvisioningError
 from provisioning.node_init import initialise, read_salt_file
 
@@ -43,6 +45,8 @@ def _group() -> None:
 
 app.command("enrol")(enrol.command)
 app.command("decommission")(decommission.command)
+app.add_typer(test_app, name="test")
+app.command("doctor")(doctor)
 
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="The node's state directory")]

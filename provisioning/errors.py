@@ -13,7 +13,8 @@ EXIT_CODES = (
     "Exit codes / 退出码: 0 done; 1 failed at run time (cloud or broker unreachable, an "
     "unexpected error; enrol can be run again and resumes); 2 usage or node state error; "
     "3 token refused (wrong, expired or used: ask for a new one); 4 root key fingerprint "
-    "mismatch or not confirmed; 5 what the cloud sent failed verification (man in the middle?)."
+    "mismatch or not confirmed; 5 what the cloud sent failed verification (man in the middle?). "
+    "doctor: 3 warnings only. See each command's --help for its own."
 )
 
 

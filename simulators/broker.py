@@ -36,13 +36,18 @@ class Broker:
         site: str = "S1",
         dynsec: bool = False,
         extra_conf: str = "",
+        tls: tuple[Path, Path, Path] | None = None,
+        require_certificate: bool = False,
     ) -> None:
         """``site``: the site whose gates this broker serves (broker/acl's SITE). ``dynsec``:
         load the dynamic-security plugin (broker/dynsec.conf) with the admin ``ADMIN``, so the
         cloud can make node logins at run time (cloud/mqtt/broker_logins.py). ``extra_conf``:
-        lines appended to the configuration (a bridge, say)."""
+        lines appended to the configuration (a bridge, say). ``tls``: (CA, broker certificate,
+        broker key) PEM files: broker/tls.conf is added as a second listener on ``tls_port``;
+        ``require_certificate`` turns on its client certificates."""
         self.folder = folder
         self.port = free_port()
+        self.tls_port = free_port() if tls else None
         self.process: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "data").mkdir(exist_ok=True)
@@ -78,6 +83,8 @@ class Broker:
             )
             plugin = (ROOT / "broker/dynsec.conf").read_text()
             extra += plugin.replace("/var/lib/mosquitto/", f"{folder / 'data'}/")
+        if tls is not None:
+            extra += "\n" + _tls_listener(self.tls_port or 0, *tls, require_certificate)
         (folder / "mosquitto.conf").write_text(conf + extra)
 
     def start(self) -> Broker:
@@ -121,3 +128,15 @@ class Broker:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def _tls_listener(port: int, ca: Path, cert: Path, key: Path, require_certificate: bool) -> str:
+    """broker/tls.conf with the port and file paths of this machine."""
+    conf = (ROOT / "broker/tls.conf").read_text()
+    conf = conf.replace("listener 8883 0.0.0.0", f"listener {port} 127.0.0.1")
+    conf = conf.replace("/etc/mosquitto/scenic/ca.crt", str(ca))
+    conf = conf.replace("/etc/mosquitto/scenic/broker.crt", str(cert))
+    conf = conf.replace("/etc/mosquitto/scenic/broker.key", str(key))
+    if require_certificate:
+        conf = conf.replace("# require_certificate true", "require_certificate true")
+    return conf

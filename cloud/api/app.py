@@ -21,6 +21,7 @@ from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
 from cloud.api.routes import (
     auth,
+    cards,  # card index and RFID binding (issue 14)
     catalog,
     devices,  # provisioning (issue 14)
     orders,
@@ -51,7 +52,7 @@ def create_app(context: CloudContext) -> FastAPI:
     app.state.context = context
     app.add_middleware(InputGuard)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders)
-    for module in (auth, catalog, orders, payments, refunds, tickets, verify, devices):
+    for module in (auth, cards, catalog, orders, payments, refunds, tickets, verify, devices):
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

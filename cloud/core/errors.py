@@ -135,6 +135,11 @@ class Code(StrEnum):
     BAD_NODE_SIGNATURE = "bad_node_signature"
     BAD_DIRECTION = "bad_direction"
 
+    # --- card index (ID and RFID cards at the gates) ---
+    NOT_ANNUAL_PASS = "not_annual_pass"
+    BAD_CARD_UID = "bad_card_uid"
+    CARD_ALREADY_BOUND = "card_already_bound"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -391,6 +396,18 @@ TEXT: dict[Code, Text] = {
         403, "Not signed by the node's enrolled identity key", "请求未由该节点登记的身份密钥签名"
     ),
     Code.BAD_DIRECTION: Text(422, "A lane's direction is in or out", "通道方向须为 in 或 out"),
+    # --- card index (ID and RFID cards at the gates) ---
+    Code.NOT_ANNUAL_PASS: Text(
+        409,
+        "Only a valid annual pass can have an RFID card: ticket {ticket}",
+        "只有有效的年卡可以绑定RFID卡：门票{ticket}",
+    ),
+    Code.BAD_CARD_UID: Text(
+        422, "A card UID is 4-32 hexadecimal digits", "卡号须为4至32位十六进制数字"
+    ),
+    Code.CARD_ALREADY_BOUND: Text(
+        409, "This card is already bound to ticket {ticket}", "该卡已绑定门票{ticket}"
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from cloud.models.accounts import (
     User,
 )
 from cloud.models.base import Base
+from cloud.models.card_index import CardEntry
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
 from cloud.models.devices import Device, DeviceKey, EnrolmentToken
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
@@ -22,6 +23,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "CalendarDay",
+    "CardEntry",
     "CashierShift",
     "Device",
     "DeviceKey",

@@ -3,8 +3,8 @@
 The API commits a revocation delta, then hands it here (CloudContext.publish); it is published
 on ``scenic/{site}/down/{type}`` with the QoS and retain keys/topics.py gives it. paho queues
 it in memory while the broker is away; a delta lost with the process is not lost to the gates:
-the next delta shows them a gap, and they ask the downlink service for a snapshot
-(keys/revocation.py).
+the downlink service's signed time heartbeat names the current seq, or the next delta shows
+them a gap, and they ask it for a snapshot (keys/revocation.py, gate_node/downlink.py).
 """
 
 from __future__ import annotations

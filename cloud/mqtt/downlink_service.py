@@ -1,12 +1,16 @@
 """The cloud's downlink service: answers gates, tracks their links, keeps their clocks honest.
 
-- ``scenic/{site}/gate/{node}/request`` ``{"want": "revocations", "from": n}``: the gate saw a
-  gap in revocation deltas; it gets a fresh signed snapshot on its own downlink topic.
+- ``scenic/{site}/gate/{node}/request`` ``{"want": "revocations" | "cards", "from": n}``: the
+  gate saw a gap in the deltas, or a time heartbeat naming a seq beyond its own; it gets a
+  fresh signed snapshot on its own downlink topic.
 - ``scenic/{site}/gate/{node}/state``: births and wills. A node is online after a birth,
   offline after a will of the *same or a newer* session; a will from an older session (the
   broker delivering it late, after the node already came back) changes nothing.
 - every ``time_every_s``: a signed time document per site, retained (gates raise their clock
-  floor to it), and the node registry when devices changed.
+  floor to it; it names the current revocation and card index seq, so a quiet gate learns it
+  is behind), and the node registry when devices changed.
+- every step: the card index changes (paid real-name tickets, bound RFID cards, refunds and
+  changes) signed as one delta per site and published (services/card_index.py).
 - ``revoke``: record refunded or changed tickets and publish the signed delta at once.
 
 State changes and documents are committed before anything is published, so what the gates are
@@ -27,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
+from cloud.services import card_index
 from cloud.services import downlink_documents as documents
 from keys import topics
 from keys.clock import SYSTEM, Clock
@@ -80,6 +85,7 @@ class DownlinkService(BrokerClient):
             self.publish_time()
         if self.connected.is_set():
             self.publish_new_documents()
+            handled += self.publish_card_changes()
         return handled
 
     # -- what the rest of the cloud calls ------------------------------------------------------
@@ -112,6 +118,22 @@ class DownlinkService(BrokerClient):
                 sent += 1
         return sent
 
+    def publish_card_changes(self) -> int:
+        """Sign and publish one card index delta per site that has changes; how many sent."""
+        with self.sessions() as session:  # a read first: most steps have nothing to sign
+            sites = card_index.sites_with_changes(session)
+        if not sites:
+            return 0
+        with self.sessions.begin() as session:
+            now = self.clock.now()
+            signed = {
+                site: card_index.next_document(session, self.root, site, now) for site in sites
+            }
+        for site, raw in signed.items():
+            if raw is not None:
+                self.publisher.site_document(site, "cards", raw)
+        return len(signed)
+
     def publish_time(self) -> None:
         with self.sessions.begin() as session:
             sites = sorted(set(session.scalars(select(Device.site))))
@@ -130,6 +152,8 @@ class DownlinkService(BrokerClient):
             return
         if parsed.kind is topics.Kind.REQUEST and message.get("want") == "revocations":
             self._send_snapshot(parsed.site, parsed.node)
+        elif parsed.kind is topics.Kind.REQUEST and message.get("want") == "cards":
+            self._send_cards(parsed.site, parsed.node)
         elif parsed.kind is topics.Kind.STATE:
             self._link(parsed.site, parsed.node, message)
 
@@ -140,6 +164,14 @@ class DownlinkService(BrokerClient):
         if raw is not None:
             self.publisher.node_document(site, node, "revocations", raw)
             log.info("sent revocation snapshot", extra={"fields": {"site": site, "node": node}})
+
+    def _send_cards(self, site: str, node: str) -> None:
+        with self.sessions.begin() as session:
+            now = self.clock.now()
+            raw = card_index.snapshot(session, self.root, site, now.date(), now)
+        if raw is not None:
+            self.publisher.node_document(site, node, "cards", raw)
+            log.info("sent card index snapshot", extra={"fields": {"site": site, "node": node}})
 
     def _link(self, site: str, node: str, message: dict[str, Any]) -> None:
         state, session_no = message.get("state"), message.get("session")

@@ -27,8 +27,10 @@ from keys.node_registry import sign_node_registry
 from keys.revocation import sign_revocations
 from keys.signed_document import sign_document
 
+HEADS = ("revocations", "cards")  # the lists sent as deltas, whose seq the time heartbeat names
 
-def _next_seq(session: Session, site: str, doc_type: str) -> SiteDocument:
+
+def next_seq(session: Session, site: str, doc_type: str) -> SiteDocument:
     row = session.scalars(
         select(SiteDocument)
         .where(SiteDocument.site == site, SiteDocument.doc_type == doc_type)
@@ -58,7 +60,7 @@ def revoke(
 
     The first revocations of a site are a snapshot (a gate holding nothing can apply it)."""
     now = now or SYSTEM.now()
-    row = _next_seq(session, site, "revocations")
+    row = next_seq(session, site, "revocations")
     for ticket_id, last_day in tickets.items():
         if session.get(Revocation, (site, ticket_id)) is None:
             session.add(Revocation(site=site, ticket_id=ticket_id, last_day=last_day, seq=row.seq))
@@ -97,7 +99,7 @@ def _snapshot_document(
 def node_registry(session: Session, root: Signer, site: str, now: datetime | None = None) -> bytes:
     """The site's active nodes and their keys, for peer gossip (keys/node_registry.py)."""
     now = now or SYSTEM.now()
-    row = _next_seq(session, site, "nodes")
+    row = next_seq(session, site, "nodes")
     devices = session.scalars(
         select(Device).where(Device.site == site, Device.status == "active")
     ).all()
@@ -115,7 +117,7 @@ def signed_keyring(
 ) -> bytes:
     """The issuer keys the site's gates accept (keys/keyring.py), under the next keyring seq."""
     now = now or SYSTEM.now()
-    row = _next_seq(session, site, "keyring")
+    row = next_seq(session, site, "keyring")
     # Never below Unix time: a gate set up with `scenic-keys keyring` holds a keyring whose
     # seq defaults to Unix time, and must accept the cloud's next one as newer.
     row.seq = max(row.seq, int(now.timestamp()))
@@ -123,10 +125,23 @@ def signed_keyring(
 
 
 def signed_time(session: Session, root: Signer, site: str, now: datetime | None = None) -> bytes:
-    """A heartbeat of trusted time: gates raise their clock floor to it (gate_node/clock.py)."""
+    """A heartbeat of trusted time: gates raise their clock floor to it (gate_node/clock.py).
+
+    It carries ``heads``: the site's current revocation and card index seq. Retained on the
+    broker, so a gate that connects, or that stayed connected but missed a delta (deltas are
+    not retained), compares them with what it holds and asks for a snapshot when it is behind
+    (gate_node/downlink.py). Signed, so a broker cannot make a gate believe it is up to date
+    with a lower head; it can only delay the heartbeat, which the clock floor notices."""
     now = now or SYSTEM.now()
-    row = _next_seq(session, site, "time")
-    return _keep(row, sign_document(root, "time", site, row.seq, {}, issued_at=now), now)
+    heads = {
+        row.doc_type: row.seq
+        for row in session.scalars(
+            select(SiteDocument).where(SiteDocument.site == site, SiteDocument.doc_type.in_(HEADS))
+        )
+    }
+    row = next_seq(session, site, "time")
+    body = {"heads": heads}
+    return _keep(row, sign_document(root, "time", site, row.seq, body, issued_at=now), now)
 
 
 def signed_config(
@@ -140,7 +155,7 @@ def signed_config(
     """The site's configuration for its gates (settings gate_node/config.py lets the cloud
     set, and the holder salt real-name checks need), under the next config seq."""
     now = now or SYSTEM.now()
-    row = _next_seq(session, site, "config")
+    row = next_seq(session, site, "config")
     body = {"settings": dict(settings), "holder_salt": holder_salt}
     return _keep(row, sign_document(root, "config", site, row.seq, body, issued_at=now), now)
 

@@ -2,7 +2,8 @@
 
 Claims come from the product and the place bought (keys/claims.py): the visit day (or first
 day) and ``validity_days``, the time slot for timed entry, entries in total and per day,
-zones, the price type, and for real-name products the holder reference (never the ID number).
+zones, the price type, and for real-name products the holder reference (never the ID number),
+which also enters the site's card index for the gates (services/card_index.py).
 The issuer key is decrypted once at start (keys/keystore.py) and kept in memory only.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.models import Inventory, Order, OrderItem, Product, Ticket
+from cloud.services import card_index
 from keys.claims import PriceType, TicketClaims
 from keys.keystore import SigningKey
 from keys.ticket import issue_ticket
@@ -110,4 +112,5 @@ def make_ticket(
         issued_at=now,
     )
     session.add(ticket)
+    card_index.enter_ticket(session, order.site, ticket)  # real-name: the ID card opens it
     return ticket

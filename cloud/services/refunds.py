@@ -43,7 +43,7 @@ from cloud.models import (
     Site,
     Ticket,
 )
-from cloud.services import downlink_documents, holder_claims, inventory
+from cloud.services import card_index, downlink_documents, holder_claims, inventory
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
 from cloud.services.orders import check_bookable
@@ -100,6 +100,7 @@ def refund_tickets(
         _retire(session, ticket, "refunded")
         inventory.release(session, ticket.inventory_id, ticket.people)
         holder_claims.release_ticket(session, ticket)
+        card_index.leave_ticket(session, ticket)
     revocation = downlink_documents.revoke(
         session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}, now
     )
@@ -215,6 +216,7 @@ def change_ticket(
     )
     session.flush()
     _retire(session, ticket, "changed", replaced_by=new.id)
+    card_index.leave_ticket(session, ticket)  # the new ticket entered it in make_ticket
     revocation = downlink_documents.revoke(
         session, root, site.code, {ticket.ticket_id: ticket.valid_until}, now
     )

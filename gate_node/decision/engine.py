@@ -97,7 +97,8 @@ class Engine:
         self.ledger = ledger
         self.rules = rules
         self.lane = lane
-        self.cards = cards or CardIndex()
+        # not `cards or ...`: an empty index is falsy, and the downlink fills the one given
+        self.cards = cards if cards is not None else CardIndex()
         self.holder_salt = holder_salt
         self.closed: str | None = None
         """Why the lane is held closed (the state directory was rolled back or replaced,
@@ -111,14 +112,22 @@ class Engine:
         return self._decide_claims(verification.claims, now, holder_proven)
 
     def decide_card(self, kind: str, value: str, now: datetime) -> Decision:
-        """An ID card (``id_card``) or RFID card (``rfid``) presented alone."""
+        """An ID card (``id_card``) or RFID card (``rfid``) presented alone.
+
+        An ID card must also be the ticket's holder (its claim). An RFID card bound to an
+        annual pass is not the pass's holder credential (that is the member's ID): the
+        root-signed card index entry is the binding, so the holder claim is not compared."""
         if self.holder_salt is None:
             return Decision(Reason.UNKNOWN_CARD, detail="no holder salt configured")
         reference = holder_ref(self.holder_salt, kind, value)
         decisions = []
         for text in self.cards.tickets_for(reference):
             decision = self.decide(text, now, holder_proven=True)
-            if decision.claims and decision.claims.holder not in (None, reference):
+            if (
+                kind != "rfid"
+                and decision.claims
+                and decision.claims.holder not in (None, reference)
+            ):
                 decision = Decision(Reason.HOLDER_MISMATCH, claims=decision.claims)
             if decision.grant:
                 return decision

@@ -242,3 +242,17 @@ def test_a_real_name_scan_with_no_id_card_in_15_seconds_is_refused_as_id_require
     port.write(f"{VISITOR_ID}\r\n".encode())  # too late: the card alone is not the ticket
     node.service.step(20)
     assert pins.pin(17).state is True
+
+
+def test_card_index_deltas_survive_a_restart_of_the_node(tmp_path, root_key, issuer_key):
+    from keys.card_index import sign_card_delta
+
+    state = make_state(tmp_path / "node", root_key, issuer_key)
+    state.identity(b"a long test passphrase")
+    card, other = b"\x01" * 8, b"\x02" * 8
+    state.apply_cards(sign_card_index(root_key, site="S1", seq=1, entries={card: ["A"]}))
+    state.apply_cards(sign_card_delta(root_key, site="S1", seq=2, add=[(other, "B")]))
+    reopened = NodeState.open(state.directory, ManualClock(TEST_AT))
+    assert reopened.cards.seq == 2
+    assert reopened.cards.tickets_for(card) == ["A"] and reopened.cards.tickets_for(other) == ["B"]
+    assert reopened.problems == []

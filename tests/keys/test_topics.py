@@ -157,7 +157,6 @@ def test_whole_documents_and_the_nodes_state_are_retained_deltas_acks_and_events
         (Kind.DOWN, "keyring"),
         (Kind.DOWN, "nodes"),
         (Kind.DOWN, "config"),
-        (Kind.DOWN, "cards"),
         (Kind.DOWN, "time"),
     }
     assert {policy.qos for policy in POLICY.values()} == {1}

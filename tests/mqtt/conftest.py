@@ -14,6 +14,7 @@ import pytest
 from cloud.db import make_engine, session_factory
 from cloud.migrate import upgrade
 from cloud.models import Device
+from cloud.mqtt.downlink_service import DownlinkService
 from cloud.mqtt.ingest_worker import IngestWorker
 from cloud.services.ingest import Ingest
 from gate_node.state import NodeState
@@ -65,20 +66,21 @@ class Site:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     keys: dict[str, keystore.SigningKey] = field(default_factory=dict)
 
-    def add_node(self, node: str, kind: str = "tripod", resend_s: float = 30) -> NodeState:
-        """A node state directory with broker settings, registered in the cloud."""
+    def add_node(
+        self, node: str, kind: str = "tripod", resend_s: float = 30, tls: dict | None = None
+    ) -> NodeState:
+        """A node state directory with broker settings, registered in the cloud. ``tls``
+        (``tls_ca``, optionally ``tls_cert``/``tls_key``): connect to the TLS listener."""
+        broker = {
+            "host": "127.0.0.1",
+            "port": self.broker.port,
+            "username": node,
+            "resend_s": resend_s,
+        }
+        if tls is not None:
+            broker.update(tls, port=self.broker.tls_port)
         state = make_state(
-            self.folder / node,
-            self.root,
-            self.issuer,
-            node=node,
-            kind=kind,
-            broker={
-                "host": "127.0.0.1",
-                "port": self.broker.port,
-                "username": node,
-                "resend_s": resend_s,
-            },
+            self.folder / node, self.root, self.issuer, node=node, kind=kind, broker=broker
         )
         password = state.directory / "broker.password"
         password.write_text(PASSWORD)
@@ -145,3 +147,28 @@ def worker(site) -> Iterator[RunningWorker]:
     running = RunningWorker(site)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def service(site) -> Iterator[DownlinkService]:
+    """The cloud's downlink service on the site's broker, stepping in a thread; its clock
+    stands at ``TEST_AT`` (time documents are published when a test asks)."""
+    engine = make_engine(site.url)
+    running = DownlinkService(
+        session_factory(engine),
+        site.root,
+        "127.0.0.1",
+        site.broker.port,
+        "cloud",
+        PASSWORD,
+        time_every_s=3600,
+        clock=ManualClock(TEST_AT),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
+    thread.start()
+    assert running.connected.wait(10)
+    yield running
+    stop.set()
+    thread.join(10)
+    engine.dispose()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -14,7 +13,6 @@ from sqlalchemy import select
 
 from cloud.db import make_engine, session_factory
 from cloud.models import NodeLink
-from cloud.mqtt.downlink_service import DownlinkService
 from gate_node.clock import ClockFloor
 from keys.clock import ManualClock
 from keys.revocation import sign_revocations
@@ -24,29 +22,6 @@ from tests.mqtt.conftest import wait_until
 from tests.mqtt.test_link import TODAY, Lane, ticket
 
 pytestmark = pytest.mark.mqtt
-
-
-@pytest.fixture
-def service(site):
-    engine = make_engine(site.url)
-    running = DownlinkService(
-        session_factory(engine),
-        site.root,
-        "127.0.0.1",
-        site.broker.port,
-        "cloud",
-        PASSWORD,
-        time_every_s=3600,
-        clock=ManualClock(TEST_AT),
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=running.run, args=(stop,), daemon=True)
-    thread.start()
-    assert running.connected.wait(10)
-    yield running
-    stop.set()
-    thread.join(10)
-    engine.dispose()
 
 
 def link(site, node):
