@@ -20,6 +20,7 @@ from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
 from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
+from cloud.api.schemas import Health
 from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")
@@ -72,8 +73,8 @@ def create_app(context: CloudContext) -> FastAPI:
         refusal = Problem(Code.INTERNAL_ERROR)
         return JSONResponse(refusal.body(), status_code=refusal.status, media_type=PROBLEM)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", include_in_schema=False, response_model=Health)
+    def healthz() -> Health:
+        return Health(status="ok")
 
     return app
