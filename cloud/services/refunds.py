@@ -54,12 +54,16 @@ from keys.cose import Signer
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a refund or a change did, and what the caller must do once it is committed:
+    publish ``revocation`` to ``site``'s gates, pay out refund ``refund_id``."""
+
     order_no: str
     refund_fen: int
     fee_fen: int
-    tickets: list[str]
+    tickets: list[str]  # revoked
     revocation: bytes  # the signed delta to publish after commit
     new_tickets: list[str]
+    site: str
     refund_id: int | None = None  # the claimed refund, to pay out after commit
 
 
@@ -136,7 +140,9 @@ def refund_tickets(
         {"refund_fen": refund_fen, "fee_fen": fee_fen, "tickets": refund.tickets},
         at=now,
     )
-    return Outcome(order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [], refund.id)
+    return Outcome(
+        order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [], site.code, refund.id
+    )
 
 
 def _retire(session: Session, ticket: Ticket, status: str, **values: object) -> None:
@@ -238,6 +244,7 @@ def change_ticket(
         [ticket.ticket_id.hex().upper()],
         revocation,
         [new.ticket_id.hex().upper()],
+        site.code,
     )
 
 

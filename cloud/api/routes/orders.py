@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent, staff
-from cloud.api.order_views import order_out, owned_order
+from cloud.api.order_views import BuyersOrder, order_out
 from cloud.api.schemas import OrderIn, OrderOut
 from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
@@ -75,5 +75,5 @@ def _access_token(ctx: Context, order_no: str, key: str) -> str:
 
 
 @router.get("/{order_no}", response_model=OrderOut)
-def read(order_no: str, db: DB, x_order_token: Annotated[str | None, Header()] = None) -> OrderOut:
-    return order_out(db, owned_order(db, order_no, x_order_token))
+def read(order: BuyersOrder, db: DB) -> OrderOut:
+    return order_out(db, order)
