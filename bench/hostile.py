@@ -42,12 +42,11 @@ from cloud.models import (
     Order,
     OrderItem,
     Payment,
-    Price,
-    Product,
     Refund,
     Ticket,
     User,
 )
+from cloud.services.catalogue import add_inventory, add_product
 from cloud.services.cloud_keys import init_keys
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.sites import add_site
@@ -99,23 +98,35 @@ def prepare(state: Path, url: str) -> tuple[CloudContext, int, int]:
     context = from_settings(
         Settings(state_dir=state, db_url=url, sandbox=True), PASSPHRASE.encode()
     )
-    day = datetime.now(UTC).date() + timedelta(days=5)
+    today = datetime.now(UTC).date()
     with context.sessions.begin() as db:
         add_site(db, "S1", "测试景区", "Bench site", "Asia/Shanghai")
-        product = Product(
-            site="S1",
-            code="DAY",
-            name_zh="日票",
-            name_en="Day",
-            kind="day",
-            refund_until_hours=0,
-            refund_fee_percent=10,
+        product = add_product(
+            db,
+            {
+                "site": "S1",
+                "code": "DAY",
+                "name_zh": "日票",
+                "name_en": "Day",
+                "kind": "day",
+                "validity_days": 1,
+                "entries": 1,
+                "refund_until_hours": 0,
+                "refund_fee_percent": 10,
+            },
+            [{"price_type": "adult", "amount_fen": 8000}],
         )
-        db.add(product)
-        db.flush()
-        db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
-        stock = Inventory(product_id=product.id, day=day, capacity=2000)
-        db.add(stock)
+        stock = add_inventory(
+            db,
+            product.id,
+            today + timedelta(days=5),
+            2000,
+            slot_start=None,
+            slot_end=None,
+            warn_percent=80,
+            stop_percent=100,
+            today=today,
+        )
         for name in ("till1", "till2"):
             db.add(User(username=name, password_hash=hash_password(f"{name}-pw"), role="cashier"))
         db.flush()

@@ -23,8 +23,8 @@ from bench.engines import each_engine
 from bench.report import percentiles, report
 from cloud.api.context import from_settings
 from cloud.core.config import Settings
-from cloud.models import Inventory, Price, Product
 from cloud.services.batch import issue_batch
+from cloud.services.catalogue import add_inventory, add_product
 from cloud.services.cloud_keys import init_keys
 from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server, serve_env
@@ -38,16 +38,33 @@ PASSPHRASE = "benchmark cloud passphrase"
 def prepare(state: Path, url: str) -> tuple[Any, int]:
     init_keys(state, PASSPHRASE.encode())
     context = from_settings(Settings(state_dir=state, db_url=url), PASSPHRASE.encode())
-    day = datetime.now(UTC).date() + timedelta(days=3)
+    today = datetime.now(UTC).date()
     with context.sessions.begin() as db:
         add_site(db, "S1", "测试景区", "Bench site", "Asia/Shanghai")
-        product = Product(site="S1", code="DAY", name_zh="日票", name_en="Day", kind="day")
-        db.add(product)
-        db.flush()
-        db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
-        stock = Inventory(product_id=product.id, day=day, capacity=BATCH + 10 * ORDERS)
-        db.add(stock)
-        db.flush()
+        product = add_product(
+            db,
+            {
+                "site": "S1",
+                "code": "DAY",
+                "name_zh": "日票",
+                "name_en": "Day",
+                "kind": "day",
+                "validity_days": 1,
+                "entries": 1,
+            },
+            [{"price_type": "adult", "amount_fen": 8000}],
+        )
+        stock = add_inventory(
+            db,
+            product.id,
+            today + timedelta(days=3),
+            BATCH + 10 * ORDERS,
+            slot_start=None,
+            slot_end=None,
+            warn_percent=80,
+            stop_percent=100,
+            today=today,
+        )
         inventory_id = stock.id
     return context, inventory_id
 
