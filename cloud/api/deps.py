@@ -47,6 +47,8 @@ Source = Annotated[str, Depends(source)]
 
 @dataclass(frozen=True)
 class Staff:
+    """The signed-in staff member a request acts for (``staff``, ``role``)."""
+
     id: int
     username: str
     role: str
