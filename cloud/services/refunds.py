@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import (
-    CalendarDay,
     CashierShift,
     GateEventRecord,
     Inventory,
@@ -46,7 +45,7 @@ from cloud.models import (
 from cloud.services import downlink_documents, holder_claims, inventory
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
-from cloud.services.orders import check_bookable
+from cloud.services.orders import check_bookable, unit_price
 from cloud.services.payments import cash
 from cloud.services.payments.provider import Provider
 from keys.cose import Signer
@@ -255,14 +254,11 @@ def item_price_type(session: Session, ticket: Ticket) -> str:
 
 
 def _unit_price(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
-    """What one person pays for this product on that day (the peak price on peak days)."""
+    """What one person pays for this product on that day (-1: it has no such price now)."""
     price = session.get(Price, (product.id, price_type))
     if price is None:
         return -1
-    day = session.get(CalendarDay, (product.site, stock.day))
-    if day is not None and day.peak and price.peak_amount_fen:
-        return price.peak_amount_fen
-    return price.amount_fen
+    return unit_price(session, product.site, price, stock.day)
 
 
 def _refundable(
