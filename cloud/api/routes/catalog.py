@@ -5,13 +5,13 @@ Thin: the writes and their refusals are services/catalogue.py and services/sites
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, role
+from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent_answer, role
 from cloud.api.schemas import (
     InventoryIn,
     InventoryOut,
@@ -22,7 +22,7 @@ from cloud.api.schemas import (
     SiteOut,
     ZoneOut,
 )
-from cloud.core.errors import Code, Problem, Thing, not_found
+from cloud.core.errors import Thing, not_found
 from cloud.models import Inventory, Price, Product, Site
 from cloud.services.audit import audit
 from cloud.services.catalogue import add_inventory as new_inventory
@@ -38,7 +38,7 @@ PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 def create_site(
     body: SiteIn, ctx: Context, who: Manager, where: Source, idempotency_key: IdempotencyKey = None
 ) -> SiteOut:
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> SiteOut:
         site = add_site(db, body.code, body.name_zh, body.name_en, body.timezone)
         for zone in body.zones:
             add_zone(db, body.code, zone.zone, zone.name_zh, zone.name_en)
@@ -49,11 +49,12 @@ def create_site(
             name_en=site.name_en,
             timezone=site.timezone,
             zones=[ZoneOut(**z.model_dump()) for z in body.zones],
-        ).model_dump(mode="json")
+        )
 
     payload = body.model_dump(mode="json")
-    answer, _ = idempotent(ctx, idempotency_key, "create_site", payload, produce, caller=who.scope)
-    return SiteOut.model_validate(answer)
+    return idempotent_answer(
+        SiteOut, ctx, idempotency_key, "create_site", payload, produce, caller=who.scope
+    )[0]
 
 
 @router.get("/sites/{site}/products", response_model=list[ProductOut])
@@ -84,18 +85,17 @@ def create_product(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> ProductOut:
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> ProductOut:
         product = add_product(
             db, body.model_dump(exclude={"prices"}), [p.model_dump() for p in body.prices]
         )
         audit(db, who.username, where, "create_product", body.code, at=ctx.clock.now())
-        return _product(db, product).model_dump(mode="json")
+        return _product(db, product)
 
     payload = body.model_dump(mode="json")
-    answer, _ = idempotent(
-        ctx, idempotency_key, "create_product", payload, produce, caller=who.scope
-    )
-    return ProductOut.model_validate(answer)
+    return idempotent_answer(
+        ProductOut, ctx, idempotency_key, "create_product", payload, produce, caller=who.scope
+    )[0]
 
 
 @router.post("/inventory", status_code=201, response_model=InventoryOut)
@@ -106,14 +106,7 @@ def add_inventory(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> InventoryOut:
-    if (body.slot_start is None) != (body.slot_end is None) or (
-        body.slot_start is not None
-        and body.slot_end is not None
-        and body.slot_start >= body.slot_end
-    ):
-        raise Problem(Code.BAD_SLOT)
-
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> InventoryOut:
         row = new_inventory(
             db,
             body.product_id,
@@ -134,13 +127,12 @@ def add_inventory(
             {"day": body.day.isoformat(), "capacity": body.capacity},
             at=ctx.clock.now(),
         )
-        return row.describe()
+        return InventoryOut(**row.describe())
 
     payload = body.model_dump(mode="json")
-    answer, _ = idempotent(
-        ctx, idempotency_key, "add_inventory", payload, produce, caller=who.scope
-    )
-    return InventoryOut.model_validate(answer)
+    return idempotent_answer(
+        InventoryOut, ctx, idempotency_key, "add_inventory", payload, produce, caller=who.scope
+    )[0]
 
 
 def _product(db: Session, product: Product) -> ProductOut:

@@ -10,13 +10,13 @@ operator turns the sandbox on.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role
+from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent_answer, role
 from cloud.api.order_views import BuyersOrder, order_out
 from cloud.api.schemas import (
     CashIn,
@@ -73,13 +73,14 @@ async def notify(provider_name: str, request: Request, ctx: Context, where: Sour
 def open_shift(
     body: ShiftOpen, ctx: Context, who: Cashier, idempotency_key: IdempotencyKey = None
 ) -> ShiftOpened:
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> ShiftOpened:
         shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock.now())
-        return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
+        return ShiftOpened(shift_id=shift.id, float_fen=shift.opening_float_fen)
 
     payload = {"user": who.id, **body.model_dump()}
-    answer, _ = idempotent(ctx, idempotency_key, "open_shift", payload, produce, caller=who.scope)
-    return ShiftOpened.model_validate(answer)
+    return idempotent_answer(
+        ShiftOpened, ctx, idempotency_key, "open_shift", payload, produce, caller=who.scope
+    )[0]
 
 
 @router.post("/shifts/close", response_model=ShiftClosed)
@@ -90,7 +91,7 @@ def close_shift(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> ShiftClosed:
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> ShiftClosed:
         shift = cash.close_shift(
             db,
             cash.current_shift(db, who.id),
@@ -99,16 +100,17 @@ def close_shift(
             where,
             ctx.clock.now(),
         )
-        return {
-            "shift_id": shift.id,
-            "expected_fen": shift.expected_fen,
-            "counted_fen": shift.counted_fen,
-            "difference_fen": (shift.counted_fen or 0) - shift.expected_fen,
-        }
+        return ShiftClosed(
+            shift_id=shift.id,
+            expected_fen=shift.expected_fen,
+            counted_fen=shift.counted_fen,
+            difference_fen=(shift.counted_fen or 0) - shift.expected_fen,
+        )
 
     payload = {"user": who.id, **body.model_dump()}
-    answer, _ = idempotent(ctx, idempotency_key, "close_shift", payload, produce, caller=who.scope)
-    return ShiftClosed.model_validate(answer)
+    return idempotent_answer(
+        ShiftClosed, ctx, idempotency_key, "close_shift", payload, produce, caller=who.scope
+    )[0]
 
 
 @router.post("/orders/{order_no}/cash", response_model=OrderOut)
@@ -120,15 +122,16 @@ def pay_cash(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> OrderOut:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None:
             raise not_found(Thing.ORDER)
         shift = cash.current_shift(db, who.id)
         note = cash.cash_notification(order, shift, body.tendered_fen)
         apply_payment(db, note, ctx.issuer, ctx.clock.now(), shift=shift, source=where)
-        return order_out(db, order).model_dump(mode="json")
+        return order_out(db, order)
 
     payload = {"order": order_no, **body.model_dump()}
-    answer, _ = idempotent(ctx, idempotency_key, "cash", payload, produce, caller=who.scope)
-    return OrderOut.model_validate(answer)
+    return idempotent_answer(
+        OrderOut, ctx, idempotency_key, "cash", payload, produce, caller=who.scope
+    )[0]

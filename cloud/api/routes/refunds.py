@@ -16,7 +16,15 @@ from fastapi import APIRouter, Depends, Header
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role, staff_of
+from cloud.api.deps import (
+    Context,
+    IdempotencyKey,
+    Source,
+    Staff,
+    idempotent_answer,
+    role,
+    staff_of,
+)
 from cloud.api.order_views import owned_order
 from cloud.api.schemas import ChangeIn, ChangeOut, RefundIn, RefundOut, RefundsRetried
 from cloud.core.errors import Code, Problem, Thing, not_found
@@ -116,10 +124,10 @@ def refund(
         )
 
     payload = {"order": order_no, **body.model_dump(mode="json")}
-    answer = _once(ctx, idempotency_key, "refund", payload, caller, act)
-    refund_id = answer.pop("refund_id", None)  # answers stored before refunds had states: none
+    done = _once(ctx, idempotency_key, "refund", payload, caller, act)
+    refund_id = done.refund_id
     status = "succeeded" if refund_id is None else pay_out(ctx.sessions, ctx.providers, refund_id)
-    return RefundOut(**answer, refund_status=status)
+    return RefundOut(**_answer(done), refund_status=status)
 
 
 @router.post("/refunds/retry", response_model=RefundsRetried)
@@ -150,7 +158,16 @@ def change(
         )
 
     payload = {"ticket": ticket_no, **body.model_dump(mode="json")}
-    return ChangeOut(**_once(ctx, idempotency_key, "change", payload, caller, act))
+    return ChangeOut(**_answer(_once(ctx, idempotency_key, "change", payload, caller, act)))
+
+
+class _Done(ChangeOut):
+    """A refund's or a change's answer as stored under its Idempotency-Key, with what only
+    this side needs after the commit: never sent to the caller."""
+
+    site: str | None  # whose gates get the revocation
+    revocation: str  # the signed delta, hex
+    refund_id: int | None = None  # the refund to pay out (none: answers stored before states)
 
 
 def _once(
@@ -160,26 +177,29 @@ def _once(
     payload: dict[str, Any],
     caller: _Caller,
     act: Callable[[Session], Outcome],
-) -> dict[str, Any]:
+) -> _Done:
     """Refund or change once per Idempotency-Key; publish its revocation to the gates once it
-    is committed (a replay's was published already). The answer, with ``refund_id`` if any."""
+    is committed (a replay's was published already)."""
 
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> _Done:
         outcome = act(db)
-        done = ChangeOut(
+        return _Done(
             order_no=outcome.order_no,
             refund_fen=outcome.refund_fen,
             fee_fen=outcome.fee_fen,
             revoked=outcome.tickets,
             new_tickets=outcome.new_tickets,
-        ).model_dump()
-        # Stored with the answer, for the publishing below; never sent to the caller.
-        done |= {"site": outcome.site, "revocation": outcome.revocation.hex()}
-        return done if outcome.refund_id is None else done | {"refund_id": outcome.refund_id}
+            site=outcome.site,
+            revocation=outcome.revocation.hex(),
+            refund_id=outcome.refund_id,
+        )
 
-    stored, replay = idempotent(ctx, key, route, payload, produce, caller=caller.scope)
-    answer = dict(stored)
-    revocation, site = bytes.fromhex(answer.pop("revocation")), answer.pop("site")
-    if site is not None and not replay:
-        ctx.publish(site, "revocations", revocation)
-    return answer
+    done, replay = idempotent_answer(_Done, ctx, key, route, payload, produce, caller=caller.scope)
+    if done.site is not None and not replay:
+        ctx.publish(done.site, "revocations", bytes.fromhex(done.revocation))
+    return done
+
+
+def _answer(done: _Done) -> dict[str, Any]:
+    """What the caller is told: the answer without what only this side needs."""
+    return done.model_dump(include=set(ChangeOut.model_fields))
