@@ -11,7 +11,7 @@ from cloud.services import batch as batch_module
 from cloud.services.batch import batch_tickets, issue_batch, resume_batch
 from keys.keyring import IssuerKey, Keyring
 from keys.ticket import verify_ticket
-from tests.cloud.conftest import now as test_now
+from tests.cloud.conftest import now
 
 
 def batch(office, inventory_id, count, **extra):
@@ -24,7 +24,7 @@ def batch(office, inventory_id, count, **extra):
         price_type="adult",
         count=count,
         actor="organiser",
-        **{"now": test_now(), **extra},
+        **{"now": now(), **extra},
     )
 
 
@@ -65,10 +65,7 @@ def test_a_batch_that_crashed_halfway_resumes_without_duplicates(office, monkeyp
         from cloud.models import Order
 
         order_no = db.scalar(select(Order.order_no))
-    assert (
-        resume_batch(office.sessions, office.issuer, order_no=order_no, now=test_now()).issued
-        == 450
-    )
+    assert resume_batch(office.sessions, office.issuer, order_no=order_no, now=now()).issued == 450
     assert count_tickets(office) == 450
 
 
