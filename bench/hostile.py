@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from bench.engines import each_engine
 from bench.report import report
+from bench.site import day_ticket_site
 from cloud.api.context import CloudContext, from_settings
 from cloud.core.config import Settings
 from cloud.core.security import hash_password
@@ -42,15 +43,12 @@ from cloud.models import (
     Order,
     OrderItem,
     Payment,
-    Price,
-    Product,
     Refund,
     Ticket,
     User,
 )
 from cloud.services.cloud_keys import init_keys
 from cloud.services.payments.sandbox import SandboxProvider
-from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server, serve_env
 
 PASSPHRASE = "hostile bench cloud passphrase"
@@ -99,27 +97,19 @@ def prepare(state: Path, url: str) -> tuple[CloudContext, int, int]:
     context = from_settings(
         Settings(state_dir=state, db_url=url, sandbox=True), PASSPHRASE.encode()
     )
-    day = datetime.now(UTC).date() + timedelta(days=5)
     with context.sessions.begin() as db:
-        add_site(db, "S1", "测试景区", "Bench site", "Asia/Shanghai")
-        product = Product(
-            site="S1",
-            code="DAY",
-            name_zh="日票",
-            name_en="Day",
-            kind="day",
+        product_id, inventory_id = day_ticket_site(
+            db,
+            datetime.now(UTC).date(),
+            days_ahead=5,
+            capacity=2000,
             refund_until_hours=0,
             refund_fee_percent=10,
         )
-        db.add(product)
-        db.flush()
-        db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
-        stock = Inventory(product_id=product.id, day=day, capacity=2000)
-        db.add(stock)
         for name in ("till1", "till2"):
             db.add(User(username=name, password_hash=hash_password(f"{name}-pw"), role="cashier"))
         db.flush()
-        return context, stock.id, product.id
+        return context, inventory_id, product_id
 
 
 def hostile(traffic: Traffic, sandbox: SandboxProvider, inventory_id: int) -> None:

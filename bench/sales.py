@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,11 @@ import httpx
 
 from bench.engines import each_engine
 from bench.report import percentiles, report
+from bench.site import day_ticket_site
 from cloud.api.context import from_settings
 from cloud.core.config import Settings
-from cloud.models import Inventory, Price, Product
 from cloud.services.batch import issue_batch
 from cloud.services.cloud_keys import init_keys
-from cloud.services.sites import add_site
 from simulators.cloud_server import cloud_server, serve_env
 
 BATCH = 50_000
@@ -38,17 +37,10 @@ PASSPHRASE = "benchmark cloud passphrase"
 def prepare(state: Path, url: str) -> tuple[Any, int]:
     init_keys(state, PASSPHRASE.encode())
     context = from_settings(Settings(state_dir=state, db_url=url), PASSPHRASE.encode())
-    day = datetime.now(UTC).date() + timedelta(days=3)
     with context.sessions.begin() as db:
-        add_site(db, "S1", "测试景区", "Bench site", "Asia/Shanghai")
-        product = Product(site="S1", code="DAY", name_zh="日票", name_en="Day", kind="day")
-        db.add(product)
-        db.flush()
-        db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
-        stock = Inventory(product_id=product.id, day=day, capacity=BATCH + 10 * ORDERS)
-        db.add(stock)
-        db.flush()
-        inventory_id = stock.id
+        _, inventory_id = day_ticket_site(
+            db, datetime.now(UTC).date(), days_ahead=3, capacity=BATCH + 10 * ORDERS
+        )
     return context, inventory_id
 
 

@@ -39,6 +39,11 @@ log = logging.getLogger("gate_node")
 
 @dataclass
 class Node:
+    """A running node, wired from its state directory: service, lane, ledger, link and clock.
+
+    ``close()`` stops it in order: any grant in progress abandoned (its roll-back still goes
+    out), then the link, the readers, the board, the ledger last."""
+
     state: NodeState
     service: NodeService
     board: GpiozeroBoard | None

@@ -44,6 +44,12 @@ log = logging.getLogger("gate_node.downlink")
 
 
 class Downlink:
+    """Applies what comes down to the node: root-signed documents, the cloud's acks, peers'
+    uses; ``applied`` and ``refused`` count each kind by outcome.
+
+    Never applies anything unsigned, for another site, or not newer than what the node holds,
+    and never raises out of ``handle``: a refusal is logged and counted (module docstring)."""
+
     def __init__(
         self,
         state: NodeState,

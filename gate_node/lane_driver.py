@@ -25,6 +25,11 @@ AlarmHandler = Callable[[str, int], None]
 
 
 class LaneDriver:
+    """Opens the lane for a recorded use and settles it from the controller's events.
+
+    Never opens for a use the ledger does not hold (``open_for`` comes after ``record_use``),
+    and never lets a passage that did not happen count: EV_TIMEOUT rolls the unused ones back."""
+
     def __init__(self, lane: Any, ledger: Ledger, when_alarm: AlarmHandler | None = None) -> None:
         self.lane = lane  # a firmware controller (Tripod, Wing, Swing) or None for handheld
         self.ledger = ledger

@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 @dataclass(frozen=True, slots=True)
 class Use:
+    """One use of a ticket at a gate (this one or a peer), as the ledger holds it."""
+
     node: str
     seq: int
     ticket_id: bytes
@@ -87,6 +89,8 @@ class Use:
 
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
+    """An event waiting in the outbox for the cloud's acknowledgement (module docstring)."""
+
     seq: int
     kind: str
     at_ms: int
@@ -104,6 +108,13 @@ class DoubleEntry:
 
 
 class Ledger:
+    """The gate's durable memory (SQLite, WAL, synchronous=FULL): uses, denials, peers' uses,
+    and the outbox that reports each of them to the cloud.
+
+    A use is on disk before ``record_use`` returns, so the lane opens only for a recorded use.
+    Never deletes what happened at a gate (a roll-back marks the use, it does not remove it),
+    and never lets a record and its outbox event part: both go in one transaction."""
+
     def __init__(self, path: Path, node: str, clock: Clock = SYSTEM) -> None:
         """``clock`` dates what has no instant of its own: passages, roll-backs, cloud acks."""
         self.node = node

@@ -71,8 +71,12 @@ class CameraThread(threading.Thread):
 
 
 class NodeService:
-    """One lane's loop. ``clock`` is the node's ``ClockFloor``: its wall time dates decisions,
-    its monotonic seconds time the ID-card wait, the heartbeat and the repeat filter."""
+    """One lane's loop: readers -> engine -> ledger -> gate controller, and the MQTT link.
+
+    Never stops for what a visitor does, and never opens the lane before the use is recorded
+    (``Engine.admit`` returns first). ``clock`` is the node's ``ClockFloor``: its wall time
+    dates decisions, its monotonic seconds time the ID-card wait, the heartbeat and the repeat
+    filter."""
 
     def __init__(
         self,

@@ -73,6 +73,10 @@ class TrustProblem:
 
 @dataclass
 class TrustRecord:
+    """The node's own signed record of the newest seq it has applied per document type.
+
+    Never trusted unless the node key verifies it; what it remembers only goes up."""
+
     node: str
     root: str
     seqs: dict[str, int] = field(default_factory=dict)

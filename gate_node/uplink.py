@@ -52,6 +52,8 @@ GOSSIP_KINDS = ("use", "rollback")
 
 @dataclass(frozen=True)
 class BrokerConfig:
+    """How to reach the site broker: address, this node's credentials, TLS, timings."""
+
     host: str
     port: int = 1883
     username: str | None = None
@@ -64,6 +66,12 @@ class BrokerConfig:
 
 
 class Uplink:
+    """The node's MQTT client: publishes the outbox in order and hands down what arrives.
+
+    Never drops an event on a broker's word (only the cloud's signed ack removes it), never
+    publishes from paho's thread nor holds a lock of ours across ``publish()``: everything but
+    the callbacks runs in ``pump()``, from the node's loop (module docstring)."""
+
     def __init__(
         self,
         ledger: Ledger,

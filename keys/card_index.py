@@ -38,6 +38,10 @@ Row = tuple[bytes, str]
 
 
 class CardIndex:
+    """Which ticket texts an ID or RFID card's holder reference opens (a ``cards`` document).
+
+    Adds no trust of its own: every ticket found is verified and decided as if scanned."""
+
     def __init__(self) -> None:
         self.seq: int | None = None
         self._tickets: dict[bytes, list[str]] = {}

@@ -40,6 +40,8 @@ MAX_KID_BYTES = 4
 
 
 class Signer(Protocol):
+    """Anything that signs with Ed25519 under a key id (keys/keystore.py's ``SigningKey``)."""
+
     @property
     def kid(self) -> bytes: ...
 

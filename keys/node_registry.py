@@ -24,6 +24,10 @@ DOC_TYPE = "nodes"
 
 
 class NodeRegistry:
+    """The site's gate nodes and their public keys, from a root-signed ``nodes`` document.
+
+    A node not in it is unknown: its gossip is never believed."""
+
     def __init__(self, keys: Mapping[str, Ed25519PublicKey] | None = None, seq: int = 0) -> None:
         self._keys = dict(keys or {})
         self.seq = seq

@@ -42,6 +42,10 @@ class SequenceGap(DocumentError):
 
 
 class RevocationList:
+    """The revoked tickets a gate refuses, with the seq of the document it holds.
+
+    Never un-revokes: only ``prune`` drops an entry, once its ticket has expired anyway."""
+
     def __init__(self) -> None:
         self.seq: int | None = None
         self._last_day: dict[bytes, int] = {}

@@ -48,6 +48,10 @@ class DocumentError(Refusal):
 
 @dataclass(frozen=True, slots=True)
 class SignedDocument:
+    """A verified root-signed document: its type, site, seq, signing time and body.
+
+    Only ``verify_document`` makes one, so holding one means the signature was checked."""
+
     doc_type: str
     site: str
     seq: int

@@ -3,7 +3,7 @@
 Each case is a ticket's terms, the entries recorded with it before, where and when it is shown,
 and the reason code a gate (gate_node/decision/engine.py) and a partner
 (POST /api/v1/verify, cloud/services/verification.py) must both give. tests/keys/test_rules.py
-runs it through keys/rules.py; tests/cloud/test_verify.py through the engine and the API.
+runs it through keys/rules.py; tests/cloud/api/test_verify.py through the engine and the API.
 
 Times are site-local (Asia/Shanghai, UTC+8). ``DAY`` is the sales tests' visit day
 (tests/cloud/conftest.py: a week after ``TEST_AT``), so the cloud's sold tickets fit it.

@@ -34,6 +34,7 @@ from cloud.api.routes import (
 from cloud.api.routes import posters as visitor_posters  # the visitor's phone (issue 18)
 from cloud.api.routes import shop as visitor_pages
 from cloud.api.routes import visitor as visitor_api
+from cloud.api.schemas import Health
 from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")
@@ -88,8 +89,8 @@ def create_app(context: CloudContext) -> FastAPI:
         refusal = Problem(Code.INTERNAL_ERROR)
         return JSONResponse(refusal.body(), status_code=refusal.status, media_type=PROBLEM)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", include_in_schema=False, response_model=Health)
+    def healthz() -> Health:
+        return Health(status="ok")
 
     return app

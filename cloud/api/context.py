@@ -56,6 +56,13 @@ Publish = Callable[[str, str, bytes], None]  # site, document type, signed bytes
 
 @dataclass
 class CloudContext:
+    """Everything a request may need, built once per process: database, keys, payment
+    channels, the gates' publisher, the clock and the API's limits.
+
+    The app takes it whole (``create_app(context)``), so tests and the demo run the same app
+    on their own database, keys and clock. Never holds per-request state, and never reads the
+    environment after it is built (``from_settings`` does that once)."""
+
     engine: Engine
     sessions: sessionmaker[Session]
     root: keystore.SigningKey

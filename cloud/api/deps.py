@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,8 @@ Source = Annotated[str, Depends(source)]
 
 @dataclass(frozen=True)
 class Staff:
+    """The signed-in staff member a request acts for (``staff``, ``role``)."""
+
     id: int
     username: str
     role: str
@@ -123,3 +126,25 @@ def idempotent(
     """``services.idempotency.run_once`` on the context's database and clock (its docstring
     says whose keys are whose)."""
     return run_once(ctx.sessions, ctx.clock, key, route, payload, produce, caller=caller)
+
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def idempotent_answer(
+    model: type[Answer],
+    ctx: CloudContext,
+    key: str | None,
+    route: str,
+    payload: Any,
+    produce: Callable[[Session], Answer],
+    *,
+    caller: str,
+) -> tuple[Answer, bool]:
+    """``idempotent`` for a route that answers with a response model: ``produce`` returns
+    one, it is stored as its JSON, and a replay gets it back as a ``model``; whether this was
+    a replay."""
+    answer, replayed = idempotent(
+        ctx, key, route, payload, lambda db: produce(db).model_dump(mode="json"), caller=caller
+    )
+    return model.model_validate(answer), replayed

@@ -30,6 +30,8 @@ def _nul(where: str) -> Problem:
 
 
 class InputGuard:
+    """ASGI middleware that bounds request bodies and refuses NUL (module docstring)."""
+
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
         self.app = app
         self.max_body = max_body

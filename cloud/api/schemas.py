@@ -10,9 +10,9 @@ matches of one rule (services/sites.py): they become MQTT topic levels.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from cloud.services.sites import SITE_CODE
 
@@ -186,3 +186,199 @@ class ChangeIn(Strict):
 class VerifyIn(Strict):
     code: str = Field(min_length=1, max_length=400)
     zone: ZoneId | None = None  # where the partner stands; None: zones are not checked
+
+
+# --- Answers: what each route sends back (its response_model, so /docs shows it) ---
+# Fields that were always ISO text stay ``str``, so the JSON is exactly what it was.
+
+
+class WhoAmI(BaseModel):
+    id: int
+    username: str
+    role: str
+
+
+class SessionsEnded(BaseModel):
+    ended: int  # how many sessions of the user were ended
+
+
+class ZoneOut(BaseModel):
+    zone: int
+    name_zh: str
+    name_en: str
+
+
+class SiteOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    timezone: str
+    zones: list[ZoneOut]
+
+
+class PriceOut(BaseModel):
+    price_type: str
+    amount_fen: int
+    peak_amount_fen: int | None
+
+
+class ProductOut(BaseModel):
+    id: int
+    code: str
+    site: str
+    name_zh: str
+    name_en: str
+    kind: str
+    validity_days: int
+    entries: int
+    real_name: bool
+    refund_until_hours: int
+    refund_fee_percent: int
+    changeable: bool
+    prices: list[PriceOut]
+
+
+class InventoryOut(BaseModel):
+    """A day's (or a slot's) places, as ``Inventory.describe`` gives them."""
+
+    inventory_id: int
+    day: str  # ISO date
+    slot_start: int | None  # minutes of the day; None: the whole day
+    slot_end: int | None
+    capacity: int
+    taken: int
+    available: int  # what may still be sold: up to the stop threshold (限流)
+    warning: bool  # taken has reached warn_percent (预警)
+    stopped: bool  # taken has reached stop_percent: sales stop
+
+
+class PaymentIntentOut(BaseModel):
+    provider: str
+    order_no: str
+    amount_fen: int
+    pay_url: str | None
+    details: dict[str, Any] | None  # what the channel's client needs (JSAPI parameters...)
+
+
+class NotifyOut(BaseModel):
+    code: str  # "SUCCESS": the channel stops retrying
+    order_no: str
+    result: str  # paid, already_applied, flagged, refunded...
+
+
+class SandboxPaid(BaseModel):
+    order_no: str
+    result: str
+    tickets: int  # how many codes were issued
+
+
+class ShiftOpened(BaseModel):
+    shift_id: int
+    float_fen: int
+
+
+class ShiftClosed(BaseModel):
+    shift_id: int
+    expected_fen: int
+    counted_fen: int | None
+    difference_fen: int  # counted less expected: negative when the till is short
+
+
+class ChangeOut(BaseModel):
+    """What a refund or a date change did: money back (a change has none), the codes revoked
+    at the gates, the new codes (a refund has none)."""
+
+    order_no: str
+    refund_fen: int
+    fee_fen: int
+    revoked: list[str]
+    new_tickets: list[str]
+
+
+class RefundOut(ChangeOut):
+    refund_status: str  # succeeded, or pending: retry with the same Idempotency-Key
+
+
+class RefundsRetried(RootModel[dict[str, int]]):
+    """How many pending refunds ended in each state (``succeeded``, ``pending``...)."""
+
+
+class VerifyOut(BaseModel):
+    ticket_no: str | None
+    verified_at: str  # ISO instant
+    valid: bool
+    reason: str  # keys/reasons.py
+    message_en: str
+    message_zh: str
+    used_at: str | None  # ISO instant of the first entry, if any
+    entries_used: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+# --- the visitor's phone (routes/visitor.py) ---
+class ZoneName(BaseModel):
+    zh: str
+    en: str
+
+
+class TicketCard(BaseModel):
+    """One code as the ticket page shows and keeps it on the phone."""
+
+    ticket_no: str
+    status: str
+    people: int
+    price_type: str
+    product_id: int
+    product_zh: str
+    product_en: str
+    day: str  # ISO date, the site's
+    valid_until: str
+    slot: str | None  # "09:00-10:00" in the site's time; None for a whole day
+    zones: list[ZoneName]
+    holder: str | None  # the ID number masked, for a real-name ticket
+    qr_png: str | None  # a data: URI; None once the code is no longer valid
+    refundable: bool
+    changeable: bool
+    refund_fen: int
+    fee_fen: int
+    refund_until_hours: int | None
+    why_not: str | None  # the refusal code when neither is possible
+
+
+class CardSite(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    timezone: str
+
+
+class TicketCardsOut(BaseModel):
+    order_no: str
+    status: str
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    expires_at: str
+    site: CardSite
+    tickets: list[TicketCard]
+
+
+class ChangeOption(InventoryOut):
+    slot: str | None  # "09:00-10:00" in the site's time
+
+
+class QuoteOut(BaseModel):
+    """What refunding or changing a ticket would do now, before the visitor confirms."""
+
+    ticket_no: str
+    refundable: bool
+    changeable: bool
+    refund_fen: int
+    fee_fen: int
+    change_fee_fen: int
+    refund_until_hours: int | None
+    why_not: str | None
+    options: list[ChangeOption]

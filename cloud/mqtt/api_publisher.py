@@ -22,6 +22,10 @@ log = logging.getLogger("cloud.api.publisher")
 
 
 class ApiPublisher:
+    """The API's ``CloudContext.publish``: sends a committed revocation delta to the gates.
+
+    Never called before the commit; a delta it loses shows the gates a gap they ask to fill."""
+
     def __init__(self, settings: Settings, client_id: str = "cloud-api") -> None:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if settings.broker_username:

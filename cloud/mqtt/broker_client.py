@@ -18,6 +18,9 @@ log = logging.getLogger("cloud.mqtt")
 
 
 class BrokerClient:
+    """The MQTT session every cloud service runs on; a subclass gives ``subscriptions`` and
+    ``step()``. Never loses a subscription on a reconnect: they are renewed on each connect."""
+
     subscriptions: tuple[tuple[str, int], ...] = ()
     idle_s = 0.01
 

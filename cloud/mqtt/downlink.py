@@ -19,6 +19,11 @@ from keys.signed_document import sign_document
 
 
 class DownlinkPublisher:
+    """Publishes root-signed documents to a site's gates, or one node's, as keys/topics.py says.
+
+    Never publishes anything unsigned: documents come to it signed, and the acks it makes
+    it signs with the root key."""
+
     def __init__(self, client: mqtt.Client, root: Signer, clock: Clock = SYSTEM) -> None:
         self.client = client
         self.root = root

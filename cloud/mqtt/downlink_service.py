@@ -44,6 +44,10 @@ FROM_DATABASE = ("keyring", "nodes")
 
 
 class DownlinkService(BrokerClient):
+    """Answers gates' requests, tracks their links, and publishes signed time and documents.
+
+    Never publishes what the database has not committed."""
+
     subscriptions = tuple(topics.cloud_subscriptions(topics.Kind.REQUEST, topics.Kind.STATE))
 
     def __init__(

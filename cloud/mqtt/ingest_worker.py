@@ -31,6 +31,10 @@ log = logging.getLogger("cloud.ingest")
 
 
 class IngestWorker(BrokerClient):
+    """Gate events from a shared subscription into the database, in batches.
+
+    Never acknowledges a message, to the broker or to its node, before its batch is committed."""
+
     subscriptions = ((topics.ingest_events(), 1),)
 
     def __init__(

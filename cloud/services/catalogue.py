@@ -68,8 +68,13 @@ def add_inventory(
     today: date,
 ) -> Inventory:
     """Places on ``day`` for a product, from ``slot_start`` to ``slot_end`` (minutes of the
-    day) if timed: the route checks they come as a pair. 404 for an unknown product, 409
-    ``duplicate_inventory``, and ``check_inventory_day`` as of ``today``."""
+    day) if timed. 404 for an unknown product, 422 ``bad_slot`` unless the slot's ends come
+    as a pair with the end after the start, 409 ``duplicate_inventory``, and
+    ``check_inventory_day`` as of ``today``."""
+    if (slot_start is None) != (slot_end is None) or (
+        slot_start is not None and slot_end is not None and slot_start >= slot_end
+    ):
+        raise Problem(Code.BAD_SLOT)
     product = db.get(Product, product_id)
     if product is None:
         raise not_found(Thing.PRODUCT)

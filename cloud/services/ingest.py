@@ -84,6 +84,10 @@ class DeviceKeys:
 
 
 class Ingest:
+    """Stores batches of gate events from the broker (module docstring: verify, store once,
+    apply effects, in one transaction). Never stores an event it cannot verify, and never
+    applies an event's effects twice."""
+
     def __init__(
         self,
         engine: Engine,

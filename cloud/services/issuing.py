@@ -25,6 +25,9 @@ from keys.ticket import issue_ticket
 
 @dataclass(frozen=True)
 class Issuer:
+    """The key that signs tickets now, and the salt that turns an ID number into a holder
+    reference. Held in memory only; never written out or logged."""
+
     key: SigningKey
     holder_salt: bytes
 

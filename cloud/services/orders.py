@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -129,6 +129,15 @@ def check_bookable(session: Session, stock: Inventory, place: Site, local_now: d
         raise Problem(Code.DAY_CLOSED)
 
 
+def unit_price(session: Session, site: str, price: Price, day: date) -> int:
+    """What one person pays at ``price`` on ``day``: its peak amount on the site's peak days
+    (if it has one), else its amount. Orders and date changes both price by this."""
+    calendar = session.get(CalendarDay, (site, day))
+    if calendar is not None and calendar.peak and price.peak_amount_fen:
+        return price.peak_amount_fen
+    return price.amount_fen
+
+
 def _line(
     session: Session,
     order: Order,
@@ -147,15 +156,10 @@ def _line(
     if not 1 <= line.quantity <= product.max_per_order:
         raise Problem(Code.BAD_QUANTITY, least=1, most=product.max_per_order)
     check_bookable(session, stock, place, local_now)
-    calendar = session.get(CalendarDay, (place.code, stock.day))
     price = session.get(Price, (product.id, line.price_type))
     if price is None:
         raise Problem(Code.NO_PRICE, price_type=line.price_type)
-    unit = (
-        price.peak_amount_fen
-        if calendar and calendar.peak and price.peak_amount_fen
-        else price.amount_fen
-    )
+    unit = unit_price(session, place.code, price, stock.day)
     holders = _holders(session, order, product, stock, line, holder_salt, pd)
     item = OrderItem(
         order_id=order.id,

@@ -16,6 +16,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
 class PersonalData:
+    """Seals and opens personal data with the site's data key; blind references for lookups.
+
+    Never stores or logs a value in clear: only the sealed value and its blind reference."""
+
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("the data key must be 32 bytes")

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import (
-    CalendarDay,
     CashierShift,
     GateEventRecord,
     Inventory,
@@ -46,7 +45,7 @@ from cloud.models import (
 from cloud.services import card_index, downlink_documents, holder_claims, inventory
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
-from cloud.services.orders import check_bookable
+from cloud.services.orders import check_bookable, unit_price
 from cloud.services.payments import cash
 from cloud.services.payments.provider import Provider
 from keys.cose import Signer
@@ -54,12 +53,16 @@ from keys.cose import Signer
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a refund or a change did, and what the caller must do once it is committed:
+    publish ``revocation`` to ``site``'s gates, pay out refund ``refund_id``."""
+
     order_no: str
     refund_fen: int
     fee_fen: int
-    tickets: list[str]
+    tickets: list[str]  # revoked
     revocation: bytes  # the signed delta to publish after commit
     new_tickets: list[str]
+    site: str
     refund_id: int | None = None  # the claimed refund, to pay out after commit
 
 
@@ -137,7 +140,9 @@ def refund_tickets(
         {"refund_fen": refund_fen, "fee_fen": fee_fen, "tickets": refund.tickets},
         at=now,
     )
-    return Outcome(order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [], refund.id)
+    return Outcome(
+        order.order_no, refund_fen, fee_fen, refund.tickets, revocation, [], site.code, refund.id
+    )
 
 
 def _retire(session: Session, ticket: Ticket, status: str, **values: object) -> None:
@@ -202,7 +207,7 @@ def change_ticket(
         raise Problem(Code.BAD_TARGET)
     check_bookable(session, target, site, now.astimezone(ZoneInfo(site.timezone)))
     if (
-        unit_price(session, product, target, item_price_type(session, ticket))
+        price_on(session, product, target, item_price_type(session, ticket))
         != ticket.unit_fen // ticket.people
     ):
         raise Problem(Code.PRICE_DIFFERS)
@@ -240,6 +245,7 @@ def change_ticket(
         [ticket.ticket_id.hex().upper()],
         revocation,
         [new.ticket_id.hex().upper()],
+        site.code,
     )
 
 
@@ -249,15 +255,12 @@ def item_price_type(session: Session, ticket: Ticket) -> str:
     return item.price_type
 
 
-def unit_price(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
-    """What one person pays for this product on that day (the peak price on peak days)."""
+def price_on(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
+    """What one person pays for this product on that day (-1: it has no such price now)."""
     price = session.get(Price, (product.id, price_type))
     if price is None:
         return -1
-    day = session.get(CalendarDay, (product.site, stock.day))
-    if day is not None and day.peak and price.peak_amount_fen:
-        return price.peak_amount_fen
-    return price.amount_fen
+    return unit_price(session, product.site, price, stock.day)
 
 
 def _refundable(

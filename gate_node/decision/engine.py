@@ -48,6 +48,8 @@ class SiteRules:
 
 @dataclass(frozen=True)
 class LaneContext:
+    """Where the engine decides: this node, the zone its lane admits to, the way it faces."""
+
     node: str
     zone: int
     direction: str = "in"  # in | out
@@ -55,6 +57,10 @@ class LaneContext:
 
 @dataclass(frozen=True)
 class Decision:
+    """The answer for one credential: a reason (``OK`` grants) and, when granting, how many
+    may pass. Plain data: making one changes nothing; only ``Engine.admit`` records a use.
+    ``earlier`` names the use that refused it (time and gate, for the lane display)."""
+
     reason: Reason
     passages: int = 0
     claims: TicketClaims | None = None
@@ -82,6 +88,13 @@ class Decision:
 
 
 class Engine:
+    """The gate's decision engine: a credential in, a ``Decision`` out, by the shared ticket
+    rules (keys/rules.py) against this node's keyring, revocations and ledger.
+
+    Works with no network: everything it needs is on the node. Never raises for what a
+    visitor presents (every path ends in a reason), never lets ``decide`` write, and never
+    grants while ``closed`` (a state directory it cannot trust)."""
+
     def __init__(
         self,
         keyring: Keyring,

@@ -57,7 +57,11 @@ class Buzzer:
 
 
 class Lane:
-    """Base of every gate kind. ``board`` supplies pins (hal.py); ``now`` is the current tick."""
+    """What every gate kind shares: lamps, buzzer, the fire loop and the event ring.
+
+    ``board`` supplies pins (hal.py); ``now`` is the current tick. Never blocks, sleeps or
+    raises for control flow: ``tick(now_ms)`` returns at once. A fire alarm opens the lane
+    whatever it was doing (fail-safe) and reports it."""
 
     # Supplied by each gate kind (module docstring).
     _step: "Callable[[int], None]"

@@ -23,6 +23,10 @@ _OVERRIDE = const(6)  # after wing.py's states 0-5
 
 
 class Swing(Wing):
+    """A swing gate's controller: the wing barrier's lane with a heavy leaf's timings, the
+    held-open alarm and the staff override (module docstring). Timings in ms, as ``Wing``'s,
+    plus ``held_open_ms`` (default 30 s)."""
+
     def __init__(
         self,
         board,

@@ -42,6 +42,13 @@ _UNLOCKED = const(1)
 
 
 class Tripod(Lane):
+    """A tripod turnstile's controller: ``grant(now, direction, passages)`` unlocks the arm
+    for that many turns, one person each.
+
+    Timings in ms: ``pulse_ms`` (at least 100) the unlock pulse, ``timeout_ms`` (default 5 s)
+    to wait for each rotation, ``debounce_ms`` for the rotation inputs. Never blocks: ``tick``
+    returns at once (module docstring: states)."""
+
     def __init__(self, board, now=0, pulse_ms=200, timeout_ms=5000, debounce_ms=20):
         if pulse_ms < 100:
             raise ValueError("pulse_ms must be at least 100")

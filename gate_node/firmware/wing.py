@@ -56,7 +56,10 @@ _CLOSING = const(5)
 
 
 class Wing(Lane):
-    """Timings in ms: ``open_ms`` flap travel when opening, ``close_ms`` when closing,
+    """A wing (flap) barrier's controller: ``grant(now, direction, passages)`` opens the flaps
+    and never closes them on a person (module docstring: states, alarms).
+
+    Timings in ms: ``open_ms`` flap travel when opening, ``close_ms`` when closing,
     ``passage_timeout_ms`` (default 8 s) for each person to pass, ``hold_ms`` to stay open
     after the last passage (0: close at once)."""
 

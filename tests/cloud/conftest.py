@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.db import make_engine, session_factory
-from cloud.models import Inventory, Price, Product, Site, Zone
+from cloud.models import Inventory, Product
+from cloud.services.catalogue import add_inventory, add_product
 from cloud.services.issuing import Issuer
 from cloud.services.payments.cash import CashProvider
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.personal_data import PersonalData
+from cloud.services.sites import add_site, add_zone
 from keys import keystore
 from keys.clock import ManualClock, site_today
 from simulators.databases import sqlite_database
@@ -23,6 +25,10 @@ from tests.conftest import TEST_AT
 
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 SALT = bytes(range(16))
+PRICES = [
+    {"price_type": "adult", "amount_fen": 8000, "peak_amount_fen": 12000},
+    {"price_type": "child", "amount_fen": 4000, "peak_amount_fen": None},
+]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -57,57 +63,41 @@ def office(db_url, root_key, issuer_key) -> Office:
     sessions = session_factory(engine)
     day = site_today(ManualClock(TEST_AT), SITE_TZ) + timedelta(days=7)
     with sessions.begin() as session:
-        session.add(Site(code="S1", name_zh="测试景区", name_en="Test scenic area"))
-        session.add(Zone(site="S1", zone=1, name_zh="主景区", name_en="Main area"))
-        session.flush()
-        products = {
-            "day": Product(
-                site="S1",
-                code="DAY",
-                name_zh="日票",
-                name_en="Day ticket",
-                kind="day",
-                refund_until_hours=24,
-                refund_fee_percent=10,
-            ),
-            "timed": Product(
-                site="S1",
-                code="TIMED",
-                name_zh="分时票",
-                name_en="Timed entry",
-                kind="timed",
-                zones=[1],
-            ),
-            "real": Product(
-                site="S1",
-                code="REAL",
-                name_zh="实名票",
-                name_en="Real-name ticket",
-                kind="day",
-                real_name=True,
-            ),
-        }
-        session.add_all(products.values())
-        session.flush()
-        for product in products.values():
-            session.add(
-                Price(
-                    product_id=product.id,
-                    price_type="adult",
-                    amount_fen=8000,
-                    peak_amount_fen=12000,
-                )
+        # Made through the services, as a manager's requests are (services/catalogue.py).
+        add_site(session, "S1", "测试景区", "Test scenic area", "Asia/Shanghai")
+        add_zone(session, "S1", 1, "主景区", "Main area")
+
+        def product(code: str, zh: str, en: str, kind: str, **rules: Any) -> Product:
+            fields = {"site": "S1", "code": code, "name_zh": zh, "name_en": en, "kind": kind}
+            return add_product(
+                session, {**fields, "validity_days": 1, "entries": 1, **rules}, PRICES
             )
-            session.add(Price(product_id=product.id, price_type="child", amount_fen=4000))
-        stock = {
-            "day": Inventory(product_id=products["day"].id, day=day, capacity=1000),
-            "timed_9": Inventory(
-                product_id=products["timed"].id, day=day, slot_start=540, slot_end=600, capacity=50
+
+        def places(product: Product, capacity: int, slot_start=None, slot_end=None) -> Inventory:
+            return add_inventory(
+                session,
+                product.id,
+                day,
+                capacity,
+                slot_start=slot_start,
+                slot_end=slot_end,
+                warn_percent=80,
+                stop_percent=100,
+                today=site_today(ManualClock(TEST_AT), SITE_TZ),
+            )
+
+        products = {
+            "day": product(
+                "DAY", "日票", "Day ticket", "day", refund_until_hours=24, refund_fee_percent=10
             ),
-            "real": Inventory(product_id=products["real"].id, day=day, capacity=100),
+            "timed": product("TIMED", "分时票", "Timed entry", "timed", zones=[1]),
+            "real": product("REAL", "实名票", "Real-name ticket", "day", real_name=True),
         }
-        session.add_all(stock.values())
-        session.flush()
+        stock = {
+            "day": places(products["day"], 1000),
+            "timed_9": places(products["timed"], 50, slot_start=540, slot_end=600),
+            "real": places(products["real"], 100),
+        }
         ids = {name: inv.id for name, inv in stock.items()}
         product_ids = {name: p.id for name, p in products.items()}
     yield Office(

@@ -17,7 +17,7 @@ from keys.card_index import CardIndex
 from keys.holder import holder_ref
 from keys.signed_document import verify_document
 from tests.cloud.conftest import SALT, now
-from tests.cloud.test_payments_and_refunds import order, pay, refund, tickets
+from tests.cloud.services.test_payments_and_refunds import order, pay, refund, tickets
 
 VALID_ID = "11010519491231002X"
 ID_CARD = holder_ref(SALT, "id_card", VALID_ID)

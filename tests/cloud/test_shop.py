@@ -17,7 +17,7 @@ from cloud.models import Inventory
 from gate_node.readers.qr import QrDecoder
 from keys.clock import ManualClock
 from tests.cloud.conftest import SITE_TZ
-from tests.cloud.test_api import bearer, place_order, problem
+from tests.cloud.http_calls import bearer, place_order, problem
 
 ID_NUMBER = "11010519491231002X"  # a valid check character (GB 11643-1999)
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

@@ -22,11 +22,11 @@ from gate_node.assembly import make_engine
 from gate_node.clock import ClockFloor
 from gate_node.downlink import Downlink
 from gate_node.readers.qr import QrDecoder
-from gate_node.state import initialise
 from keys import keystore, topics
 from keys.clock import ManualClock
 from keys.reasons import Reason
 from keys.revocation import sign_revocations
+from provisioning.node_init import initialise
 from simulators.broker import PASSWORD, Broker
 from simulators.shop_site import PASSPHRASE, SITE, fill_few, shop_site
 from tests.conftest import TEST_AT

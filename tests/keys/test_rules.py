@@ -1,6 +1,6 @@
 """The ticket rules alone (keys/rules.py): the shared table, and what only the functions show.
 
-The same table runs through the gate's engine and the partner API in tests/cloud/test_verify.py.
+The same table runs through the gate's engine and the partner API in tests/cloud/api/test_verify.py.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.api.deps import Context, Source, Staff, bearer_token, role, staff
-from cloud.api.schemas import Login, PasswordChange, TokenOut
+from cloud.api.schemas import Login, PasswordChange, SessionsEnded, TokenOut, WhoAmI
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import check_password
 from cloud.models import User
@@ -73,10 +73,10 @@ def sign_in(body: Login, ctx: Context, where: Source, request: Request) -> Token
     return TokenOut(access_token=started.token, role=account.role, expires_at=started.expires_at)
 
 
-@router.get("/me")
-def me(who: Annotated[Staff, Depends(staff)]) -> dict[str, str | int]:
+@router.get("/me", response_model=WhoAmI)
+def me(who: Annotated[Staff, Depends(staff)]) -> WhoAmI:
     """Who this token signs in (a till shows it; 401 once the session has ended)."""
-    return {"id": who.id, "username": who.username, "role": who.role}
+    return WhoAmI(id=who.id, username=who.username, role=who.role)
 
 
 @router.post("/logout", status_code=204)
@@ -92,13 +92,13 @@ def logout(
     return Response(status_code=204)
 
 
-@router.delete("/users/{username}/sessions")
+@router.delete("/users/{username}/sessions", response_model=SessionsEnded)
 def revoke_sessions(
     username: str,
     ctx: Context,
     where: Source,
     who: Annotated[Staff, Depends(role("manager"))],
-) -> dict[str, int]:
+) -> SessionsEnded:
     """A manager ends every session of a user (a lost phone, a till left signed in)."""
     with ctx.sessions.begin() as db:
         user = db.scalar(select(User).where(User.username == username))
@@ -114,7 +114,7 @@ def revoke_sessions(
             {"ended": ended},
             at=ctx.clock.now(),
         )
-    return {"ended": ended}
+    return SessionsEnded(ended=ended)
 
 
 @router.post("/password", status_code=204, responses=REFUSED)

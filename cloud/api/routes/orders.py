@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent, staff
-from cloud.api.order_views import order_out, owned_order
+from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent_answer, staff
+from cloud.api.order_views import BuyersOrder, order_out
 from cloud.api.schemas import OrderIn, OrderOut
 from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
@@ -42,7 +42,7 @@ def create(
     seller = staff(ctx, authorization) if authorization is not None else None
     client = None if seller is not None else where
 
-    def produce(db: Session) -> dict[str, object]:
+    def produce(db: Session) -> OrderOut:
         lines = [LineRequest(**line.model_dump()) for line in body.lines]
         order = create_order(
             db,
@@ -58,13 +58,12 @@ def create(
             limits=ctx.limits,
         )
         order.access_hash = token_hash(_access_token(ctx, order.order_no, key))
-        return order_out(db, order).model_dump(mode="json")
+        return order_out(db, order)
 
     payload = body.model_dump(mode="json")
-    answer, replayed = idempotent(
-        ctx, key, ROUTE, payload, produce, caller=seller.scope if seller else ANONYMOUS
+    out, replayed = idempotent_answer(
+        OrderOut, ctx, key, ROUTE, payload, produce, caller=seller.scope if seller else ANONYMOUS
     )
-    out = OrderOut.model_validate(answer)
     if not replayed:
         out.access_token = _access_token(ctx, out.order_no, key)  # recomputed, never stored
     return out
@@ -75,5 +74,5 @@ def _access_token(ctx: Context, order_no: str, key: str) -> str:
 
 
 @router.get("/{order_no}", response_model=OrderOut)
-def read(order_no: str, db: DB, x_order_token: Annotated[str | None, Header()] = None) -> OrderOut:
-    return order_out(db, owned_order(db, order_no, x_order_token))
+def read(order: BuyersOrder, db: DB) -> OrderOut:
+    return order_out(db, order)

@@ -10,15 +10,25 @@ operator turns the sandbox on.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent, role
-from cloud.api.order_views import order_out, owned_order
-from cloud.api.schemas import CashIn, OrderOut, PayIn, ShiftClose, ShiftOpen
+from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent_answer, role
+from cloud.api.order_views import BuyersOrder, order_out
+from cloud.api.schemas import (
+    CashIn,
+    NotifyOut,
+    OrderOut,
+    PayIn,
+    PaymentIntentOut,
+    ShiftClose,
+    ShiftClosed,
+    ShiftOpen,
+    ShiftOpened,
+)
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Order
 from cloud.services.payments import cash
@@ -29,31 +39,25 @@ router = APIRouter(prefix="/api/v1", tags=["payments"])
 Cashier = Annotated[Staff, Depends(role("cashier"))]
 
 
-@router.post("/orders/{order_no}/payments")
-def start_payment(
-    order_no: str, body: PayIn, ctx: Context, x_order_token: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
+@router.post("/orders/{order_no}/payments", response_model=PaymentIntentOut)
+def start_payment(order: BuyersOrder, body: PayIn, ctx: Context) -> PaymentIntentOut:
     provider = ctx.providers.get(body.provider)
     if provider is None:
         raise Problem(Code.CHANNEL_UNAVAILABLE, channel=body.provider)
-    with ctx.sessions.begin() as db:
-        order = owned_order(db, order_no, x_order_token)
-        if order.status != "pending":
-            raise Problem(Code.NOT_PAYABLE, order_status=order.status)
-        intent = provider.create_intent(order.order_no, order.total_fen, "门票 tickets")
-    return {
-        "provider": intent.provider,
-        "order_no": intent.order_no,
-        "amount_fen": intent.amount_fen,
-        "pay_url": intent.pay_url,
-        "details": intent.details,
-    }
+    if order.status != "pending":
+        raise Problem(Code.NOT_PAYABLE, order_status=order.status)
+    intent = provider.create_intent(order.order_no, order.total_fen, "门票 tickets")
+    return PaymentIntentOut(
+        provider=intent.provider,
+        order_no=intent.order_no,
+        amount_fen=intent.amount_fen,
+        pay_url=intent.pay_url,
+        details=intent.details,
+    )
 
 
-@router.post("/payments/{provider_name}/notify")
-async def notify(
-    provider_name: str, request: Request, ctx: Context, where: Source
-) -> dict[str, Any]:
+@router.post("/payments/{provider_name}/notify", response_model=NotifyOut)
+async def notify(provider_name: str, request: Request, ctx: Context, where: Source) -> NotifyOut:
     provider = ctx.providers.get(provider_name)
     if provider is None:
         raise not_found(Thing.PAYMENT_CHANNEL)
@@ -62,30 +66,32 @@ async def notify(
     result = settle(ctx.sessions, note, ctx.issuer, ctx.clock.now(), where)
     if result.refund_id is not None:
         pay_out(ctx.sessions, ctx.providers, result.refund_id)
-    return {"code": "SUCCESS", "order_no": result.order_no, "result": result.status}
+    return NotifyOut(code="SUCCESS", order_no=result.order_no, result=result.status)
 
 
-@router.post("/shifts", status_code=201)
+@router.post("/shifts", status_code=201, response_model=ShiftOpened)
 def open_shift(
     body: ShiftOpen, ctx: Context, who: Cashier, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
-    def produce(db: Session) -> dict[str, Any]:
+) -> ShiftOpened:
+    def produce(db: Session) -> ShiftOpened:
         shift = cash.open_shift(db, who.id, body.float_fen, ctx.clock.now())
-        return {"shift_id": shift.id, "float_fen": shift.opening_float_fen}
+        return ShiftOpened(shift_id=shift.id, float_fen=shift.opening_float_fen)
 
     payload = {"user": who.id, **body.model_dump()}
-    return idempotent(ctx, idempotency_key, "open_shift", payload, produce, caller=who.scope)[0]
+    return idempotent_answer(
+        ShiftOpened, ctx, idempotency_key, "open_shift", payload, produce, caller=who.scope
+    )[0]
 
 
-@router.post("/shifts/close")
+@router.post("/shifts/close", response_model=ShiftClosed)
 def close_shift(
     body: ShiftClose,
     ctx: Context,
     who: Cashier,
     where: Source,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
-    def produce(db: Session) -> dict[str, Any]:
+) -> ShiftClosed:
+    def produce(db: Session) -> ShiftClosed:
         shift = cash.close_shift(
             db,
             cash.current_shift(db, who.id),
@@ -94,15 +100,17 @@ def close_shift(
             where,
             ctx.clock.now(),
         )
-        return {
-            "shift_id": shift.id,
-            "expected_fen": shift.expected_fen,
-            "counted_fen": shift.counted_fen,
-            "difference_fen": (shift.counted_fen or 0) - shift.expected_fen,
-        }
+        return ShiftClosed(
+            shift_id=shift.id,
+            expected_fen=shift.expected_fen,
+            counted_fen=shift.counted_fen,
+            difference_fen=(shift.counted_fen or 0) - shift.expected_fen,
+        )
 
     payload = {"user": who.id, **body.model_dump()}
-    return idempotent(ctx, idempotency_key, "close_shift", payload, produce, caller=who.scope)[0]
+    return idempotent_answer(
+        ShiftClosed, ctx, idempotency_key, "close_shift", payload, produce, caller=who.scope
+    )[0]
 
 
 @router.post("/orders/{order_no}/cash", response_model=OrderOut)
@@ -114,15 +122,16 @@ def pay_cash(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
-    def produce(db: Session) -> dict[str, Any]:
+    def produce(db: Session) -> OrderOut:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None:
             raise not_found(Thing.ORDER)
         shift = cash.current_shift(db, who.id)
         note = cash.cash_notification(order, shift, body.tendered_fen)
         apply_payment(db, note, ctx.issuer, ctx.clock.now(), shift=shift, source=where)
-        return order_out(db, order).model_dump(mode="json")
+        return order_out(db, order)
 
     payload = {"order": order_no, **body.model_dump()}
-    answer, _ = idempotent(ctx, idempotency_key, "cash", payload, produce, caller=who.scope)
-    return OrderOut.model_validate(answer)
+    return idempotent_answer(
+        OrderOut, ctx, idempotency_key, "cash", payload, produce, caller=who.scope
+    )[0]

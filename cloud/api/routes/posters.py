@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["posters"])
 Manager = Annotated[Staff, Depends(role("manager"))]
 
 
-@router.get("/sites/{site}/poster.{kind}")
+@router.get("/sites/{site}/poster.{kind}", response_class=Response)
 def poster(
     site: str,
     kind: str,

@@ -12,32 +12,23 @@ payable is refused (409 ``already_paid``) rather than paid and refunded.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 
 from cloud.api.deps import Context, Source
-from cloud.api.order_views import owned_order
+from cloud.api.order_views import BuyersOrder
+from cloud.api.schemas import SandboxPaid
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.payments.settle import settle
 
 router = APIRouter(prefix="/api/v1", tags=["sandbox"])
 
 
-@router.post("/sandbox/pay/{order_no}")
-def sandbox_pay(
-    order_no: str,
-    ctx: Context,
-    where: Source,
-    x_order_token: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+@router.post("/sandbox/pay/{order_no}", response_model=SandboxPaid)
+def sandbox_pay(order: BuyersOrder, ctx: Context, where: Source) -> SandboxPaid:
     """The sandbox platform's checkout: the buyer pays; the platform notifies (signed)."""
     sandbox = ctx.providers["sandbox"]
     assert isinstance(sandbox, SandboxProvider)
-    with ctx.sessions.begin() as db:
-        order = owned_order(db, order_no, x_order_token)
-        amount = order.total_fen
-    headers, body = sandbox.simulate_payment(order_no, amount)
+    headers, body = sandbox.simulate_payment(order.order_no, order.total_fen)
     note = sandbox.verify_notification(headers, body)
     result = settle(ctx.sessions, note, ctx.issuer, ctx.clock.now(), where, refuse_unpayable=True)
-    return {"order_no": result.order_no, "result": result.status, "tickets": result.tickets}
+    return SandboxPaid(order_no=result.order_no, result=result.status, tickets=result.tickets)

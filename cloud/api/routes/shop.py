@@ -52,7 +52,7 @@ REVALIDATE = {"Cache-Control": "no-cache"}
 ONLINE_CHANNELS = ("wechat", "alipay", "sandbox")  # cash is taken at the window only
 
 
-@router.get("/shop/static/{name}")
+@router.get("/shop/static/{name}", response_class=Response)
 def static(name: str) -> Response:
     path = STATIC / name
     if "/" in name or path.suffix not in MEDIA or not path.is_file():
@@ -60,7 +60,7 @@ def static(name: str) -> Response:
     return Response(path.read_bytes(), media_type=MEDIA[path.suffix], headers=REVALIDATE)
 
 
-@router.get("/t/sw.js")
+@router.get("/t/sw.js", response_class=Response)
 def service_worker() -> Response:
     """The ticket page's service worker: its scope is ``/t/`` (where it is served from)."""
     body = (STATIC / "sw.js").read_bytes()

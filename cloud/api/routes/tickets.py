@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 
 from cloud.api.deps import DB
-from cloud.api.order_views import owned_order
+from cloud.api.order_views import BuyersOrder, owned_order
 from cloud.core.errors import Thing, not_found
 from cloud.models import Inventory, Order, Product, Site, Ticket
 
@@ -47,11 +47,8 @@ def qr(
 
 
 @router.get("/orders/{order_no}/print", response_class=HTMLResponse)
-def printable(
-    order_no: str, db: DB, x_order_token: Annotated[str | None, Header()] = None
-) -> HTMLResponse:
+def printable(order: BuyersOrder, db: DB) -> HTMLResponse:
     """The order's tickets as a printable page (one card per code, QR inline as SVG)."""
-    order = owned_order(db, order_no, x_order_token)
     site = db.get(Site, order.site)
     cards = []
     for ticket in db.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id)):

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from cloud.api.deps import DB, Context
 from cloud.api.order_views import owned_order
+from cloud.api.schemas import QuoteOut, TicketCardsOut
 from cloud.core.errors import Thing, not_found
 from cloud.models import Order, Site, Ticket
 from cloud.services import refunds
@@ -25,14 +26,14 @@ router = APIRouter(prefix="/api/v1", tags=["visitor"])
 Token = Annotated[str | None, Header(description="The order's access token")]
 
 
-@router.get("/orders/{order_no}/cards")
+@router.get("/orders/{order_no}/cards", response_model=TicketCardsOut)
 def cards(order_no: str, ctx: Context, db: DB, x_order_token: Token = None) -> dict[str, Any]:
     """The order's tickets as the visitor's phone shows and keeps them."""
     order = owned_order(db, order_no, x_order_token)
     return ticket_cards(db, order, ctx.pd, ctx.clock.now())
 
 
-@router.get("/tickets/{ticket_no}/quote")
+@router.get("/tickets/{ticket_no}/quote", response_model=QuoteOut)
 def quote(ticket_no: str, ctx: Context, db: DB, x_order_token: Token = None) -> dict[str, Any]:
     """What refunding the ticket would pay back and keep as a fee now, whether it may change
     date, and to which days and slots (places left, same price)."""

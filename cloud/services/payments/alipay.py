@@ -43,16 +43,12 @@ class AlipayProvider:
         )
 
     def create_intent(self, order_no: str, amount_fen: int, description: str) -> Intent:
-        result = self._client.api_alipay_trade_precreate(
-            subject=description, out_trade_no=order_no, total_amount=_yuan(amount_fen)
+        result = _accepted(
+            self._client.api_alipay_trade_precreate(
+                subject=description, out_trade_no=order_no, total_amount=_yuan(amount_fen)
+            ),
+            Thing.ORDER_REQUEST,
         )
-        if result.get("code") != "10000":
-            raise Problem(
-                Code.CHANNEL_ERROR,
-                channel=Thing.ALIPAY,
-                action=Thing.ORDER_REQUEST,
-                channel_code=result.get("code"),
-            )
         return Intent(self.name, order_no, amount_fen, pay_url=result.get("qr_code"))
 
     def verify_notification(self, headers: dict[str, str], body: bytes) -> Notification:
@@ -83,17 +79,23 @@ class AlipayProvider:
     def refund(
         self, order_no: str, provider_txn: str, refund_no: str, amount_fen: int, total_fen: int
     ) -> str:
-        result = self._client.api_alipay_trade_refund(
-            refund_amount=_yuan(amount_fen), out_trade_no=order_no, out_request_no=refund_no
+        _accepted(
+            self._client.api_alipay_trade_refund(
+                refund_amount=_yuan(amount_fen), out_trade_no=order_no, out_request_no=refund_no
+            ),
+            Thing.REFUND,
         )
-        if result.get("code") != "10000":
-            raise Problem(
-                Code.CHANNEL_ERROR,
-                channel=Thing.ALIPAY,
-                action=Thing.REFUND,
-                channel_code=result.get("code"),
-            )
         return refund_no
+
+
+def _accepted(result: dict[str, Any], action: Thing) -> dict[str, Any]:
+    """Alipay's answer to a request, if it says success (code 10000), else ``channel_error``
+    naming what we asked for and Alipay's code."""
+    if result.get("code") != "10000":
+        raise Problem(
+            Code.CHANNEL_ERROR, channel=Thing.ALIPAY, action=action, channel_code=result.get("code")
+        )
+    return result
 
 
 def _yuan(fen: int) -> str:

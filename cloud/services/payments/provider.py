@@ -25,6 +25,8 @@ class Notification:
 
 @dataclass(frozen=True)
 class Intent:
+    """How the buyer pays an order through a channel: a link or the client's parameters."""
+
     provider: str
     order_no: str
     amount_fen: int
@@ -33,6 +35,10 @@ class Intent:
 
 
 class Provider(Protocol):
+    """A payment channel: makes intents, verifies its platform's notifications, refunds.
+
+    Never changes anything for a notification it cannot verify (``Problem``, 400)."""
+
     name: str
 
     def create_intent(self, order_no: str, amount_fen: int, description: str) -> Intent: ...

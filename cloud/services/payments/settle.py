@@ -46,6 +46,8 @@ PAYABLE = ("pending", "expired")
 
 @dataclass(frozen=True)
 class Settlement:
+    """What settling one payment notification did to its order, for the channel's answer."""
+
     order_no: str
     # paid | already_applied | refunded_duplicate | refunded_no_places | flagged
     status: str

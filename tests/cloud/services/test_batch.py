@@ -14,6 +14,20 @@ from keys.ticket import verify_ticket
 from tests.cloud.conftest import now
 
 
+def batch(office, inventory_id, count, **extra):
+    """An organiser's batch of ``count`` adult tickets on ``inventory_id``; ``extra`` goes to
+    ``issue_batch`` (``now``, else the tests' instant; ``progress``)."""
+    return issue_batch(
+        office.sessions,
+        office.issuer,
+        inventory_id=inventory_id,
+        price_type="adult",
+        count=count,
+        actor="organiser",
+        **{"now": now(), **extra},
+    )
+
+
 def count_tickets(office) -> int:
     with office.sessions() as db:
         return db.scalar(select(func.count()).select_from(Ticket)) or 0
@@ -21,16 +35,7 @@ def count_tickets(office) -> int:
 
 def test_a_batch_takes_its_places_and_signs_every_ticket(office, issuer_key):
     seen = []
-    made = issue_batch(
-        office.sessions,
-        office.issuer,
-        inventory_id=office.day_ticket,
-        price_type="adult",
-        count=900,
-        actor="organiser",
-        now=now(),
-        progress=seen.append,
-    )
+    made = batch(office, office.day_ticket, 900, progress=seen.append)
     assert made.issued == 900 and seen[-1] == 900
     with office.sessions() as db:
         assert db.get(Inventory, office.day_ticket).taken == 900
@@ -42,15 +47,7 @@ def test_a_batch_takes_its_places_and_signs_every_ticket(office, issuer_key):
 
 def test_a_batch_larger_than_what_is_left_takes_nothing(office):
     with pytest.raises(Problem) as info:
-        issue_batch(
-            office.sessions,
-            office.issuer,
-            inventory_id=office.timed_9,
-            price_type="adult",
-            count=51,
-            actor="organiser",
-            now=now(),
-        )
+        batch(office, office.timed_9, 51)
     assert info.value.code == "sold_out" and count_tickets(office) == 0
 
 
@@ -62,16 +59,7 @@ def test_a_batch_that_crashed_halfway_resumes_without_duplicates(office, monkeyp
             raise KeyboardInterrupt  # the operator's terminal died
 
     with pytest.raises(KeyboardInterrupt):
-        issue_batch(
-            office.sessions,
-            office.issuer,
-            inventory_id=office.day_ticket,
-            price_type="adult",
-            count=450,
-            actor="organiser",
-            now=now(),
-            progress=crash_after_two_chunks,
-        )
+        batch(office, office.day_ticket, 450, progress=crash_after_two_chunks)
     assert count_tickets(office) == 200
     with office.sessions() as db:
         from cloud.models import Order
@@ -83,15 +71,7 @@ def test_a_batch_that_crashed_halfway_resumes_without_duplicates(office, monkeyp
 
 def test_real_name_products_are_not_issued_in_batches(office):
     with pytest.raises(Problem) as info:
-        issue_batch(
-            office.sessions,
-            office.issuer,
-            inventory_id=office.real_name,
-            price_type="adult",
-            count=10,
-            actor="organiser",
-            now=now(),
-        )
+        batch(office, office.real_name, 10)
     assert info.value.code == "real_name_batch"
 
 
@@ -99,30 +79,14 @@ def test_a_batch_order_number_starts_with_the_site_date_not_the_utc_date(office)
     from datetime import UTC, datetime
 
     evening_utc = datetime(2026, 11, 24, 17, 30, tzinfo=UTC)  # already the 25th in Shanghai
-    made = issue_batch(
-        office.sessions,
-        office.issuer,
-        inventory_id=office.day_ticket,
-        price_type="adult",
-        count=1,
-        actor="organiser",
-        now=evening_utc,
-    )
+    made = batch(office, office.day_ticket, 1, now=evening_utc)
     assert made.order_no.startswith("20261125"), made.order_no
 
 
 def test_a_batch_can_be_found_again_and_an_online_order_is_not_a_batch(office):
     from cloud.services.batch import find_batch
 
-    made = issue_batch(
-        office.sessions,
-        office.issuer,
-        inventory_id=office.day_ticket,
-        price_type="adult",
-        count=3,
-        actor="organiser",
-        now=now(),
-    )
+    made = batch(office, office.day_ticket, 3)
     assert find_batch(office.sessions, made.order_no).issued == 3
     with pytest.raises(Problem) as info:
         find_batch(office.sessions, "20261124" + "0" * 10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.cloud.test_api import bearer, place_order, problem
+from tests.cloud.http_calls import bearer, place_order, problem
 
 
 def test_a_victims_order_key_and_cart_do_not_give_away_the_victims_token(api, office):

@@ -160,6 +160,20 @@ def refund(office, session, order_no, numbers, at):
     )
 
 
+def change(office, session, number, inventory_id):
+    """A cashier moves ticket ``number`` to the places of ``inventory_id``, now."""
+    return change_ticket(
+        session,
+        ticket_number=number,
+        inventory_id=inventory_id,
+        issuer=office.issuer,
+        root=office.root,
+        actor="cashier1",
+        source="10.0.0.5",
+        now=now(),
+    )
+
+
 def gate_list(office, raw):
     revoked = RevocationList()
     revoked.apply(verify_document(raw, office.root.public_key, doc_type="revocations", site="S1"))
@@ -233,16 +247,7 @@ def test_a_date_change_issues_a_new_code_and_revokes_the_old(office):
         session.flush()
         later_id = later.id
     with office.sessions.begin() as session:
-        outcome = change_ticket(
-            session,
-            ticket_number=old.ticket_id.hex(),
-            inventory_id=later_id,
-            issuer=office.issuer,
-            root=office.root,
-            actor="cashier1",
-            source="10.0.0.5",
-            now=now(),
-        )
+        outcome = change(office, session, old.ticket_id.hex(), later_id)
     assert gate_list(office, outcome.revocation).is_revoked(old.ticket_id)
     with office.sessions() as session:
         new = session.scalar(select(Ticket).where(Ticket.status == "valid"))
@@ -271,16 +276,7 @@ def test_a_change_to_a_peak_day_at_another_price_is_refused(office):
         session.flush()
         peak_id = peak.id
     with pytest.raises(Problem) as info, office.sessions.begin() as session:
-        change_ticket(
-            session,
-            ticket_number=old.ticket_id.hex(),
-            inventory_id=peak_id,
-            issuer=office.issuer,
-            root=office.root,
-            actor="a",
-            source="b",
-            now=now(),
-        )
+        change(office, session, old.ticket_id.hex(), peak_id)
     assert info.value.code == "price_differs"
     with office.sessions() as session:
         assert session.get(Inventory, peak_id).taken == 0

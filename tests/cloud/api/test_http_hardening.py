@@ -15,7 +15,7 @@ from cloud.api.client import client_address
 from cloud.core.config import ApiSettings
 from cloud.models import AuditEntry
 from tests.cloud.conftest import api_context
-from tests.cloud.test_api import place_order, problem
+from tests.cloud.http_calls import place_order, problem
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 

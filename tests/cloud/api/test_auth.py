@@ -17,7 +17,7 @@ from cloud.models import AuditEntry, LoginThrottle, User
 from cloud.services import login_throttle
 from keys.clock import ManualClock
 from tests.cloud.conftest import api_context
-from tests.cloud.test_api import problem
+from tests.cloud.http_calls import bearer, problem
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
@@ -188,3 +188,41 @@ def test_the_session_lifetime_is_configurable():
 def test_sign_in_answers_say_when_the_session_ends(api):
     body = sign_in(api, "boss").json()
     assert datetime.fromisoformat(body["expires_at"]) == START + timedelta(hours=8)
+
+
+def test_roles_decide_who_does_what(api, office):
+    product = {
+        "site": "S1",
+        "code": "NEW",
+        "name_zh": "新票",
+        "name_en": "New",
+        "kind": "day",
+        "prices": [{"price_type": "adult", "amount_fen": 5000}],
+    }
+    problem(api.post("/api/v1/products", json=product), 401, "unauthenticated")
+    problem(
+        api.post("/api/v1/products", json=product, headers=bearer(api, "till1")), 403, "forbidden"
+    )
+    made = api.post("/api/v1/products", json=product, headers=bearer(api, "boss"))
+    assert made.status_code == 201 and made.json()["prices"][0]["amount_fen"] == 5000
+    problem(
+        api.post("/api/v1/products", json=product, headers=bearer(api, "boss")),
+        409,
+        "duplicate_code",
+    )
+
+
+def test_failed_sign_ins_are_audited_with_the_connecting_address(api, office):
+    problem(
+        api.post(
+            "/api/v1/auth/token",
+            json={"username": "boss", "password": "wrong"},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        ),
+        401,
+        "bad_credentials",
+    )
+    with office.sessions() as db:
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "login_failed"))
+    # No proxy is trusted by default, so what the client wrote in X-Forwarded-For is ignored.
+    assert entry.actor == "boss" and entry.source == "testclient"

@@ -35,6 +35,7 @@ from keys.revocation import RevocationList
 from keys.signed_document import verify_document
 from keys.ticket import issue_ticket
 from tests.cloud.conftest import Office, api_context, now, place_order
+from tests.cloud.http_calls import problem
 from tests.conftest import TEST_AT
 from tests.rules_table import CASES, DAY, SITE_TZ, Case, Entry, local
 
@@ -248,3 +249,12 @@ def test_odd_event_data_from_a_gate_is_read_as_defaults_not_a_server_error(site,
     assert site.ingest.process(messages).stored == 2
     answer = site.partner_answer(code, 1, local(9))
     assert answer["reason"] == "already_used" and answer["entries_used"] == 1
+
+
+def test_partners_need_a_key_with_the_verify_scope(api, office):
+    problem(api.post("/api/v1/verify", json={"code": "J1"}), 401, "unauthenticated")
+    problem(
+        api.post("/api/v1/verify", headers={"X-Api-Key": "nope"}, json={"code": "J1"}),
+        401,
+        "unauthenticated",
+    )

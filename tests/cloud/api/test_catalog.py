@@ -9,7 +9,7 @@ import pytest
 
 from cloud.core.errors import Problem
 from cloud.services.sites import add_site
-from tests.cloud.test_api import bearer, place_order, problem
+from tests.cloud.http_calls import bearer, place_order, problem
 
 
 def today(api) -> date:
@@ -128,3 +128,54 @@ def test_days_are_still_iso_text(api, office):
     }
     assert api.post("/api/v1/inventory", json=stock, headers=bearer(api, "boss")).status_code == 201
     assert date.fromisoformat(stock["day"]) > office.day
+
+
+def test_a_manager_adds_a_site_with_zones_and_it_lists_its_products(api, office):
+    boss = bearer(api, "boss")
+    made = api.post(
+        "/api/v1/sites",
+        headers=boss,
+        json={
+            "code": "S2",
+            "name_zh": "西湖",
+            "name_en": "West Lake",
+            "zones": [{"zone": 1, "name_zh": "苏堤", "name_en": "Su Causeway"}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    problem(
+        api.post(
+            "/api/v1/sites",
+            headers=boss,
+            json={"code": "S2", "name_zh": "西湖", "name_en": "West Lake"},
+        ),
+        409,
+        "duplicate_site",
+    )
+    problem(
+        api.post(
+            "/api/v1/sites",
+            headers=boss,
+            json={"code": "S3", "name_zh": "x", "name_en": "x", "timezone": "Mars/Base"},
+        ),
+        422,
+        "bad_timezone",
+    )
+    assert api.get("/api/v1/sites/S2/products").json() == []
+
+
+def test_availability_warns_before_the_slot_is_full(api, office):
+    for number in range(2):
+        api.post(
+            "/api/v1/orders",
+            headers={"Idempotency-Key": f"warn-order-{number:04d}"},
+            json={
+                "site": "S1",
+                "lines": [{"inventory_id": office.timed_9, "price_type": "adult", "quantity": 20}],
+            },
+        )
+    (slot,) = api.get(
+        f"/api/v1/products/{office.products['timed']}/availability",
+        params={"day": office.day.isoformat()},
+    ).json()
+    assert slot["taken"] == 40 and slot["warning"] and not slot["stopped"]

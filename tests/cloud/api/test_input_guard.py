@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from cloud.core.security import hash_password
 from cloud.models import CashierShift, Order, User
-from tests.cloud.test_api import bearer, place_order, problem
+from tests.cloud.http_calls import bearer, place_order, problem
 
 
 def test_a_nul_in_a_path_or_query_is_a_422_not_a_database_error(api, office):
