@@ -18,6 +18,7 @@ import serial
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.downlink import Downlink
+from gate_node.face.check import FaceCheck
 from gate_node.firmware.swing import Swing
 from gate_node.firmware.tripod import Tripod
 from gate_node.firmware.wing import Wing
@@ -29,6 +30,7 @@ from gate_node.readers.serial_lines import SerialLineReader
 from gate_node.service import CameraThread, NodeService
 from gate_node.state import NodeState, NodeStateError
 from gate_node.uplink import BrokerConfig, Uplink
+from keys import face_embedding
 from keys.clock import SYSTEM, Clock
 from keys.keystore import SigningKey
 from keys.logs import event
@@ -74,9 +76,27 @@ def make_engine(state: NodeState, clock: Clock = SYSTEM) -> Engine:
         config.lane(),
         cards=state.cards,
         holder_salt=state.holder_salt,
+        faces=make_face_check(state),
     )
     engine.closed = state.untrusted
     return engine
+
+
+def make_face_check(state: NodeState) -> FaceCheck | None:
+    """The face check, for a lane with ``real_name_check=face`` or face settings; None for
+    others (they answer ``face_unavailable`` to a face). The model is imported here, once:
+    without the face extra the check exists but answers ``face_unavailable``, and the node
+    runs on for QR codes and cards."""
+    config = state.config
+    if config.real_name_check != "face" and config.face is None:
+        return None
+    return FaceCheck(
+        face_embedding.load(),
+        config.face_settings(),
+        state.faces,
+        state.face_bindings,
+        on_bind=state.save_face_bindings,
+    )
 
 
 def raise_trust_alarm(state: NodeState, ledger: Ledger, clock: ClockFloor) -> None:

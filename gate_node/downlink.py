@@ -4,7 +4,7 @@
 each message uplink.py received (topics as keys/topics.py reads them):
 
 - ``scenic/{site}/down/{type}`` and ``scenic/{site}/down/node/{node}/{type}``: a root-signed
-  document of that type (keyring, revocations, cards, nodes, config, time). It is verified
+  document of that type (keyring, revocations, cards, faces, nodes, config, time). It is verified
   against the pinned root key and refused if unsigned, signed by anyone else, for another site,
   of another type than its topic says, or not newer than what the node holds. A revocation
   delta that does not follow the held sequence makes the node ask for what it misses.
@@ -75,8 +75,8 @@ class Downlink:
                 self._document(parsed.doc_type, payload)
         except SequenceGap as gap:
             self.refused["sequence_gap"] += 1
-            self.request({"want": "revocations", "from": gap.missing_from})
-            event(log, "revocations gap: asked for more", missing_from=gap.missing_from)
+            self.request({"want": gap.doc_type, "from": gap.missing_from})
+            event(log, f"{gap.doc_type} gap: asked for more", missing_from=gap.missing_from)
         except DocumentError as exc:
             self.refused[exc.code] += 1
             if exc.code == "rolled_back":  # older than a document already applied: replayed
@@ -105,6 +105,11 @@ class Downlink:
             state.apply_revocations(raw)
         elif doc_type == "cards":
             state.apply_cards(raw)
+        elif doc_type == "faces":
+            gone = state.apply_faces(raw)
+            if self.engine.faces is not None:
+                self.engine.faces.enrolments = state.faces
+                self.engine.faces.forget(gone)
         elif doc_type == "nodes":
             state.apply_nodes(raw)
         elif doc_type == "config":
@@ -112,6 +117,8 @@ class Downlink:
             self.engine.rules = state.config.rules()
             self.engine.lane = state.config.lane()
             self.engine.holder_salt = state.holder_salt
+            if self.engine.faces is not None:
+                self.engine.faces.settings = state.config.face_settings()
         elif doc_type == "time":
             self._signed_time(raw)
         elif doc_type == "ack":

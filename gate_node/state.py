@@ -11,6 +11,9 @@ Layout (``gate-node init`` makes it; provisioning reaches the same through ``ini
     node.key           this node's identity key (Ed25519, encrypted, 0600)
     holder.salt        the site's holder salt (hex, 0600) for real-name and card checks
     cards.cose         root-signed card index: ID/RFID holder references -> tickets
+    faces.enc          face enrolments held (embeddings only), AES-GCM under a key from node.key
+    face-bindings.enc  faces bound at a multi-day pass's first entry, the same way
+                       (gate_node/face/vault.py; face-disputes/ only if the operator enables it)
     nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
     config.cose        the root-signed config document last applied (its settings win over
                        node.json's at every start)
@@ -41,6 +44,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tinydb import TinyDB
 
 from gate_node.decision.engine import LaneContext, SiteRules
+from gate_node.face.settings import FaceSettings, FaceSettingsError
+from gate_node.face.vault import ENROLMENTS, FaceVault, VaultError, read_seq, vault_key
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from gate_node.trust_record import (
     TrustError,
@@ -54,6 +59,8 @@ from keys import keystore, topics
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
 from keys.clock import SYSTEM, Clock, site_today
+from keys.face_enrolment import DOC_TYPE as FACES
+from keys.face_enrolment import FaceEnrolments
 from keys.keyring import Keyring
 from keys.keystore import KeyStoreError
 from keys.node_registry import DOC_TYPE as NODES
@@ -76,6 +83,7 @@ CLOUD_SETTINGS = frozenset(
         "real_name_check",
         "zone",
         "direction",
+        "face",
     }
 )
 DIRECTIONS = ("in", "out")
@@ -102,6 +110,10 @@ class NodeConfig:
     pin_map: dict[str, Any] | None = None
     readers: tuple[dict[str, Any], ...] = ()
     broker: dict[str, Any] | None = None  # {host, port, username, tls_ca}; password in a file
+    face: dict[str, Any] | None = None  # the site's face thresholds (gate_node/face/settings.py)
+
+    def face_settings(self) -> FaceSettings:
+        return FaceSettings.from_config(self.face)
 
     def rules(self) -> SiteRules:
         return SiteRules(
@@ -165,6 +177,14 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
         or not isinstance(broker.get("port", 1883), int)
     ):
         raise NodeStateError("broker must be {host, port[, username, tls_ca, resend_s]}")
+    face = doc.get("face")
+    if face is not None:
+        if not isinstance(face, dict):
+            raise NodeStateError("face must be a mapping of face settings")
+        try:
+            FaceSettings.from_config(face)
+        except (FaceSettingsError, TypeError) as exc:
+            raise NodeStateError(str(exc)) from None
     if doc["kind"] != "handheld":
         try:
             kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])
@@ -198,10 +218,17 @@ class NodeState:
         self.cards = cards
         self.holder_salt = holder_salt
         self.nodes = NodeRegistry()
+        self.faces = FaceEnrolments()
+        """Loaded at ``unlock`` (they are encrypted under the node key); until then only the
+        seq in faces.enc's header is known (``_faces_on_disk``), for the trust check."""
+        self.face_bindings: dict[bytes, Any] = {}
+        self._faces_on_disk = read_seq(directory / ENROLMENTS)
+        self._vault: FaceVault | None = None
         self.config_seq: int | None = None
         self.pinned_root: str | None = None
         self.trust: TrustRecord | TrustError = TrustError("record_missing", "not read yet")
         self.problems: list[TrustProblem] = []
+        self.trust_note: str | None = None
         self._signer: keystore.SigningKey | None = None
 
     @property
@@ -277,6 +304,7 @@ class NodeState:
             "keyring": self.keyring.seq,
             REVOCATIONS: self.revocations.seq,
             CARDS: self.cards.seq,
+            FACES: self.faces.seq if self._vault is not None else self._faces_on_disk,
             NODES: self.nodes.seq if len(self.nodes) else None,
             "config": self.config_seq,
         }
@@ -312,6 +340,15 @@ class NodeState:
         """Take the decrypted identity key: the record is checked under it (a node.key file
         swapped for another key cannot vouch for a record), and documents can be applied."""
         self._signer = node_key
+        self._vault = FaceVault(self.directory, vault_key(node_key))
+        try:
+            self.faces = self._vault.load_enrolments()
+            self.face_bindings = self._vault.load_bindings()
+        except VaultError as exc:
+            # Unreadable face data is dropped, not believed: if the record remembers face
+            # enrolments, the check below holds the lane closed until a snapshot comes.
+            self.faces, self.face_bindings = FaceEnrolments(), {}
+            self.trust_note = f"face data unreadable: {exc}"
         self.check_trust(node_key.public_key)
 
     def next_session(self) -> int:
@@ -383,6 +420,31 @@ class NodeState:
         self.config_seq = document.seq
         self._note_document(document)
         return document
+
+    def apply_faces(self, raw: bytes) -> list[bytes]:
+        """Verify and apply a face enrolment snapshot or delta, keep the result encrypted.
+        Returns the holders no longer enrolled (their bindings must be forgotten too)."""
+        document = self._verified(raw, FACES)
+        assert self._vault is not None  # _verified needs the node key, unlock sets the vault
+        gone = self.faces.apply(document)
+        self._vault.save_enrolments(self.faces)
+        if any(holder in self.face_bindings for holder in gone):
+            self.save_face_bindings({h: e for h, e in self.face_bindings.items() if h not in gone})
+        self._note_document(document)
+        return gone
+
+    def save_face_bindings(self, bindings: dict[bytes, Any]) -> None:
+        """Keep first-entry face bindings (encrypted); needs the node key."""
+        if self._vault is None:
+            raise NodeStateError("face bindings need the node key (NodeState.identity)")
+        self.face_bindings = dict(bindings)
+        self._vault.save_bindings(self.face_bindings)
+
+    def face_key(self, purpose: bytes) -> bytes:
+        """A key for face data at rest (disputes), derived from the node key."""
+        if self._signer is None:
+            raise NodeStateError("face data needs the node key (NodeState.identity)")
+        return vault_key(self._signer, purpose)
 
     def apply_cards(self, raw: bytes) -> SignedDocument:
         """Verify and take a new card index (replaces the old one; older seq refused)."""
