@@ -66,7 +66,7 @@ test: sysdeps-test $(VENV)/.stamp-dev $(VENV)/.stamp-face $(MPY_WASM) $(STUBS)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 # The fast inner loop: everything that needs no broker, database, browser or MicroPython.
-test-quick: $(VENV)/.stamp-dev
+test-quick: $(VENV)/.stamp-dev $(VENV)/.stamp-face
 	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow" $(PYTEST_ARGS)
 
 # The quick suite again with the machine's clock pinned (time-machine, tests/pinned_clock.py):
@@ -75,7 +75,7 @@ test-quick: $(VENV)/.stamp-dev
 # NIGHT_MARKS="" runs every test pinned (needs the broker, PostgreSQL and Node like make test).
 NIGHT_MARKS ?= not mqtt and not postgres and not browser and not micropython and not slow
 NIGHT_RUNS := "SCENIC_TEST_AT=21:30" "SCENIC_TEST_AT=03:00 TZ=America/Los_Angeles"
-test-night: $(VENV)/.stamp-dev $(STUBS)
+test-night: $(VENV)/.stamp-dev $(VENV)/.stamp-face $(STUBS)
 	@for run in $(NIGHT_RUNS); do \
 		echo "== make test-night: $$run"; \
 		env $$run $(PY) -m pytest -p tests.pinned_clock -m "$(NIGHT_MARKS)" $(PYTEST_ARGS); \

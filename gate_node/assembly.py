@@ -19,6 +19,7 @@ from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.downlink import Downlink
 from gate_node.face.check import FaceCheck
+from gate_node.face.disputes import Disputes
 from gate_node.firmware.swing import Swing
 from gate_node.firmware.tripod import Tripod
 from gate_node.firmware.wing import Wing
@@ -90,12 +91,18 @@ def make_face_check(state: NodeState) -> FaceCheck | None:
     config = state.config
     if config.real_name_check != "face" and config.face is None:
         return None
+    settings = config.face_settings()
+    disputes = None
+    if settings.keep_images_days > 0 and state.unlocked:
+        key = state.face_key(b"face disputes")
+        disputes = Disputes(state.directory, key, settings.keep_images_days)
     return FaceCheck(
         face_embedding.load(),
-        config.face_settings(),
+        settings,
         state.faces,
         state.face_bindings,
         on_bind=state.save_face_bindings,
+        disputes=disputes,
     )
 
 

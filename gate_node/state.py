@@ -440,6 +440,11 @@ class NodeState:
         self.face_bindings = dict(bindings)
         self._vault.save_bindings(self.face_bindings)
 
+    @property
+    def unlocked(self) -> bool:
+        """The identity key is in memory (documents can be applied, face data read)."""
+        return self._signer is not None
+
     def face_key(self, purpose: bytes) -> bytes:
         """A key for face data at rest (disputes), derived from the node key."""
         if self._signer is None:

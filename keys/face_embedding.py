@@ -65,12 +65,13 @@ class FaceModel:
         *,
         min_face_px: int = 80,
         detect_scale: float = 1.0,
+        min_score: float = 0.3,
         embed: bool = True,
     ) -> Face | Reason:
         rgb = as_rgb(image)
         if rgb is None:
             return Reason.FACE_NONE
-        boxes = self.detect(rgb, detect_scale)
+        boxes = self.detect(rgb, detect_scale, min_score)
         if not boxes:
             return Reason.FACE_NONE
         big = [b for b in boxes if min(b[2] - b[0], b[1] - b[3]) >= min_face_px]
@@ -94,22 +95,26 @@ class FaceModel:
             return None
         return np.asarray(self._fr.face_encodings(rgb, [box], num_jitters=1)[0], dtype=np.float32)
 
-    def detect(self, rgb: np.ndarray, scale: float = 1.0) -> list[Box]:
-        """Face boxes in full-frame pixels (HOG)."""
-        if scale >= 1.0:
-            return [(t, r, b, left) for t, r, b, left in self._fr.face_locations(rgb, 0, "hog")]
-        step = max(1, round(1 / scale))
-        small = np.ascontiguousarray(rgb[::step, ::step])
-        found = self._fr.face_locations(small, 1, "hog")  # one upsampling: small faces again
+    def detect(self, rgb: np.ndarray, scale: float = 1.0, min_score: float = 0.3) -> list[Box]:
+        """Face boxes in full-frame pixels (HOG), those scoring at least ``min_score``.
+
+        dlib's detector scores a window by its SVM margin; faces here score 0.5-1.6, while
+        patterns on clothes that look like a face (the badge on the astronaut's suit) score
+        about 0 and would otherwise count as a second face (``face_several``)."""
+        step = 1 if scale >= 1.0 else max(1, round(1 / scale))
+        image = rgb if step == 1 else np.ascontiguousarray(rgb[::step, ::step])
+        upsample = 0 if step == 1 else 1  # one upsampling: small faces again
+        rects, scores, _ = self._fr.api.face_detector.run(image, upsample, min_score)
         height, width = rgb.shape[:2]
         return [
             (
-                max(0, t * step),
-                min(width, r * step),
-                min(height, b * step),
-                max(0, left * step),
+                max(0, r.top() * step),
+                min(width, r.right() * step),
+                min(height, r.bottom() * step),
+                max(0, r.left() * step),
             )
-            for t, r, b, left in found
+            for r, score in zip(rects, scores, strict=True)
+            if score >= min_score
         ]
 
 

@@ -138,8 +138,11 @@ class Engine:
             return Decision(Reason.FACE_UNAVAILABLE)
         found = self.faces.identify(frames)
         if not found.ok or found.holder is None:
-            return Decision(found.reason, detail=found.detail)
-        return self._decide_held(found.holder, found.tickets, now, Reason.FACE_NO_MATCH)
+            decision = Decision(found.reason, detail=found.detail)
+        else:
+            decision = self._decide_held(found.holder, found.tickets, now, Reason.FACE_NO_MATCH)
+        self.faces.keep_for_disputes(found, now, decision.reason.value)
+        return decision
 
     def confirm_face(
         self, pending: Decision, frames: Sequence[np.ndarray], now: datetime
@@ -160,10 +163,12 @@ class Engine:
             and claims.valid_until > claims.valid_from
         )
         if not found.ok and not binds:
-            return Decision(found.reason, claims=claims, detail=found.detail)
-        decision = self._decide_claims(claims, now, holder_proven=True)
-        if decision.grant and binds and found.embedding is not None:
-            self.faces.bind(claims.holder, found.embedding)
+            decision = Decision(found.reason, claims=claims, detail=found.detail)
+        else:
+            decision = self._decide_claims(claims, now, holder_proven=True)
+            if decision.grant and binds and found.embedding is not None:
+                self.faces.bind(claims.holder, found.embedding)
+        self.faces.keep_for_disputes(found, now, decision.reason.value)
         return decision
 
     def _decide_held(

@@ -22,9 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
+from gate_node.face.disputes import Disputes
 from gate_node.face.gallery import Gallery
 from gate_node.face.liveness import blinked, openness
 from gate_node.face.settings import FaceSettings
@@ -64,8 +66,10 @@ class FaceCheck:
         enrolments: FaceEnrolments | None = None,
         bindings: dict[bytes, np.ndarray] | None = None,
         on_bind: Callable[[dict[bytes, np.ndarray]], None] = lambda bindings: None,
+        disputes: Disputes | None = None,
     ) -> None:
         self.model = model
+        self.disputes = disputes
         self.settings = settings or FaceSettings()
         self._bindings = dict(bindings or {})
         self._bound = Gallery(self._bindings)
@@ -100,6 +104,7 @@ class FaceCheck:
                 frame,
                 min_face_px=settings.min_face_px,
                 detect_scale=settings.detect_scale,
+                min_score=settings.min_score,
                 embed=False,
             )
             if isinstance(found, Reason):
@@ -150,6 +155,15 @@ class FaceCheck:
         return FaceResult(
             Reason.OK, holder=holder, distance=distance, tickets=tickets, frame=probe.frame
         )
+
+    def keep_for_disputes(self, result: FaceResult, at: datetime, outcome: str) -> None:
+        """The frame decided on, kept only if the operator enabled it (disputes.py)."""
+        if self.disputes is None or result.frame is None:
+            return
+        try:
+            self.disputes.keep(result.frame, at, outcome)
+        except OSError:  # a full SD card must not stop the lane
+            log.exception("face image for disputes not kept")
 
     def bind(self, holder: bytes, embedding: np.ndarray) -> None:
         """Bind a face to a holder at its first entry (annual passes sold online)."""

@@ -13,6 +13,8 @@ Defaults and where they come from:
   faces are found only by upsampling and embed badly; at 640x480 it is an arm's length.
 - ``detect_scale`` 0.5: HOG runs on a half-size frame (4x fewer pixels; 80 px faces are 40 px
   there and found with one upsampling).
+- ``min_score`` 0.3: dlib's HOG detection score a face must reach. Faces in the test photos
+  score 0.5-1.6, a face-like badge on a suit about 0 (it would be a second face otherwise).
 - ``liveness`` "blink" or "off" (gate_node/face/liveness.py says what it stops).
 - ``blink_ratio`` 0.7: a blink is an eye aspect ratio dropping below 0.7 of the open-eye value.
 - ``keep_images_days`` 0: face images are never kept; an operator who needs them for disputes
@@ -39,6 +41,7 @@ class FaceSettings:
     frames: int = 5
     min_face_px: int = 80
     detect_scale: float = 0.5
+    min_score: float = 0.3
     liveness: str = "blink"
     blink_ratio: float = 0.7
     keep_images_days: int = 0
@@ -70,6 +73,8 @@ class FaceSettings:
             raise FaceSettingsError("face.min_face_px must be 40-1000")
         if not (number(self.detect_scale) and 0.25 <= self.detect_scale <= 1.0):
             raise FaceSettingsError("face.detect_scale must be 0.25-1.0")
+        if not (number(self.min_score) and -1.0 <= self.min_score <= 2.0):
+            raise FaceSettingsError("face.min_score must be -1.0-2.0")
         if self.liveness not in LIVENESS_MODES:
             raise FaceSettingsError(f"face.liveness must be one of {', '.join(LIVENESS_MODES)}")
         if not (number(self.blink_ratio) and 0.3 <= self.blink_ratio <= 0.95):
