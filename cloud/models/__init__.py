@@ -13,6 +13,7 @@ from cloud.models.base import Base
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
 from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
+from cloud.models.faces import FaceEnrolment
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 
@@ -24,6 +25,7 @@ __all__ = [
     "CalendarDay",
     "CashierShift",
     "Device",
+    "FaceEnrolment",
     "GateEventRecord",
     "HolderClaim",
     "IdempotencyRecord",

@@ -12,9 +12,10 @@ and for a keyring the Unix-time floor of its seq. Left out, it is the system clo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from cloud.models import Device, Revocation, SiteDocument
 from keys.clock import SYSTEM
 from keys.cose import Signer
+from keys.face_enrolment import sign_face_enrolments
 from keys.keyring import IssuerKey, sign_keyring
 from keys.node_registry import sign_node_registry
 from keys.revocation import sign_revocations
@@ -127,3 +129,32 @@ def signed_time(session: Session, root: Signer, site: str, now: datetime | None 
     now = now or SYSTEM.now()
     row = _next_seq(session, site, "time")
     return _keep(row, sign_document(root, "time", site, row.seq, {}, issued_at=now), now)
+
+
+FaceRows = Mapping[bytes, tuple[np.ndarray, Sequence[str]]]
+
+
+def face_enrolments(
+    session: Session,
+    root: Signer,
+    site: str,
+    *,
+    add: FaceRows,
+    remove: Sequence[bytes],
+    everything: Callable[[], FaceRows],
+    now: datetime | None = None,
+) -> bytes:
+    """The next ``faces`` document (keys/face_enrolment.py): a delta adding and removing these
+    holders, or, for a site's first, a snapshot of ``everything()`` (all enrolments held)."""
+    now = now or SYSTEM.now()
+    row = _next_seq(session, site, "faces")
+    if row.seq == 1:
+        session.flush()
+        raw = sign_face_enrolments(
+            root, site=site, seq=1, kind="snapshot", add=everything(), issued_at=now
+        )
+    else:
+        raw = sign_face_enrolments(
+            root, site=site, seq=row.seq, kind="delta", add=add, remove=remove, issued_at=now
+        )
+    return _keep(row, raw, now)
