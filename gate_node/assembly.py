@@ -18,6 +18,7 @@ import serial
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.downlink import Downlink
+from gate_node.face.camera import capture
 from gate_node.face.check import FaceCheck
 from gate_node.face.disputes import Disputes
 from gate_node.firmware.swing import Swing
@@ -171,7 +172,17 @@ def build(
         uplink = Uplink(ledger, node_key, config.site, config.node, broker, state.next_session())
         link = (uplink, Downlink(state, engine, floor, uplink.request, uplink.cloud_acknowledged))
     driver = LaneDriver(lane, ledger)
-    service = NodeService(engine, driver, floor, pollers=[r.poll for r in readers], link=link)
+    face_capture = None
+    if with_camera and config.face_camera and engine.faces is not None:
+        face_capture = capture(open_source(config.face_camera))
+    service = NodeService(
+        engine,
+        driver,
+        floor,
+        pollers=[r.poll for r in readers],
+        link=link,
+        face_capture=face_capture,
+    )
     driver.when_alarm = service.alarm
     node = Node(state, service, board, serial=readers)
     if link is not None:

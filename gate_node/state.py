@@ -107,6 +107,7 @@ class NodeConfig:
     exit_requires_entry: bool = False
     real_name_check: str = "none"
     camera: str | None = None
+    face_camera: str | None = None  # the camera at face height of a face lane (frames.py spec)
     pin_map: dict[str, Any] | None = None
     readers: tuple[dict[str, Any], ...] = ()
     broker: dict[str, Any] | None = None  # {host, port, username, tls_ca}; password in a file
