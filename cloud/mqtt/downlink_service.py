@@ -28,6 +28,8 @@ from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
 from cloud.services import downlink_documents as documents
+from cloud.services import face_enrolment
+from cloud.services.personal_data import PersonalData
 from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
@@ -51,8 +53,12 @@ class DownlinkService(BrokerClient):
         password: str | None = None,
         time_every_s: float = 60.0,
         clock: Clock = SYSTEM,
+        pd: PersonalData | None = None,
     ) -> None:
-        """``clock`` signs the time documents (its wall time) and paces them (its monotonic)."""
+        """``clock`` signs the time documents (its wall time) and paces them (its monotonic).
+        ``pd`` (the personal-data key) decrypts face enrolments for a gate asking for a faces
+        snapshot; without it such requests are logged and left unanswered."""
+        self.pd = pd
         super().__init__("cloud-downlink", host, port, username, password)
         self.clock = clock
         self.sessions = sessions
@@ -130,6 +136,8 @@ class DownlinkService(BrokerClient):
             return
         if parsed.kind is topics.Kind.REQUEST and message.get("want") == "revocations":
             self._send_snapshot(parsed.site, parsed.node)
+        elif parsed.kind is topics.Kind.REQUEST and message.get("want") == "faces":
+            self._send_faces(parsed.site, parsed.node)
         elif parsed.kind is topics.Kind.STATE:
             self._link(parsed.site, parsed.node, message)
 
@@ -140,6 +148,19 @@ class DownlinkService(BrokerClient):
         if raw is not None:
             self.publisher.node_document(site, node, "revocations", raw)
             log.info("sent revocation snapshot", extra={"fields": {"site": site, "node": node}})
+
+    def _send_faces(self, site: str, node: str) -> None:
+        if self.pd is None:
+            log.warning(
+                "a gate asked for face enrolments: this service has no data key",
+                extra={"fields": {"site": site, "node": node}},
+            )
+            return
+        with self.sessions.begin() as session:
+            raw = face_enrolment.snapshot(session, self.root, self.pd, site, self.clock.now())
+        if raw is not None:
+            self.publisher.node_document(site, node, "faces", raw)
+            log.info("sent faces snapshot", extra={"fields": {"site": site, "node": node}})
 
     def _link(self, site: str, node: str, message: dict[str, Any]) -> None:
         state, session_no = message.get("state"), message.get("session")

@@ -158,3 +158,16 @@ def face_enrolments(
             root, site=site, seq=row.seq, kind="delta", add=add, remove=remove, issued_at=now
         )
     return _keep(row, raw, now)
+
+
+def face_snapshot(
+    session: Session, root: Signer, site: str, rows: FaceRows, now: datetime | None = None
+) -> bytes | None:
+    """Every enrolment (``rows``) at the current ``faces`` seq, for a gate that saw a gap;
+    None if the site never enrolled a face."""
+    row = session.get(SiteDocument, (site, "faces"))
+    if row is None:
+        return None
+    return sign_face_enrolments(
+        root, site=site, seq=row.seq, kind="snapshot", add=rows, issued_at=now or SYSTEM.now()
+    )

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import FaceEnrolment, Ticket
 from cloud.services.audit import audit
-from cloud.services.downlink_documents import FaceRows, face_enrolments
+from cloud.services.downlink_documents import FaceRows, face_enrolments, face_snapshot
 from cloud.services.personal_data import PersonalData
 from keys import face_embedding
 from keys.cose import Signer
@@ -155,9 +155,12 @@ def status(session: Session, ticket: Ticket, site: str, who: Who, now: datetime)
     return row.enrolled_at
 
 
-def snapshot_rows(session: Session, pd: PersonalData, site: str) -> FaceRows:
-    """Every live enrolment of a site, decrypted (for a snapshot to a gate that asks)."""
-    return _all(session, pd, site)
+def snapshot(
+    session: Session, root: Signer, pd: PersonalData, site: str, now: datetime
+) -> bytes | None:
+    """The signed snapshot of a site's enrolments at the current seq, for a gate that saw a
+    gap in the deltas (it asks ``{"want": "faces"}``); None if nothing was ever enrolled."""
+    return face_snapshot(session, root, site, _all(session, pd, site), now)
 
 
 def ticket_of(session: Session, number: str) -> Ticket:

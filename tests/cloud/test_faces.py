@@ -28,6 +28,7 @@ from tests.conftest import TEST_AT
 from tests.gate_node.conftest import make_state
 
 VALID_ID = "11010519491231002X"
+OTHER_ID = "110101199003074477"
 
 
 def jpeg(image: np.ndarray) -> bytes:
@@ -36,7 +37,9 @@ def jpeg(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def sell_real_name(api, office, key="face-order-0001") -> tuple[dict[str, str], str, dict]:
+def sell_real_name(
+    api, office, key="face-order-0001", holder=VALID_ID
+) -> tuple[dict[str, str], str, dict]:
     """Buy and pay one real-name ticket through the API: (token header, order no, ticket)."""
     answer = api.post(
         "/api/v1/orders",
@@ -49,7 +52,7 @@ def sell_real_name(api, office, key="face-order-0001") -> tuple[dict[str, str], 
                     "inventory_id": office.real_name,
                     "price_type": "adult",
                     "quantity": 1,
-                    "holders": [VALID_ID],
+                    "holders": [holder],
                 }
             ],
         },
@@ -243,3 +246,27 @@ def test_finance_staff_cannot_see_or_enrol_faces(api, office):
     _, _, ticket = sell_real_name(api, office)
     answer = api.get(f"/api/v1/faces/{ticket['ticket_no']}", headers=bearer(api, "books"))
     problem(answer, 403, "forbidden")
+
+
+def test_a_gate_that_missed_a_delta_catches_up_from_a_snapshot(
+    api, office, published, tmp_path, root_key, issuer_key
+):
+    from cloud.services import face_enrolment
+
+    first = sell_real_name(api, office, key="face-order-0001")
+    second = sell_real_name(api, office, key="face-order-0002", holder=OTHER_ID)
+    for token, order_no, ticket in (first, second):
+        enrol(api, token, order_no, ticket["ticket_no"], jpeg(photos.astronaut()))
+    lane = face_gate(tmp_path, root_key, issuer_key, liveness="off")
+    requests: list[dict[str, object]] = []
+    lane.request = requests.append
+    sent = faces_sent(published)
+    lane.handle(topics.down("S1", "faces").name, sent[0])
+    api.delete(f"/api/v1/orders/{first[1]}/tickets/{first[2]['ticket_no']}/face", headers=first[0])
+    lane.handle(topics.down("S1", "faces").name, faces_sent(published)[-1])  # seq 3 after 1
+    assert requests == [{"want": "faces", "from": 2}]
+    with office.sessions.begin() as db:
+        raw = face_enrolment.snapshot(db, office.root, office.pd, "S1", TEST_AT)
+    assert raw is not None
+    lane.handle(topics.down_node("S1", "G1", "faces").name, raw)
+    assert lane.state.faces.seq == 3 and len(lane.state.faces) == 1
