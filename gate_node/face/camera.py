@@ -3,7 +3,7 @@
 ``capture(source)`` returns a function taking ``n`` frames in a row. At 30 fps five frames span
 ~170 ms, a blink 100-400 ms: the lane display asks the visitor to blink as the check starts,
 and a site that sees "not live" too often raises ``face.frames`` (each extra frame costs one
-detection, ~30 ms at half scale on x86; only one frame is embedded). A source that runs dry
+detection, ~20 ms for 640x480 on x86; only one frame is embedded). A source that runs dry
 (image files) gives what it had; the check then decides on fewer frames.
 """
 

@@ -10,7 +10,7 @@ same way (``read``):
    first frame that fails (a second face in any frame may be someone slipping through behind);
 2. liveness (liveness.py): the eyes must blink across the frames, else ``face_not_live``;
 3. one embedding, from the frame with the most open eyes (the best for matching): detection and
-   landmarks cost ~30 ms a frame, an embedding ~90 ms, so only one is made.
+   landmarks cost ~20 ms a frame, an embedding ~70-90 ms, so only one is made.
 
 Then ``face_no_match`` (no enrolment for the holder, or none near enough in 1:N) or
 ``face_below_threshold`` (the holder's enrolment is farther than ``max_distance``). Without the

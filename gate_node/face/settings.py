@@ -11,8 +11,9 @@ Defaults and where they come from:
   blink check needs several within the ~1.5 s the lane display asks the visitor to blink.
 - ``min_face_px`` 80: the smaller side of the face box. dlib's HOG window is 80x80: smaller
   faces are found only by upsampling and embed badly; at 640x480 it is an arm's length.
-- ``detect_scale`` 0.5: HOG runs on a half-size frame (4x fewer pixels; 80 px faces are 40 px
-  there and found with one upsampling).
+- ``detect_scale`` 1.0: HOG runs on the full frame (19 ms for 640x480 here). 0.5 runs it on a
+  half-size frame (5 ms) but finds only faces of 160 px and more: for lanes where visitors
+  stand close to the face camera (keys/face_embedding.py).
 - ``min_score`` 0.3: dlib's HOG detection score a face must reach. Faces in the test photos
   score 0.5-1.6, a face-like badge on a suit about 0 (it would be a second face otherwise).
 - ``liveness`` "blink" or "off" (gate_node/face/liveness.py says what it stops).
@@ -40,7 +41,7 @@ class FaceSettings:
     max_distance: float = 0.5
     frames: int = 5
     min_face_px: int = 80
-    detect_scale: float = 0.5
+    detect_scale: float = 1.0
     min_score: float = 0.3
     liveness: str = "blink"
     blink_ratio: float = 0.7
