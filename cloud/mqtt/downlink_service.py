@@ -157,7 +157,8 @@ class DownlinkService(BrokerClient):
             )
             return
         with self.sessions.begin() as session:
-            raw = face_enrolment.snapshot(session, self.root, self.pd, site, self.clock.now())
+            now = self.clock.now()
+            raw = face_enrolment.snapshot(session, self.root, self.pd, site, now, node)
         if raw is not None:
             self.publisher.node_document(site, node, "faces", raw)
             log.info("sent faces snapshot", extra={"fields": {"site": site, "node": node}})

@@ -6,8 +6,9 @@ stores it sealed under the personal-data key and returns the root-signed ``faces
 the gates (keys/face_enrolment.py). The photo is decoded in memory and never written anywhere.
 ``forget`` deletes an enrolment (the member's right to be forgotten): the embedding is wiped
 and a delta removing the holder goes to every gate. ``status`` tells staff whether a ticket's
-holder is enrolled. Each of the three writes an audit entry (who, from where, which ticket),
-in the same transaction; no entry holds personal data.
+holder is enrolled; ``snapshot`` decrypts every enrolment of a site for a gate that missed a
+delta. Each writes an audit entry (who, from where, which ticket or site), in the same
+transaction; no entry holds personal data.
 
 The embedding needs the ``face`` extra on the cloud too; without it ``enrol`` refuses with
 ``face_engine_unavailable`` (409) rather than failing, and deletion still works.
@@ -156,11 +157,15 @@ def status(session: Session, ticket: Ticket, site: str, who: Who, now: datetime)
 
 
 def snapshot(
-    session: Session, root: Signer, pd: PersonalData, site: str, now: datetime
+    session: Session, root: Signer, pd: PersonalData, site: str, now: datetime, node: str = ""
 ) -> bytes | None:
     """The signed snapshot of a site's enrolments at the current seq, for a gate that saw a
-    gap in the deltas (it asks ``{"want": "faces"}``); None if nothing was ever enrolled."""
-    return face_snapshot(session, root, site, _all(session, pd, site), now)
+    gap in the deltas (it asks ``{"want": "faces"}``); None if nothing was ever enrolled.
+    Audited: every enrolment is decrypted for it."""
+    raw = face_snapshot(session, root, site, _all(session, pd, site), now)
+    if raw is not None:
+        audit(session, "downlink", node or "-", "face.snapshot", site, at=now)
+    return raw
 
 
 def ticket_of(session: Session, number: str) -> Ticket:

@@ -13,7 +13,8 @@ no entry on record is refused as ``not_inside`` (anti-passback for re-entry tick
 
 Real-name tickets (实名制, a ``holder`` claim): a lane whose ``real_name_check`` is ``id_card``
 answers ``id_required`` to the QR alone, and ``confirm_holder`` then grants only for the ID
-card whose holder reference matches; ``face`` answers ``face_required`` and ``confirm_face``
+card whose holder reference matches; ``face`` answers ``face_required`` (to the QR, and to an
+ID card alone: 人证合一, the card's holder must be the one at the gate) and ``confirm_face``
 then grants only when the face in the camera is the holder's (gate_node/face/check.py: against
 the root-signed enrolment, or the face bound at a multi-day pass's first entry here). An ID
 card or RFID card presented alone is looked up in the root-signed card index
@@ -128,9 +129,13 @@ class Engine:
         if self.holder_salt is None:
             return Decision(Reason.UNKNOWN_CARD, detail="no holder salt configured")
         reference = holder_ref(self.holder_salt, kind, value)
-        return self._decide_held(
+        decision = self._decide_held(
             reference, self.cards.tickets_for(reference), now, Reason.UNKNOWN_CARD
         )
+        if decision.grant and kind == "id_card" and self.rules.real_name_check == "face":
+            # 人证合一: the card proves whose ticket it is, the face that its holder is here
+            return Decision(Reason.FACE_REQUIRED, claims=decision.claims)
+        return decision
 
     def decide_face(self, frames: Sequence[np.ndarray], now: datetime) -> Decision:
         """A face presented alone (刷脸入园, 1:N): the tickets of the nearest enrolment."""

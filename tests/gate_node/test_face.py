@@ -341,3 +341,14 @@ def test_a_face_refusal_is_a_decision_with_its_reason_text():
         "人脸与实名信息不符",
         "Face does not match the ticket holder",
     )
+
+
+def test_an_id_card_alone_at_a_face_lane_asks_for_the_face_of_its_holder(
+    face_lane, issuer_key, root_key
+):
+    from tests.gate_node.test_real_name import index
+
+    face_lane.cards = index(root_key, 1, {COLLINS: [real_name(issuer_key, 6, COLLINS)]})
+    pending = face_lane.decide_card("id_card", "11010519491231002X", NOW)
+    assert pending.reason is Reason.FACE_REQUIRED
+    assert face_lane.confirm_face(pending, photos.blinking(), NOW).grant
