@@ -55,7 +55,7 @@ def model() -> face_embedding.FaceModel:
     return photos.model()
 
 
-def check(model, settings=NO_LIVENESS, **holders) -> FaceCheck:
+def check(model, settings=NO_LIVENESS) -> FaceCheck:
     return FaceCheck(model, settings, enrolled((COLLINS, photos.embedding("astronaut"), ("pass",))))
 
 
@@ -352,3 +352,18 @@ def test_an_id_card_alone_at_a_face_lane_asks_for_the_face_of_its_holder(
     pending = face_lane.decide_card("id_card", "11010519491231002X", NOW)
     assert pending.reason is Reason.FACE_REQUIRED
     assert face_lane.confirm_face(pending, photos.blinking(), NOW).grant
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [],
+        [np.zeros((1, 1), np.uint8)],
+        [np.zeros((480, 640), np.float32)],
+        [np.zeros((480, 640, 4), np.uint8)],
+        [np.zeros((480, 640, 3, 2), np.uint8)],
+    ],
+    ids=["no frames", "one pixel", "float frame", "rgba black", "five dimensions"],
+)
+def test_whatever_the_camera_gives_ends_in_a_reason(model, frames):
+    assert check(model).verify(COLLINS, frames).reason is Reason.FACE_NONE
