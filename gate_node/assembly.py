@@ -102,7 +102,8 @@ def make_face_check(state: NodeState) -> FaceCheck | None:
         settings,
         state.faces,
         state.face_bindings,
-        on_bind=state.save_face_bindings,
+        # Without the node key (tests, tools) bindings live in memory only.
+        on_bind=state.save_face_bindings if state.unlocked else lambda bindings: None,
         disputes=disputes,
     )
 
