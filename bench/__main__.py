@@ -17,6 +17,7 @@ ALL = [
     "login_guessing",
     "shop",
     "enrol_time",
+    "face",
 ]
 
 

@@ -18,6 +18,9 @@ import serial
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.downlink import Downlink
+from gate_node.face.camera import capture
+from gate_node.face.check import FaceCheck
+from gate_node.face.disputes import Disputes
 from gate_node.firmware.swing import Swing
 from gate_node.firmware.tripod import Tripod
 from gate_node.firmware.wing import Wing
@@ -29,6 +32,7 @@ from gate_node.readers.serial_lines import SerialLineReader
 from gate_node.service import CameraThread, NodeService
 from gate_node.state import NodeState, NodeStateError
 from gate_node.uplink import BrokerConfig, Uplink
+from keys import face_embedding
 from keys.clock import SYSTEM, Clock
 from keys.keystore import SigningKey
 from keys.logs import event
@@ -79,9 +83,34 @@ def make_engine(state: NodeState, clock: Clock = SYSTEM) -> Engine:
         config.lane(),
         cards=state.cards,
         holder_salt=state.holder_salt,
+        faces=make_face_check(state),
     )
     engine.closed = state.untrusted
     return engine
+
+
+def make_face_check(state: NodeState) -> FaceCheck | None:
+    """The face check, for a lane with ``real_name_check=face`` or face settings; None for
+    others (they answer ``face_unavailable`` to a face). The model is imported here, once:
+    without the face extra the check exists but answers ``face_unavailable``, and the node
+    runs on for QR codes and cards."""
+    config = state.config
+    if config.real_name_check != "face" and config.face is None:
+        return None
+    settings = config.face_settings()
+    disputes = None
+    if settings.keep_images_days > 0 and state.unlocked:
+        key = state.face_key(b"face disputes")
+        disputes = Disputes(state.directory, key, settings.keep_images_days)
+    return FaceCheck(
+        face_embedding.load(),
+        settings,
+        state.faces,
+        state.face_bindings,
+        # Without the node key (tests, tools) bindings live in memory only.
+        on_bind=state.save_face_bindings if state.unlocked else lambda bindings: None,
+        disputes=disputes,
+    )
 
 
 def raise_trust_alarm(state: NodeState, ledger: Ledger, clock: ClockFloor) -> None:
@@ -151,7 +180,17 @@ def build(
         uplink = Uplink(ledger, node_key, config.site, config.node, broker, state.next_session())
         link = (uplink, Downlink(state, engine, floor, uplink.request, uplink.cloud_acknowledged))
     driver = LaneDriver(lane, ledger)
-    service = NodeService(engine, driver, floor, pollers=[r.poll for r in readers], link=link)
+    face_capture = None
+    if with_camera and config.face_camera and engine.faces is not None:
+        face_capture = capture(open_source(config.face_camera))
+    service = NodeService(
+        engine,
+        driver,
+        floor,
+        pollers=[r.poll for r in readers],
+        link=link,
+        face_capture=face_capture,
+    )
     driver.when_alarm = service.alarm
     node = Node(state, service, board, serial=readers)
     if link is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gate_node.decision.engine import LaneContext, SiteRules
+from gate_node.face.settings import FaceSettings, FaceSettingsError
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from keys import topics
 from keys.rules import SlotGrace
@@ -32,6 +33,7 @@ CLOUD_SETTINGS = frozenset(
         "real_name_check",
         "zone",
         "direction",
+        "face",
     }
 )
 DIRECTIONS = ("in", "out")
@@ -55,9 +57,14 @@ class NodeConfig:
     exit_requires_entry: bool = False
     real_name_check: str = "none"
     camera: str | None = None
+    face_camera: str | None = None  # the camera at face height of a face lane (frames.py spec)
     pin_map: dict[str, Any] | None = None
     readers: tuple[dict[str, Any], ...] = ()
     broker: dict[str, Any] | None = None  # {host, port, username, tls_*}; password in a file
+    face: dict[str, Any] | None = None  # the site's face thresholds (gate_node/face/settings.py)
+
+    def face_settings(self) -> FaceSettings:
+        return FaceSettings.from_config(self.face)
 
     def rules(self) -> SiteRules:
         return SiteRules(
@@ -123,6 +130,14 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
         raise NodeStateError(
             "broker must be {host, port[, username, tls_ca, tls_cert, tls_key, resend_s]}"
         )
+    face = doc.get("face")
+    if face is not None:
+        if not isinstance(face, dict):
+            raise NodeStateError("face must be a mapping of face settings")
+        try:
+            FaceSettings.from_config(face)
+        except (FaceSettingsError, TypeError) as exc:
+            raise NodeStateError(str(exc)) from None
     if doc["kind"] != "handheld":
         try:
             kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])

@@ -4,7 +4,7 @@
 each message uplink.py received (topics as keys/topics.py reads them):
 
 - ``scenic/{site}/down/{type}`` and ``scenic/{site}/down/node/{node}/{type}``: a root-signed
-  document of that type (keyring, revocations, cards, nodes, config, time). It is verified
+  document of that type (keyring, revocations, cards, faces, nodes, config, time). It is verified
   against the pinned root key and refused if unsigned, signed by anyone else, for another site,
   of another type than its topic says, or not newer than what the node holds. A revocation
   or card index delta that does not follow the held sequence makes the node ask for what it
@@ -121,6 +121,11 @@ class Downlink:
             state.apply_revocations(raw)
         elif doc_type == "cards":
             state.apply_cards(raw)
+        elif doc_type == "faces":
+            gone = state.apply_faces(raw)
+            if self.engine.faces is not None:
+                self.engine.faces.enrolments = state.faces
+                self.engine.faces.forget(gone)
         elif doc_type == "nodes":
             state.apply_nodes(raw)
         elif doc_type == "config":
@@ -128,6 +133,8 @@ class Downlink:
             self.engine.rules = state.config.rules()
             self.engine.lane = state.config.lane()
             self.engine.holder_salt = state.holder_salt
+            if self.engine.faces is not None:
+                self.engine.faces.settings = state.config.face_settings()
         elif doc_type == "time":
             self._signed_time(raw)
         elif doc_type == "ack":
@@ -162,6 +169,8 @@ class Downlink:
         if not isinstance(heads, dict):
             return
         held = {REVOCATIONS: self.state.revocations.seq, CARDS: self.state.cards.seq}
+        if self.engine.faces is not None:  # only a face lane holds (and asks for) enrolments
+            held["faces"] = self.state.faces.seq
         for doc_type, seq in held.items():
             head = heads.get(doc_type)
             if isinstance(head, int) and head > (seq or 0):

@@ -7,6 +7,12 @@ frame takes ~33 ms to arrive, the lane cannot wait that long between ticks) and 
 through a queue. Nothing a visitor does can raise out of ``step``: a bad read becomes a
 refusal with a reason; an unexpected error in one read is logged and that read refused.
 
+At a face lane (``real_name_check=face``) a real-name QR answered ``face_required`` is checked
+at once against frames from the face camera (``face_capture``), and ``present_face`` (a
+presence sensor, a button, the simulator) asks for entry by face alone (1:N). The check runs in
+the loop, while the lane is idle and this visitor waits anyway: ~0.3 s on x86, under 1 s on a
+Pi 4 (bench/face.py), during which controller ticks pause; an idle lane has no timing to keep.
+
 ``run`` adds what systemd needs (Type=notify): READY=1 once serving, WATCHDOG=1 every second
 while the loop is alive (a stuck loop gets the node restarted), STATUS= with the counts, and a
 clean stop on SIGTERM/SIGINT: the lane is secured, the ledger closed.
@@ -24,6 +30,7 @@ from typing import Any
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Decision, Engine
 from gate_node.downlink import Downlink
+from gate_node.face.camera import FaceCapture
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
 from gate_node.readers.credentials import Credential, UnreadableCredential
@@ -87,8 +94,10 @@ class NodeService:
         repeat_hold_s: float = 3.0,
         link: Link | None = None,
         heartbeat_s: float = 60.0,
+        face_capture: FaceCapture | None = None,
     ) -> None:
         self.link = link
+        self.face_capture = face_capture
         self.heartbeat_s = heartbeat_s
         self._next_heartbeat = 0.0
         self.engine = engine
@@ -148,6 +157,10 @@ class NodeService:
         self.ledger.record_alarm(self.clock.now(), name, arg)
         event(log, "alarm", alarm=name, arg=arg)
 
+    def present_face(self) -> None:
+        """Someone stands at the face camera with no code: check the face alone (1:N)."""
+        self._offer(Credential("face", ""))
+
     def _offer(self, read: Read) -> None:
         try:
             self.reads.put_nowait(read)
@@ -156,13 +169,19 @@ class NodeService:
 
     def _handle(self, read: Read, now_ms: int) -> None:
         seen_at = self.clock.monotonic()
-        if isinstance(read, Credential) and not self.repeats.fresh(read.value, seen_at):
+        if (
+            isinstance(read, Credential)
+            and read.kind != "face"
+            and not self.repeats.fresh(read.value, seen_at)
+        ):
             return
         now = self.clock.now()
         if self._awaiting_id and not (isinstance(read, Credential) and read.kind == "id_card"):
             self._give_up_waiting(now_ms)
         try:
             decision = self._decide(read, now)
+            if decision.reason is Reason.FACE_REQUIRED and self.face_capture is not None:
+                decision = self.engine.confirm_face(decision, self._face_frames(), now)
             if decision.reason is Reason.ID_REQUIRED:
                 self._awaiting_id = (decision, self.clock.monotonic() + ID_WAIT_S)
                 self.driver.deny(now_ms)  # the prompt tone; the display asks for the ID card
@@ -188,11 +207,20 @@ class NodeService:
             return Decision(Reason.UNREADABLE_CARD, detail=str(read))
         if read.kind == "qr":
             return self.engine.decide(read.value, now)
+        if read.kind == "face":
+            if self.face_capture is None:
+                return Decision(Reason.FACE_UNAVAILABLE, detail="no face camera")
+            return self.engine.decide_face(self._face_frames(), now)
         if read.kind == "id_card" and self._awaiting_id is not None:
             pending, _ = self._awaiting_id
             self._awaiting_id = None
             return self.engine.confirm_holder(pending, read.value, now)
         return self.engine.decide_card(read.kind, read.value, now)
+
+    def _face_frames(self) -> list[Any]:
+        assert self.face_capture is not None
+        count = self.engine.faces.settings.frames if self.engine.faces is not None else 1
+        return list(self.face_capture(count))
 
     def _give_up_waiting(self, now_ms: int) -> None:
         """The real-name visitor never swiped the ID card (or someone else scanned)."""

@@ -13,6 +13,9 @@ standalone node; this module only opens, verifies and updates it)::
     holder.salt        the site's holder salt (hex, 0600) for real-name and card checks
     cards.cose         root-signed card index snapshot: ID/RFID holder references -> tickets
     cards/             the card index deltas applied after that snapshot, as received
+    faces.enc          face enrolments held (embeddings only), AES-GCM under a key from node.key
+    face-bindings.enc  faces bound at a multi-day pass's first entry, the same way
+                       (gate_node/face/vault.py; face-disputes/ only if the operator enables it)
     nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
     config.cose        the root-signed config document last applied (its settings win over
                        node.json's at every start)
@@ -48,6 +51,7 @@ from gate_node.config import (
     validate_config,
     with_settings,
 )
+from gate_node.face.vault import ENROLMENTS, FaceVault, VaultError, read_seq, vault_key
 from gate_node.trust_record import (
     TrustError,
     TrustProblem,
@@ -60,6 +64,8 @@ from keys import keystore
 from keys.card_index import DOC_TYPE as CARDS
 from keys.card_index import CardIndex
 from keys.clock import SYSTEM, Clock, site_today
+from keys.face_enrolment import DOC_TYPE as FACES
+from keys.face_enrolment import FaceEnrolments
 from keys.keyring import Keyring
 from keys.keystore import KeyStoreError
 from keys.node_registry import DOC_TYPE as NODES
@@ -94,10 +100,17 @@ class NodeState:
         self.cards = cards
         self.holder_salt = holder_salt
         self.nodes = NodeRegistry()
+        self.faces = FaceEnrolments()
+        """Loaded at ``unlock`` (they are encrypted under the node key); until then only the
+        seq in faces.enc's header is known (``_faces_on_disk``), for the trust check."""
+        self.face_bindings: dict[bytes, Any] = {}
+        self._faces_on_disk = read_seq(directory / ENROLMENTS)
+        self._vault: FaceVault | None = None
         self.config_seq: int | None = None
         self.pinned_root: str | None = None
         self.trust: TrustRecord | TrustError = TrustError("record_missing", "not read yet")
         self.problems: list[TrustProblem] = []
+        self.trust_note: str | None = None
         self._signer: keystore.SigningKey | None = None
 
     @property
@@ -172,6 +185,7 @@ class NodeState:
             "keyring": self.keyring.seq,
             REVOCATIONS: self.revocations.seq,
             CARDS: self.cards.seq,
+            FACES: self.faces.seq if self._vault is not None else self._faces_on_disk,
             NODES: self.nodes.seq if len(self.nodes) else None,
             "config": self.config_seq,
         }
@@ -207,6 +221,15 @@ class NodeState:
         """Take the decrypted identity key: the record is checked under it (a node.key file
         swapped for another key cannot vouch for a record), and documents can be applied."""
         self._signer = node_key
+        self._vault = FaceVault(self.directory, vault_key(node_key))
+        try:
+            self.faces = self._vault.load_enrolments()
+            self.face_bindings = self._vault.load_bindings()
+        except VaultError as exc:
+            # Unreadable face data is dropped, not believed: if the record remembers face
+            # enrolments, the check below holds the lane closed until a snapshot comes.
+            self.faces, self.face_bindings = FaceEnrolments(), {}
+            self.trust_note = f"face data unreadable: {exc}"
         self.check_trust(node_key.public_key)
 
     def next_session(self) -> int:
@@ -278,6 +301,36 @@ class NodeState:
         self.config_seq = document.seq
         self._note_document(document)
         return document
+
+    def apply_faces(self, raw: bytes) -> list[bytes]:
+        """Verify and apply a face enrolment snapshot or delta, keep the result encrypted.
+        Returns the holders no longer enrolled (their bindings must be forgotten too)."""
+        document = self._verified(raw, FACES)
+        assert self._vault is not None  # _verified needs the node key, unlock sets the vault
+        gone = self.faces.apply(document)
+        self._vault.save_enrolments(self.faces)
+        if any(holder in self.face_bindings for holder in gone):
+            self.save_face_bindings({h: e for h, e in self.face_bindings.items() if h not in gone})
+        self._note_document(document)
+        return gone
+
+    def save_face_bindings(self, bindings: dict[bytes, Any]) -> None:
+        """Keep first-entry face bindings (encrypted); needs the node key."""
+        if self._vault is None:
+            raise NodeStateError("face bindings need the node key (NodeState.identity)")
+        self.face_bindings = dict(bindings)
+        self._vault.save_bindings(self.face_bindings)
+
+    @property
+    def unlocked(self) -> bool:
+        """The identity key is in memory (documents can be applied, face data read)."""
+        return self._signer is not None
+
+    def face_key(self, purpose: bytes) -> bytes:
+        """A key for face data at rest (disputes), derived from the node key."""
+        if self._signer is None:
+            raise NodeStateError("face data needs the node key (NodeState.identity)")
+        return vault_key(self._signer, purpose)
 
     def apply_cards(self, raw: bytes) -> SignedDocument:
         """Verify and apply a card index snapshot or delta (keys/card_index.py), then keep it:

@@ -69,6 +69,15 @@ class Reason(StrEnum):
     CAPACITY_FULL = "capacity_full"
     STATE_UNTRUSTED = "state_untrusted"
 
+    # --- the face at a face lane (gate_node/face/) ---
+    FACE_NONE = "face_none"
+    FACE_SEVERAL = "face_several"
+    FACE_TOO_SMALL = "face_too_small"
+    FACE_NO_MATCH = "face_no_match"
+    FACE_BELOW_THRESHOLD = "face_below_threshold"
+    FACE_NOT_LIVE = "face_not_live"
+    FACE_UNAVAILABLE = "face_unavailable"
+
     # --- our own fault: an unexpected exception caught at a boundary (a bug, logged there) ---
     INTERNAL_ERROR = "internal_error"
 
@@ -127,6 +136,23 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     Reason.STATE_UNTRUSTED: ReasonText(
         "闸机数据被回退或替换，暂停使用，请联系工作人员",
         "Gate data was rolled back or replaced: lane closed, please call staff",
+    ),
+    Reason.FACE_NONE: ReasonText("未检测到人脸，请正对摄像头", "No face seen: look at the camera"),
+    Reason.FACE_SEVERAL: ReasonText(
+        "检测到多张人脸，请一人一次核验", "Several faces seen: one person at a time"
+    ),
+    Reason.FACE_TOO_SMALL: ReasonText("人脸太小，请靠近摄像头", "Face too small: come closer"),
+    Reason.FACE_NO_MATCH: ReasonText(
+        "未找到已登记的人脸，请到窗口办理", "No enrolled face matches: please see the window"
+    ),
+    Reason.FACE_BELOW_THRESHOLD: ReasonText(
+        "人脸与实名信息不符", "Face does not match the ticket holder"
+    ),
+    Reason.FACE_NOT_LIVE: ReasonText(
+        "活体检测未通过，请眨眼或轻微转头", "Liveness check failed: blink or turn your head"
+    ),
+    Reason.FACE_UNAVAILABLE: ReasonText(
+        "本闸机无法进行人脸核验，请到人工通道", "Face check not available here: use a staffed lane"
     ),
     Reason.INTERNAL_ERROR: ReasonText(
         "系统内部错误，请重新扫描或联系工作人员", "Internal error: scan again or call staff"

@@ -30,7 +30,8 @@ DOC_TYPE = "revocations"
 
 
 class SequenceGap(DocumentError):
-    """A delta arrived that does not follow the held sequence; fetch from ``missing_from``."""
+    """A delta arrived that does not follow the held sequence; fetch ``doc_type`` from
+    ``missing_from`` (revocations, or face enrolments: keys/face_enrolment.py)."""
 
     def __init__(self, held: int | None, got: int, doc_type: str = "revocations") -> None:
         self.missing_from = 0 if held is None else held + 1

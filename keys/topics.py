@@ -100,6 +100,9 @@ POLICY: Final[dict[tuple[Kind, str | None], Policy]] = {
     (Kind.DOWN_NODE, "ack"): _DOWN_ONCE,
     (Kind.DOWN_NODE, "revocations"): _DOWN_ONCE,  # the snapshot a gate asked for
     (Kind.DOWN_NODE, "cards"): _DOWN_ONCE,  # the card index snapshot a gate asked for
+    # Face enrolments: deltas like revocations (a missed one shows a gap), never retained.
+    (Kind.DOWN, "faces"): _DOWN_ONCE,
+    (Kind.DOWN_NODE, "faces"): _DOWN_ONCE,
 }
 _GATE_KINDS = (Kind.EVENT, Kind.STATE, Kind.REQUEST)  # the level after scenic/{site}/gate/{node}
 

@@ -24,6 +24,7 @@ from cloud.api.routes import (
     cards,  # card index and RFID binding (issue 14)
     catalog,
     devices,  # provisioning (issue 14)
+    faces,  # face enrolment (issue 15)
     orders,
     payments,
     refunds,
@@ -53,7 +54,18 @@ def create_app(context: CloudContext) -> FastAPI:
     app.state.context = context
     app.add_middleware(InputGuard)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders)
-    for module in (auth, cards, catalog, orders, payments, refunds, tickets, verify, devices):
+    for module in (
+        auth,
+        cards,
+        catalog,
+        orders,
+        payments,
+        refunds,
+        tickets,
+        verify,
+        devices,
+        faces,
+    ):
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

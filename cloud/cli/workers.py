@@ -16,13 +16,24 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from cloud.cli.common import DbOption, PassphraseFile, database, fail, load_root_key, settings_from
+from cloud.cli.common import (
+    DbOption,
+    PassphraseFile,
+    database,
+    fail,
+    load_root_key,
+    passphrase,
+    settings_from,
+)
 from cloud.core.config import Settings
 from cloud.db import make_engine, session_factory
 from cloud.mqtt.broker_client import BrokerClient
+from cloud.services.cloud_keys import SECRETS, key_folder
+from cloud.services.personal_data import PersonalData
 from keys import keystore
 from keys.cli_exit import EXIT_FAILED
 from keys.clock import from_environment
+from keys.keystore import KeyStoreError
 
 ConnectTimeout = Annotated[
     float, typer.Option(help="Seconds to wait for the broker at start before exit 1", min=0.1)
@@ -79,9 +90,23 @@ def downlink(
             settings.broker_password,
             time_every_s=time_every,
             clock=from_environment(),
+            pd=data_key(settings, passphrase_file),
         )
 
     run_until_stopped(db, root_key, service, connect_timeout, passphrase_file)
+
+
+def data_key(settings: Settings, passphrase_file: Path | None) -> PersonalData | None:
+    """The personal-data key (decrypts face enrolments for a gate's faces snapshot), if the
+    state folder has one; a key that cannot be opened is one line and exit 1."""
+    name, what, _ = SECRETS["data"]
+    path = key_folder(settings.state_dir) / name
+    if not path.exists():
+        return None
+    try:
+        return PersonalData(keystore.load_secret(path, passphrase(passphrase_file), what))
+    except KeyStoreError as exc:
+        fail(str(exc))
 
 
 def run_until_stopped(

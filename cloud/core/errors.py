@@ -140,6 +140,13 @@ class Code(StrEnum):
     BAD_CARD_UID = "bad_card_uid"
     CARD_ALREADY_BOUND = "card_already_bound"
 
+    # --- face enrolment (services/face_enrolment.py) ---
+    FACE_ENGINE_UNAVAILABLE = "face_engine_unavailable"
+    FACE_PHOTO_UNREADABLE = "face_photo_unreadable"
+    FACE_PHOTO_REFUSED = "face_photo_refused"
+    FACE_NOT_REAL_NAME = "face_not_real_name"
+    FACE_NOT_ENROLLED = "face_not_enrolled"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -408,6 +415,25 @@ TEXT: dict[Code, Text] = {
     Code.CARD_ALREADY_BOUND: Text(
         409, "This card is already bound to ticket {ticket}", "该卡已绑定门票{ticket}"
     ),
+    # --- face enrolment ---
+    Code.FACE_ENGINE_UNAVAILABLE: Text(
+        409,
+        "Face enrolment is not installed on this server (the face extra): "
+        "enrol at a window that has it",
+        "本服务器未安装人脸登记功能，请到支持人脸登记的窗口办理",
+    ),
+    Code.FACE_PHOTO_UNREADABLE: Text(
+        422, "The photo is not a JPEG or PNG image we can read", "照片无法读取，请上传JPEG或PNG图片"
+    ),
+    Code.FACE_PHOTO_REFUSED: Text(
+        422, "The photo cannot be enrolled: {reason_en}", "照片不能用于登记：{reason_zh}"
+    ),
+    Code.FACE_NOT_REAL_NAME: Text(
+        409,
+        "Only a valid real-name ticket can have a face enrolled",
+        "只有有效的实名票可以登记人脸",
+    ),
+    Code.FACE_NOT_ENROLLED: Text(404, "No face is enrolled for this ticket", "该门票未登记人脸"),
 }
 
 

@@ -14,6 +14,7 @@ from cloud.models.card_index import CardEntry
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
 from cloud.models.devices import Device, DeviceKey, EnrolmentToken
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
+from cloud.models.faces import FaceEnrolment
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 
@@ -28,6 +29,7 @@ __all__ = [
     "Device",
     "DeviceKey",
     "EnrolmentToken",
+    "FaceEnrolment",
     "GateEventRecord",
     "HolderClaim",
     "IdempotencyRecord",

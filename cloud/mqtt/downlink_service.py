@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
-from cloud.services import card_index
+from cloud.services import card_index, face_enrolment
 from cloud.services import downlink_documents as documents
+from cloud.services.personal_data import PersonalData
 from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
@@ -60,8 +61,12 @@ class DownlinkService(BrokerClient):
         password: str | None = None,
         time_every_s: float = 60.0,
         clock: Clock = SYSTEM,
+        pd: PersonalData | None = None,
     ) -> None:
-        """``clock`` signs the time documents (its wall time) and paces them (its monotonic)."""
+        """``clock`` signs the time documents (its wall time) and paces them (its monotonic).
+        ``pd`` (the personal-data key) decrypts face enrolments for a gate asking for a faces
+        snapshot; without it such requests are logged and left unanswered."""
+        self.pd = pd
         super().__init__("cloud-downlink", host, port, username, password)
         self.clock = clock
         self.sessions = sessions
@@ -158,6 +163,8 @@ class DownlinkService(BrokerClient):
             self._send_snapshot(parsed.site, parsed.node)
         elif parsed.kind is topics.Kind.REQUEST and message.get("want") == "cards":
             self._send_cards(parsed.site, parsed.node)
+        elif parsed.kind is topics.Kind.REQUEST and message.get("want") == "faces":
+            self._send_faces(parsed.site, parsed.node)
         elif parsed.kind is topics.Kind.STATE:
             self._link(parsed.site, parsed.node, message)
 
@@ -176,6 +183,20 @@ class DownlinkService(BrokerClient):
         if raw is not None:
             self.publisher.node_document(site, node, "cards", raw)
             log.info("sent card index snapshot", extra={"fields": {"site": site, "node": node}})
+
+    def _send_faces(self, site: str, node: str) -> None:
+        if self.pd is None:
+            log.warning(
+                "a gate asked for face enrolments: this service has no data key",
+                extra={"fields": {"site": site, "node": node}},
+            )
+            return
+        with self.sessions.begin() as session:
+            now = self.clock.now()
+            raw = face_enrolment.snapshot(session, self.root, self.pd, site, now, node)
+        if raw is not None:
+            self.publisher.node_document(site, node, "faces", raw)
+            log.info("sent faces snapshot", extra={"fields": {"site": site, "node": node}})
 
     def _link(self, site: str, node: str, message: dict[str, Any]) -> None:
         state, session_no = message.get("state"), message.get("session")

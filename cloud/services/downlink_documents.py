@@ -12,9 +12,10 @@ and for a keyring the Unix-time floor of its seq. Left out, it is the system clo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,12 +23,13 @@ from sqlalchemy.orm import Session
 from cloud.models import Device, Revocation, SiteDocument
 from keys.clock import SYSTEM
 from keys.cose import Signer
+from keys.face_enrolment import sign_face_enrolments
 from keys.keyring import IssuerKey, sign_keyring
 from keys.node_registry import sign_node_registry
 from keys.revocation import sign_revocations
 from keys.signed_document import sign_document
 
-HEADS = ("revocations", "cards")  # the lists sent as deltas, whose seq the time heartbeat names
+HEADS = ("revocations", "cards", "faces")  # lists sent as deltas: the heartbeat names their seq
 
 
 def next_seq(session: Session, site: str, doc_type: str) -> SiteDocument:
@@ -164,3 +166,45 @@ def held(session: Session, site: str, doc_type: str) -> bytes | None:
     """The last document of ``doc_type`` signed for ``site`` (None if there is none)."""
     row = session.get(SiteDocument, (site, doc_type))
     return bytes(row.raw) if row is not None and row.raw is not None else None
+
+
+FaceRows = Mapping[bytes, tuple[np.ndarray, Sequence[str]]]
+
+
+def face_enrolments(
+    session: Session,
+    root: Signer,
+    site: str,
+    *,
+    add: FaceRows,
+    remove: Sequence[bytes],
+    everything: Callable[[], FaceRows],
+    now: datetime | None = None,
+) -> bytes:
+    """The next ``faces`` document (keys/face_enrolment.py): a delta adding and removing these
+    holders, or, for a site's first, a snapshot of ``everything()`` (all enrolments held)."""
+    now = now or SYSTEM.now()
+    row = next_seq(session, site, "faces")
+    if row.seq == 1:
+        session.flush()
+        raw = sign_face_enrolments(
+            root, site=site, seq=1, kind="snapshot", add=everything(), issued_at=now
+        )
+    else:
+        raw = sign_face_enrolments(
+            root, site=site, seq=row.seq, kind="delta", add=add, remove=remove, issued_at=now
+        )
+    return _keep(row, raw, now)
+
+
+def face_snapshot(
+    session: Session, root: Signer, site: str, rows: FaceRows, now: datetime | None = None
+) -> bytes | None:
+    """Every enrolment (``rows``) at the current ``faces`` seq, for a gate that saw a gap;
+    None if the site never enrolled a face."""
+    row = session.get(SiteDocument, (site, "faces"))
+    if row is None:
+        return None
+    return sign_face_enrolments(
+        root, site=site, seq=row.seq, kind="snapshot", add=rows, issued_at=now or SYSTEM.now()
+    )

@@ -13,15 +13,21 @@ no entry on record is refused as ``not_inside`` (anti-passback for re-entry tick
 
 Real-name tickets (实名制, a ``holder`` claim): a lane whose ``real_name_check`` is ``id_card``
 answers ``id_required`` to the QR alone, and ``confirm_holder`` then grants only for the ID
-card whose holder reference matches; ``face`` answers ``face_required``. An ID card or RFID
-card presented alone is looked up in the root-signed card index (keys/card_index.py) and the
-tickets found there are decided as if scanned, the holder already proven by the card.
+card whose holder reference matches; ``face`` answers ``face_required`` (to the QR, and to an
+ID card alone: 人证合一, the card's holder must be the one at the gate) and ``confirm_face``
+then grants only when the face in the camera is the holder's (gate_node/face/check.py: against
+the root-signed enrolment, or the face bound at a multi-day pass's first entry here). An ID
+card or RFID card presented alone is looked up in the root-signed card index
+(keys/card_index.py), a face alone in the enrolments (``decide_face``, 1:N), and the tickets
+found there are decided as if scanned, the holder already proven by the card or face.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from gate_node.ledger import Ledger
@@ -33,6 +39,11 @@ from keys.reasons import Reason
 from keys.revocation import RevocationList
 from keys.rules import PriorUse, SlotGrace, check_terms, check_uses
 from keys.ticket import verify_ticket
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gate_node.face.check import FaceCheck
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ class Engine:
         lane: LaneContext,
         cards: CardIndex | None = None,
         holder_salt: bytes | None = None,
+        faces: FaceCheck | None = None,
     ) -> None:
         self.keyring = keyring
         self.revocations = revocations
@@ -113,6 +125,8 @@ class Engine:
         # not `cards or ...`: an empty index is falsy, and the downlink fills the one given
         self.cards = cards if cards is not None else CardIndex()
         self.holder_salt = holder_salt
+        self.faces = faces
+        """None: the node has no face check set up, every face answer is ``face_unavailable``."""
         self.closed: str | None = None
         """Why the lane is held closed (the state directory was rolled back or replaced,
         gate_node/trust_record.py): every ticket is refused with ``state_untrusted``."""
@@ -133,11 +147,74 @@ class Engine:
         if self.holder_salt is None:
             return Decision(Reason.UNKNOWN_CARD, detail="no holder salt configured")
         reference = holder_ref(self.holder_salt, kind, value)
+        decision = self._decide_held(
+            reference,
+            self.cards.tickets_for(reference),
+            now,
+            Reason.UNKNOWN_CARD,
+            holder_is_reference=kind != "rfid",
+        )
+        if decision.grant and kind == "id_card" and self.rules.real_name_check == "face":
+            # 人证合一: the card proves whose ticket it is, the face that its holder is here
+            return Decision(Reason.FACE_REQUIRED, claims=decision.claims)
+        return decision
+
+    def decide_face(self, frames: Sequence[np.ndarray], now: datetime) -> Decision:
+        """A face presented alone (刷脸入园, 1:N): the tickets of the nearest enrolment."""
+        if self.faces is None or not self.faces.available:
+            return Decision(Reason.FACE_UNAVAILABLE)
+        found = self.faces.identify(frames)
+        if not found.ok or found.holder is None:
+            decision = Decision(found.reason, detail=found.detail)
+        else:
+            decision = self._decide_held(found.holder, found.tickets, now, Reason.FACE_NO_MATCH)
+        self.faces.keep_for_disputes(found, now, decision.reason.value)
+        return decision
+
+    def confirm_face(
+        self, pending: Decision, frames: Sequence[np.ndarray], now: datetime
+    ) -> Decision:
+        """The face after a ``face_required`` answer (1:1): grant only for the holder's face.
+
+        A multi-day pass (an annual pass sold online) with no enrolment for its holder binds
+        the face seen at its first admitted entry; later entries must match that face."""
+        claims = pending.claims
+        if claims is None or claims.holder is None:
+            return Decision(Reason.FACE_NO_MATCH, claims=claims)
+        if self.faces is None or not self.faces.available:
+            return Decision(Reason.FACE_UNAVAILABLE, claims=claims)
+        found = self.faces.verify(claims.holder, frames)
+        binds = (
+            found.reason is Reason.FACE_NO_MATCH
+            and found.embedding is not None
+            and claims.valid_until > claims.valid_from
+        )
+        if not found.ok and not binds:
+            decision = Decision(found.reason, claims=claims, detail=found.detail)
+        else:
+            decision = self._decide_claims(claims, now, holder_proven=True)
+            if decision.grant and binds and found.embedding is not None:
+                self.faces.bind(claims.holder, found.embedding)
+        self.faces.keep_for_disputes(found, now, decision.reason.value)
+        return decision
+
+    def _decide_held(
+        self,
+        reference: bytes,
+        texts: Sequence[str],
+        now: datetime,
+        none_found: Reason,
+        holder_is_reference: bool = True,
+    ) -> Decision:
+        """The tickets a card or face points at, each decided as if scanned with the holder
+        proven; the first that grants, else the first refusal. ``holder_is_reference``: the
+        ticket's holder claim must be ``reference`` (an ID card, a face); an RFID card's
+        binding is the signed card index entry itself, so its holder is not compared."""
         decisions = []
-        for text in self.cards.tickets_for(reference):
+        for text in texts:
             decision = self.decide(text, now, holder_proven=True)
             if (
-                kind != "rfid"
+                holder_is_reference
                 and decision.claims
                 and decision.claims.holder not in (None, reference)
             ):
@@ -145,7 +222,7 @@ class Engine:
             if decision.grant:
                 return decision
             decisions.append(decision)
-        return decisions[0] if decisions else Decision(Reason.UNKNOWN_CARD)
+        return decisions[0] if decisions else Decision(none_found)
 
     def confirm_holder(self, pending: Decision, id_number: str, now: datetime) -> Decision:
         """The ID card swiped after an ``id_required`` answer: grant only for its holder."""

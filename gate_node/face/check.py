@@ -1,0 +1,184 @@
+"""One entry point for a face at the lane: frames in, a reason (and who) out. Never raises.
+
+``verify(holder, frames)`` is 1:1 (实名核验): the face against the enrolment (or the first-entry
+binding) of the holder a real-name ticket names. ``identify(frames)`` is 1:N (刷脸入园): the face
+against every enrolment that carries tickets (annual passes, members). Both read the frames the
+same way (``read``):
+
+1. every frame (up to ``settings.frames``) must show exactly one face of at least
+   ``min_face_px``: otherwise ``face_none``, ``face_several`` or ``face_too_small``, from the
+   first frame that fails (a second face in any frame may be someone slipping through behind);
+2. liveness (liveness.py): the eyes must blink across the frames, else ``face_not_live``;
+3. one embedding, from the frame with the most open eyes (the best for matching): detection and
+   landmarks cost ~20 ms a frame, an embedding ~70-90 ms, so only one is made.
+
+Then ``face_no_match`` (no enrolment for the holder, or none near enough in 1:N) or
+``face_below_threshold`` (the holder's enrolment is farther than ``max_distance``). Without the
+face model (no ``face`` extra) every check answers ``face_unavailable``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from gate_node.face.disputes import Disputes
+from gate_node.face.gallery import Gallery
+from gate_node.face.liveness import blinked, openness
+from gate_node.face.settings import FaceSettings
+from keys.face_embedding import Face, FaceModel
+from keys.face_enrolment import FaceEnrolments
+from keys.reasons import Reason
+
+log = logging.getLogger("gate_node.face")
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    reason: Reason
+    holder: bytes | None = None
+    distance: float | None = None
+    tickets: tuple[str, ...] = ()
+    embedding: np.ndarray | None = None  # the probe, for a first-entry binding
+    frame: np.ndarray | None = None  # the frame decided on, for disputes (if kept)
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is Reason.OK
+
+    @property
+    def detail(self) -> str:
+        return "" if self.distance is None else f"distance {self.distance:.3f}"
+
+
+class FaceCheck:
+    """``model`` None means the face extra is missing. ``on_bind`` is called with every
+    binding after a change (the vault saves them)."""
+
+    def __init__(
+        self,
+        model: FaceModel | None,
+        settings: FaceSettings | None = None,
+        enrolments: FaceEnrolments | None = None,
+        bindings: dict[bytes, np.ndarray] | None = None,
+        on_bind: Callable[[dict[bytes, np.ndarray]], None] = lambda bindings: None,
+        disputes: Disputes | None = None,
+    ) -> None:
+        self.model = model
+        self.disputes = disputes
+        self.settings = settings or FaceSettings()
+        self._bindings = dict(bindings or {})
+        self._bound = Gallery(self._bindings)
+        self._on_bind = on_bind
+        self.enrolments = enrolments or FaceEnrolments()
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+    @property
+    def enrolments(self) -> FaceEnrolments:
+        return self._enrolments
+
+    @enrolments.setter
+    def enrolments(self, enrolments: FaceEnrolments) -> None:
+        """Take a new enrolment set (after a downlink document): the galleries are rebuilt."""
+        self._enrolments = enrolments
+        self._enrolled = Gallery({h: e.embedding for h, e in enrolments.entries.items()})
+        self._members = Gallery(
+            {h: e.embedding for h, e in enrolments.entries.items() if e.tickets}
+        )
+
+    def read(self, frames: Sequence[np.ndarray]) -> FaceResult:
+        """Steps 1-3 of the module docstring: the probe embedding, or why there is none."""
+        if self.model is None:
+            return FaceResult(Reason.FACE_UNAVAILABLE)
+        settings = self.settings
+        faces: list[tuple[Face, np.ndarray]] = []
+        for frame in list(frames)[: settings.frames]:
+            found = self.model.analyse(
+                frame,
+                min_face_px=settings.min_face_px,
+                detect_scale=settings.detect_scale,
+                min_score=settings.min_score,
+                embed=False,
+            )
+            if isinstance(found, Reason):
+                return FaceResult(found, frame=frame)
+            faces.append((found, frame))
+        if not faces:
+            return FaceResult(Reason.FACE_NONE)
+        if settings.liveness == "blink" and not blinked(
+            [face.landmarks for face, _ in faces], settings.blink_ratio
+        ):
+            return FaceResult(Reason.FACE_NOT_LIVE, frame=faces[0][1])
+        best, frame = max(faces, key=lambda pair: openness(pair[0].landmarks))
+        embedding = self.model.embed(frame, best.box)
+        if embedding is None:
+            return FaceResult(Reason.FACE_NONE, frame=frame)
+        return FaceResult(Reason.OK, embedding=embedding, frame=frame)
+
+    def verify(self, holder: bytes, frames: Sequence[np.ndarray]) -> FaceResult:
+        """1:1: is this the holder? ``face_no_match`` carries the probe, for a binding."""
+        probe = self.read(frames)
+        if not probe.ok or probe.embedding is None:
+            return probe
+        distance = self._enrolled.distance_to(holder, probe.embedding)
+        if distance is None:
+            distance = self._bound.distance_to(holder, probe.embedding)
+        if distance is None:
+            return FaceResult(
+                Reason.FACE_NO_MATCH, holder=holder, embedding=probe.embedding, frame=probe.frame
+            )
+        near = distance <= self.settings.max_distance
+        reason = Reason.OK if near else Reason.FACE_BELOW_THRESHOLD
+        return FaceResult(reason, holder=holder, distance=distance, frame=probe.frame)
+
+    def identify(self, frames: Sequence[np.ndarray]) -> FaceResult:
+        """1:N: the nearest enrolment that carries tickets, if near enough."""
+        probe = self.read(frames)
+        if not probe.ok or probe.embedding is None:
+            return probe
+        nearest = self._members.nearest(probe.embedding)
+        if nearest is None or nearest[1] > self.settings.max_distance:
+            return FaceResult(
+                Reason.FACE_NO_MATCH,
+                distance=nearest[1] if nearest else None,
+                frame=probe.frame,
+            )
+        holder, distance = nearest
+        tickets = self._enrolments.entries[holder].tickets
+        return FaceResult(
+            Reason.OK, holder=holder, distance=distance, tickets=tickets, frame=probe.frame
+        )
+
+    def keep_for_disputes(self, result: FaceResult, at: datetime, outcome: str) -> None:
+        """The frame decided on, kept only if the operator enabled it (disputes.py)."""
+        if self.disputes is None or result.frame is None:
+            return
+        try:
+            self.disputes.keep(result.frame, at, outcome)
+        except OSError:  # a full SD card must not stop the lane
+            log.exception("face image for disputes not kept")
+
+    def bind(self, holder: bytes, embedding: np.ndarray) -> None:
+        """Bind a face to a holder at its first entry (annual passes sold online)."""
+        self._bindings[holder] = np.asarray(embedding, dtype=np.float32)
+        self._bound = Gallery(self._bindings)
+        self._on_bind(dict(self._bindings))
+
+    def forget(self, holders: Sequence[bytes]) -> None:
+        """Drop bindings of holders whose enrolment the cloud deleted (right to be forgotten)."""
+        if any(h in self._bindings for h in holders):
+            for holder in holders:
+                self._bindings.pop(holder, None)
+            self._bound = Gallery(self._bindings)
+            self._on_bind(dict(self._bindings))
+
+    @property
+    def bindings(self) -> int:
+        return len(self._bindings)

@@ -1,0 +1,87 @@
+"""A site's face thresholds, from the node's signed configuration (``face`` in config).
+
+Defaults and where they come from:
+
+- ``max_distance`` 0.5: Euclidean distance between embeddings at or under which two faces are
+  the same person. face_recognition's default tolerance is 0.6 (dlib's LFW figure); 0.5 is
+  stricter, because a gate that admits the wrong person is worse than one that sends a visitor
+  to the window, and because 1:N against thousands of enrolments multiplies the chances of a
+  false match. Photos of one person here lie 0.08-0.18 apart; two people 0.69 (tests).
+- ``frames`` 5: frames looked at per check (each detected and landmarked, one embedded); the
+  blink check needs several within the ~1.5 s the lane display asks the visitor to blink.
+- ``min_face_px`` 80: the smaller side of the face box. dlib's HOG window is 80x80: smaller
+  faces are found only by upsampling and embed badly; at 640x480 it is an arm's length.
+- ``detect_scale`` 1.0: HOG runs on the full frame (19 ms for 640x480 here). 0.5 runs it on a
+  half-size frame (5 ms) but finds only faces of 160 px and more: for lanes where visitors
+  stand close to the face camera (keys/face_embedding.py).
+- ``min_score`` 0.3: dlib's HOG detection score a face must reach. Faces in the test photos
+  score 0.5-1.6, a face-like badge on a suit about 0 (it would be a second face otherwise).
+- ``liveness`` "blink" or "off" (gate_node/face/liveness.py says what it stops).
+- ``blink_ratio`` 0.7: a blink is an eye aspect ratio dropping below 0.7 of the open-eye value.
+- ``keep_images_days`` 0: face images are never kept; an operator who needs them for disputes
+  sets 1-30 and each refused or admitted face frame is kept encrypted that many days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class FaceSettingsError(ValueError):
+    """A face setting is out of range; the message names it."""
+
+
+LIVENESS_MODES = ("blink", "off")
+MAX_KEEP_DAYS = 30
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    max_distance: float = 0.5
+    frames: int = 5
+    min_face_px: int = 80
+    detect_scale: float = 1.0
+    min_score: float = 0.3
+    liveness: str = "blink"
+    blink_ratio: float = 0.7
+    keep_images_days: int = 0
+
+    @classmethod
+    def from_config(cls, doc: dict[str, Any] | None) -> FaceSettings:
+        """Check a ``face`` configuration mapping field by field."""
+        doc = dict(doc or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(doc) - known)
+        if unknown:
+            raise FaceSettingsError(f"unknown face setting(s): {', '.join(unknown)}")
+        settings = cls(**doc)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        def number(value: object) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        def whole(value: object) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if not (number(self.max_distance) and 0.2 <= self.max_distance <= 0.8):
+            raise FaceSettingsError("face.max_distance must be 0.2-0.8")
+        if not (whole(self.frames) and 1 <= self.frames <= 30):
+            raise FaceSettingsError("face.frames must be 1-30")
+        if not (whole(self.min_face_px) and 40 <= self.min_face_px <= 1000):
+            raise FaceSettingsError("face.min_face_px must be 40-1000")
+        if not (number(self.detect_scale) and 0.25 <= self.detect_scale <= 1.0):
+            raise FaceSettingsError("face.detect_scale must be 0.25-1.0")
+        if not (number(self.min_score) and -1.0 <= self.min_score <= 2.0):
+            raise FaceSettingsError("face.min_score must be -1.0-2.0")
+        if self.liveness not in LIVENESS_MODES:
+            raise FaceSettingsError(f"face.liveness must be one of {', '.join(LIVENESS_MODES)}")
+        if not (number(self.blink_ratio) and 0.3 <= self.blink_ratio <= 0.95):
+            raise FaceSettingsError("face.blink_ratio must be 0.3-0.95")
+        if not (whole(self.keep_images_days) and 0 <= self.keep_images_days <= MAX_KEEP_DAYS):
+            raise FaceSettingsError(f"face.keep_images_days must be 0-{MAX_KEEP_DAYS}")
+
+    def as_config(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
