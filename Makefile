@@ -7,7 +7,8 @@ PIP_FLAGS := -q --disable-pip-version-check
 # Debian packages: libzbar0 for pyzbar, mosquitto for the broker tests and the demo.
 DEB_RUNTIME := libzbar0 mosquitto
 # chromium and a CJK font for the browser tests (without the font every Chinese character is a box).
-DEB_TEST := $(DEB_RUNTIME) chromium fonts-wqy-microhei
+# postgresql-client: pg_dump/pg_restore for `scenic-cloud backup` tests (must match the server major).
+DEB_TEST := $(DEB_RUNTIME) chromium fonts-wqy-microhei postgresql-client
 PYTEST_ARGS ?=
 # Real MicroPython for firmware tests: the official WebAssembly port from npm, under Node.
 MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs

@@ -19,7 +19,21 @@ from starlette.exceptions import HTTPException
 from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
-from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
+from cloud.api.routes import (
+    audit_log,
+    auth,
+    calendar,
+    catalog,
+    orders,
+    payments,
+    refunds,
+    reports,
+    sandbox,
+    search,
+    tickets,
+    users,
+    verify,
+)
 from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")
@@ -39,6 +53,8 @@ def create_app(context: CloudContext) -> FastAPI:
     app.add_middleware(InputGuard)  # inside SecurityHeaders: its refusals get the headers too
     app.add_middleware(SecurityHeaders)
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
+        app.include_router(module.router)
+    for module in (reports, search, users, calendar, audit_log):  # staff operations (issue 19)
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

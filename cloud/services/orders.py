@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site
 from cloud.services import holder_claims, holds, inventory
+from cloud.services.calendar import price_on
 from cloud.services.personal_data import PersonalData
 from keys.holder import holder_ref, valid_id_number
 
@@ -151,11 +152,7 @@ def _line(
     price = session.get(Price, (product.id, line.price_type))
     if price is None:
         raise Problem(Code.NO_PRICE, price_type=line.price_type)
-    unit = (
-        price.peak_amount_fen
-        if calendar and calendar.peak and price.peak_amount_fen
-        else price.amount_fen
-    )
+    unit = price_on(price, calendar)
     holders = _holders(session, order, product, stock, line, holder_salt, pd)
     item = OrderItem(
         order_id=order.id,

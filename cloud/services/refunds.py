@@ -45,6 +45,7 @@ from cloud.models import (
 )
 from cloud.services import downlink_documents, holder_claims, inventory
 from cloud.services.audit import audit
+from cloud.services.calendar import price_on
 from cloud.services.issuing import Issuer, make_ticket
 from cloud.services.orders import check_bookable
 from cloud.services.payments import cash
@@ -252,10 +253,7 @@ def _unit_price(session: Session, product: Product, stock: Inventory, price_type
     price = session.get(Price, (product.id, price_type))
     if price is None:
         return -1
-    day = session.get(CalendarDay, (product.site, stock.day))
-    if day is not None and day.peak and price.peak_amount_fen:
-        return price.peak_amount_fen
-    return price.amount_fen
+    return price_on(price, session.get(CalendarDay, (product.site, stock.day)))
 
 
 def _refundable(
