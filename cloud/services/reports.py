@@ -201,11 +201,12 @@ def _entries(connection: Session, where: Scope) -> Iterator[Row]:
     """Passages in, each with the product and price type of the ticket its use named. Uses up
     to a day before the range are read too, for a passage just after midnight."""
     tickets = _ticket_index(connection, where)
-    zones = dict(
-        connection.execute(
+    zones = {
+        node: zone
+        for node, zone in connection.execute(
             select(Device.node, Device.zone).where(Device.site == where.site)
-        ).tuples()
-    )
+        )
+    }
     statement = (
         select(GateEventRecord.node, GateEventRecord.kind, GateEventRecord.at, GateEventRecord.data)
         .where(
