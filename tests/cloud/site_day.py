@@ -94,7 +94,7 @@ def walk(
                 at_ms=int(at.timestamp() * 1000) + offset,
                 data=data,
             ),
-        )  # fmt: skip
+        )
         for offset, (kind, data) in enumerate(events)
     ]
     day.seq[node] = first + len(events) - 1
