@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,10 +44,11 @@ def site_zone(db: Session, site: str | None) -> ZoneInfo:
 
 
 def local(when: datetime | None, tz: ZoneInfo) -> datetime | None:
-    """A time as given, or a naive one read as site time."""
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=tz)
+    """A time as given, or a naive one read as site time; in UTC, as the log stores it (SQLite
+    compares the stored text, so an offset other than UTC would compare wrong)."""
+    if when is None:
+        return None
+    return (when if when.tzinfo is not None else when.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def entries(
