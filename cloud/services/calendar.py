@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CalendarDay, Price, Product, Site
+from cloud.models.catalog import PRICE_TYPES
 from cloud.services.date_range import MAX_DAYS, check_range
 
 
@@ -79,7 +80,10 @@ def price_on(price: Price, day: CalendarDay | None) -> int:
 def set_price(
     session: Session, product_id: int, price_type: str, amount_fen: int, peak_amount_fen: int | None
 ) -> Price:
-    """A product's price for one type, normal and peak (a new type is added)."""
+    """A product's price for one type, normal and peak (a new type is added; 422
+    ``no_price`` for a type outside ``PRICE_TYPES``)."""
+    if price_type not in PRICE_TYPES:
+        raise Problem(Code.NO_PRICE, price_type=price_type)
     if session.get(Product, product_id) is None:
         raise not_found(Thing.PRODUCT)
     result = session.execute(
