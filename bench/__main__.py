@@ -15,6 +15,7 @@ ALL = [
     "sales",
     "hostile",
     "login_guessing",
+    "reports",  # staff operations (issue 19)
 ]
 
 

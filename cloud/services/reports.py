@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,11 +74,11 @@ class Scope:
     end: date
     tz: ZoneInfo
 
-    @property
+    @cached_property
     def begin(self) -> datetime:
         return instants(self.start, self.end, self.tz)[0]
 
-    @property
+    @cached_property
     def finish(self) -> datetime:
         return instants(self.start, self.end, self.tz)[1]
 
@@ -207,8 +208,16 @@ def _entries(connection: Session, where: Scope) -> Iterator[Row]:
             select(Device.node, Device.zone).where(Device.site == where.site)
         )
     }
+    data = GateEventRecord.data
     statement = (
-        select(GateEventRecord.node, GateEventRecord.kind, GateEventRecord.at, GateEventRecord.data)
+        select(
+            GateEventRecord.node,
+            GateEventRecord.kind,
+            GateEventRecord.at,
+            data["use"].as_integer(),
+            data["ticket"].as_string(),
+            data["dir"].as_string(),
+        )
         .where(
             GateEventRecord.site == where.site,
             GateEventRecord.kind.in_(("use", "passage")),
@@ -216,18 +225,19 @@ def _entries(connection: Session, where: Scope) -> Iterator[Row]:
             GateEventRecord.at < where.finish,
         )
         .order_by(GateEventRecord.node, GateEventRecord.seq)
-    )
+    )  # the JSON fields are read by the database (json_extract, ->>), not decoded here
     node_uses: dict[int, str] = {}
     current = None
-    for node, kind, at, data in _read(connection, statement):
+    begin = where.begin
+    for node, kind, at, use, ticket, direction in _read(connection, statement):
         if node != current:
             current, node_uses = node, {}
         if kind == "use":
-            node_uses[int(data["use"])] = str(data.get("ticket", ""))
+            node_uses[use] = ticket or ""
             continue
-        if data.get("dir", "in") != "in" or as_utc(at) < where.begin:
+        if (direction or "in") != "in" or as_utc(at) < begin:
             continue
-        product, price_type = tickets.get(node_uses.get(int(data["use"]), ""), (None, None))
+        product, price_type = tickets.get(node_uses.get(use, ""), (None, None))
         local = where.local(at)
         yield {
             "at": local.isoformat(timespec="seconds"),
@@ -341,7 +351,7 @@ def _capacity(connection: Session, where: Scope) -> Iterator[Row]:
 def _in_park(connection: Session, where: Scope) -> Iterator[Row]:
     """Every passage in time order with the running in-park count of its day after it."""
     statement = (
-        select(GateEventRecord.node, GateEventRecord.at, GateEventRecord.data)
+        select(GateEventRecord.node, GateEventRecord.at, GateEventRecord.data["dir"].as_string())
         .where(
             GateEventRecord.site == where.site,
             GateEventRecord.kind == "passage",
@@ -351,11 +361,11 @@ def _in_park(connection: Session, where: Scope) -> Iterator[Row]:
         .order_by(GateEventRecord.at, GateEventRecord.id)
     )
     day, running = "", 0
-    for node, at, data in _read(connection, statement):
+    for node, at, direction in _read(connection, statement):
         local = where.local(at)
         if local.date().isoformat() != day:
             day, running = local.date().isoformat(), 0
-        entering = data.get("dir", "in") == "in"
+        entering = (direction or "in") == "in"
         running += 1 if entering else -1
         yield {
             "at": local.isoformat(timespec="seconds"),
