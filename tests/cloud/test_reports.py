@@ -222,3 +222,14 @@ def test_an_unknown_grouping_is_a_422_naming_the_reports(api, office):
     answer = api.get("/api/v1/reports/sales", params=query(office, by="gate"), headers=finance(api))
     assert answer.status_code == 422 and answer.json()["code"] == "bad_report"
     assert now() is not None
+
+
+def test_a_sale_goes_through_while_an_export_is_half_read(office, day):
+    from cloud.services.orders import LineRequest
+    from tests.cloud.conftest import place_order
+
+    stream = reports.stream(office.sessions, "sales", scope(office))
+    first = next(stream)  # the export's read transaction is open, mid-way
+    made = place_order(office, LineRequest(office.day_ticket, "adult", 1))  # takes the write lock
+    rest = list(stream)
+    assert made.order_no and first["order_no"] and len(rest) >= 1
