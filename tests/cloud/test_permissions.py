@@ -230,3 +230,12 @@ def test_each_role_is_allowed_or_refused_403_as_the_matrix_says(signed_in, offic
         else:
             assert answer.status_code == 403, (role, answer.status_code, answer.text)
             assert answer.json()["code"] == "forbidden"
+
+
+def test_an_auditor_may_only_read():
+    writes = [
+        (method, path)
+        for (method, path), allowed in MATRIX.items()
+        if isinstance(allowed, frozenset) and "auditor" in allowed and method != "GET"
+    ]
+    assert writes == []
