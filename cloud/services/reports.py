@@ -13,7 +13,7 @@ Reports and what they count (times and days in the site's time zone, money in fe
 - sales: one row per order item of an order paid in the range; quantity and amount_fen;
   by day, hour, product, price_type, channel (web, window...) or provider (wechat, cash...).
 - entries: one row per passage into the park (dir in) at a gate; by day, hour, gate, zone,
-  product, price_type.
+  product, price_type, channel (where the ticket was sold).
 - refunds: one row per refund or date change made in the range (kind refund|change);
   tickets, amount_fen, fee_fen; by day, kind, provider, status.
 - shifts: one row per cashier shift opened in the range; float, cash in and out, expected,
@@ -237,7 +237,7 @@ def _entries(connection: Session, where: Scope) -> Iterator[Row]:
             continue
         if (direction or "in") != "in" or as_utc(at) < begin:
             continue
-        product, price_type = tickets.get(node_uses.get(use, ""), (None, None))
+        product, price_type, channel = tickets.get(node_uses.get(use, ""), (None, None, None))
         local = where.local(at)
         yield {
             "at": local.isoformat(timespec="seconds"),
@@ -247,17 +247,19 @@ def _entries(connection: Session, where: Scope) -> Iterator[Row]:
             "zone": zones.get(node),
             "product": product,
             "price_type": price_type,
+            "channel": channel,
             "entries": 1,
         }
 
 
-def _ticket_index(connection: Session, where: Scope) -> dict[str, tuple[str, str]]:
-    """Ticket number -> (product code, price type) for tickets valid during the range: what
-    an entry needs (about 60 bytes a ticket: 3 MB for a 50,000-ticket day)."""
+def _ticket_index(connection: Session, where: Scope) -> dict[str, tuple[str, str, str]]:
+    """Ticket number -> (product code, price type, sales channel) for tickets valid during the
+    range: what an entry needs (about 60 bytes a ticket: 3 MB for a 50,000-ticket day)."""
     statement = (
-        select(Ticket.ticket_id, Product.code, OrderItem.price_type)
+        select(Ticket.ticket_id, Product.code, OrderItem.price_type, Order.channel)
         .join(Product, Product.id == Ticket.product_id)
         .join(OrderItem, OrderItem.id == Ticket.item_id)
+        .join(Order, Order.id == Ticket.order_id)
         .where(
             Product.site == where.site,
             Ticket.valid_from <= where.end,
@@ -265,8 +267,8 @@ def _ticket_index(connection: Session, where: Scope) -> dict[str, tuple[str, str
         )
     )
     return {
-        raw.hex().upper(): (code, price_type)
-        for raw, code, price_type in _read(connection, statement)
+        raw.hex().upper(): (code, price_type, channel)
+        for raw, code, price_type, channel in _read(connection, statement)
     }
 
 
@@ -423,9 +425,9 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "entries",
-            ("at", "day", "hour", "gate", "zone", "product", "price_type", "entries"),
+            ("at", "day", "hour", "gate", "zone", "product", "price_type", "channel", "entries"),
             ("entries",),
-            ("day", "hour", "gate", "zone", "product", "price_type"),
+            ("day", "hour", "gate", "zone", "product", "price_type", "channel"),
             _entries,
         ),
         Report(

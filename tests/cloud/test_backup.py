@@ -105,3 +105,20 @@ def test_the_backup_and_restore_commands_round_trip_and_fail_in_one_line(office,
         assert contents(target) == contents(db_url)
     refused = run("restore", str(out), url=db_url)
     assert refused.returncode == 1 and "--replace" in refused.stderr
+
+
+def test_restore_with_replace_brings_back_the_backed_up_day(office, db_url, tmp_path):
+    make_day(office)
+    backup(db_url, tmp_path / "cloud.backup")
+    before = contents(db_url)
+    make_day_later(office)
+    assert contents(db_url) != before
+    restore(db_url, tmp_path / "cloud.backup", replace=True)
+    assert contents(db_url) == before
+
+
+def make_day_later(office):
+    from cloud.services.orders import LineRequest
+    from tests.cloud.conftest import place_order
+
+    place_order(office, LineRequest(office.day_ticket, "adult", 2))
