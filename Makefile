@@ -7,8 +7,7 @@ PIP_FLAGS := -q --disable-pip-version-check
 # Debian packages: libzbar0 for pyzbar, mosquitto for the broker tests and the demo.
 DEB_RUNTIME := libzbar0 mosquitto
 # chromium and a CJK font for the browser tests (without the font every Chinese character is a box).
-# postgresql-client: pg_dump/pg_restore for `scenic-cloud backup` tests (must match the server major).
-DEB_TEST := $(DEB_RUNTIME) chromium fonts-wqy-microhei postgresql-client
+DEB_TEST := $(DEB_RUNTIME) chromium fonts-wqy-microhei
 PYTEST_ARGS ?=
 # Real MicroPython for firmware tests: the official WebAssembly port from npm, under Node.
 MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs
@@ -43,8 +42,11 @@ $(STUBS): | $(PY)
 sysdeps-runtime:
 	@scripts/bootstrap.sh $(DEB_RUNTIME)
 
+# pg_dump/pg_restore for the `scenic-cloud backup` tests: Debian's postgresql-client is the
+# server's major version (15 on Debian 12). Checked by command: postgresql-client-15 alone has it.
 sysdeps-test:
 	@scripts/bootstrap.sh $(DEB_TEST)
+	@command -v pg_dump >/dev/null || scripts/bootstrap.sh postgresql-client
 
 demo: sysdeps-runtime $(VENV)/.stamp-runtime
 	$(PY) -m simulators.demo
