@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.db import READ_ONLY
 from cloud.models import AuditEntry, Site
 from cloud.models.base import as_utc
+from cloud.services.date_range import check_instant
 
 COLUMNS = ("id", "at", "actor", "source", "action", "target", "detail")
 PAGE = 500  # entries per JSON answer; the CSV export has no limit (it streams)
@@ -48,6 +49,7 @@ def local(when: datetime | None, tz: ZoneInfo) -> datetime | None:
     compares the stored text, so an offset other than UTC would compare wrong)."""
     if when is None:
         return None
+    check_instant(when)
     return (when if when.tzinfo is not None else when.replace(tzinfo=tz)).astimezone(UTC)
 
 

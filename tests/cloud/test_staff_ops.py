@@ -298,3 +298,17 @@ def test_the_database_refuses_to_change_or_delete_audit_entries(api, office, sta
     with pytest.raises(DBAPIError), office.sessions.begin() as db:
         db.execute(text(statement))
     assert len(audited(office, "login")) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        ("/api/v1/reports/sales", {"site": "S1", "from": "0001-01-01", "to": "0001-01-01"}),
+        ("/api/v1/reports/sales", {"site": "S1", "from": "9999-12-31", "to": "9999-12-31"}),
+        ("/api/v1/sites/S1/calendar", {"from": "0001-01-01", "to": "0001-01-02"}),
+        ("/api/v1/audit", {"from": "0001-01-01T00:00:00"}),
+        ("/api/v1/audit", {"to": "9999-12-31T23:59:59"}),
+    ],
+)
+def test_days_at_the_ends_of_the_calendar_are_a_422_not_a_crash(api, office, url, params):
+    problem(api.get(url, params=params, headers=token(api, "boss")), 422, "bad_range")
