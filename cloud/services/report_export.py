@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 CSV_CHUNK = 1000  # rows per yielded chunk
 BOM = "\ufeff"
@@ -45,6 +46,14 @@ def write_xlsx(
     sheet.append(list(columns))
     count = 0
     for count, row in enumerate(rows, 1):  # noqa: B007 - the last count is the answer
-        sheet.append([row.get(c) for c in columns])
+        sheet.append([_cell(row.get(c)) for c in columns])
     book.save(path)
     return count
+
+
+def _cell(value: Any) -> Any:
+    """A value XLSX can hold: control characters (which a product code typed with one could
+    carry) are not allowed in the file's XML, so they become U+FFFD rather than failing."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value

@@ -233,3 +233,21 @@ def test_a_sale_goes_through_while_an_export_is_half_read(office, day):
     made = place_order(office, LineRequest(office.day_ticket, "adult", 1))  # takes the write lock
     rest = list(stream)
     assert made.order_no and first["order_no"] and len(rest) >= 1
+
+
+def test_an_xlsx_export_survives_a_control_character_in_a_product_code(api, office, day):
+    from sqlalchemy import update
+
+    from cloud.models import Product
+
+    with office.sessions.begin() as db:
+        db.execute(update(Product).where(Product.code == "DAY").values(code="DAY\x07"))
+    exported = api.get(
+        "/api/v1/reports/sales",
+        params=query(office, by="product", format="xlsx"),
+        headers=finance(api),
+    )
+    assert exported.status_code == 200, exported.text
+    book = openpyxl.load_workbook(io.BytesIO(exported.content), read_only=True)
+    codes = [row[0] for row in book["sales"].iter_rows(min_row=2, values_only=True)]
+    assert "DAY\ufffd" in codes
