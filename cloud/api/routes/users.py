@@ -53,7 +53,9 @@ def _out(user: User) -> dict[str, Any]:
 
 
 @router.get("/users")
-def list_users(db: DB, who: Reader) -> list[dict[str, Any]]:
+def list_users(db: DB, ctx: Context, who: Reader, where: Source) -> list[dict[str, Any]]:
+    """Every account with its role, state and whether it has a second factor (audited)."""
+    audit(db, who.username, where, "list_users", "users", at=ctx.clock.now())
     return [_out(user) for user in staff.list_users(db)]
 
 
