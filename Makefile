@@ -59,8 +59,11 @@ $(STUBS): | $(PY)
 sysdeps-runtime:
 	@scripts/bootstrap.sh $(DEB_RUNTIME)
 
+# pg_dump/pg_restore for the `scenic-cloud backup` tests: Debian's postgresql-client is the
+# server's major version (15 on Debian 12). Checked by command: postgresql-client-15 alone has it.
 sysdeps-test:
 	@scripts/bootstrap.sh $(DEB_TEST)
+	@command -v pg_dump >/dev/null || scripts/bootstrap.sh postgresql-client
 
 demo: sysdeps-runtime $(VENV)/.stamp-runtime
 	$(PY) -m simulators.demo

@@ -18,6 +18,7 @@ ALL = [
     "shop",
     "enrol_time",
     "face",
+    "reports",  # staff operations (issue 19)
 ]
 
 

@@ -10,7 +10,9 @@ pysqlite recipe in SQLAlchemy's SQLite dialect docs ("Serializable isolation / S
 Transactional DDL"): the driver's own BEGIN is switched off on connect and ours is emitted on
 SQLAlchemy's "begin" event. Judgement call: read-only transactions take the lock too; they are
 short, a process holds only two connections, and one rule is easier to trust than a list of
-which transactions may write.
+which transactions may write. The exception is a connection opened with the ``READ_ONLY``
+execution option (reports, exports): it reads for seconds, which under the write lock would
+stall every sale, and it never writes.
 
 The database file holds ticket texts and hashed secrets, so it is made 0600 when it is created;
 SQLite gives its -wal and -shm files the database file's mode.
@@ -25,6 +27,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+READ_ONLY = "scenic_read_only"  # execution option: a connection that only reads (no write lock)
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -55,7 +59,12 @@ def make_engine(url: str, **options: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _take_write_lock(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A long read (a report, a backup's count) says ``read_only``: a deferred BEGIN
+            # reads a snapshot in WAL without holding the write lock the sales need.
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **options)

@@ -20,7 +20,9 @@ from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
 from cloud.api.routes import (
+    audit_log,
     auth,
+    calendar,
     cards,  # card index and RFID binding (issue 14)
     catalog,
     devices,  # provisioning (issue 14)
@@ -28,8 +30,11 @@ from cloud.api.routes import (
     orders,
     payments,
     refunds,
+    reports,
     sandbox,
+    search,
     tickets,
+    users,
     verify,
 )
 from cloud.api.routes import posters as visitor_posters  # the visitor's phone (issue 18)
@@ -66,6 +71,8 @@ def create_app(context: CloudContext) -> FastAPI:
         devices,
         faces,
     ):
+        app.include_router(module.router)
+    for module in (reports, search, users, calendar, audit_log):  # staff operations (issue 19)
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

@@ -42,6 +42,8 @@ class PasswordChange(Strict):
 class Login(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+    # The one-time code (or a recovery code) of an account with a second factor.
+    totp: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 class TokenOut(BaseModel):

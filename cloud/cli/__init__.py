@@ -15,7 +15,19 @@ import logging
 
 import typer
 
-from cloud.cli import batches, devices, holds, keys, partners, serve, sites, staff, workers
+from cloud.cli import (
+    backup,
+    batches,
+    calendar,
+    devices,
+    holds,
+    keys,
+    partners,
+    serve,
+    sites,
+    staff,
+    workers,
+)
 from cloud.cli.common import EXIT_CODES
 from cloud.core.config import ConfigError
 from keys.cli_exit import EXIT_USAGE, run_app
@@ -40,6 +52,9 @@ app.command()(serve.serve)
 app.command("site")(sites.site_add)
 app.command("issue-batch")(batches.issue_batch_command)
 app.command("partner")(partners.partner_add)
+app.add_typer(calendar.app, name="calendar")  # staff operations (issue 19)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 
 
 def main() -> None:

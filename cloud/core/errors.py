@@ -147,6 +147,16 @@ class Code(StrEnum):
     FACE_NOT_REAL_NAME = "face_not_real_name"
     FACE_NOT_ENROLLED = "face_not_enrolled"
 
+    # --- staff operations: reports, search, users, calendar, audit (issue 19) ---
+    BAD_REPORT = "bad_report"
+    BAD_RANGE = "bad_range"
+    BAD_SEARCH = "bad_search"
+    LAST_MANAGER = "last_manager"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
+    BAD_SECOND_FACTOR = "bad_second_factor"
+    SECOND_FACTOR_NOT_ALLOWED = "second_factor_not_allowed"
+    USER_CHANGED = "user_changed"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -434,6 +444,39 @@ TEXT: dict[Code, Text] = {
         "只有有效的实名票可以登记人脸",
     ),
     Code.FACE_NOT_ENROLLED: Text(404, "No face is enrolled for this ticket", "该门票未登记人脸"),
+    # --- staff operations: reports, search, users, calendar, audit (issue 19) ---
+    Code.BAD_REPORT: Text(
+        422,
+        "No report {report} by {by}; reports: {reports}",
+        "没有按{by}的{report}报表；可选：{reports}",
+    ),
+    Code.BAD_RANGE: Text(
+        422,
+        "The range must run forwards and span at most {days} days",
+        "日期范围须从早到晚，且不超过{days}天",
+    ),
+    Code.BAD_SEARCH: Text(
+        422,
+        "Search by order number, ticket number, phone or ID number",
+        "请按订单号、票号、手机号或证件号查询",
+    ),
+    Code.LAST_MANAGER: Text(
+        409, "The last active manager cannot be disabled or demoted", "不能停用或降级最后一位管理员"
+    ),
+    Code.SECOND_FACTOR_REQUIRED: Text(
+        401, "This account needs its one-time code (totp)", "此账号需要动态验证码"
+    ),
+    Code.BAD_SECOND_FACTOR: Text(
+        401, "The one-time or recovery code is wrong", "动态验证码或恢复码错误"
+    ),
+    Code.SECOND_FACTOR_NOT_ALLOWED: Text(
+        422,
+        "A second factor is for manager and finance accounts",
+        "仅管理员和财务账号可启用动态验证码",
+    ),
+    Code.USER_CHANGED: Text(
+        409, "The account changed meanwhile: read it again", "账号已被他人修改，请刷新后重试"
+    ),
 }
 
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base
 
-ROLES = ("manager", "finance", "cashier", "installer")  # installer: enrols gates (issue 14)
+# manager: everything; finance: settlement, reports, reconciliation; cashier: sell, refund,
+# change, own shift; gate: gate staff (look a ticket up at the lane); installer: devices and
+# enrolment tokens; auditor: read-only (reports, audit, search). Who may call which endpoint is
+# each route's ``role(...)``; tests/cloud/test_permissions.py holds the whole matrix.
+ROLES = ("manager", "finance", "cashier", "gate", "installer", "auditor")
+# Roles that may (and should) protect their sign-in with a TOTP second factor.
+SECOND_FACTOR_ROLES = ("manager", "finance")
 
 
 class User(Base):
@@ -22,6 +28,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # TOTP second factor (services/second_factor.py): the secret sealed with the data key;
+    # ``totp_pending`` while enrolment awaits its first code; the last time step accepted (a
+    # code is good once); recovery codes as SHA-256 hex, each struck out when used.
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    totp_recovery: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class AuthSession(Base):
@@ -82,13 +95,14 @@ class ApiKey(Base):
 
 
 class AuditEntry(Base):
-    """Every access to finance or personal data, and every change of money: who, from where."""
+    """Every access to finance or personal data, and every change of money: who, from where.
+    Append-only: a database trigger refuses UPDATE and DELETE (migration 0010)."""
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    actor: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(64))  # client address
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(128))

@@ -89,7 +89,7 @@ class Ticket(Base):
     unit_fen: Mapped[int] = mapped_column()  # what this code cost (all its people)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date)
-    holder_ref: Mapped[bytes | None] = mapped_column(LargeBinary(8))
+    holder_ref: Mapped[bytes | None] = mapped_column(LargeBinary(8), index=True)
     kid: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)  # the QR code's text
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CalendarDay, Inventory, Order, OrderItem, Price, Product, Site
 from cloud.services import holder_claims, holds, inventory
+from cloud.services.calendar import price_on
 from cloud.services.personal_data import PersonalData
 from keys.holder import holder_ref, valid_id_number
 
@@ -130,12 +131,9 @@ def check_bookable(session: Session, stock: Inventory, place: Site, local_now: d
 
 
 def unit_price(session: Session, site: str, price: Price, day: date) -> int:
-    """What one person pays at ``price`` on ``day``: its peak amount on the site's peak days
-    (if it has one), else its amount. Orders and date changes both price by this."""
-    calendar = session.get(CalendarDay, (site, day))
-    if calendar is not None and calendar.peak and price.peak_amount_fen:
-        return price.peak_amount_fen
-    return price.amount_fen
+    """What one person pays at ``price`` on ``day`` at ``site``, by the calendar's rule
+    (services/calendar.price_on). Orders and date changes both price by this."""
+    return price_on(price, session.get(CalendarDay, (site, day)))
 
 
 def _line(

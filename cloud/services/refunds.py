@@ -207,7 +207,7 @@ def change_ticket(
         raise Problem(Code.BAD_TARGET)
     check_bookable(session, target, site, now.astimezone(ZoneInfo(site.timezone)))
     if (
-        price_on(session, product, target, item_price_type(session, ticket))
+        unit_price_of(session, product, target, item_price_type(session, ticket))
         != ticket.unit_fen // ticket.people
     ):
         raise Problem(Code.PRICE_DIFFERS)
@@ -255,7 +255,7 @@ def item_price_type(session: Session, ticket: Ticket) -> str:
     return item.price_type
 
 
-def price_on(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
+def unit_price_of(session: Session, product: Product, stock: Inventory, price_type: str) -> int:
     """What one person pays for this product on that day (-1: it has no such price now)."""
     price = session.get(Price, (product.id, price_type))
     if price is None:

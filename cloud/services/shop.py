@@ -174,7 +174,7 @@ def change_options(session: Session, ticket: Ticket, now: datetime) -> list[dict
         described = row.describe()
         if row.id == ticket.inventory_id or described["available"] < ticket.people:
             continue
-        if refunds.price_on(session, product, row, item.price_type) != unit:
+        if refunds.unit_price_of(session, product, row, item.price_type) != unit:
             continue
         found.append({**described, "slot": slot_text(row)})
     return found

@@ -1,4 +1,5 @@
-"""Staff accounts (员工账号): creating one, and the rules a role and a password obey.
+"""Staff accounts (员工账号): creating, listing, changing role, disabling; the rules a role and a
+password obey.
 
 Never: store a password (only its hash, ``core/security.hash_password``). Sign-in, sessions and
 password changes are ``services/staff_sessions.py``.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Code, Problem
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import MIN_PASSWORD, hash_password
-from cloud.models import User
+from cloud.models import AuthSession, User
 from cloud.models.accounts import ROLES
 from keys.keystore import KeyStoreError, check_new_passphrase
 
@@ -57,3 +59,54 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     except IntegrityError:
         raise Problem(Code.DUPLICATE_USER, username=username) from None
     return user
+
+
+def user_named(session: Session, username: str) -> User:
+    """The account, or 404 naming a user."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise not_found(Thing.USER)
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def change_user(
+    session: Session, username: str, *, role: str | None = None, active: bool | None = None
+) -> tuple[User, int]:
+    """A new role and/or enabled state for an account; disabling or demoting ends every
+    session of the user at once (how many is returned). The last active manager can be
+    neither disabled nor demoted (409 ``last_manager``): nobody could manage staff after."""
+    if role is not None:
+        check_role(role)
+    user = user_named(session, username)
+    new_role = user.role if role is None else role
+    new_active = user.active if active is None else active
+    losing_manager = (
+        user.role == "manager" and user.active and (new_role != "manager" or not new_active)
+    )
+    if losing_manager:
+        managers = session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "manager", User.active.is_(True), User.id != user.id)
+        )
+        if not managers:
+            raise Problem(Code.LAST_MANAGER)
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, User.role == user.role, User.active == user.active)
+        .values(role=new_role, active=new_active)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Problem(Code.USER_CHANGED)
+    ended = 0
+    if new_role != user.role or not new_active:
+        ended = int(
+            session.execute(delete(AuthSession).where(AuthSession.user_id == user.id)).rowcount  # type: ignore[attr-defined]
+        )
+    session.refresh(user)
+    return user, ended

@@ -25,7 +25,7 @@ from cloud.api.schemas import Login, PasswordChange, SessionsEnded, TokenOut, Wh
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import check_password
 from cloud.models import User
-from cloud.services import login_throttle, staff_sessions
+from cloud.services import login_throttle, second_factor, staff_sessions
 from cloud.services.audit import audit
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -54,22 +54,22 @@ def sign_in(body: Login, ctx: Context, where: Source, request: Request) -> Token
     ok = check_password(body.password, account.password_hash if account else None)
     ok = ok and account is not None and account.active
     now = ctx.clock.now()
-    with ctx.sessions.begin() as db:
-        if not ok or account is None:
-            audit(
-                db,
-                account.username if account else UNKNOWN_USER,
-                where,
-                "login_failed",
-                "auth",
-                at=now,
-            )
-        else:
+    if not ok or account is None:
+        with ctx.sessions.begin() as db:
+            actor = account.username if account else UNKNOWN_USER
+            audit(db, actor, where, "login_failed", "auth", at=now)
+        raise Problem(Code.BAD_CREDENTIALS)
+    try:
+        with ctx.sessions.begin() as db:
+            factor = second_factor.check(db, account.id, ctx.pd, body.totp, now)
             login_throttle.succeeded(db, subjects, now)
             started = staff_sessions.start(db, account.id, ctx.api, now)
-            audit(db, account.username, where, "login", "auth", at=now)
-    if not ok or account is None:
-        raise Problem(Code.BAD_CREDENTIALS)
+            detail = {"second_factor": factor} if factor else None
+            audit(db, account.username, where, "login", "auth", detail, at=now)
+    except Problem as refusal:  # a missing or wrong one-time code: the attempt stays counted
+        with ctx.sessions.begin() as db:
+            audit(db, account.username, where, "login_second_factor_failed", "auth", at=now)
+        raise refusal
     return TokenOut(access_token=started.token, role=account.role, expires_at=started.expires_at)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent_answer, staff
-from cloud.api.order_views import BuyersOrder, order_out
+from cloud.api.deps import DB, Context, IdempotencyKey, Source, idempotent_answer, role, staff
+from cloud.api.order_views import order_out, owned_order
 from cloud.api.schemas import OrderIn, OrderOut
-from cloud.core.errors import Code, Problem
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import token_hash
+from cloud.models import Order
+from cloud.services.audit import audit
 from cloud.services.idempotency import ANONYMOUS
 from cloud.services.orders import LineRequest, create_order
 
@@ -73,6 +76,26 @@ def _access_token(ctx: Context, order_no: str, key: str) -> str:
     return ctx.pd.derived_token(f"{order_no}:{key}")
 
 
+# Staff who may read any order with its ticket codes (to print or resend them); the order's
+# story without codes is routes/search.py, for auditors too.
+ORDER_READERS = ("cashier", "finance")
+
+
 @router.get("/{order_no}", response_model=OrderOut)
-def read(order: BuyersOrder, db: DB) -> OrderOut:
+def read(
+    order_no: str,
+    db: DB,
+    ctx: Context,
+    where: Source,
+    x_order_token: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> OrderOut:
+    """The buyer with the order's token, or staff (cashier, finance, manager: audited)."""
+    if authorization is None or x_order_token is not None:
+        return order_out(db, owned_order(db, order_no, x_order_token))
+    who = role(*ORDER_READERS)(staff(ctx, authorization))
+    order = db.scalar(select(Order).where(Order.order_no == order_no))
+    if order is None:
+        raise not_found(Thing.ORDER)
+    audit(db, who.username, where, "read_order", order_no, at=ctx.clock.now())
     return order_out(db, order)

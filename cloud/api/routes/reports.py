@@ -1,0 +1,83 @@
+"""Reports for managers, finance and auditors: a summary as JSON, or the summary or every row
+as CSV or XLSX (streamed). Every report read is audited (finance data).
+
+Thin: services/reports.py makes the rows and sums, services/report_export.py writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from cloud.api.deps import Context, Source, Staff, role
+from cloud.services import report_export, reports
+from cloud.services.audit import audit
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+Reader = Annotated[Staff, Depends(role("finance", "auditor"))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/reports/{name}", response_model=None)
+def read_report(
+    name: str,
+    ctx: Context,
+    who: Reader,
+    where: Source,
+    site: Annotated[str, Query(min_length=1, max_length=32)],
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    by: Annotated[str | None, Query(max_length=32)] = None,
+    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    rows: Annotated[str, Query(pattern="^(summary|detail)$")] = "summary",
+) -> dict[str, Any] | StreamingResponse | FileResponse:
+    """``sales``, ``entries``, ``refunds``, ``shifts``, ``capacity`` or ``in_park`` for a site
+    from ``from`` to ``to`` (site-local days, inclusive), summed ``by`` one column (default the
+    report's first), or with ``rows=detail`` every underlying row (CSV or XLSX only)."""
+    found = reports.report(name, by)
+    group = by or found.by[0]
+    with ctx.sessions.begin() as db:
+        scope = reports.scope(db, site, start, end)
+        audit(db, who.username, where, "read_report", f"report:{name}",
+              {"site": site, "from": start.isoformat(), "to": end.isoformat(), "by": group,
+               "format": format, "rows": rows}, at=ctx.clock.now())  # fmt: skip
+    stream = reports.stream(ctx.sessions, name, scope)
+    base = {"site": site, "from": start.isoformat(), "to": end.isoformat()}
+    answer: dict[str, Any]
+    if rows == "detail" and format != "json":
+        columns: tuple[str, ...] = found.columns
+        lines: Any = stream
+    elif name == "in_park" and group == "hour":
+        columns = ("day", "hour", "entries", "exits", "in_park")
+        lines = reports.in_park_curve(stream)
+        answer = {**base, "report": name, "by": group, "rows": lines}
+    else:
+        summary = reports.summarise(stream, found, group)
+        columns = (group, *found.measures)
+        lines = summary["rows"]
+        answer = {**base, **summary}
+    if format == "json":
+        return answer
+    filename = f"{name}-{site}-{start.isoformat()}-{end.isoformat()}"
+    if format == "csv":
+        return StreamingResponse(
+            report_export.csv_chunks(columns, lines),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    report_export.write_xlsx(Path(path), name, columns, lines)
+    return FileResponse(
+        path,
+        media_type=XLSX,
+        filename=f"{filename}.xlsx",
+        background=BackgroundTask(os.unlink, path),
+    )

@@ -1,0 +1,266 @@
+"""The permission matrix: every role x every endpoint of the app, allowed or 403, from one table.
+
+``MATRIX`` below is the decision for every route the app serves. A route missing from it (a
+new endpoint nobody decided about) fails ``test_every_route_has_a_decision``; a route whose
+``role(...)`` admits other roles than the table says fails ``test_each_route_admits_the_roles_
+the_table_names``; and each endpoint is called over HTTP by a signed-in member of staff of
+every role, expecting 403 exactly for the roles the table leaves out.
+
+Kinds of decision:
+- a frozenset of roles: staff of these roles only (a manager is admitted everywhere);
+- ``PUBLIC``: anyone, signed in or not (catalogue, docs, the visitor's own order with its
+  token, payment platforms' notifications, the sandbox);
+- ``SIGNED_IN``: any member of staff (who am I, log out, my password);
+- ``PARTNER``: a partner system's API key; a staff token is no key (401, not 403).
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.routing import APIRoute
+
+from cloud.api.app import create_app
+from cloud.core.security import hash_password
+from cloud.models import User
+from cloud.models.accounts import ROLES
+from cloud.services.orders import LineRequest
+from tests.cloud.conftest import api_context, place_order
+from tests.cloud.site_day import pay, tickets_of
+
+PUBLIC = "public"
+SIGNED_IN = "signed in"
+PARTNER = "partner"
+ALL = frozenset(ROLES)
+
+
+def roles(*names: str) -> frozenset[str]:
+    return frozenset(("manager", *names))
+
+
+MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    # staff sign-in
+    ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/auth/logout"): SIGNED_IN,
+    ("POST", "/api/v1/auth/password"): SIGNED_IN,
+    ("DELETE", "/api/v1/auth/users/{username}/sessions"): roles(),
+    ("POST", "/api/v1/auth/second-factor"): roles("finance"),
+    ("POST", "/api/v1/auth/second-factor/confirm"): roles("finance"),
+    # users and roles
+    ("GET", "/api/v1/users"): roles("auditor"),
+    ("POST", "/api/v1/users"): roles(),
+    ("PATCH", "/api/v1/users/{username}"): roles(),
+    ("POST", "/api/v1/users/{username}/second-factor/reset"): roles(),
+    # catalogue and calendar
+    ("POST", "/api/v1/sites"): roles(),
+    ("GET", "/api/v1/sites/{site}/products"): PUBLIC,
+    ("GET", "/api/v1/products/{product_id}/availability"): PUBLIC,
+    ("POST", "/api/v1/products"): roles(),
+    ("POST", "/api/v1/inventory"): roles(),
+    ("GET", "/api/v1/sites/{site}/calendar"): PUBLIC,
+    ("PUT", "/api/v1/sites/{site}/calendar/{day}"): roles(),
+    ("PUT", "/api/v1/products/{product_id}/prices/{price_type}"): roles(),
+    # orders: a buyer with the order's token, or these staff
+    ("POST", "/api/v1/orders"): PUBLIC,
+    ("GET", "/api/v1/orders/{order_no}"): roles("cashier", "finance"),
+    ("GET", "/api/v1/orders/{order_no}/print"): PUBLIC,
+    ("GET", "/api/v1/tickets/{ticket_no}/qr.{kind}"): PUBLIC,
+    ("POST", "/api/v1/orders/{order_no}/payments"): PUBLIC,
+    ("POST", "/api/v1/payments/{provider_name}/notify"): PUBLIC,
+    ("POST", "/api/v1/sandbox/pay/{order_no}"): PUBLIC,
+    ("POST", "/api/v1/orders/{order_no}/refunds"): roles("cashier"),
+    ("POST", "/api/v1/tickets/{ticket_no}/change"): roles("cashier"),
+    # the till
+    ("POST", "/api/v1/shifts"): roles("cashier"),
+    ("POST", "/api/v1/shifts/close"): roles("cashier"),
+    ("POST", "/api/v1/orders/{order_no}/cash"): roles("cashier"),
+    ("POST", "/api/v1/refunds/retry"): roles("finance"),
+    # partners
+    ("POST", "/api/v1/verify"): PARTNER,
+    # reports, search, audit
+    ("GET", "/api/v1/reports/{name}"): roles("finance", "auditor"),
+    ("GET", "/api/v1/search"): roles("finance", "cashier", "auditor", "gate"),
+    ("GET", "/api/v1/orders/{order_no}/story"): roles("finance", "cashier", "auditor"),
+    ("GET", "/api/v1/audit"): roles("auditor"),
+    # cards and faces bound to tickets at the window (issues 14, 15)
+    ("POST", "/api/v1/tickets/{ticket_no}/cards"): roles("cashier"),
+    ("POST", "/api/v1/faces/{ticket_no}"): roles("cashier"),
+    ("GET", "/api/v1/faces/{ticket_no}"): roles("cashier"),
+    ("DELETE", "/api/v1/faces/{ticket_no}"): roles("cashier"),
+    # the buyer's own face, with the order's token
+    ("POST", "/api/v1/orders/{order_no}/tickets/{ticket_no}/face"): PUBLIC,
+    ("DELETE", "/api/v1/orders/{order_no}/tickets/{ticket_no}/face"): PUBLIC,
+    # gates and their enrolment (issue 14): the gate proves itself with its one-time token or
+    # its own signature, not a staff role
+    ("POST", "/api/v1/devices/tokens"): roles("installer"),
+    ("GET", "/api/v1/devices"): roles("installer"),
+    ("POST", "/api/v1/devices/{site}/{node}/decommission"): roles(),
+    ("POST", "/api/v1/devices/enrol"): PUBLIC,
+    ("POST", "/api/v1/devices/decommission"): PUBLIC,
+    ("GET", "/api/v1/devices/root"): PUBLIC,
+    # the visitor's phone (issue 18): pages, and its order's cards and quotes with the token
+    ("GET", "/shop/static/{name}"): PUBLIC,
+    ("GET", "/shop/{site}"): PUBLIC,
+    ("GET", "/t/sw.js"): PUBLIC,
+    ("GET", "/t/{order_no}"): PUBLIC,
+    ("GET", "/api/v1/orders/{order_no}/cards"): PUBLIC,
+    ("GET", "/api/v1/tickets/{ticket_no}/quote"): PUBLIC,
+    ("GET", "/api/v1/sites/{site}/poster.{kind}"): roles(),
+}
+
+
+def served_routes(app) -> list[APIRoute]:
+    """Every APIRoute the app serves, through included routers (FastAPI may wrap them)."""
+
+    def walk(routes):
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes)
+
+    return list(walk(app.routes))
+
+
+def declared_roles(dependant) -> frozenset[str] | None:
+    for dependency in dependant.dependencies:
+        allowed = getattr(dependency.call, "allowed_roles", None)
+        if allowed is not None:
+            return frozenset(allowed)
+        inner = declared_roles(dependency)
+        if inner is not None:
+            return inner
+    return None
+
+
+def endpoints(app) -> list[tuple[str, str, APIRoute]]:
+    return [(m, r.path, r) for r in served_routes(app) for m in sorted(r.methods)]
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """Who may call what does not depend on the engine: SQLite only."""
+    from simulators.databases import sqlite_database
+
+    return sqlite_database(tmp_path)
+
+
+@pytest.fixture
+def app(office):
+    return create_app(api_context(office))
+
+
+def test_every_route_has_a_decision(app):
+    served = {(m, p) for m, p, _ in endpoints(app)}
+    assert not served - MATRIX.keys(), "routes without a decision in MATRIX"
+    assert not MATRIX.keys() - served, "MATRIX names routes the app does not serve"
+
+
+def test_each_route_admits_the_roles_the_table_names(app):
+    for method, path, route in endpoints(app):
+        expected = MATRIX[(method, path)]
+        declared = declared_roles(route.dependant)
+        if declared is not None:
+            assert declared == expected, f"{method} {path}"
+        else:  # no role(...): public, any staff, a partner, or checked in the route
+            assert isinstance(expected, str) or path in CHECKED_IN_ROUTE, f"{method} {path}"
+
+
+# Routes that take a buyer's token or staff and check the role themselves (no role(...)).
+CHECKED_IN_ROUTE = {
+    "/api/v1/orders/{order_no}",
+    "/api/v1/orders/{order_no}/refunds",
+    "/api/v1/tickets/{ticket_no}/change",
+}
+
+
+@pytest.fixture
+def signed_in(app, office):
+    """A bearer header per role."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app, raise_server_exceptions=False)
+    with office.sessions.begin() as db:
+        for role in ROLES:
+            db.add(User(username=f"{role}1", password_hash=hash_password(f"{role}1-password"),
+                        role=role))  # fmt: skip
+    headers = {}
+    for role in ROLES:
+        answer = client.post(
+            "/api/v1/auth/token", json={"username": f"{role}1", "password": f"{role}1-password"}
+        )
+        assert answer.status_code == 200, answer.text
+        headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return client, headers
+
+
+def fill(path: str, office, order_no: str, ticket_no: str) -> str:
+    values = {
+        "{username}": "ghost",
+        "{node}": "G1",
+        "{site}": "S1",
+        "{product_id}": "1",
+        "{day}": office.day.isoformat(),
+        "{price_type}": "adult",
+        "{order_no}": order_no,
+        "{ticket_no}": ticket_no,
+        "{kind}": "png",
+        "{provider_name}": "sandbox",
+        "{name}": "sales",
+    }
+    for name, value in values.items():
+        path = path.replace(name, value)
+    return path
+
+
+QUERIES = {
+    "/api/v1/reports/{name}": {"site": "S1", "from": "2026-12-01", "to": "2026-12-02"},
+    "/api/v1/search": {"by": "order", "q": "1"},
+    "/api/v1/sites/{site}/calendar": {"from": "2026-12-01", "to": "2026-12-02"},
+}
+BODIES = {  # valid bodies where the route looks at the body before the caller's role
+    "/api/v1/orders/{order_no}/refunds": {},
+    "/api/v1/tickets/{ticket_no}/change": {"inventory_id": 1},
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(MATRIX), ids=lambda e: f"{e[0]} {e[1]}")
+def test_each_role_is_allowed_or_refused_403_as_the_matrix_says(signed_in, office, endpoint):
+    client, headers = signed_in
+    method, path = endpoint
+    expected = MATRIX[endpoint]
+    order = place_order(office, LineRequest(office.day_ticket, "adult", 1))
+    pay(office, order.order_no, order.total_fen)
+    url = fill(path, office, order.order_no, tickets_of(office, order.order_no)[0])
+    for role in ROLES:
+        answer = client.request(
+            method,
+            url,
+            headers=headers[role],
+            params=QUERIES.get(path),
+            json=BODIES.get(path, {}) if method in ("POST", "PUT", "PATCH") else None,
+        )
+        allowed = expected in (PUBLIC, SIGNED_IN) or (
+            isinstance(expected, frozenset) and role in expected
+        )
+        if expected == PARTNER:
+            assert answer.status_code == 401, (role, answer.text)
+        elif allowed:
+            assert answer.status_code != 403, (role, answer.text)
+            assert answer.status_code < 500, (role, answer.text)
+        else:
+            assert answer.status_code == 403, (role, answer.status_code, answer.text)
+            assert answer.json()["code"] == "forbidden"
+
+
+def test_an_auditor_may_only_read():
+    writes = [
+        (method, path)
+        for (method, path), allowed in MATRIX.items()
+        if isinstance(allowed, frozenset) and "auditor" in allowed and method != "GET"
+    ]
+    assert writes == []
