@@ -15,12 +15,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 
 from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
-from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
+from cloud.api.routes import (
+    auth,
+    catalog,
+    dashboard,
+    orders,
+    payments,
+    refunds,
+    sandbox,
+    tickets,
+    verify,
+)
 from cloud.core.errors import Code, Problem, framework_problem
+from cloud.dashboard.render import STATIC as DASHBOARD_STATIC
 
 log = logging.getLogger("cloud.api")
 PROBLEM = "application/problem+json"
@@ -40,6 +52,9 @@ def create_app(context: CloudContext) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
         app.include_router(module.router)
+    # --- dashboard: pages, live updates and its own CSS/JS (no CDN) ---
+    app.include_router(dashboard.router)
+    app.mount("/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
 

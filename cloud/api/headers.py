@@ -35,6 +35,13 @@ DOCS_POLICY = (
     "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# The dashboard (cloud/dashboard/): its own script, styles and inline SVG; its live stream and
+# forms go to this origin only. No inline script or style attribute anywhere on it.
+DASHBOARD = "/dashboard"
+DASHBOARD_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 HSTS = "max-age=31536000"  # one year; no includeSubDomains: other hosts of the site may be HTTP
 
 
@@ -51,6 +58,7 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         docs = path.startswith(DOCS_PAGES)
+        dashboard = path == DASHBOARD or path.startswith(DASHBOARD + "/")
         tls = came_over_tls(scope, _trusted_proxies(scope))
 
         async def with_headers(message: Message) -> None:
@@ -59,7 +67,9 @@ class SecurityHeaders:
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
-                headers["Content-Security-Policy"] = DOCS_POLICY if docs else API_POLICY
+                headers["Content-Security-Policy"] = (
+                    DOCS_POLICY if docs else DASHBOARD_POLICY if dashboard else API_POLICY
+                )
                 if tls:
                     headers["Strict-Transport-Security"] = HSTS
                 if not path.startswith(DOCS_STATIC) and "cache-control" not in headers:

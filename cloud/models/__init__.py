@@ -11,12 +11,14 @@ from cloud.models.accounts import (
 )
 from cloud.models.base import Base
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
+from cloud.models.dashboard import Alarm, StaffPreference
 from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 
 __all__ = [
+    "Alarm",
     "ApiKey",
     "AuditEntry",
     "AuthSession",
@@ -41,6 +43,7 @@ __all__ = [
     "Revocation",
     "Site",
     "SiteDocument",
+    "StaffPreference",
     "Ticket",
     "User",
     "Zone",
