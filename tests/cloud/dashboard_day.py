@@ -118,7 +118,12 @@ def build_day(
                 )
             )
         timed = Product(
-            site="S1", code="TIMED", name_zh="分时票", name_en="Timed entry", kind="timed"
+            site="S1",
+            code="TIMED",
+            name_zh="分时票",
+            name_en="Timed entry",
+            kind="timed",
+            refund_until_hours=-24,  # unused tickets refundable until the day ends
         )
         whole = Product(site="S1", code="DAY", name_zh="日票", name_en="Day ticket", kind="day")
         db.add_all([timed, whole])
@@ -149,7 +154,7 @@ def build_day(
     sold_at = local(7, 0)
     n = 0
     for index, inventory_id in enumerate([*slot_ids, day_id]):
-        count = orders_per_slot + (6 if index == 1 else 0)  # the 10:00 slot sells best
+        count = orders_per_slot + (16 if index == 1 else 0)  # the 10:00 slot sells out
         for k in range(count):
             n += 1
             lines = [LineRequest(inventory_id, "adult", 2)]
