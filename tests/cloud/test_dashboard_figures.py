@@ -17,7 +17,7 @@ from cloud.services.dashboard_forecast import SlotOutlook, forecast
 from cloud.services.payments.sandbox import SandboxProvider
 from cloud.services.refunds import refund_tickets
 from keys.rules import SlotGrace
-from tests.cloud.dashboard_day import DAY, MORNING, build_day
+from simulators.busy_day import DAY, MORNING, build_day
 
 
 @pytest.fixture

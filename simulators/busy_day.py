@@ -2,7 +2,7 @@
 orders sold on several channels and paid in the sandbox, gates registered with their keys, and
 signed gate events (uses, passages, heartbeats, an alarm) stored by the real ingest.
 
-Used by the dashboard's service, HTTP and browser tests and by bench/dashboard.py.
+Used by the dashboard's tests, bench/dashboard.py and anyone who wants to look at a busy dashboard.
 """
 
 from __future__ import annotations
