@@ -160,9 +160,10 @@ def bars(
     show: Callable[[int], str] = str,
     width: int = 560,
     row: int = 26,
+    left: int = 110,
+    right: int = 110,
 ) -> Markup:
     """Horizontal bars, one row per item (sales by channel, in park by zone)."""
-    left, right = 110, 110
     height = max(1, len(items)) * row + 8
     peak = max((v for _, v in items), default=0) or 1
     body = []
@@ -215,8 +216,8 @@ def pairs(
     *,
     label: str,
     legend: tuple[str, str],
-    width: int = 560,
-    row: int = 34,
+    width: int = 1120,
+    row: int = 30,
 ) -> Markup:
     """Booked versus arrived per slot: two bars per row; the gap is the no-shows so far."""
     left, right = 110, 90

@@ -122,6 +122,9 @@ def _charts(snap: Snapshot, words: Words) -> dict[str, Markup]:
             [(words.pick(zh, en), n) for _, zh, en, n in snap.zones],
             label=words("by_zone"),
             show=number,
+            width=300,
+            left=80,
+            right=44,
         ),
         "slot_fill": charts.fill(
             [
