@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-expect = pytest.importorskip("playwright.sync_api").expect
-
 from simulators.dashboard_site import live_site
 from simulators.databases import sqlite_database
+
+expect = pytest.importorskip("playwright.sync_api").expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 

@@ -12,7 +12,7 @@ from cloud.api.app import create_app
 from cloud.api.context import CloudContext
 from cloud.core.security import hash_password
 from cloud.db import make_engine, session_factory
-from cloud.models import Alarm, StaffPreference, Site, User
+from cloud.models import Alarm, Site, StaffPreference, User
 from cloud.services.personal_data import PersonalData
 from keys import keystore
 from keys.clock import ManualClock
