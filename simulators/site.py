@@ -424,7 +424,7 @@ def _announce(console: Console, up: Running, live_s: float | None) -> None:
   Ticket office API / 票务接口:   {up.api}/docs
   Printable order pages / 订单页: {up.api}/api/v1/orders/{{order_no}}/print (X-Order-Token)
   Manager login / 管理员账号:     {up.login[0]} / {up.login[1]}  (POST {up.api}/api/v1/auth/token)
-  Dashboard / 管理看板:           {up.api}/dashboard  (sign in with the manager login / 用管理员账号登录)
+  Dashboard / 管理看板:           {up.api}/dashboard  (the manager login / 管理员账号)
   Site broker / 站点消息服务:     mqtt://127.0.0.1:{up.broker_port}
 Visitors keep arriving at both gates; {stop}.
 """,

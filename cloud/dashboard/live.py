@@ -6,8 +6,9 @@ downlink service are separate processes, and ``serve`` may run several workers b
 so each worker learns of changes from the database itself:
 
 - **PostgreSQL**: ``LISTEN scenic_dashboard``. Statement triggers on the tables the dashboard
-  shows (migration 0009) ``NOTIFY`` in the writer's transaction; PostgreSQL delivers at commit
-  to every listening connection, i.e. to every worker, and folds repeats within a transaction.
+  shows (migration 0009) ``NOTIFY`` in the writer's transaction with the table's schema;
+  PostgreSQL delivers at commit to every listening connection, i.e. to every worker, and folds
+  repeats within a transaction. A worker counts only its own schema's notifications.
 - **SQLite**: there is no NOTIFY, so one thread per worker asks ``PRAGMA data_version`` every
   ``SQLITE_POLL_S`` (0.1 s) on a connection of its own; the number changes when any other
   connection (any process) commits. It is one page-cache read: cheap enough to poll.
@@ -55,6 +56,7 @@ class ChangeFeed:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.ready = threading.Event()  # watching: a commit from now on will be noticed
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -105,6 +107,7 @@ class ChangeFeed:
                         if seen is not None and version != seen:
                             self._changed()
                         seen = version
+                        self.ready.set()
                         self._stop.wait(SQLITE_POLL_S)
             except sqlite3.Error:  # boundary: the file is being replaced or locked; look again
                 log.warning("dashboard change poll failed; retrying", exc_info=True)
@@ -118,14 +121,16 @@ class ChangeFeed:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(conninfo, autocommit=True) as connection:
+                    row = connection.execute("SELECT current_schema()").fetchone()
+                    schema = row[0] if row else "public"
                     connection.execute(f"LISTEN {CHANNEL}")
                     self._changed()  # anything may have changed while we were not listening
+                    self.ready.set()
                     while not self._stop.is_set():
-                        woke = False
-                        for _ in connection.notifies(timeout=1.0):
-                            woke = True
-                            break
-                        if woke:
+                        mine = any(
+                            n.payload == schema for n in connection.notifies(timeout=0.2)
+                        )
+                        if mine:
                             self._changed()
             except psycopg.Error:  # boundary: the database went away; listen again
                 log.warning("dashboard LISTEN failed; retrying", exc_info=True)

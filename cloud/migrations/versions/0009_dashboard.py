@@ -8,7 +8,9 @@ On PostgreSQL, statement-level triggers on the tables the dashboard shows send
 ``NOTIFY scenic_dashboard`` when they change; the notification is delivered at commit, to every
 ``serve`` worker listening (cloud/dashboard/live.py), whichever process wrote. PostgreSQL folds
 identical notifications of one transaction into one, so a batch of 500 events costs one.
-SQLite has no NOTIFY: there the workers poll ``PRAGMA data_version`` instead.
+The payload is the table's schema: a listener counts only its own schema's notifications, since
+NOTIFY reaches every session of the database. SQLite has no NOTIFY: there the workers poll
+``PRAGMA data_version`` instead.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE FUNCTION scenic_dashboard_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"
+            f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_SCHEMA); RETURN NULL; END $$"
         )
         for table in WATCHED:
             op.execute(
