@@ -127,9 +127,7 @@ class ChangeFeed:
                     self._changed()  # anything may have changed while we were not listening
                     self.ready.set()
                     while not self._stop.is_set():
-                        mine = any(
-                            n.payload == schema for n in connection.notifies(timeout=0.2)
-                        )
+                        mine = any(n.payload == schema for n in connection.notifies(timeout=0.2))
                         if mine:
                             self._changed()
             except psycopg.Error:  # boundary: the database went away; listen again

@@ -49,5 +49,3 @@ def test_without_a_commit_the_change_feed_stays_quiet(db_url):
     finally:
         feed.stop()
         engine.dispose()
-
-
