@@ -58,6 +58,7 @@ MISSING_AFTER = timedelta(seconds=45)
 RATE_WINDOW = 5  # minutes
 BUCKET = 900  # seconds: 15 minutes
 ALARMS_SHOWN = 20
+HEARTBEAT_WINDOW = 2000  # events: 20 s of heartbeat at 100 events a second
 
 
 @dataclass(frozen=True)
@@ -317,11 +318,14 @@ def _gates(session: Session, site: str, devices: list[Device], now: datetime) ->
             .order_by(GateEventRecord.seq.desc())
             .limit(1)
         )
+        # The latest heartbeat among the node's last HEARTBEAT_WINDOW events: a bounded walk
+        # down the (site, node, seq) index rather than every heartbeat the node ever sent.
         beat = session.scalar(
             select(GateEventRecord)
             .where(
                 GateEventRecord.site == site,
                 GateEventRecord.node == device.node,
+                GateEventRecord.seq > (last.seq if last else 0) - HEARTBEAT_WINDOW,
                 GateEventRecord.kind == "heartbeat",
             )
             .order_by(GateEventRecord.seq.desc())
