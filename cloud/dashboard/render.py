@@ -62,10 +62,18 @@ def sections(snap: Snapshot, lang: str, can_ack: bool) -> dict[str, str]:
     return {name: str(html) for name, html in _sections(snap, words, can_ack, "").items()}
 
 
-def login(lang: str, csrf: str, error: str | None = None, username: str = "") -> str:
+def login(
+    lang: str, csrf: str, error: str | None = None, username: str = "", signed_in: bool = False
+) -> str:
+    """The sign-in form; with ``signed_in``, the reason this account may not look and a
+    sign-out button instead."""
     words = Words(lang, _zone_default())
     return _env.get_template("login.html").render(
-        t=words, csrf=csrf, error=words(error) if error else None, username=username
+        t=words,
+        csrf=csrf,
+        error=words(error) if error else None,
+        username=username,
+        signed_in=signed_in,
     )
 
 

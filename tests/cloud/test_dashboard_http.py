@@ -158,7 +158,9 @@ def test_a_manager_acknowledges_an_alarm_from_the_page(app):
 def test_a_cashier_may_not_see_the_dashboard(app):
     client = browser(app)
     sign_in(client, "till1")
-    assert client.get("/dashboard").status_code == 403
+    refused = client.get("/dashboard")
+    assert refused.status_code == 403 and "该账号无权查看看板" in refused.text
+    assert "<svg" not in refused.text and 'action="/dashboard/logout"' in refused.text
 
 
 def test_signing_out_ends_the_session_not_just_the_cookie(app):

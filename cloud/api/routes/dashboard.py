@@ -59,7 +59,8 @@ def page(request: Request, ctx: Context, where: Source, site: str | None = None)
     if who is None:
         return _to("/dashboard/login")
     if not _may_view(who):
-        return HTMLResponse(render.login(who.lang, "", error="no_role"), status_code=403)
+        refused = render.login(who.lang, who.csrf, error="no_role", signed_in=True)
+        return HTMLResponse(refused, status_code=403)
     with ctx.sessions.begin() as db:
         codes = dashboard_figures.site_codes(db)
         chosen = site if site in codes else (codes[0] if codes else None)
