@@ -3,6 +3,8 @@ gates go missing on time, alarms are acknowledged once with a note."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -196,3 +198,28 @@ def test_a_slot_whose_window_closed_can_release_its_unclaimed_places_now():
     (release,) = ahead.releases
     assert (release.release_at, release.unclaimed, release.final) == (630, 8, True)
     assert ahead.show_rate == pytest.approx(42 / 50) and ahead.show_rate_measured
+
+
+def test_managers_racing_to_acknowledge_one_alarm_get_one_success(db_url):
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    with sessions.begin() as db:
+        db.add(Alarm(site="S1", node="G1", seq=1, alarm="fire_alarm", at=MORNING, detail={}))
+    start = threading.Barrier(8)
+
+    def attempt(who: str) -> str:
+        start.wait()
+        try:
+            with sessions.begin() as db:
+                alarms.acknowledge(db, 1, who, "10.0.0.9", f"handled by {who}", MORNING)
+            return "ok"
+        except Problem as refusal:
+            return str(refusal.code)
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, [f"m{i}" for i in range(8)]))
+    assert sorted(outcomes) == ["alarm_acknowledged"] * 7 + ["ok"]
+    with sessions() as db:
+        audited = db.scalars(select(AuditEntry).where(AuditEntry.action == "alarm_acknowledged"))
+        assert len(audited.all()) == 1
+    engine.dispose()
