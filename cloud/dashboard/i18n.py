@@ -39,6 +39,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "by_zone": ("分区在园", "In the park by zone"),
     "sales_today": ("今日销售", "Sales today"),
     "tickets": ("张", "tickets"),
+    "ticket": ("票号", "ticket"),
     "refunds_today": ("今日退款", "Refunds today"),
     "net": ("净额", "Net"),
     "by_channel": ("按渠道", "By channel"),

@@ -101,6 +101,7 @@ class AlarmFigure:
     acked_by: str | None
     acked_at: datetime | None
     note: str | None
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -556,6 +557,7 @@ def _alarms(session: Session, site: str) -> list[AlarmFigure]:
             acked_by=a.acked_by,
             acked_at=as_utc(a.acked_at) if a.acked_at else None,
             note=a.note,
+            detail=a.detail or {},
         )
         for a in rows
     ]

@@ -192,3 +192,27 @@ def test_a_signed_out_browser_is_told_so_on_the_live_stream(app):
     with browser(app).stream("GET", "/dashboard/live?site=S1") as answer:
         assert answer.headers["content-type"].startswith("text/event-stream")
         assert "event: signed_out" in answer.read().decode()
+
+
+def test_a_double_entry_alarm_names_the_ticket_and_the_gates(app):
+    with app.state.context.sessions.begin() as db:
+        db.add(
+            Alarm(
+                site="S1",
+                node="G2",
+                seq=7,
+                alarm="double_entry",
+                at=MORNING,
+                detail={
+                    "alarm": "double_entry",
+                    "arg": 2,
+                    "ticket": "0A1B",
+                    "allowed": 1,
+                    "nodes": ["G1", "G2"],
+                },
+            )
+        )
+    client = browser(app)
+    sign_in(client)
+    page = client.get("/dashboard").text
+    assert "重复入园" in page and "0A1B" in page and "G1, G2" in page
