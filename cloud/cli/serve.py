@@ -104,7 +104,7 @@ def serve(
     )
     bound = listening.getsockname()[1]
     logging.getLogger("cloud").info("serving on http://%s:%d", host, bound)
-    typer.echo(f"dashboard / 管理看板: http://{host}:{bound}/dashboard", err=True)
+    typer.echo(f"dashboard / 管理看板: http://{host}:{bound}/dashboard")
     try:
         uvicorn.Server(config).run(sockets=[listening])
     finally:
