@@ -106,7 +106,7 @@ def curve(
     height: int = 200,
 ) -> Markup:
     """In the park over the day: measured (solid, filled) and expected (dashed), x in minutes."""
-    left, bottom, top = 40, 22, 14
+    left, bottom, top = 40, 22, 20
     plot_w, plot_h = width - left - 8, height - bottom - top
     points = [*so_far, *ahead]
     busy = [m for m, v in points if v > 0] or [now_minute]
@@ -143,11 +143,12 @@ def curve(
     body.append(
         f'<text class="tick" x="{x(now_minute) + 3:.1f}" y="{top + 8}">{hm(now_minute)}</text>'
     )
+    key = left + plot_w - 150  # the legend, top right: clear of the "now" label on the left
     body.append(
-        f'<line class="line" x1="{left + 8}" x2="{left + 26}" y1="{top + 4}" y2="{top + 4}"/>'
-        f'<text class="tick" x="{left + 30}" y="{top + 7}">{escape(legend[0])}</text>'
-        f'<line class="line ahead" x1="{left + 96}" x2="{left + 114}" y1="{top + 4}" '
-        f'y2="{top + 4}"/><text class="tick" x="{left + 118}" y="{top + 7}">'
+        f'<line class="line" x1="{key}" x2="{key + 18}" y1="{top - 6}" y2="{top - 6}"/>'
+        f'<text class="tick" x="{key + 22}" y="{top - 3}">{escape(legend[0])}</text>'
+        f'<line class="line ahead" x1="{key + 80}" x2="{key + 98}" y1="{top - 6}" '
+        f'y2="{top - 6}"/><text class="tick" x="{key + 102}" y="{top - 3}">'
         f"{escape(legend[1])}</text>"
     )
     return _svg(width, height, label, body)

@@ -7,7 +7,9 @@ once get one success and one ``alarm_acknowledged`` refusal; it is audited with 
 Alarm names come from the gates: the controllers' events (gate_node/firmware/hal.py:
 ``forced``, ``tailgate``, ``pinch``, ``reverse``, ``fire_alarm``, ``held_open``), the peer
 merge (``double_entry``) and the node's own checks (``state_untrusted``, ``rolled_back``).
-``fire_cleared`` and ``override`` are reports, not alarms: they are stored as events only.
+The lane driver reports every other controller event as an "alarm" event too: ``fire_cleared``,
+``override``, ``denied`` (lamps shown for a refused credential, already a denial event) and
+``timeout`` are reports, not alarms: they are stored as events only.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cloud.models import Alarm
 from cloud.services.audit import audit
 from keys.gate_event import GateEvent
 
-NOT_ALARMS = frozenset({"fire_cleared", "override"})
+NOT_ALARMS = frozenset({"fire_cleared", "override", "denied", "timeout"})
 NOTE_MAX = 500
 
 

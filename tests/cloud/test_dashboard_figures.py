@@ -163,9 +163,10 @@ def test_an_alarm_is_acknowledged_once_with_a_note_and_audited(day):
     assert snap(day).attention.open_alarms == 0
 
 
-def test_a_fire_cleared_report_is_stored_but_raises_no_alarm(day):
+@pytest.mark.parametrize("report", ["fire_cleared", "denied", "override", "timeout"])
+def test_a_controller_report_that_is_no_alarm_is_stored_but_asks_for_nothing(day, report):
     at = MORNING - timedelta(seconds=5)
-    day.receive(at, [day.event("G1", "alarm", at, alarm="fire_cleared", arg=0)])
+    day.receive(at, [day.event("G1", "alarm", at, alarm=report, arg=0)])
     assert snap(day).attention.open_alarms == 1  # only the tailgating one
 
 
