@@ -19,6 +19,7 @@ ALL = [
     "enrol_time",
     "face",
     "reports",  # staff operations (issue 19)
+    "dashboard",
 ]
 
 

@@ -13,7 +13,7 @@
    demo manager login printed, until Ctrl-C (or SIGTERM), or for ``$DEMO_SECONDS`` when that
    is set (CI, scripts). Everything it started is stopped on the way out.
 
-The manager dashboard is not built yet (issue 19).
+The manager dashboard is at /dashboard on the API's address (printed with the login).
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
 file there, so nothing secret is typed. Exit codes: 0 after a clean stop (Ctrl-C included),

@@ -426,7 +426,7 @@ def _announce(console: Console, up: Running, live_s: float | None) -> None:
   Visitor's shop / 游客购票页:    {up.api}/shop/{SITE}  (posters: /api/v1/sites/{SITE}/poster.pdf)
   Printable order pages / 订单页: {up.api}/api/v1/orders/{{order_no}}/print (X-Order-Token)
   Manager login / 管理员账号:     {up.login[0]} / {up.login[1]}  (POST {up.api}/api/v1/auth/token)
-  Dashboard / 管理看板:           not built yet / 尚未实现
+  Dashboard / 管理看板:           {up.api}/dashboard  (the manager login / 管理员账号)
   Site broker / 站点消息服务:     mqtt://127.0.0.1:{up.broker_port}
 Visitors keep arriving at both gates; {stop}.
 """,

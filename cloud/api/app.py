@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 
 from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
@@ -25,6 +26,7 @@ from cloud.api.routes import (
     calendar,
     cards,  # card index and RFID binding (issue 14)
     catalog,
+    dashboard,  # the manager's dashboard (issue 19)
     devices,  # provisioning (issue 14)
     faces,  # face enrolment (issue 15)
     orders,
@@ -42,6 +44,7 @@ from cloud.api.routes import shop as visitor_pages
 from cloud.api.routes import visitor as visitor_api
 from cloud.api.schemas import Health
 from cloud.core.errors import Code, Problem, framework_problem
+from cloud.dashboard.render import STATIC as DASHBOARD_STATIC
 
 log = logging.getLogger("cloud.api")
 PROBLEM = "application/problem+json"
@@ -74,6 +77,9 @@ def create_app(context: CloudContext) -> FastAPI:
         app.include_router(module.router)
     for module in (reports, search, users, calendar, audit_log):  # staff operations (issue 19)
         app.include_router(module.router)
+    # --- dashboard: pages, live updates and its own CSS/JS (no CDN) ---
+    app.include_router(dashboard.router)
+    app.mount("/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
     for module in (visitor_pages, visitor_api, visitor_posters):  # the visitor's phone

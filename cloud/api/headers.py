@@ -43,6 +43,13 @@ SHOP_POLICY = (
     "connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+# The dashboard (cloud/dashboard/): its own script, styles and inline SVG; its live stream and
+# forms go to this origin only. No inline script or style attribute anywhere on it.
+DASHBOARD = "/dashboard"
+DASHBOARD_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 HSTS = "max-age=31536000"  # one year; no includeSubDomains: other hosts of the site may be HTTP
 
 
@@ -60,6 +67,7 @@ class SecurityHeaders:
         path: str = scope.get("path", "")
         docs = path.startswith(DOCS_PAGES)
         shop = path.startswith(SHOP_PAGES)
+        dashboard = path == DASHBOARD or path.startswith(DASHBOARD + "/")
         tls = came_over_tls(scope, _trusted_proxies(scope))
 
         async def with_headers(message: Message) -> None:
@@ -69,7 +77,13 @@ class SecurityHeaders:
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Content-Security-Policy"] = (
-                    DOCS_POLICY if docs else SHOP_POLICY if shop else API_POLICY
+                    DOCS_POLICY
+                    if docs
+                    else SHOP_POLICY
+                    if shop
+                    else DASHBOARD_POLICY
+                    if dashboard
+                    else API_POLICY
                 )
                 if tls:
                     headers["Strict-Transport-Security"] = HSTS

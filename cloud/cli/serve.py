@@ -97,8 +97,14 @@ def serve(
         expirer.start()
     # proxy_headers=False: the app alone decides whom to believe (SCENIC_TRUSTED_PROXIES,
     # cloud/api/client.py); uvicorn's own handling trusts 127.0.0.1 by default.
-    config = uvicorn.Config(create_app(context), log_config=None, proxy_headers=False)
-    logging.getLogger("cloud").info("serving on http://%s:%d", host, listening.getsockname()[1])
+    # timeout_graceful_shutdown: the dashboard's live streams never end by themselves, so a
+    # stop waits at most this long for them before closing them.
+    config = uvicorn.Config(
+        create_app(context), log_config=None, proxy_headers=False, timeout_graceful_shutdown=3
+    )
+    bound = listening.getsockname()[1]
+    logging.getLogger("cloud").info("serving on http://%s:%d", host, bound)
+    typer.echo(f"dashboard / 管理看板: http://{host}:{bound}/dashboard")
     try:
         uvicorn.Server(config).run(sockets=[listening])
     finally:

@@ -157,6 +157,12 @@ class Code(StrEnum):
     SECOND_FACTOR_NOT_ALLOWED = "second_factor_not_allowed"
     USER_CHANGED = "user_changed"
 
+    # --- dashboard ---
+    ALARM_ACKNOWLEDGED = "alarm_acknowledged"
+    ALARM_NOTE_REQUIRED = "alarm_note_required"
+    ALARM_NOTE_TOO_LONG = "alarm_note_too_long"
+    CSRF_FAILED = "csrf_failed"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -477,6 +483,19 @@ TEXT: dict[Code, Text] = {
     Code.USER_CHANGED: Text(
         409, "The account changed meanwhile: read it again", "账号已被他人修改，请刷新后重试"
     ),
+    # --- dashboard ---
+    Code.ALARM_ACKNOWLEDGED: Text(
+        409, "This alarm was already acknowledged by {by}", "该告警已由{by}确认"
+    ),
+    Code.ALARM_NOTE_REQUIRED: Text(422, "Say what was done: a note is required", "请填写处理说明"),
+    Code.ALARM_NOTE_TOO_LONG: Text(
+        422, "The note is longer than {limit} characters", "处理说明超过{limit}个字符"
+    ),
+    Code.CSRF_FAILED: Text(
+        403,
+        "The form is out of date or came from another site: reload the page and try again",
+        "表单已过期或来自其他网站：请刷新页面后重试",
+    ),
 }
 
 
@@ -497,6 +516,7 @@ class Thing(StrEnum):
     SANDBOX = "Sandbox"
     ORDER_REQUEST = "order request"
     REFUND = "refund"
+    ALARM = "alarm"
 
     @property
     def zh(self) -> str:
@@ -518,6 +538,7 @@ THING_ZH: dict[Thing, str] = {
     Thing.SANDBOX: "沙箱",
     Thing.ORDER_REQUEST: "下单",
     Thing.REFUND: "退款",
+    Thing.ALARM: "告警",
 }
 
 

@@ -12,6 +12,7 @@ from cloud.models.accounts import (
 from cloud.models.base import Base
 from cloud.models.card_index import CardEntry
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
+from cloud.models.dashboard import Alarm, StaffPreference
 from cloud.models.devices import Device, DeviceKey, EnrolmentToken
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.faces import FaceEnrolment
@@ -19,6 +20,7 @@ from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 
 __all__ = [
+    "Alarm",
     "ApiKey",
     "AuditEntry",
     "AuthSession",
@@ -47,6 +49,7 @@ __all__ = [
     "Revocation",
     "Site",
     "SiteDocument",
+    "StaffPreference",
     "Ticket",
     "User",
     "Zone",

@@ -9,7 +9,8 @@ in one database transaction:
 2. inserts the events with ON CONFLICT DO NOTHING on (site, node, seq), so a replay after any
    crash or resend adds nothing;
 3. applies the effects of the *newly* inserted ones only: passages counted per site and
-   site-local day (entries in, exits out: the live in-park count).
+   site-local day (entries in, exits out: the live in-park count), and alarms opened for the
+   dashboard (services/alarms.py).
 
 The caller acknowledges the messages to the broker, and the nodes (signed acks), only after
 this returns, i.e. after the commit: a crash before it means the broker and the nodes send
@@ -32,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.models import Device, GateEventRecord, ParkCount, RefusedEvent
+from cloud.services.alarms import open_alarms
 from keys import topics
 from keys.clock import SYSTEM, Clock
 from keys.gate_event import GateEvent, peek_node, verify_event
@@ -136,6 +138,7 @@ class Ingest:
                 result.stored = len(new)
                 result.duplicates = len(events) - len(new)
                 self._count_passages(session, new)
+                open_alarms(session, new, _jsonable)
             if refusals:
                 session.execute(self._insert(RefusedEvent), refusals)
         for gate_event in events:

@@ -11,10 +11,16 @@ Kinds of decision:
 - ``PUBLIC``: anyone, signed in or not (catalogue, docs, the visitor's own order with its
   token, payment platforms' notifications, the sandbox);
 - ``SIGNED_IN``: any member of staff (who am I, log out, my password);
-- ``PARTNER``: a partner system's API key; a staff token is no key (401, not 403).
+- ``PARTNER``: a partner system's API key; a staff token is no key (401, not 403);
+- ``BROWSER``: the dashboard's pages, behind its own cookie session and CSRF token: a bearer
+  token is no session there (never a page or a change; sent to sign in). Which roles see and
+  act on it is tested through its sign-in form in tests/cloud/test_dashboard_http.py
+  (managers act, finance and auditors look, anyone else is refused).
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from fastapi.routing import APIRoute
@@ -30,6 +36,7 @@ from tests.cloud.site_day import pay, tickets_of
 PUBLIC = "public"
 SIGNED_IN = "signed in"
 PARTNER = "partner"
+BROWSER = "browser"
 ALL = frozenset(ROLES)
 
 
@@ -110,6 +117,14 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/orders/{order_no}/cards"): PUBLIC,
     ("GET", "/api/v1/tickets/{ticket_no}/quote"): PUBLIC,
     ("GET", "/api/v1/sites/{site}/poster.{kind}"): roles(),
+    # the manager's dashboard (issue 19): cookie sessions, see BROWSER above
+    ("GET", "/dashboard"): BROWSER,
+    ("GET", "/dashboard/login"): PUBLIC,
+    ("POST", "/dashboard/login"): BROWSER,
+    ("POST", "/dashboard/logout"): BROWSER,
+    ("POST", "/dashboard/language"): BROWSER,
+    ("POST", "/dashboard/alarms/{alarm_id}/acknowledge"): BROWSER,
+    ("GET", "/dashboard/live"): BROWSER,
 }
 
 
@@ -211,6 +226,7 @@ def fill(path: str, office, order_no: str, ticket_no: str) -> str:
         "{kind}": "png",
         "{provider_name}": "sandbox",
         "{name}": "sales",
+        "{alarm_id}": "1",
     }
     for name, value in values.items():
         path = path.replace(name, value)
@@ -243,12 +259,20 @@ def test_each_role_is_allowed_or_refused_403_as_the_matrix_says(signed_in, offic
             headers=headers[role],
             params=QUERIES.get(path),
             json=BODIES.get(path, {}) if method in ("POST", "PUT", "PATCH") else None,
+            follow_redirects=expected != BROWSER,  # "sign in first" is the answer there
         )
         allowed = expected in (PUBLIC, SIGNED_IN) or (
             isinstance(expected, frozenset) and role in expected
         )
         if expected == PARTNER:
             assert answer.status_code == 401, (role, answer.text)
+        elif expected == BROWSER:  # a bearer token opens no page and changes nothing there
+            if path == "/dashboard/live":  # the stream says "signed out" and ends
+                assert answer.text.startswith("event: signed_out"), (role, answer.text)
+            else:
+                assert answer.status_code in (303, 401, 403, 422), (role, answer.status_code)
+            session = re.search(r"scenic_dashboard=([^;]*)", answer.headers.get("set-cookie", ""))
+            assert session is None or session.group(1) in ("", '""'), role  # cleared, never set
         elif allowed:
             assert answer.status_code != 403, (role, answer.text)
             assert answer.status_code < 500, (role, answer.text)

@@ -1,0 +1,247 @@
+"""The dashboard over HTTP: who may see it, the session cookie, CSRF on every form, no CDN."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cloud.api.app import create_app
+from cloud.api.context import CloudContext
+from cloud.core.security import hash_password
+from cloud.db import make_engine, session_factory
+from cloud.models import Alarm, Site, StaffPreference, User
+from cloud.services.personal_data import PersonalData
+from keys import keystore
+from keys.clock import ManualClock
+from simulators.busy_day import MORNING
+from simulators.databases import sqlite_database
+
+PASSWORDS = {"boss": "boss-password", "books": "books-password", "till1": "till1-password"}
+
+
+@pytest.fixture
+def app(tmp_path):
+    engine = make_engine(sqlite_database(tmp_path))
+    sessions = session_factory(engine)
+    with sessions.begin() as db:
+        db.add(Site(code="S1", name_zh="云山景区", name_en="Cloud Mountain"))
+        for name, role in (("boss", "manager"), ("books", "finance"), ("till1", "cashier")):
+            db.add(User(username=name, password_hash=hash_password(PASSWORDS[name]), role=role))
+        db.flush()
+        db.add(Alarm(site="S1", node="G1", seq=1, alarm="fire_alarm", at=MORNING, detail={}))
+    context = CloudContext(
+        engine=engine,
+        sessions=sessions,
+        root=keystore.generate("root", "R1"),
+        issuer=None,  # type: ignore[arg-type]  # the dashboard signs nothing
+        pd=PersonalData(bytes(32)),
+        providers={},
+        clock=ManualClock(MORNING),
+    )
+    yield create_app(context)
+    engine.dispose()
+
+
+def browser(app, base_url="http://testserver") -> TestClient:
+    return TestClient(app, base_url=base_url, follow_redirects=False)
+
+
+def token_in(html: str) -> str:
+    return re.search(r'name="csrf" (?:value|content)="([^"]*)"', html).group(1)
+
+
+def sign_in(client: TestClient, username="boss"):
+    form = client.get("/dashboard/login")
+    answer = client.post(
+        "/dashboard/login",
+        data={"username": username, "password": PASSWORDS[username], "csrf": token_in(form.text)},
+    )
+    return answer
+
+
+def test_a_browser_that_is_not_signed_in_is_sent_to_the_sign_in_form(app):
+    answer = browser(app).get("/dashboard")
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/login"
+
+
+def test_signing_in_keeps_the_session_in_an_httponly_samesite_strict_cookie(app):
+    answer = sign_in(browser(app))
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if "scenic_dashboard=" in c)
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/dashboard" in cookie
+    assert "Secure" not in cookie  # plain HTTP on the LAN: a Secure cookie would never return
+
+
+def test_behind_tls_the_session_cookie_is_secure(app):
+    answer = sign_in(browser(app, "https://testserver"))
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if "scenic_dashboard=" in c)
+    assert "Secure" in cookie
+
+
+def test_a_wrong_password_shows_the_form_again_with_the_reason(app):
+    client = browser(app)
+    form = client.get("/dashboard/login")
+    answer = client.post(
+        "/dashboard/login",
+        data={"username": "boss", "password": "nope", "csrf": token_in(form.text)},
+    )
+    assert answer.status_code == 401 and "用户名或密码错误" in answer.text
+    assert "scenic_dashboard=" not in answer.headers.get("set-cookie", "")
+
+
+def test_a_sign_in_form_posted_without_its_own_token_is_refused(app):
+    answer = browser(app).post(
+        "/dashboard/login", data={"username": "boss", "password": PASSWORDS["boss"], "csrf": "x"}
+    )
+    assert answer.status_code == 403 and answer.json()["code"] == "csrf_failed"
+
+
+def test_a_form_without_the_sessions_csrf_token_changes_nothing(app):
+    client = browser(app)
+    sign_in(client)
+    answer = client.post("/dashboard/language", data={"lang": "en", "csrf": "guessed"})
+    assert answer.status_code == 403 and answer.json()["code"] == "csrf_failed"
+    with app.state.context.sessions() as db:
+        assert db.scalars(select(StaffPreference)).all() == []
+
+
+def test_a_form_posted_from_another_site_is_refused_even_with_the_token(app):
+    client = browser(app)
+    sign_in(client)
+    token = token_in(client.get("/dashboard").text)
+    answer = client.post(
+        "/dashboard/language",
+        data={"lang": "en", "csrf": token},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert answer.status_code == 403
+
+
+def test_the_chosen_language_is_remembered_for_the_user(app):
+    client = browser(app)
+    sign_in(client)
+    token = token_in(client.get("/dashboard").text)
+    assert client.post("/dashboard/language", data={"lang": "en", "csrf": token}).status_code == 303
+    other = browser(app)
+    sign_in(other)
+    page = other.get("/dashboard").text
+    assert '<html lang="en">' in page and "Needs attention" in page
+
+
+def test_finance_sees_the_dashboard_read_only_and_cannot_acknowledge_alarms(app):
+    client = browser(app)
+    sign_in(client, "books")
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "/acknowledge" not in page.text
+    answer = client.post(
+        "/dashboard/alarms/1/acknowledge", data={"note": "seen", "csrf": token_in(page.text)}
+    )
+    assert answer.status_code == 403
+    with app.state.context.sessions() as db:
+        assert db.get(Alarm, 1).status == "open"
+
+
+def test_a_manager_acknowledges_an_alarm_from_the_page(app):
+    client = browser(app)
+    sign_in(client)
+    token = token_in(client.get("/dashboard").text)
+    answer = client.post("/dashboard/alarms/1/acknowledge", data={"note": "drill", "csrf": token})
+    assert answer.status_code == 303
+    again = client.post("/dashboard/alarms/1/acknowledge", data={"note": "x", "csrf": token})
+    assert again.headers["location"] == "/dashboard?notice=alarm_acknowledged"
+    assert "已由他人先行确认" in client.get(again.headers["location"]).text
+
+
+def test_a_cashier_may_not_see_the_dashboard(app):
+    client = browser(app)
+    sign_in(client, "till1")
+    refused = client.get("/dashboard")
+    assert refused.status_code == 403 and "该账号无权查看看板" in refused.text
+    assert "<svg" not in refused.text and 'action="/dashboard/logout"' in refused.text
+
+
+def test_signing_out_ends_the_session_not_just_the_cookie(app):
+    client = browser(app)
+    answer = sign_in(client)
+    session = re.search(r"scenic_dashboard=([^;]+)", answer.headers["set-cookie"]).group(1)
+    token = token_in(client.get("/dashboard").text)
+    assert client.post("/dashboard/logout", data={"csrf": token}).status_code == 303
+    stale = browser(app)
+    stale.cookies.set("scenic_dashboard", session, path="/dashboard")
+    assert stale.get("/dashboard").headers["location"] == "/dashboard/login"
+    me = browser(app).get("/api/v1/auth/me", headers={"Authorization": f"Bearer {session}"})
+    assert me.status_code == 401
+
+
+def test_the_page_loads_only_its_own_script_and_styles(app):
+    client = browser(app)
+    sign_in(client)
+    page = client.get("/dashboard")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe" not in policy
+    assert not re.search(r'(src|href)="(https?:)?//', page.text)
+    for asset in ("/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css"):
+        assert client.get(asset).status_code == 200
+    assert "<svg" in page.text  # charts are drawn by the server
+
+
+def test_a_signed_out_browser_is_told_so_on_the_live_stream(app):
+    with browser(app).stream("GET", "/dashboard/live?site=S1") as answer:
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        assert "event: signed_out" in answer.read().decode()
+
+
+def test_a_double_entry_alarm_names_the_ticket_and_the_gates(app):
+    with app.state.context.sessions.begin() as db:
+        db.add(
+            Alarm(
+                site="S1",
+                node="G2",
+                seq=7,
+                alarm="double_entry",
+                at=MORNING,
+                detail={
+                    "alarm": "double_entry",
+                    "arg": 2,
+                    "ticket": "0A1B",
+                    "allowed": 1,
+                    "nodes": ["G1", "G2"],
+                },
+            )
+        )
+    client = browser(app)
+    sign_in(client)
+    page = client.get("/dashboard").text
+    assert "重复入园" in page and "0A1B" in page and "G1, G2" in page
+
+
+def test_a_manager_with_a_second_factor_signs_in_to_the_dashboard_only_with_its_code(app):
+    import pyotp
+
+    from cloud.services import second_factor
+
+    context = app.state.context
+    with context.sessions.begin() as db:
+        boss = db.scalar(select(User).where(User.username == "boss"))
+        secret = second_factor.enrol(db, boss, context.pd).secret
+        at = context.clock.now()
+        second_factor.confirm(db, boss, context.pd, pyotp.TOTP(secret).at(at), at)
+    client = browser(app)
+    without = sign_in(client)
+    assert without.status_code == 401 and "动态验证码" in without.text
+    assert "scenic_dashboard=" not in without.headers.get("set-cookie", "")
+    context.clock.advance(60)  # the next code: each one works once
+    form = client.get("/dashboard/login")
+    answer = client.post(
+        "/dashboard/login",
+        data={
+            "username": "boss",
+            "password": PASSWORDS["boss"],
+            "csrf": token_in(form.text),
+            "totp": pyotp.TOTP(secret).at(context.clock.now()),
+        },
+    )
+    assert answer.status_code == 303 and "scenic_dashboard=" in answer.headers["set-cookie"]
