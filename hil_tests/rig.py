@@ -1,0 +1,431 @@
+"""The rig: what a hardware-in-the-loop scenario may do to a gate, and two ways of doing it.
+
+A scenario acts only as the world outside the gate does: people walk through the mechanism
+(simulated mechanisms, simulators/mechanisms.py, moving the gate's own sensors), a code is
+presented to the scanner, the fire loop is cut, the power or the network goes. It observes
+what the gate shows (lamps, relays) and what it recorded and reported (the journal).
+
+``SimRig``: a real ``gate-node run`` process on shared simulated pins
+(simulators/shared_pins.py), its scanner and card readers on pseudo-terminals, the mechanism
+in this process. Power cut = SIGKILL, reboot with a wrong clock = ``$SCENIC_CLOCK_AT``, SD card
+full = a size-limited state directory (a loop-mounted file system when run as root, else
+skipped).
+
+``RealRig``: a Raspberry Pi running the node under systemd with its gate I/O wired to a second
+board, whose gpiozero pins play the mechanism's part (the same simulated people, moving real
+wires), whose serial port feeds the Pi's scanner input, and which reads the node's events from
+MQTT. Set by a rig file (``--rig FILE``, hil_tests/README.md has the wiring); a capability the
+rig file does not give (a power relay, ssh) skips the scenarios that need it.
+
+The journal is read as an operator would read a node: its ledger file (SimRig, read-only) or
+its signed events over MQTT (RealRig).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tty
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import cbor2
+
+from gate_node.pin_map import DEFAULT_PIN_MAPS
+from gate_node.state import initialise
+from keys import keystore
+from keys.claims import PriceType, TicketClaims
+from keys.clock import SYSTEM
+from keys.keyring import IssuerKey, sign_keyring
+from keys.ticket import issue_ticket
+from simulators.mechanisms import (
+    BankWires,
+    FlapMechanism,
+    Mechanism,
+    MechanismThread,
+    Wires,
+    make_mechanism,
+)
+from simulators.shared_pins import PinBank
+
+SITE = "HIL"
+TIMEZONE = "Asia/Shanghai"
+# The rig's day: an instant every node process is started at ($SCENIC_CLOCK_AT), so tickets
+# are valid whatever the machine's date. 10:00 in the site's zone.
+RIG_AT = datetime(2026, 12, 1, 2, 0, tzinfo=ZoneInfo("UTC"))
+PASSPHRASE = b"hil rig passphrase, not a secret"
+BIN = Path(sys.executable).parent
+
+
+class RigError(RuntimeError):
+    """The rig could not do what a scenario asked (a node that never came up, a bad rig file)."""
+
+
+@dataclass
+class Journal:
+    """What the node recorded, as counts a scenario asserts on."""
+
+    uses: int = 0
+    passed: int = 0
+    rolled_back: int = 0
+    denials: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+
+    @property
+    def decisions(self) -> int:
+        return self.uses + len(self.denials)
+
+
+class Rig(Protocol):
+    kind: str
+    mechanism: Mechanism
+
+    def ticket(self, number: int, **claims: Any) -> str: ...
+
+    def present(self, text: str) -> None: ...
+
+    def journal(self) -> Journal: ...
+
+    def output(self, part: str) -> bool: ...
+
+
+def wait_until(
+    check: Callable[[], bool], timeout_s: float = 10.0, what: str = "the condition"
+) -> None:
+    """Poll ``check`` every 20 ms until it holds; RigError after ``timeout_s``."""
+    deadline = SYSTEM.monotonic() + timeout_s
+    while not check():
+        if SYSTEM.monotonic() > deadline:
+            raise RigError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        SYSTEM.sleep(0.02)
+
+
+def rig_day() -> date:
+    return RIG_AT.astimezone(ZoneInfo(TIMEZONE)).date()
+
+
+class _Pty:
+    """A serial device on a pseudo-terminal: the node opens ``path``, we write lines."""
+
+    def __init__(self) -> None:
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # no echo, no CR/LF translation: a plain serial line
+        self.path = os.ttyname(self._slave)
+
+    def send(self, line: str) -> None:
+        os.write(self.master, line.encode("ascii") + b"\r\n")
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self._slave)
+
+
+class SimRig:
+    """One lane: a ``gate-node run`` process beside its simulated mechanism."""
+
+    def __init__(self, folder: Path, kind: str, broker: dict[str, Any] | None = None) -> None:
+        self.kind = kind
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.root = keystore.generate("root", "R1")
+        self.issuer = keystore.generate("issuer", "I1")
+        (folder / "root.pem").write_text(keystore.public_pem(self.root.public_key))
+        (folder / "keyring.cose").write_bytes(
+            sign_keyring(
+                self.root, [IssuerKey(self.issuer.kid, self.issuer.public_key)], site=SITE, seq=1
+            )
+        )
+        self.passphrase_file = folder / "passphrase"
+        self.passphrase_file.write_bytes(PASSPHRASE)
+        self.passphrase_file.chmod(0o600)
+        self.scanner = _Pty()
+        self.id_reader = _Pty()
+        self.pin_map = DEFAULT_PIN_MAPS[kind]
+        self.bank = PinBank.create(folder / "lane.pins")
+        self.wires: Wires = BankWires(self.bank, self.pin_map)
+        self.mechanism = make_mechanism(kind, self.wires)
+        self._lane = MechanismThread(self.mechanism).start()
+        self.state_dir = folder / "state"
+        self.broker = broker
+        self.node: subprocess.Popen[bytes] | None = None
+        self._log = folder / "node.log"
+
+    # -- the node's life --------------------------------------------------------------------------
+    def install(self, state_dir: Path | None = None, **config: Any) -> None:
+        """What an installer does once: the state directory (gate-node init's code path)."""
+        if state_dir is not None:
+            self.state_dir = state_dir
+        doc: dict[str, Any] = {
+            "site": SITE,
+            "node": "L1",
+            "kind": self.kind,
+            "zone": 1,
+            "timezone": TIMEZONE,
+            "readers": [
+                {"url": self.scanner.path, "kind": "qr"},
+                {"url": self.id_reader.path, "kind": "id_card"},
+            ],
+            **config,
+        }
+        if self.broker is not None:
+            doc["broker"] = self.broker
+        initialise(
+            self.state_dir,
+            doc,
+            self.folder / "root.pem",
+            self.folder / "keyring.cose",
+            None,
+            PASSPHRASE,
+        )
+
+    def power_on(self, clock_at: datetime | None = RIG_AT, wait: bool = True) -> None:
+        """Start ``gate-node run`` (as systemd would at boot); wait until it serves."""
+        if not (self.state_dir / "node.json").exists():
+            self.install()
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GPIOZERO_PIN_FACTORY": "simpins",
+            "SCENIC_SIM_PINS": str(self.bank.path),
+            keystore.PASSPHRASE_FILE_ENV: str(self.passphrase_file),
+        }
+        if clock_at is not None:
+            env["SCENIC_CLOCK_AT"] = clock_at.isoformat()
+        self._log.write_bytes(b"")
+        with open(self._log, "ab") as log:
+            self.node = subprocess.Popen(
+                [str(BIN / "gate-node"), "run", "--state-dir", str(self.state_dir)],
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        if wait:
+            wait_until(self._serving, 30, "the node to serve")
+
+    def _serving(self) -> bool:
+        if self.node is not None and self.node.poll() is not None:
+            raise RigError(f"gate-node run exited {self.node.returncode}: {self.log()[-2000:]}")
+        return '"serving"' in self.log() or "serving" in self.log()
+
+    def log(self) -> str:
+        return self._log.read_text(errors="replace") if self._log.exists() else ""
+
+    def power_cut(self) -> None:
+        """The power goes: SIGKILL, no goodbye. The relays drop (a de-energised coil)."""
+        if self.node is not None and self.node.poll() is None:
+            self.node.send_signal(signal.SIGKILL)
+            self.node.wait()
+        for gpio in range(64):
+            if self.bank.function(gpio) == "output":
+                self.bank.set_output(gpio, False)
+                self.bank.set_function(gpio, "unused")
+
+    def shut_down(self) -> int:
+        """systemctl stop: SIGTERM, and the node's exit code."""
+        if self.node is None or self.node.poll() is not None:
+            return self.node.returncode if self.node else 0
+        self.node.terminate()
+        try:
+            return self.node.wait(15)
+        except subprocess.TimeoutExpired:
+            self.node.kill()
+            return self.node.wait()
+
+    def close(self) -> None:
+        self.shut_down()
+        self._lane.stop()
+        self.scanner.close()
+        self.id_reader.close()
+        self.bank.close()
+
+    # -- visitors ---------------------------------------------------------------------------------
+    def ticket(self, number: int, **claims: Any) -> str:
+        fields: dict[str, Any] = {"valid_from": rig_day(), "valid_until": rig_day(), **claims}
+        if fields.get("group_size", 1) > 1:
+            fields.setdefault("price_type", PriceType.GROUP)
+        ticket_id = number.to_bytes(8, "big")
+        return issue_ticket(self.issuer, TicketClaims(ticket_id=ticket_id, product=1, **fields))
+
+    def present(self, text: str) -> None:
+        """A code held to the scanner (a serial QR scanner sends one line per read)."""
+        self.scanner.send(text)
+
+    def output(self, part: str) -> bool:
+        return self.wires.active(part)
+
+    # -- what the node recorded -------------------------------------------------------------------
+    def journal(self) -> Journal:
+        path = self.state_dir / "ledger.sqlite"
+        if not path.exists():
+            return Journal()
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            uses, passed, rolled = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(passed), 0), COALESCE(SUM(rolled_back), 0)"
+                " FROM uses WHERE node = 'L1'"
+            ).fetchone()
+            denials = [r for (r,) in db.execute("SELECT reason FROM denials ORDER BY seq")]
+            alarms = [
+                cbor2.loads(body).get("alarm", "")
+                for (body,) in db.execute("SELECT body FROM outbox WHERE kind = 'alarm'")
+            ]
+        return Journal(uses, passed, rolled, denials, alarms)
+
+    def wait_for_decisions(self, count: int, timeout_s: float = 10) -> Journal:
+        wait_until(lambda: self.journal().decisions >= count, timeout_s, f"{count} decision(s)")
+        return self.journal()
+
+    def wait_idle(self, timeout_s: float = 30) -> None:
+        """Everyone in the queue has passed or left, and the lane is shut again."""
+        wait_until(self.mechanism.idle, timeout_s, "the lane to be empty")
+
+
+class GpiozeroWires:
+    """The second board's side of the harness: its outputs drive the gate's inputs, its inputs
+    read the gate's outputs, wire for wire (hil_tests/README.md, Wiring). Logical levels follow
+    the gate's pin map (what the node calls active)."""
+
+    def __init__(self, rig_pins: dict[str, int], gate_pin_map: dict[str, Any]) -> None:
+        from gpiozero import DigitalInputDevice, DigitalOutputDevice
+
+        from gate_node.pin_map import INPUTS, parse_pin_map
+
+        kind, specs = parse_pin_map(gate_pin_map)
+        self._in: dict[str, Any] = {}
+        self._out: dict[str, Any] = {}
+        for part, spec in specs.items():
+            gpio = rig_pins[part]
+            if part in INPUTS[kind]:  # the gate reads it: we drive it, with its polarity
+                self._out[part] = DigitalOutputDevice(gpio, active_high=not spec.active_low)
+            else:  # the gate drives it: we read it
+                self._in[part] = DigitalInputDevice(
+                    gpio, pull_up=None, active_state=not spec.active_low
+                )
+
+    def active(self, part: str) -> bool:
+        return bool(self._in[part].value)
+
+    def set(self, part: str, active: bool) -> None:
+        self._out[part].value = active
+
+    def close(self) -> None:
+        for device in (*self._in.values(), *self._out.values()):
+            device.close()
+
+
+class RealRig:
+    """A Pi and its gate, driven by a second board (module docstring; README for the file)."""
+
+    def __init__(self, rig_file: Path) -> None:
+        import serial
+
+        spec = json.loads(rig_file.read_text())
+        self.spec = spec
+        self.kind = str(spec["kind"])
+        gate_map = spec.get("gate_pin_map") or DEFAULT_PIN_MAPS[self.kind]
+        self.wires_hw = GpiozeroWires(spec["rig_pins"], gate_map)
+        self.wires: Wires = self.wires_hw
+        self.mechanism = make_mechanism(self.kind, self.wires)
+        self._lane = MechanismThread(self.mechanism).start()
+        self._scanner = serial.Serial(spec["scanner_port"], spec.get("scanner_baud", 9600))
+        passphrase = keystore.passphrase_from(Path(spec["issuer_passphrase_file"]))
+        self.issuer = keystore.load(Path(spec["issuer_key"]), passphrase)
+        self._events: Counter[str] = Counter()
+        self._journal = Journal()
+        self._client = self._subscribe(spec["mqtt"])
+
+    def _subscribe(self, mqtt_spec: dict[str, Any]) -> Any:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from keys import topics
+        from keys.gate_event import verify_event
+
+        node_key = keystore.load_public_pem(Path(mqtt_spec["node_public_key"]))
+        site, node = mqtt_spec["site"], mqtt_spec["node"]
+
+        def on_message(client: Any, userdata: Any, message: Any) -> None:
+            event = verify_event(message.payload, node_key, site)
+            self._take(event.kind, event.data)
+
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hil-rig", clean_session=True)
+        client.username_pw_set(mqtt_spec.get("username"), mqtt_spec.get("password"))
+        client.on_message = on_message
+        client.connect(mqtt_spec["host"], int(mqtt_spec.get("port", 1883)))
+        client.subscribe(str(topics.event(site, node)), qos=1)
+        client.loop_start()
+        return client
+
+    def _take(self, kind: str, data: dict[str, Any]) -> None:
+        journal = self._journal
+        if kind == "use":
+            journal.uses += 1
+        elif kind == "passage":
+            journal.passed += 1
+        elif kind == "rollback":
+            journal.rolled_back += int(data.get("unused", 0))
+        elif kind == "denial":
+            journal.denials.append(str(data.get("reason")))
+        elif kind == "alarm":
+            journal.alarms.append(str(data.get("alarm")))
+
+    def ticket(self, number: int, **claims: Any) -> str:
+        day = SYSTEM.now().astimezone(ZoneInfo(self.spec.get("timezone", TIMEZONE))).date()
+        fields: dict[str, Any] = {"valid_from": day, "valid_until": day, **claims}
+        if fields.get("group_size", 1) > 1:
+            fields.setdefault("price_type", PriceType.GROUP)
+        # A fresh id range per run, so a ticket of an earlier run is not "already used".
+        base = int(SYSTEM.now().timestamp()) << 16
+        ticket_id = (base + number).to_bytes(8, "big")
+        return issue_ticket(self.issuer, TicketClaims(ticket_id=ticket_id, product=1, **fields))
+
+    def present(self, text: str) -> None:
+        self._scanner.write(text.encode("ascii") + b"\r\n")
+
+    def output(self, part: str) -> bool:
+        return self.wires.active(part)
+
+    def journal(self) -> Journal:
+        j = self._journal
+        return Journal(j.uses, j.passed, j.rolled_back, list(j.denials), list(j.alarms))
+
+    def wait_for_decisions(self, count: int, timeout_s: float = 10) -> Journal:
+        wait_until(lambda: self.journal().decisions >= count, timeout_s, f"{count} decision(s)")
+        return self.journal()
+
+    def wait_idle(self, timeout_s: float = 30) -> None:
+        wait_until(self.mechanism.idle, timeout_s, "the lane to be empty")
+
+    def close(self) -> None:
+        self._lane.stop()
+        self._client.loop_stop()
+        self._client.disconnect()
+        self._scanner.close()
+        self.wires_hw.close()
+
+
+def next_day(day: date) -> date:
+    return day + timedelta(days=1)
+
+
+@contextlib.contextmanager
+def sim_rig(folder: Path, kind: str, **install: Any) -> Iterator[SimRig]:
+    rig = SimRig(folder, kind)
+    try:
+        if install:
+            rig.install(**install)
+        yield rig
+    finally:
+        rig.close()
+
+
+__all__ = ["FlapMechanism", "Journal", "RealRig", "RigError", "SimRig", "sim_rig", "wait_until"]
