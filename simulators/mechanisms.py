@@ -198,6 +198,7 @@ _NEAR = (0.0, 0.35)
 _SWEEP = (0.3, 0.7)
 _FAR = (0.65, 1.0)
 _STOP = 0.28  # where someone stands at closed flaps
+_SPACING = 0.45  # the closest one adult follows another (about half a metre)
 
 
 class FlapMechanism(Mechanism):
@@ -225,7 +226,7 @@ class FlapMechanism(Mechanism):
             self.wires.set("override", on)
 
     def _idle(self) -> bool:
-        return not self.bodies and self.position == 0.0
+        return not self.bodies
 
     def _step(self, elapsed_ms: int) -> None:
         self._move_flaps(elapsed_ms)
@@ -253,7 +254,8 @@ class FlapMechanism(Mechanism):
     def _admit_next(self, elapsed_ms: int) -> None:
         """The next person steps up once the one before is clear of the near beam."""
         self._gap_ms = max(0, self._gap_ms - elapsed_ms)
-        if not self.queue or self._gap_ms or any(b.x < _NEAR[1] for b in self.bodies):
+        # Clear of the near beam by a step, so the beam sees two bodies, not one long one.
+        if not self.queue or self._gap_ms or any(b.x < _NEAR[1] + 0.1 for b in self.bodies):
             return
         visitor = self.queue.popleft()
         speed = 1.0 / self.crossing_ms
@@ -293,6 +295,9 @@ class FlapMechanism(Mechanism):
                     self.tally("gave_up")
                 return
         step = body.speed * elapsed_ms
+        ahead = self._ahead(body)
+        if ahead is not None and body.tall and body.x + step > ahead.x - _SPACING:
+            step = max(0.0, ahead.x - _SPACING - body.x)  # nobody walks through the one ahead
         at_flaps = body.x <= _STOP < body.x + step
         flaps_shut = self.position < 0.9 and not self.fire
         if at_flaps and flaps_shut and behaviour not in ("force", "child"):
@@ -312,6 +317,19 @@ class FlapMechanism(Mechanism):
         if body.x > 1.0:
             body.done = True
             self.tally(f"passed_{body.visitor.direction}")
+
+    def _ahead(self, body: _Body) -> _Body | None:
+        """The nearest tall body in front of ``body`` going the same way."""
+        ahead = [
+            b
+            for b in self.bodies
+            if b is not body
+            and b.tall
+            and not b.done
+            and b.x > body.x
+            and b.visitor.direction == body.visitor.direction
+        ]
+        return min(ahead, key=lambda b: b.x) if ahead else None
 
     def _sense(self) -> None:
         near, far = ("sensor_a", "sensor_b")
