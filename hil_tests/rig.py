@@ -30,11 +30,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import tty
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -217,6 +218,12 @@ class SimRig:
             raise RigError(f"gate-node run exited {self.node.returncode}: {self.log()[-2000:]}")
         return '"serving"' in self.log() or "serving" in self.log()
 
+    def node_public_key(self) -> Any:
+        """The node's identity public key, as the installer registers it with the cloud."""
+        from gate_node.state import NodeState
+
+        return NodeState.open(self.state_dir).identity(PASSPHRASE).public_key
+
     def log(self) -> str:
         return self._log.read_text(errors="replace") if self._log.exists() else ""
 
@@ -289,6 +296,72 @@ class SimRig:
         wait_until(self.mechanism.idle, timeout_s, "the lane to be empty")
 
 
+class EventTap:
+    """Reads a node's signed events off the broker, as the cloud would, checking each
+    signature against the node's public key; a resent event (same seq) counts once."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str | None,
+        password: str | None,
+        site: str,
+        node: str,
+        node_key: Any,
+    ) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from keys import topics
+        from keys.gate_event import verify_event
+
+        self.events: dict[int, tuple[str, dict[str, Any]]] = {}
+        self.received = 0
+        self._lock = threading.Lock()
+
+        def on_message(client: Any, userdata: Any, message: Any) -> None:
+            event = verify_event(message.payload, node_key, site)
+            with self._lock:
+                self.received += 1
+                self.events.setdefault(event.seq, (event.kind, event.data))
+
+        def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+            client.subscribe(str(topics.event(site, node)), qos=1)
+
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"tap-{node}")
+        self._client.username_pw_set(username, password)
+        self._client.on_message = on_message
+        self._client.on_connect = on_connect
+        self._client.reconnect_delay_set(0.2, 1)
+        self._client.connect(host, port)
+        self._client.loop_start()
+
+    def kinds(self) -> Counter[str]:
+        with self._lock:
+            return Counter(kind for kind, _ in self.events.values())
+
+    def journal(self) -> Journal:
+        journal = Journal()
+        with self._lock:
+            for kind, data in self.events.values():
+                if kind == "use":
+                    journal.uses += 1
+                elif kind == "passage":
+                    journal.passed += 1
+                elif kind == "rollback":
+                    journal.rolled_back += int(data.get("unused", 0))
+                elif kind == "denial":
+                    journal.denials.append(str(data.get("reason")))
+                elif kind == "alarm":
+                    journal.alarms.append(str(data.get("alarm")))
+        return journal
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
 class GpiozeroWires:
     """The second board's side of the harness: its outputs drive the gate's inputs, its inputs
     read the gate's outputs, wire for wire (hil_tests/README.md, Wiring). Logical levels follow
@@ -339,44 +412,16 @@ class RealRig:
         self._scanner = serial.Serial(spec["scanner_port"], spec.get("scanner_baud", 9600))
         passphrase = keystore.passphrase_from(Path(spec["issuer_passphrase_file"]))
         self.issuer = keystore.load(Path(spec["issuer_key"]), passphrase)
-        self._events: Counter[str] = Counter()
-        self._journal = Journal()
-        self._client = self._subscribe(spec["mqtt"])
-
-    def _subscribe(self, mqtt_spec: dict[str, Any]) -> Any:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from keys import topics
-        from keys.gate_event import verify_event
-
-        node_key = keystore.load_public_pem(Path(mqtt_spec["node_public_key"]))
-        site, node = mqtt_spec["site"], mqtt_spec["node"]
-
-        def on_message(client: Any, userdata: Any, message: Any) -> None:
-            event = verify_event(message.payload, node_key, site)
-            self._take(event.kind, event.data)
-
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hil-rig", clean_session=True)
-        client.username_pw_set(mqtt_spec.get("username"), mqtt_spec.get("password"))
-        client.on_message = on_message
-        client.connect(mqtt_spec["host"], int(mqtt_spec.get("port", 1883)))
-        client.subscribe(str(topics.event(site, node)), qos=1)
-        client.loop_start()
-        return client
-
-    def _take(self, kind: str, data: dict[str, Any]) -> None:
-        journal = self._journal
-        if kind == "use":
-            journal.uses += 1
-        elif kind == "passage":
-            journal.passed += 1
-        elif kind == "rollback":
-            journal.rolled_back += int(data.get("unused", 0))
-        elif kind == "denial":
-            journal.denials.append(str(data.get("reason")))
-        elif kind == "alarm":
-            journal.alarms.append(str(data.get("alarm")))
+        mqtt_spec = spec["mqtt"]
+        self.tap = EventTap(
+            mqtt_spec["host"],
+            int(mqtt_spec.get("port", 1883)),
+            mqtt_spec.get("username"),
+            mqtt_spec.get("password"),
+            mqtt_spec["site"],
+            mqtt_spec["node"],
+            keystore.load_public_pem(Path(mqtt_spec["node_public_key"])),
+        )
 
     def ticket(self, number: int, **claims: Any) -> str:
         day = SYSTEM.now().astimezone(ZoneInfo(self.spec.get("timezone", TIMEZONE))).date()
@@ -395,8 +440,7 @@ class RealRig:
         return self.wires.active(part)
 
     def journal(self) -> Journal:
-        j = self._journal
-        return Journal(j.uses, j.passed, j.rolled_back, list(j.denials), list(j.alarms))
+        return self.tap.journal()
 
     def wait_for_decisions(self, count: int, timeout_s: float = 10) -> Journal:
         wait_until(lambda: self.journal().decisions >= count, timeout_s, f"{count} decision(s)")
@@ -407,14 +451,9 @@ class RealRig:
 
     def close(self) -> None:
         self._lane.stop()
-        self._client.loop_stop()
-        self._client.disconnect()
+        self.tap.close()
         self._scanner.close()
         self.wires_hw.close()
-
-
-def next_day(day: date) -> date:
-    return day + timedelta(days=1)
 
 
 @contextlib.contextmanager
