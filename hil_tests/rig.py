@@ -23,24 +23,13 @@ its signed events over MQTT (RealRig).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import threading
-import tty
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
-
-import cbor2
 
 from gate_node.pin_map import DEFAULT_PIN_MAPS
 from gate_node.state import initialise
@@ -49,42 +38,16 @@ from keys.claims import PriceType, TicketClaims
 from keys.clock import SYSTEM
 from keys.keyring import IssuerKey, sign_keyring
 from keys.ticket import issue_ticket
-from simulators.mechanisms import (
-    BankWires,
-    FlapMechanism,
-    Mechanism,
-    MechanismThread,
-    Wires,
-    make_mechanism,
-)
-from simulators.shared_pins import PinBank
+from simulators.lane_process import Journal, LaneError, LaneProcess, wait_until
+from simulators.mechanisms import Mechanism, MechanismThread, Wires, make_mechanism
 
+RigError = LaneError
 SITE = "HIL"
 TIMEZONE = "Asia/Shanghai"
 # The rig's day: an instant every node process is started at ($SCENIC_CLOCK_AT), so tickets
 # are valid whatever the machine's date. 10:00 in the site's zone.
 RIG_AT = datetime(2026, 12, 1, 2, 0, tzinfo=ZoneInfo("UTC"))
 PASSPHRASE = b"hil rig passphrase, not a secret"
-BIN = Path(sys.executable).parent
-
-
-class RigError(RuntimeError):
-    """The rig could not do what a scenario asked (a node that never came up, a bad rig file)."""
-
-
-@dataclass
-class Journal:
-    """What the node recorded, as counts a scenario asserts on."""
-
-    uses: int = 0
-    passed: int = 0
-    rolled_back: int = 0
-    denials: list[str] = field(default_factory=list)
-    alarms: list[str] = field(default_factory=list)
-
-    @property
-    def decisions(self) -> int:
-        return self.uses + len(self.denials)
 
 
 class Rig(Protocol):
@@ -100,43 +63,15 @@ class Rig(Protocol):
     def output(self, part: str) -> bool: ...
 
 
-def wait_until(
-    check: Callable[[], bool], timeout_s: float = 10.0, what: str = "the condition"
-) -> None:
-    """Poll ``check`` every 20 ms until it holds; RigError after ``timeout_s``."""
-    deadline = SYSTEM.monotonic() + timeout_s
-    while not check():
-        if SYSTEM.monotonic() > deadline:
-            raise RigError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        SYSTEM.sleep(0.02)
-
-
 def rig_day() -> date:
     return RIG_AT.astimezone(ZoneInfo(TIMEZONE)).date()
 
 
-class _Pty:
-    """A serial device on a pseudo-terminal: the node opens ``path``, we write lines."""
+class SimRig(LaneProcess):
+    """One lane: a ``gate-node run`` process beside its simulated mechanism, with its own root
+    and issuer keys (simulators/lane_process.py does the process and the hardware)."""
 
-    def __init__(self) -> None:
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no CR/LF translation: a plain serial line
-        self.path = os.ttyname(self._slave)
-
-    def send(self, line: str) -> None:
-        os.write(self.master, line.encode("ascii") + b"\r\n")
-
-    def close(self) -> None:
-        os.close(self.master)
-        os.close(self._slave)
-
-
-class SimRig:
-    """One lane: a ``gate-node run`` process beside its simulated mechanism."""
-
-    def __init__(self, folder: Path, kind: str, broker: dict[str, Any] | None = None) -> None:
-        self.kind = kind
-        self.folder = folder
+    def __init__(self, folder: Path, kind: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.root = keystore.generate("root", "R1")
         self.issuer = keystore.generate("issuer", "I1")
@@ -146,40 +81,24 @@ class SimRig:
                 self.root, [IssuerKey(self.issuer.kid, self.issuer.public_key)], site=SITE, seq=1
             )
         )
-        self.passphrase_file = folder / "passphrase"
-        self.passphrase_file.write_bytes(PASSPHRASE)
-        self.passphrase_file.chmod(0o600)
-        self.scanner = _Pty()
-        self.id_reader = _Pty()
-        self.pin_map = DEFAULT_PIN_MAPS[kind]
-        self.bank = PinBank.create(folder / "lane.pins")
-        self.wires: Wires = BankWires(self.bank, self.pin_map)
-        self.mechanism = make_mechanism(kind, self.wires)
-        self._lane = MechanismThread(self.mechanism).start()
-        self.state_dir = folder / "state"
-        self.broker = broker
-        self.node: subprocess.Popen[bytes] | None = None
-        self._log = folder / "node.log"
+        passphrase_file = folder / "passphrase"
+        passphrase_file.write_bytes(PASSPHRASE)
+        passphrase_file.chmod(0o600)
+        super().__init__(folder, kind, folder / "state", passphrase_file)
 
-    # -- the node's life --------------------------------------------------------------------------
     def install(self, state_dir: Path | None = None, **config: Any) -> None:
         """What an installer does once: the state directory (gate-node init's code path)."""
         if state_dir is not None:
             self.state_dir = state_dir
         doc: dict[str, Any] = {
             "site": SITE,
-            "node": "L1",
+            "node": self.node_id,
             "kind": self.kind,
             "zone": 1,
             "timezone": TIMEZONE,
-            "readers": [
-                {"url": self.scanner.path, "kind": "qr"},
-                {"url": self.id_reader.path, "kind": "id_card"},
-            ],
+            "readers": self.readers(),
             **config,
         }
-        if self.broker is not None:
-            doc["broker"] = self.broker
         initialise(
             self.state_dir,
             doc,
@@ -190,33 +109,10 @@ class SimRig:
         )
 
     def power_on(self, clock_at: datetime | None = RIG_AT, wait: bool = True) -> None:
-        """Start ``gate-node run`` (as systemd would at boot); wait until it serves."""
+        """Boot the node (installing it first if need be) at ``clock_at`` (the rig's day)."""
         if not (self.state_dir / "node.json").exists():
             self.install()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GPIOZERO_PIN_FACTORY": "simpins",
-            "SCENIC_SIM_PINS": str(self.bank.path),
-            keystore.PASSPHRASE_FILE_ENV: str(self.passphrase_file),
-        }
-        if clock_at is not None:
-            env["SCENIC_CLOCK_AT"] = clock_at.isoformat()
-        self._log.write_bytes(b"")
-        with open(self._log, "ab") as log:
-            self.node = subprocess.Popen(
-                [str(BIN / "gate-node"), "run", "--state-dir", str(self.state_dir)],
-                env=env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        if wait:
-            wait_until(self._serving, 30, "the node to serve")
-
-    def _serving(self) -> bool:
-        if self.node is not None and self.node.poll() is not None:
-            raise RigError(f"gate-node run exited {self.node.returncode}: {self.log()[-2000:]}")
-        return '"serving"' in self.log() or "serving" in self.log()
+        super().power_on(clock_at, wait)
 
     def node_public_key(self) -> Any:
         """The node's identity public key, as the installer registers it with the cloud."""
@@ -224,76 +120,12 @@ class SimRig:
 
         return NodeState.open(self.state_dir).identity(PASSPHRASE).public_key
 
-    def log(self) -> str:
-        return self._log.read_text(errors="replace") if self._log.exists() else ""
-
-    def power_cut(self) -> None:
-        """The power goes: SIGKILL, no goodbye. The relays drop (a de-energised coil)."""
-        if self.node is not None and self.node.poll() is None:
-            self.node.send_signal(signal.SIGKILL)
-            self.node.wait()
-        for gpio in range(64):
-            if self.bank.function(gpio) == "output":
-                self.bank.set_output(gpio, False)
-                self.bank.set_function(gpio, "unused")
-
-    def shut_down(self) -> int:
-        """systemctl stop: SIGTERM, and the node's exit code."""
-        if self.node is None or self.node.poll() is not None:
-            return self.node.returncode if self.node else 0
-        self.node.terminate()
-        try:
-            return self.node.wait(15)
-        except subprocess.TimeoutExpired:
-            self.node.kill()
-            return self.node.wait()
-
-    def close(self) -> None:
-        self.shut_down()
-        self._lane.stop()
-        self.scanner.close()
-        self.id_reader.close()
-        self.bank.close()
-
-    # -- visitors ---------------------------------------------------------------------------------
     def ticket(self, number: int, **claims: Any) -> str:
         fields: dict[str, Any] = {"valid_from": rig_day(), "valid_until": rig_day(), **claims}
         if fields.get("group_size", 1) > 1:
             fields.setdefault("price_type", PriceType.GROUP)
         ticket_id = number.to_bytes(8, "big")
         return issue_ticket(self.issuer, TicketClaims(ticket_id=ticket_id, product=1, **fields))
-
-    def present(self, text: str) -> None:
-        """A code held to the scanner (a serial QR scanner sends one line per read)."""
-        self.scanner.send(text)
-
-    def output(self, part: str) -> bool:
-        return self.wires.active(part)
-
-    # -- what the node recorded -------------------------------------------------------------------
-    def journal(self) -> Journal:
-        path = self.state_dir / "ledger.sqlite"
-        if not path.exists():
-            return Journal()
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            uses, passed, rolled = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(passed), 0), COALESCE(SUM(rolled_back), 0)"
-                " FROM uses WHERE node = 'L1'"
-            ).fetchone()
-            denials = [r for (r,) in db.execute("SELECT reason FROM denials ORDER BY seq")]
-            alarms = [
-                cbor2.loads(body).get("alarm", "")
-                for (body,) in db.execute("SELECT body FROM outbox WHERE kind = 'alarm'")
-            ]
-        return Journal(uses, passed, rolled, denials, alarms)
-
-    def wait_for_decisions(self, count: int, timeout_s: float = 10) -> Journal:
-        wait_until(lambda: self.journal().decisions >= count, timeout_s, f"{count} decision(s)")
-        return self.journal()
-
-    def wait_idle(self, timeout_s: float = 30) -> None:
-        """Everyone in the queue has passed or left, and the lane is shut again."""
-        wait_until(self.mechanism.idle, timeout_s, "the lane to be empty")
 
 
 class EventTap:
@@ -333,7 +165,7 @@ class EventTap:
         self._client.username_pw_set(username, password)
         self._client.on_message = on_message
         self._client.on_connect = on_connect
-        self._client.reconnect_delay_set(0.2, 1)
+        self._client.reconnect_delay_set(1, 2)
         self._client.connect(host, port)
         self._client.loop_start()
 
@@ -456,15 +288,4 @@ class RealRig:
         self.wires_hw.close()
 
 
-@contextlib.contextmanager
-def sim_rig(folder: Path, kind: str, **install: Any) -> Iterator[SimRig]:
-    rig = SimRig(folder, kind)
-    try:
-        if install:
-            rig.install(**install)
-        yield rig
-    finally:
-        rig.close()
-
-
-__all__ = ["FlapMechanism", "Journal", "RealRig", "RigError", "SimRig", "sim_rig", "wait_until"]
+__all__ = ["EventTap", "Journal", "RealRig", "RigError", "SimRig", "wait_until"]
