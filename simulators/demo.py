@@ -6,14 +6,15 @@
    show tickets to the simulated camera, the node decides offline, records the use, releases
    the arm, and the visitor walks through (or does not, and the use is rolled back).
 3. A whole site (simulators/site.py): the ticket office (HTTP API on SQLite, ingest worker,
-   downlink service), Mosquitto, and two gates pinning the cloud's keys; visitors buy online
-   and pay in the sandbox, a code used at one gate is refused at the other, a refund over the
-   API reaches the gates at once, and the cloud counts who is in the park.
-4. The site stays up: visitors keep arriving, a status line every ten seconds, the URLs and a
-   demo manager login printed, until Ctrl-C (or SIGTERM), or for ``$DEMO_SECONDS`` when that
-   is set (CI, scripts). Everything it started is stopped on the way out.
-
-The manager dashboard is not built yet (issue 19).
+   downlink service), Mosquitto, and three gates, a tripod, a wing barrier and a swing gate,
+   each a ``gate-node run`` process on simulated hardware (shared pins, a mechanism, a serial
+   scanner), pinning the cloud's keys; visitors buy online and pay in the sandbox, a code used
+   at one gate is refused at another, a refund over the API reaches the gates at once, and the
+   cloud counts who is in the park.
+4. The site stays up: visitors keep arriving, a summary every ten seconds (per gate and in
+   the cloud), the URLs (the manager dashboard at ``/dashboard``) and a demo manager login
+   printed, until Ctrl-C (or SIGTERM), or for ``$DEMO_SECONDS`` when that is set (CI,
+   scripts). Everything it started is stopped on the way out.
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
 file there, so nothing secret is typed. Exit codes: 0 after a clean stop (Ctrl-C included),

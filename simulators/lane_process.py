@@ -157,7 +157,11 @@ class LaneProcess:
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops this in order
             )
         if wait:
-            wait_until(self._serving, 30, f"node {self.node_id} to serve")
+            self.power_on_wait()
+
+    def power_on_wait(self, timeout_s: float = 60) -> None:
+        """Until the node serves (several booting at once on two cores take a while)."""
+        wait_until(self._serving, timeout_s, f"node {self.node_id} to serve")
 
     def _serving(self) -> bool:
         if self.node is not None and self.node.poll() is not None:
@@ -252,8 +256,7 @@ class LaneProcess:
             return Shown(False, "unknown")
         reason, ticket_id = denial[0]
         earlier = self._read(
-            "SELECT node, at_ms FROM uses WHERE ticket_id = ? AND passed > 0 ORDER BY at_ms"
-            " LIMIT 1",
+            "SELECT node, at_ms FROM uses WHERE ticket_id = ? ORDER BY at_ms LIMIT 1",
             ticket_id,
         )
         if reason == "already_used" and earlier:
