@@ -116,3 +116,21 @@ def test_a_fire_alarm_opens_the_lane_and_keeps_it_open_after_the_loop_is_restore
     lane.mechanism.arrive("walk")
     lane.wait_idle(30)
     assert lane.output("green") and lane.mechanism.counts["passed_in"] == 4
+
+
+def test_an_rfid_card_nobody_sold_is_refused_at_the_reader(tripod_lane):
+    lane = tripod_lane
+    if not hasattr(lane, "rfid_reader"):
+        pytest.skip("the rig file gives no RFID reader line")
+    lane.rfid_reader.tap(bytes.fromhex("04A21B7C"))
+    journal = lane.wait_for_decisions(1)
+    assert journal.uses == 0 and journal.denials == ["unknown_card"]
+    assert not lane.output("green")
+
+
+def test_a_garbled_id_card_read_is_refused_as_unreadable(tripod_lane):
+    lane = tripod_lane
+    if not hasattr(lane, "id_reader"):
+        pytest.skip("the rig file gives no ID-card reader line")
+    lane.id_reader.swipe("11010519491231002Y")  # a misread check character
+    assert lane.wait_for_decisions(1).denials == ["unreadable_card"]

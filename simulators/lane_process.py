@@ -3,7 +3,8 @@
 The node is the product's own process, started as systemd would (``gate-node run``), with
 ``GPIOZERO_PIN_FACTORY=simpins``: its pins are a pin bank (shared_pins.py) that the simulated
 mechanism (mechanisms.py), running in this process, moves. Its code scanner and ID-card reader
-are serial devices on pseudo-terminals (``scanner``, ``id_reader``): a code is presented by
+are serial devices on pseudo-terminals (``scanner``, ``id_reader``, ``rfid_reader``:
+card_readers.py): a code is presented by
 writing the line a serial scanner would send. Nothing reaches into the node: what it decided
 is read from its ledger file (read-only, as a technician would) and its lamps from its pins.
 
@@ -18,7 +19,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tty
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from gate_node.pin_map import DEFAULT_PIN_MAPS
 from keys import keystore
 from keys.clock import SYSTEM
 from keys.reasons import Reason
+from simulators.card_readers import IdCardReader, Pty, RfidReader
 from simulators.mechanisms import BankWires, Mechanism, MechanismThread, Wires, make_mechanism
 from simulators.shared_pins import PinBank
 
@@ -85,22 +86,6 @@ class Shown:
         return f"{zh}（{when} 于 {self.earlier_node}）", f"{en} ({when} at {self.earlier_node})"
 
 
-class Pty:
-    """A serial device on a pseudo-terminal: the node opens ``path``, we write lines."""
-
-    def __init__(self) -> None:
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # no echo, no CR/LF translation: a plain serial line
-        self.path = os.ttyname(self._slave)
-
-    def send(self, line: str) -> None:
-        os.write(self.master, line.encode("ascii") + b"\r\n")
-
-    def close(self) -> None:
-        os.close(self.master)
-        os.close(self._slave)
-
-
 class LaneProcess:
     """``folder`` holds the pin bank and the node's log; ``state_dir`` the node's state."""
 
@@ -120,7 +105,8 @@ class LaneProcess:
         self.state_dir = state_dir
         self.passphrase_file = passphrase_file
         self.scanner = Pty()
-        self.id_reader = Pty()
+        self.id_reader = IdCardReader()
+        self.rfid_reader = RfidReader()
         self.pin_map: dict[str, Any] = DEFAULT_PIN_MAPS[kind]
         self.bank = PinBank.create(folder / "lane.pins")
         self.wires: Wires = BankWires(self.bank, self.pin_map)
@@ -134,6 +120,7 @@ class LaneProcess:
         return [
             {"url": self.scanner.path, "kind": "qr"},
             {"url": self.id_reader.path, "kind": "id_card"},
+            {"url": self.rfid_reader.path, "kind": "rfid"},
         ]
 
     # -- the node's life --------------------------------------------------------------------------
@@ -202,6 +189,7 @@ class LaneProcess:
         self._lane.stop()
         self.scanner.close()
         self.id_reader.close()
+        self.rfid_reader.close()
         self.bank.close()
 
     # -- visitors ---------------------------------------------------------------------------------
