@@ -14,7 +14,7 @@ MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-p
 # MicroPython stubs go to typings/ with --target: they put time.pyi, machine.pyi at top level.
 STUBS := typings/machine.pyi
 
-.PHONY: demo test test-quick test-night bench lint clean sysdeps-test sysdeps-runtime
+.PHONY: demo test test-quick test-night bench lint clean sysdeps-test sysdeps-runtime hil
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -73,6 +73,10 @@ test-night: $(VENV)/.stamp-dev $(STUBS)
 
 bench: sysdeps-test $(VENV)/.stamp-dev
 	$(PY) -m bench
+
+# The hardware-in-the-loop scenarios alone: simulated rig, or RIG=rig.json for a real one.
+hil: sysdeps-test $(VENV)/.stamp-dev
+	$(PY) -m pytest hil_tests $(if $(RIG),--rig $(RIG)) $(PYTEST_ARGS)
 
 lint: $(VENV)/.stamp-dev $(STUBS)
 	$(VENV)/bin/ruff check .

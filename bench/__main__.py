@@ -16,6 +16,7 @@ ALL = [
     "hostile",
     "login_guessing",
     "festival",
+    "ingest_profile",
 ]
 
 
