@@ -12,8 +12,8 @@ The shape (fractions of the day's visitors, times site-local):
 - the evening: a peak around 18:45 (sd 60 min), 45 %, when the lanterns are lit;
 - the rest spread evenly from 09:00 to 21:30, 20 %.
 
-Mix of parties: 45 % alone, 30 % couples, 20 % families of 3-5 on one group code (一单多人),
-5 % tour groups of 10-35 on a group ticket (团体票, 批量检票). Tickets: day tickets (adult,
+Mix of parties: 45 % alone, 30 % couples (two codes), 20 % families of 3-5 on one group code
+(一单多人), 5 % tour groups of 10-35 on a group ticket (团体票, 批量检票). Tickets: day tickets (adult,
 child, concession), 25 % timed-entry (分时票, one-hour slots) and a few annual passes.
 
 And what goes wrong on a real day: 0.5 % unreadable or invalid codes (a cropped screenshot, a
@@ -41,7 +41,8 @@ FLAT_SHARE = 0.20
 
 @dataclass(frozen=True)
 class Party:
-    """People arriving together; ``show`` is what they hold up to the scanner."""
+    """Who shows one code: a person, or a group on one group code; ``show`` is what they hold
+    up to the scanner. Companions without a group code are parties of one arriving together."""
 
     at: datetime  # arrival at the gates (site-local, aware)
     people: int
@@ -107,15 +108,18 @@ def festival_day(
         size = min(size, max(1, visitors - people))
         minute = _arrival_minute(rng)
         at = midnight + timedelta(minutes=minute)
-        kind, extra = _ticket_kind(rng, size, group, minute, day)
-        claims = TicketClaims(
-            ticket_id=rng.getrandbits(64).to_bytes(8, "big"),
-            product=1,
-            valid_from=day,
-            valid_until=extra.pop("valid_until", day),
-            **extra,
-        )
-        plan.parties.append(Party(at, size, claims, kind))
+        # A group shows one code for everyone (一单多人); a couple without one shows two codes,
+        # one after the other.
+        for _ in range(1 if group else size):
+            kind, extra = _ticket_kind(rng, size, group, minute, day)
+            claims = TicketClaims(
+                ticket_id=rng.getrandbits(64).to_bytes(8, "big"),
+                product=1,
+                valid_from=day,
+                valid_until=extra.pop("valid_until", day),
+                **extra,
+            )
+            plan.parties.append(Party(at, size if group else 1, claims, kind))
         people += size
     plan.parties.sort(key=lambda p: p.at)
     _mischief(plan, rng)
