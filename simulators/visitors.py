@@ -13,8 +13,9 @@ The shape (fractions of the day's visitors, times site-local):
 - the rest spread evenly from 09:00 to 21:30, 20 %.
 
 Mix of parties: 45 % alone, 30 % couples (two codes), 20 % families of 3-5 on one group code
-(一单多人), 5 % tour groups of 10-35 on a group ticket (团体票, 批量检票). Tickets: day tickets (adult,
-child, concession), 25 % timed-entry (分时票, one-hour slots) and a few annual passes.
+(一单多人), 5 % tour groups of 10-35 on a group ticket (团体票, 批量检票). Tickets: day
+tickets (adult, child, concession), 25 % timed-entry (分时票, one-hour slots) and a few annual
+passes.
 
 And what goes wrong on a real day: 0.5 % unreadable or invalid codes (a cropped screenshot, a
 code from another attraction), 1 % reused codes (the same code shown again later, or at
