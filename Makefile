@@ -55,13 +55,14 @@ test: sysdeps-test $(VENV)/.stamp-dev $(MPY_WASM) $(STUBS)
 
 # The fast inner loop: everything that needs no broker, database, browser or MicroPython.
 test-quick: $(VENV)/.stamp-dev
-	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow \
+		and not hil" $(PYTEST_ARGS)
 
 # The quick suite again with the machine's clock pinned (time-machine, tests/pinned_clock.py):
 # at 21:30 UTC (already tomorrow in Asia/Shanghai), then at 03:00 UTC with the machine's zone set
 # to America/Los_Angeles. Both must pass: no test or code may read the machine's clock or zone.
 # NIGHT_MARKS="" runs every test pinned (needs the broker, PostgreSQL and Node like make test).
-NIGHT_MARKS ?= not mqtt and not postgres and not browser and not micropython and not slow
+NIGHT_MARKS ?= not mqtt and not postgres and not browser and not micropython and not slow and not hil
 NIGHT_RUNS := "SCENIC_TEST_AT=21:30" "SCENIC_TEST_AT=03:00 TZ=America/Los_Angeles"
 test-night: $(VENV)/.stamp-dev $(STUBS)
 	@for run in $(NIGHT_RUNS); do \
