@@ -55,8 +55,7 @@ test: sysdeps-test $(VENV)/.stamp-dev $(MPY_WASM) $(STUBS)
 
 # The fast inner loop: everything that needs no broker, database, browser or MicroPython.
 test-quick: $(VENV)/.stamp-dev
-	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow \
-		and not hil" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow and not hil" $(PYTEST_ARGS)
 
 # The quick suite again with the machine's clock pinned (time-machine, tests/pinned_clock.py):
 # at 21:30 UTC (already tomorrow in Asia/Shanghai), then at 03:00 UTC with the machine's zone set
