@@ -94,7 +94,13 @@ def test_a_gate_that_boots_with_its_clock_reset_still_refuses_yesterdays_tickets
 def _small_sd_card(folder: Path, size: str = "4m") -> Iterator[Path]:
     """A size-limited file system for the state directory (tmpfs; needs root)."""
     folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:  # a container without the right to mount
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
     try:
         yield folder
     finally:
