@@ -47,7 +47,7 @@ from bench.report import percentiles, report
 from cloud.db import make_engine, session_factory
 from cloud.models import Device, GateEventRecord
 from gate_node.assembly import Node, build
-from gate_node.pin_map import DEFAULT_PIN_MAPS, parse_pin_map
+from gate_node.pin_map import DEFAULT_PIN_MAPS
 from gate_node.readers.credentials import Credential
 from gate_node.state import NodeState, initialise
 from keys import keystore
@@ -58,7 +58,7 @@ from keys.ticket import issue_ticket
 from simulators.broker import PASSWORD, Broker
 from simulators.databases import postgres_schema
 from simulators.ingest_processes import IngestProcesses
-from simulators.mechanisms import Mechanism, make_mechanism
+from simulators.mechanisms import Mechanism, MockWires, make_mechanism
 from simulators.netlink import Link
 from simulators.visitors import Party, festival_day
 
@@ -73,23 +73,6 @@ DROPS = (  # (start, minutes): all gates cut off from the broker
     (datetime(2026, 2, 12, 19, 0, tzinfo=TZ), 20),
 )
 POWER_CUT = (datetime(2026, 2, 12, 18, 30, tzinfo=TZ), "G03", 60)  # when, which, seconds down
-
-
-class MockWires:
-    """A mechanism's wires on gpiozero mock pins (one process)."""
-
-    def __init__(self, factory: MockFactory, pin_map: dict[str, Any]) -> None:
-        _, self._specs = parse_pin_map(pin_map)
-        self._factory = factory
-
-    def active(self, part: str) -> bool:
-        spec = self._specs[part]
-        return bool(self._factory.pin(spec.gpio).state) != spec.active_low
-
-    def set(self, part: str, active: bool) -> None:
-        spec = self._specs[part]
-        pin = self._factory.pin(spec.gpio)
-        pin.drive_high() if active != spec.active_low else pin.drive_low()
 
 
 @dataclass

@@ -177,7 +177,7 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
     from gate_node.readers.qr import QrDecoder
     from gate_node.state import initialise
     from simulators.camera import ticket_frame
-    from simulators.turnstile import SimulatedTripod
+    from simulators.mechanisms import MockWires, TripodMechanism
 
     state = initialise(
         STATE / "gate-G1",
@@ -190,7 +190,7 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
     pins = MockFactory()
     pins.pin(21).drive_high()  # fire loop intact
     node = build(state, pins, with_camera=False)
-    mechanism = SimulatedTripod(pins, state.config.pin_map or {})
+    mechanism = TripodMechanism(MockWires(pins, state.config.pin_map or {}))
     decoder = QrDecoder()
     today = site_today(SYSTEM, SITE_TZ)
 
@@ -234,18 +234,20 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
         (read,) = decoder.decode(ticket_frame(text, **camera))
         node.service.repeats.hold_s = 0  # each visitor is a new presentation
         before = len(node.service.decisions)
-        rotations_before = mechanism.rotations["in"]
+        passed_before = mechanism.counts["passed_in"]
         node.service.reads.put(Credential("qr", read))
-        mechanism.waiting["in"] = walkers
         for _ in range(1400):  # 7 s of lane time in 5 ms ticks
             now_ms += 5
             node.service.step(now_ms)
             mechanism.step(5)
+            if len(node.service.decisions) > before and walkers:
+                if node.service.decisions[before].grant:
+                    mechanism.arrive("walk", count=walkers)  # the lane opened: they walk
+                walkers = 0
         decision = node.service.decisions[before]
         zh, en = decision.message(state.config.rules().timezone)
-        passed = mechanism.rotations["in"] - rotations_before
+        passed = mechanism.counts["passed_in"] - passed_before
         table.add_row(who, "grant" if decision.grant else "deny", f"{en} / {zh}", str(passed))
-        mechanism.waiting["in"] = 0
     console.print(table)
     counts = node.service.ledger.counts()
     console.print(

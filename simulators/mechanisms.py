@@ -62,6 +62,24 @@ class BankWires:
         self._bank.drive(spec.gpio, active != spec.active_low)
 
 
+class MockWires:
+    """Wires over gpiozero's ``MockFactory`` pins (node and mechanism in one process) and the
+    node's pin map."""
+
+    def __init__(self, factory: Any, pin_map: dict[str, Any]) -> None:
+        _, self._specs = parse_pin_map(pin_map)
+        self._factory = factory
+
+    def active(self, part: str) -> bool:
+        spec = self._specs[part]
+        return bool(self._factory.pin(spec.gpio).state) != spec.active_low
+
+    def set(self, part: str, active: bool) -> None:
+        spec = self._specs[part]
+        pin = self._factory.pin(spec.gpio)
+        pin.drive_high() if active != spec.active_low else pin.drive_low()
+
+
 @dataclass
 class Visitor:
     behaviour: str = "walk"
