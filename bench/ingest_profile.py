@@ -71,7 +71,11 @@ def main() -> None:
     public = {node: key.public_key for node, key in keys.items()}
     payloads = [raw for _, raw in messages]
     envelopes = [decode_sign1(raw, max_bytes=4096) for raw in payloads]
-    verified = [verify_event(raw, public[topics.parse(t).node or ""], SITE) for t, raw in messages]
+    nodes = [t.split("/")[3] for t, _ in messages]  # scenic/{site}/gate/{node}/event
+    verified = [
+        verify_event(raw, public[node], SITE)
+        for node, (_, raw) in zip(nodes, messages, strict=True)
+    ]
     stages = {
         "topic parse": _timed(lambda: [topics.parse(t) for t, _ in messages]),
         "COSE envelope decode": _timed(
