@@ -19,7 +19,7 @@ MPY_WASM := $(VENV)/mpy-wasm/node_modules/@micropython/micropython-webassembly-p
 # MicroPython stubs go to typings/ with --target: they put time.pyi, machine.pyi at top level.
 STUBS := typings/machine.pyi
 
-.PHONY: demo test test-quick test-night bench lint clean sysdeps-test sysdeps-runtime
+.PHONY: demo test test-quick test-night bench lint clean sysdeps-test sysdeps-runtime hil
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -75,13 +75,13 @@ test: sysdeps-test $(VENV)/.stamp-dev $(VENV)/.stamp-face $(MPY_WASM) $(STUBS)
 
 # The fast inner loop: everything that needs no broker, database, browser or MicroPython.
 test-quick: $(VENV)/.stamp-dev $(VENV)/.stamp-face
-	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not mqtt and not postgres and not browser and not micropython and not slow and not hil" $(PYTEST_ARGS)
 
 # The quick suite again with the machine's clock pinned (time-machine, tests/pinned_clock.py):
 # at 21:30 UTC (already tomorrow in Asia/Shanghai), then at 03:00 UTC with the machine's zone set
 # to America/Los_Angeles. Both must pass: no test or code may read the machine's clock or zone.
 # NIGHT_MARKS="" runs every test pinned (needs the broker, PostgreSQL and Node like make test).
-NIGHT_MARKS ?= not mqtt and not postgres and not browser and not micropython and not slow
+NIGHT_MARKS ?= not mqtt and not postgres and not browser and not micropython and not slow and not hil
 NIGHT_RUNS := "SCENIC_TEST_AT=21:30" "SCENIC_TEST_AT=03:00 TZ=America/Los_Angeles"
 test-night: $(VENV)/.stamp-dev $(VENV)/.stamp-face $(STUBS)
 	@for run in $(NIGHT_RUNS); do \
@@ -93,6 +93,10 @@ test-night: $(VENV)/.stamp-dev $(VENV)/.stamp-face $(STUBS)
 
 bench: sysdeps-test $(VENV)/.stamp-dev $(VENV)/.stamp-face
 	$(PY) -m bench
+
+# The hardware-in-the-loop scenarios alone: simulated rig, or RIG=rig.json for a real one.
+hil: sysdeps-test $(VENV)/.stamp-dev
+	$(PY) -m pytest hil_tests $(if $(RIG),--rig $(RIG)) $(PYTEST_ARGS)
 
 lint: $(VENV)/.stamp-dev $(STUBS)
 	$(VENV)/bin/ruff check .

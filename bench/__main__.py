@@ -20,6 +20,8 @@ ALL = [
     "face",
     "reports",  # staff operations (issue 19)
     "dashboard",
+    "festival",
+    "ingest_profile",
 ]
 
 

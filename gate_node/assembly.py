@@ -131,6 +131,19 @@ def raise_trust_alarm(state: NodeState, ledger: Ledger, clock: ClockFloor) -> No
         )
 
 
+def settle_after_power_cut(ledger: Ledger) -> int:
+    """A use left open by a power cut (or kill -9): the lane relocked when the power went, so
+    the passages not recorded never happened as far as the gate can know; give them back, as
+    a clean stop does (LaneDriver.abandon), so the visitor is not refused as "already used".
+    Returns how many passages were given back."""
+    given_back = 0
+    for seq, unused in ledger.unsettled():
+        ledger.roll_back(seq, unused)
+        given_back += unused
+        event(log, "use left open at power-off given back", use=seq, unused=unused)
+    return given_back
+
+
 def build(
     state: NodeState,
     pin_factory: Any = None,
@@ -153,6 +166,8 @@ def build(
     ledger = engine.ledger
     floor = ClockFloor(state.clock_path, clock)
     raise_trust_alarm(state, ledger, floor)
+    if config.kind != "handheld":
+        settle_after_power_cut(ledger)
     board = None
     lane = None
     if config.kind != "handheld":

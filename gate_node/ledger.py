@@ -181,6 +181,16 @@ class Ledger:
             )
             self._emit("rollback", at or self._clock.now(), {"use": seq, "unused": unused})
 
+    def unsettled(self) -> list[tuple[int, int]]:
+        """This gate's uses whose passages were neither all made nor given back: (seq,
+        passages outstanding). After a power cut, the use the lane was open for."""
+        rows = self._db.execute(
+            "SELECT seq, granted - passed - rolled_back FROM uses"
+            " WHERE node = ? AND passed + rolled_back < granted ORDER BY seq",
+            (self.node,),
+        ).fetchall()
+        return [(int(seq), int(unused)) for seq, unused in rows]
+
     def record_denial(self, at: datetime, reason: str, ticket_id: bytes | None) -> None:
         with self._transaction():
             self._db.execute(

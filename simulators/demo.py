@@ -6,14 +6,15 @@
    show tickets to the simulated camera, the node decides offline, records the use, releases
    the arm, and the visitor walks through (or does not, and the use is rolled back).
 3. A whole site (simulators/site.py): the ticket office (HTTP API on SQLite, ingest worker,
-   downlink service), Mosquitto, and two gates pinning the cloud's keys; visitors buy online
-   and pay in the sandbox, a code used at one gate is refused at the other, a refund over the
-   API reaches the gates at once, and the cloud counts who is in the park.
-4. The site stays up: visitors keep arriving, a status line every ten seconds, the URLs and a
-   demo manager login printed, until Ctrl-C (or SIGTERM), or for ``$DEMO_SECONDS`` when that
-   is set (CI, scripts). Everything it started is stopped on the way out.
-
-The manager dashboard is at /dashboard on the API's address (printed with the login).
+   downlink service), Mosquitto, and three gates, a tripod, a wing barrier and a swing gate,
+   each a ``gate-node run`` process on simulated hardware (shared pins, a mechanism, a serial
+   scanner), pinning the cloud's keys; visitors buy online and pay in the sandbox, a code used
+   at one gate is refused at another, a refund over the API reaches the gates at once, and the
+   cloud counts who is in the park.
+4. The site stays up: visitors keep arriving, a summary every ten seconds (per gate and in
+   the cloud), the URLs (the manager dashboard at ``/dashboard``) and a demo manager login
+   printed, until Ctrl-C (or SIGTERM), or for ``$DEMO_SECONDS`` when that is set (CI,
+   scripts). Everything it started is stopped on the way out.
 
 State goes to ./demo-state (re-created on every run); the passphrase is generated into a 0600
 file there, so nothing secret is typed. Exit codes: 0 after a clean stop (Ctrl-C included),
@@ -176,7 +177,7 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
     from gate_node.readers.qr import QrDecoder
     from provisioning.node_init import initialise
     from simulators.camera import ticket_frame
-    from simulators.turnstile import SimulatedTripod
+    from simulators.mechanisms import MockWires, TripodMechanism
 
     state = initialise(
         STATE / "gate-G1",
@@ -189,7 +190,7 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
     pins = MockFactory()
     pins.pin(21).drive_high()  # fire loop intact
     node = build(state, pins, with_camera=False)
-    mechanism = SimulatedTripod(pins, state.config.pin_map or {})
+    mechanism = TripodMechanism(MockWires(pins, state.config.pin_map or {}))
     decoder = QrDecoder()
     today = site_today(SYSTEM, SITE_TZ)
 
@@ -233,18 +234,20 @@ def run_gate(console: Console, issuer: keystore.SigningKey, passphrase: bytes) -
         (read,) = decoder.decode(ticket_frame(text, **camera))
         node.service.repeats.hold_s = 0  # each visitor is a new presentation
         before = len(node.service.decisions)
-        rotations_before = mechanism.rotations["in"]
+        passed_before = mechanism.counts["passed_in"]
         node.service.reads.put(Credential("qr", read))
-        mechanism.waiting["in"] = walkers
         for _ in range(1400):  # 7 s of lane time in 5 ms ticks
             now_ms += 5
             node.service.step(now_ms)
             mechanism.step(5)
+            if len(node.service.decisions) > before and walkers:
+                if node.service.decisions[before].grant:
+                    mechanism.arrive("walk", count=walkers)  # the lane opened: they walk
+                walkers = 0
         decision = node.service.decisions[before]
         zh, en = decision.message(state.config.rules().timezone)
-        passed = mechanism.rotations["in"] - rotations_before
+        passed = mechanism.counts["passed_in"] - passed_before
         table.add_row(who, "grant" if decision.grant else "deny", f"{en} / {zh}", str(passed))
-        mechanism.waiting["in"] = 0
     console.print(table)
     counts = node.service.ledger.counts()
     console.print(

@@ -106,6 +106,39 @@ def test_a_node_stopped_while_the_lane_is_open_gives_the_use_back_for_after_the_
     again.close()
 
 
+def test_a_power_cut_while_the_lane_is_open_gives_the_use_back_at_the_next_start(
+    node_state, pins, issuer_key, clock
+):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
+    text = ticket(issuer_key, b"\x0a" * 8)
+    node.service.reads.put(Credential("qr", text))
+    loop.run(1000)  # granted, arm released, nobody through yet
+    node.service.ledger.close()  # the power goes: no clean stop, no give-back
+    node.board.close()
+    again = build(NodeState.open(node_state.directory), pins, with_camera=False, clock=clock)
+    (use,) = again.service.ledger.uses("G1")
+    assert use.rolled_back == 1 and not use.counts
+    again.service.reads.put(Credential("qr", text))
+    Loop(again, clock).run(10)
+    assert again.service.decisions[-1].grant, again.service.decisions[-1].reason
+    again.close()
+
+
+def test_a_power_cut_after_the_passage_keeps_the_entry(node_state, pins, issuer_key, clock):
+    node = build(node_state, pins, with_camera=False, clock=clock)
+    loop = Loop(node, clock)
+    node.service.reads.put(Credential("qr", ticket(issuer_key, b"\x0b" * 8)))
+    loop.run(10)
+    rotate(pins, loop)
+    node.service.ledger.close()
+    node.board.close()
+    again = build(NodeState.open(node_state.directory), pins, with_camera=False, clock=clock)
+    (use,) = again.service.ledger.uses("G1")
+    assert (use.passed, use.rolled_back) == (1, 0)
+    again.close()
+
+
 def test_a_used_ticket_is_refused_and_the_lane_stays_locked(node_state, pins, issuer_key, clock):
     node = build(node_state, pins, with_camera=False, clock=clock)
     loop = Loop(node, clock)
