@@ -20,6 +20,7 @@ from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
 from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
+from cloud.api.routes import reconciliation  # issue 17
 from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")
@@ -40,6 +41,7 @@ def create_app(context: CloudContext) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
         app.include_router(module.router)
+    app.include_router(reconciliation.router)  # issue 17
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
 

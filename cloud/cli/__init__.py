@@ -16,6 +16,7 @@ import logging
 import typer
 
 from cloud.cli import batches, devices, holds, keys, partners, serve, sites, staff, workers
+from cloud.cli import reconcile  # issue 17
 from cloud.cli.common import EXIT_CODES
 from cloud.core.config import ConfigError
 from keys.cli_exit import EXIT_USAGE, run_app
@@ -33,6 +34,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(staff.app, name="admin")
 app.add_typer(holds.app, name="holds")
 app.add_typer(batches.app, name="batch")
+app.add_typer(reconcile.app, name="reconcile")
 app.command()(serve.migrate)
 app.command()(workers.ingest)
 app.command()(workers.downlink)

@@ -124,6 +124,15 @@ class Code(StrEnum):
     BAD_TARGET = "bad_target"
     PRICE_DIFFERS = "price_differs"
 
+    # --- reconciliation and channels (issue 17) ---
+    BAD_STATEMENT = "bad_statement"
+    STATEMENT_IMPORTED = "statement_imported"
+    BOOKS_CLOSED = "books_closed"
+    OPEN_MISMATCHES = "open_mismatches"
+    ALREADY_RESOLVED = "already_resolved"
+    NOTE_REQUIRED = "note_required"
+    NO_STATEMENT = "no_statement"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -349,6 +358,28 @@ TEXT: dict[Code, Text] = {
         "That day has another price (peak day): refund and buy again",
         "目标日期票价不同（高峰日），请退票后重新购买",
     ),
+    # --- reconciliation and channels (issue 17) ---
+    Code.BAD_STATEMENT: Text(
+        422, "Statement file unreadable at line {line}: {problem}", "对账单第{line}行无法读取：{problem}"
+    ),
+    Code.STATEMENT_IMPORTED: Text(
+        409,
+        "A statement of {channel} for {day} was imported already",
+        "{channel}{day}的对账单已导入",
+    ),
+    Code.BOOKS_CLOSED: Text(
+        409, "Reconciliation of {channel} for {day} is closed", "{channel}{day}的对账已关账"
+    ),
+    Code.OPEN_MISMATCHES: Text(
+        409,
+        "{count} mismatches of {channel} for {day} are not resolved yet",
+        "{channel}{day}尚有{count}条差异未处理",
+    ),
+    Code.ALREADY_RESOLVED: Text(409, "This mismatch is resolved already", "该差异已处理"),
+    Code.NOTE_REQUIRED: Text(422, "Say how it was resolved (a note)", "请填写处理说明"),
+    Code.NO_STATEMENT: Text(
+        409, "No statement of {channel} for {day} was imported", "{channel}{day}尚未导入对账单"
+    ),
 }
 
 
@@ -369,6 +400,7 @@ class Thing(StrEnum):
     SANDBOX = "Sandbox"
     ORDER_REQUEST = "order request"
     REFUND = "refund"
+    MISMATCH = "reconciliation mismatch"  # --- reconciliation and channels (issue 17) ---
 
     @property
     def zh(self) -> str:
@@ -390,6 +422,7 @@ THING_ZH: dict[Thing, str] = {
     Thing.SANDBOX: "沙箱",
     Thing.ORDER_REQUEST: "下单",
     Thing.REFUND: "退款",
+    Thing.MISMATCH: "对账差异",  # --- reconciliation and channels (issue 17) ---
 }
 
 

@@ -15,6 +15,7 @@ from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
+from cloud.models.reconciliation import Mismatch, ReconDay, Statement, StatementLine
 
 __all__ = [
     "ApiKey",
@@ -29,18 +30,22 @@ __all__ = [
     "IdempotencyRecord",
     "Inventory",
     "LoginThrottle",
+    "Mismatch",
     "NodeLink",
     "Order",
     "OrderItem",
     "ParkCount",
     "Payment",
     "Price",
+    "ReconDay",
     "Product",
     "Refund",
     "RefusedEvent",
     "Revocation",
     "Site",
     "SiteDocument",
+    "Statement",
+    "StatementLine",
     "Ticket",
     "User",
     "Zone",
