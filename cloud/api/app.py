@@ -19,8 +19,17 @@ from starlette.exceptions import HTTPException
 from cloud.api.context import CloudContext
 from cloud.api.headers import SecurityHeaders
 from cloud.api.input_guard import InputGuard
-from cloud.api.routes import auth, catalog, orders, payments, refunds, sandbox, tickets, verify
-from cloud.api.routes import reconciliation  # issue 17
+from cloud.api.routes import (
+    auth,
+    catalog,
+    orders,
+    payments,
+    reconciliation,  # issue 17
+    refunds,
+    sandbox,
+    tickets,
+    verify,
+)
 from cloud.core.errors import Code, Problem, framework_problem
 
 log = logging.getLogger("cloud.api")

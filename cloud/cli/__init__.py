@@ -15,8 +15,18 @@ import logging
 
 import typer
 
-from cloud.cli import batches, devices, holds, keys, partners, serve, sites, staff, workers
-from cloud.cli import reconcile  # issue 17
+from cloud.cli import (
+    batches,
+    devices,
+    holds,
+    keys,
+    partners,
+    reconcile,  # issue 17
+    serve,
+    sites,
+    staff,
+    workers,
+)
 from cloud.cli.common import EXIT_CODES
 from cloud.core.config import ConfigError
 from keys.cli_exit import EXIT_USAGE, run_app

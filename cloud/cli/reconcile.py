@@ -15,7 +15,18 @@ from typing import Annotated
 
 import typer
 
-from cloud.cli.common import DbOption, fail, settings_from, transaction, wall_clock
+from cloud.cli.common import (
+    DbOption,
+    PassphraseFile,
+    fail,
+    passphrase,
+    refused,
+    settings_from,
+    transaction,
+    wall_clock,
+)
+from cloud.core.config import ConfigError
+from cloud.core.errors import Problem
 from cloud.services.reconciliation import matching
 from cloud.services.reconciliation.statements import FORMATS
 
@@ -42,7 +53,7 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="The statement file")],
     channel: Channel,
     day: Day,
-    format: Annotated[  # noqa: A002 - the option is --format
+    format: Annotated[
         str, typer.Option(help="wechat (交易账单) | alipay (业务明细, GBK) | generic (CSV)")
     ] = "",
     actor: Actor = None,
@@ -51,7 +62,9 @@ def import_command(
     """Import one channel's statement for one day and list what does not match. 导入对账单。"""
     fmt = format or channel
     if fmt not in FORMATS:
-        fail(f"--format is one of {', '.join(FORMATS)}", zh="文件格式应为 wechat、alipay 或 generic")
+        fail(
+            f"--format is one of {', '.join(FORMATS)}", zh="文件格式应为 wechat、alipay 或 generic"
+        )
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -90,11 +103,12 @@ def list_command(
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
+            note = f" - {row['note']}" if row["note"] else ""
             typer.echo(
                 f"#{row['id']} {row['channel']} {row['day']} {row['kind']} {row['subject']} "
                 f"{row['key']} order {row['order_no']} ours {row['ours_fen']} theirs "
                 f"{row['theirs_fen']} ({row['ours_status']}/{row['theirs_status']}) "
-                f"{row['state']}{' - ' + row['note'] if row['note'] else ''}"
+                f"{row['state']}{note}"
             )
 
 
@@ -123,4 +137,42 @@ def close_command(channel: Channel, day: Day, actor: Actor = None, db: DbOption 
     typer.echo(
         f"{channel} {day} closed / 已关账: statement {closed.statement_fen / 100:.2f} yuan, "
         f"ours {closed.ours_fen / 100:.2f} yuan, {closed.resolved} resolved"
+    )
+
+
+@app.command("download")
+def download_command(
+    channel: Annotated[str, typer.Option(help="wechat | alipay (configured in channels.json)")],
+    day: Day,
+    out: Annotated[Path, typer.Option(help="Where to write the statement file")],
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Fetch a day's statement through the channel's SDK, for ``import``. 下载对账单。"""
+    from cloud.api.context import channels
+
+    settings = settings_from(None)
+    try:
+        found = channels(settings.state_dir, passphrase(passphrase_file), wall_clock())
+    except ConfigError as exc:
+        fail(str(exc), zh="支付渠道配置有误")
+    provider = found.get(channel)
+    fetch = getattr(provider, "statement", None)
+    if fetch is None:
+        fail(
+            f"channel {channel!r} is not configured in channels.json or has no statement download",
+            zh="该支付渠道未配置或不支持下载对账单",
+        )
+    try:
+        raw = fetch(_day(day))
+    except Problem as exc:
+        refused(exc)
+    except OSError as exc:
+        fail(f"download failed: {exc}", 1, zh="下载失败")
+    try:
+        out.write_bytes(raw)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc}", 1, zh="无法写入文件")
+    typer.echo(
+        f"{len(raw)} bytes -> {out}; next: scenic-cloud reconcile import {out} "
+        f"--channel {channel} --day {day}"
     )

@@ -360,7 +360,9 @@ TEXT: dict[Code, Text] = {
     ),
     # --- reconciliation and channels (issue 17) ---
     Code.BAD_STATEMENT: Text(
-        422, "Statement file unreadable at line {line}: {problem}", "对账单第{line}行无法读取：{problem}"
+        422,
+        "Statement file unreadable at line {line}: {problem}",
+        "对账单第{line}行无法读取：{problem}",
     ),
     Code.STATEMENT_IMPORTED: Text(
         409,
@@ -401,6 +403,7 @@ class Thing(StrEnum):
     ORDER_REQUEST = "order request"
     REFUND = "refund"
     MISMATCH = "reconciliation mismatch"  # --- reconciliation and channels (issue 17) ---
+    STATEMENT = "statement download"
 
     @property
     def zh(self) -> str:
@@ -423,6 +426,7 @@ THING_ZH: dict[Thing, str] = {
     Thing.ORDER_REQUEST: "下单",
     Thing.REFUND: "退款",
     Thing.MISMATCH: "对账差异",  # --- reconciliation and channels (issue 17) ---
+    Thing.STATEMENT: "下载对账单",
 }
 
 

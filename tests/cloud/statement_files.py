@@ -35,13 +35,32 @@ def wechat_bill(rows: list[Row], declared: int | None = None) -> bytes:
     for row in rows:
         refund = row.kind == "refund"
         values = [
-            row.at, "wx2421b1c4370ec43b", "1900000109", "0", "", row.txn, row.order_no,
-            "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "NATIVE", "REFUND" if refund else row.status,
-            "CMB_DEBIT", "CNY", "0.00" if refund else yuan(row.amount_fen), "0.00",
-            "50000000382019052709732678859" if refund else "0", row.refund_no or "0",
-            yuan(row.amount_fen) if refund else "0.00", "0.00", "ORIGINAL" if refund else "",
-            row.status if refund else "", "日票", "", "0.00000", "0.60%",
-            "0.00" if refund else yuan(row.amount_fen), yuan(row.amount_fen) if refund else "0.00",
+            row.at,
+            "wx2421b1c4370ec43b",
+            "1900000109",
+            "0",
+            "",
+            row.txn,
+            row.order_no,
+            "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+            "NATIVE",
+            "REFUND" if refund else row.status,
+            "CMB_DEBIT",
+            "CNY",
+            "0.00" if refund else yuan(row.amount_fen),
+            "0.00",
+            "50000000382019052709732678859" if refund else "0",
+            row.refund_no or "0",
+            yuan(row.amount_fen) if refund else "0.00",
+            "0.00",
+            "ORIGINAL" if refund else "",
+            row.status if refund else "",
+            "日票",
+            "",
+            "0.00000",
+            "0.60%",
+            "0.00" if refund else yuan(row.amount_fen),
+            yuan(row.amount_fen) if refund else "0.00",
             "",
         ]
         lines.append(",".join("`" + v for v in values))
@@ -49,7 +68,9 @@ def wechat_bill(rows: list[Row], declared: int | None = None) -> bytes:
             refunded += row.amount_fen
         else:
             paid += row.amount_fen
-    lines.append("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额")
+    lines.append(
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+    )
     count = len(rows) if declared is None else declared
     lines.append(
         f"`{count},`{yuan(paid)},`{yuan(refunded)},`0.00,`0.00000,`{yuan(paid)},`{yuan(refunded)}"
@@ -77,9 +98,31 @@ def alipay_bill(rows: list[Row]) -> bytes:
         refund = row.kind == "refund"
         amount = ("-" if refund else "") + yuan(row.amount_fen)
         values = [
-            row.txn, row.order_no, "退款" if refund else "交易", "日票", row.at, row.at, "", "",
-            "", "", "buy***@example.com", amount, amount, "0.00", "0.00", "0.00", "0.00", "0.00",
-            "", "0.00", "0.00", row.refund_no, "0.00", "0.00", "",
+            row.txn,
+            row.order_no,
+            "退款" if refund else "交易",
+            "日票",
+            row.at,
+            row.at,
+            "",
+            "",
+            "",
+            "",
+            "buy***@example.com",
+            amount,
+            amount,
+            "0.00",
+            "0.00",
+            "0.00",
+            "0.00",
+            "0.00",
+            "",
+            "0.00",
+            "0.00",
+            row.refund_no,
+            "0.00",
+            "0.00",
+            "",
         ]
         lines.append(",".join(v + "\t" for v in values))
         refunds += refund

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from cloud.core.errors import Code, Problem
 from cloud.models import AuditEntry, Mismatch, Statement
+from cloud.services.orders import LineRequest
 from cloud.services.payments.payout import pay_out
 from cloud.services.payments.provider import Notification
 from cloud.services.payments.settle import apply_payment
 from cloud.services.reconciliation import matching
 from cloud.services.refunds import refund_tickets
-from cloud.services.orders import LineRequest
 from tests.cloud.conftest import now, place_order
 from tests.cloud.statement_files import WRITERS, Row, wechat_bill
 
@@ -52,8 +52,14 @@ def refunded(office, channel: str, order_no: str, paid_out: bool) -> str:
     providers = {channel: ChannelThatRefunds(channel)}
     with office.sessions.begin() as session:
         outcome = refund_tickets(
-            session, order_no=order_no, ticket_numbers=None, providers=providers,
-            root=office.root, actor="till1", source="test", now=now(),
+            session,
+            order_no=order_no,
+            ticket_numbers=None,
+            providers=providers,
+            root=office.root,
+            actor="till1",
+            source="test",
+            now=now(),
         )
     if paid_out:
         assert pay_out(office.sessions, providers, outcome.refund_id) == "succeeded"
@@ -96,17 +102,21 @@ def statement_rows(b: Books, fmt: str) -> list[Row]:
 def imported(office, b: Books, fmt: str, raw: bytes | None = None):
     with office.sessions.begin() as session:
         return matching.import_statement(
-            session, channel=b.channel, day=DAY, fmt=fmt,
+            session,
+            channel=b.channel,
+            day=DAY,
+            fmt=fmt,
             raw=raw if raw is not None else WRITERS[fmt](statement_rows(b, fmt)),
-            filename=f"{fmt}.csv", actor="books", source="test", now=now(),
+            filename=f"{fmt}.csv",
+            actor="books",
+            source="test",
+            now=now(),
         )
 
 
 def found(office, **where) -> set[tuple[str, str, str]]:
     with office.sessions() as session:
-        return {
-            (m.kind, m.subject, m.key) for m in matching.list_mismatches(session, **where)
-        }
+        return {(m.kind, m.subject, m.key) for m in matching.list_mismatches(session, **where)}
 
 
 @pytest.mark.parametrize("fmt", ["wechat", "alipay", "generic"])
@@ -251,3 +261,103 @@ def test_a_day_with_no_statement_cannot_be_closed(office):
     with pytest.raises(Problem) as refused:
         close(office, "alipay")
     assert refused.value.code is Code.NO_STATEMENT
+
+
+def test_finance_reconciles_a_day_through_the_api_and_a_cashier_may_not(office, api):
+    from tests.cloud.test_api import bearer
+
+    b = books(office, "wechat")
+    raw = WRITERS["wechat"](statement_rows(b, "wechat"))
+    url = f"/api/v1/reconciliation/statements?channel=wechat&day={DAY.isoformat()}"
+    till = bearer(api, "till1")
+    assert api.post(url, content=raw, headers=till).json()["code"] == "forbidden"
+    books_ = bearer(api, "books")
+    answer = api.post(url, content=raw, headers={**books_, "Content-Type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["mismatches"]["amount_differs"] == 1
+    listed = api.get("/api/v1/reconciliation/mismatches?state=open", headers=books_).json()
+    assert len(listed) == 6
+    close_url = f"/api/v1/reconciliation/days/wechat/{DAY.isoformat()}/close"
+    assert api.post(close_url, headers=books_).json()["code"] == "open_mismatches"
+    for row in listed:
+        done = api.post(
+            f"/api/v1/reconciliation/mismatches/{row['id']}/resolve",
+            json={"note": "agreed with WeChat Pay support"},
+            headers=books_,
+        )
+        assert done.json()["state"] == "resolved"
+    assert api.post(close_url, headers=books_).status_code == 200
+    again = api.post(close_url, headers=books_)
+    assert (again.status_code, again.json()["code"]) == (409, "books_closed")
+
+
+def test_a_garbled_statement_is_a_422_naming_the_line(office, api):
+    from tests.cloud.test_api import bearer
+
+    url = f"/api/v1/reconciliation/statements?channel=unionpay&format=generic&day={DAY}"
+    raw = b"order_no,channel_txn,amount_fen,status,time\nA1,T1,12.5,SUCCESS,x\n"
+    answer = api.post(url, content=raw, headers=bearer(api, "books"))
+    assert answer.status_code == 422
+    assert (answer.json()["code"], answer.json()["line"]) == ("bad_statement", 2)
+
+
+def test_a_wechat_bill_download_is_unpacked_from_gzip():
+    import gzip
+
+    from cloud.services.reconciliation.download import unpack_wechat
+    from cloud.services.reconciliation.statements import parse_wechat
+
+    bill = wechat_bill([Row("payment", "T1", "A1", 8000)])
+    assert parse_wechat(unpack_wechat(gzip.compress(bill)))[0].amount_fen == 8000
+
+
+def test_the_alipay_detail_is_taken_from_the_bill_zip_not_its_summary():
+    import io
+    import zipfile
+
+    from cloud.services.reconciliation.download import unpack_alipay
+
+    class GbkName(zipfile.ZipInfo):  # as Alipay writes them: GBK bytes, no UTF-8 flag
+        def _encodeFilenameFlags(self):  # zipfile's own hook
+            return self.filename.encode("gbk"), self.flag_bits
+
+    detail = WRITERS["alipay"]([Row("payment", "T1", "A1", 8000)])
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as bundle:
+        for name, body in (("业务明细(汇总)", b"summary"), ("业务明细", detail)):
+            bundle.writestr(GbkName(f"20881234_20261201_{name}.csv"), body)
+    assert unpack_alipay(packed.getvalue()) == detail
+
+
+def test_the_reconcile_commands_import_list_resolve_and_close_a_day(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
+    from tests.conftest import TEST_AT
+
+    tool = str(Path(sys.executable).with_name("scenic-cloud"))
+    env = {**os.environ, CLOCK_AT: TEST_AT.isoformat(), "USER": "books"}
+    env["SCENIC_DB_URL"] = f"sqlite:///{tmp_path / 'cloud.sqlite'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tool, "reconcile", *args], capture_output=True, text=True, env=env)
+
+    statement = tmp_path / "unionpay.csv"
+    statement.write_bytes(WRITERS["generic"]([Row("payment", "T9", "NOT-OURS", 500)]))
+    day = ("--channel", "unionpay", "--day", DAY.isoformat())
+    done = run("import", str(statement), *day, "--format", "generic")
+    assert done.returncode == 0 and "missing_ours 1" in done.stdout, done.stderr
+    again = run("import", str(statement), *day, "--format", "generic")
+    assert (
+        again.returncode == 2 and again.stderr.count("\n") == 1 and "Traceback" not in again.stderr
+    )
+    (row,) = [json.loads(line) for line in run("list", "--json").stdout.splitlines()]
+    assert run("close", *day).returncode == 2
+    assert run("resolve", str(row["id"]), "--note", "a test payment by the bank").returncode == 0
+    closed = run("close", *day)
+    assert closed.returncode == 0 and "5.00 yuan" in closed.stdout
+    assert run("close", *day).returncode == 2

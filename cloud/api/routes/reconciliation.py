@@ -35,7 +35,7 @@ def import_statement(
     channel: Annotated[str, Query(min_length=1, max_length=16)],
     day: date,
     raw: Annotated[bytes, Body(media_type="text/csv")],
-    format: Annotated[str | None, Query(description=" | ".join(FORMATS))] = None,  # noqa: A002
+    format: Annotated[str | None, Query(description=" | ".join(FORMATS))] = None,
     filename: Annotated[str, Query(max_length=200)] = "statement.csv",
 ) -> dict[str, Any]:
     done = matching.import_statement(
@@ -68,8 +68,15 @@ def mismatches(
     state: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
 ) -> list[dict[str, Any]]:
     found = matching.list_mismatches(db, channel=channel, day=day, state=state)
-    audit(db, who.username, where, "reconcile_view", f"{channel or '*'}:{day or '*'}",
-          {"rows": len(found)}, at=ctx.clock.now())
+    audit(
+        db,
+        who.username,
+        where,
+        "reconcile_view",
+        f"{channel or '*'}:{day or '*'}",
+        {"rows": len(found)},
+        at=ctx.clock.now(),
+    )
     return [matching.mismatch_view(m) for m in found]
 
 

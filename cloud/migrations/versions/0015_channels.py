@@ -77,9 +77,7 @@ def upgrade() -> None:
         sa.Column("resolved_by", sa.String(length=64), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recon_mismatches")),
-        sa.UniqueConstraint(
-            "channel", "day", "kind", "subject", "key", name="uq_recon_mismatch"
-        ),
+        sa.UniqueConstraint("channel", "day", "kind", "subject", "key", name="uq_recon_mismatch"),
     )
     op.create_index(op.f("ix_recon_mismatches_day"), "recon_mismatches", ["day"])
 

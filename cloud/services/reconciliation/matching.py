@@ -79,7 +79,9 @@ def import_statement(
     """Read ``raw`` (``fmt``: statements.FORMATS), store it and its mismatches."""
     lines = parse(fmt, raw)
     _open_day(session, channel, day)
-    if session.scalar(select(Statement.id).where(Statement.channel == channel, Statement.day == day)):
+    if session.scalar(
+        select(Statement.id).where(Statement.channel == channel, Statement.day == day)
+    ):
         raise Problem(Code.STATEMENT_IMPORTED, channel=channel, day=day.isoformat())
     total = sum(  # money that moved: paid payments less refunds done
         line.amount_fen * (1 if line.kind == "payment" else -1)
@@ -158,35 +160,73 @@ def match(session: Session, channel: str, day: date, lines: list[Line]) -> list[
     for (subject, key), same in listed.items():
         theirs = same[0]
         if len(same) > 1:
-            add("duplicate", subject, key, theirs.order_no, theirs_fen=theirs.amount_fen,
-                theirs_status=f"listed {len(same)}x")
+            add(
+                "duplicate",
+                subject,
+                key,
+                theirs.order_no,
+                theirs_fen=theirs.amount_fen,
+                theirs_status=f"listed {len(same)}x",
+            )
         ours = (payments if subject == "payment" else refunds).get(key)
         if ours is None:
-            add("missing_ours", subject, key, theirs.order_no, theirs_fen=theirs.amount_fen,
-                theirs_status=theirs.status)
+            add(
+                "missing_ours",
+                subject,
+                key,
+                theirs.order_no,
+                theirs_fen=theirs.amount_fen,
+                theirs_status=theirs.status,
+            )
             continue
         order_no, ours_fen, ours_status = ours
         if ours_fen != theirs.amount_fen:
-            add("amount_differs", subject, key, order_no, ours_fen=ours_fen,
-                theirs_fen=theirs.amount_fen, ours_status=ours_status,
-                theirs_status=theirs.status)
+            add(
+                "amount_differs",
+                subject,
+                key,
+                order_no,
+                ours_fen=ours_fen,
+                theirs_fen=theirs.amount_fen,
+                ours_status=ours_status,
+                theirs_status=theirs.status,
+            )
         if _agree(subject, ours_status, theirs.status) is False:
-            add("status_differs", subject, key, order_no, ours_fen=ours_fen,
-                theirs_fen=theirs.amount_fen, ours_status=ours_status,
-                theirs_status=theirs.status)
+            add(
+                "status_differs",
+                subject,
+                key,
+                order_no,
+                ours_fen=ours_fen,
+                theirs_fen=theirs.amount_fen,
+                ours_status=ours_status,
+                theirs_status=theirs.status,
+            )
     start, end = bill_day(day)
     for key, (order_no, ours_fen, ours_status) in _payments_between(
         session, channel, start, end
     ).items():
         if ("payment", key) not in listed:
-            add("missing_theirs", "payment", key, order_no, ours_fen=ours_fen,
-                ours_status=ours_status)
+            add(
+                "missing_theirs",
+                "payment",
+                key,
+                order_no,
+                ours_fen=ours_fen,
+                ours_status=ours_status,
+            )
     for key, (order_no, ours_fen, ours_status) in _refunds_between(
         session, channel, start, end
     ).items():
         if ("refund", key) not in listed:
-            add("missing_theirs", "refund", key, order_no, ours_fen=ours_fen,
-                ours_status=ours_status)
+            add(
+                "missing_theirs",
+                "refund",
+                key,
+                order_no,
+                ours_fen=ours_fen,
+                ours_status=ours_status,
+            )
     return found
 
 
@@ -314,7 +354,7 @@ def close_day(
     if closed.rowcount != 1:  # type: ignore[attr-defined]
         raise Problem(Code.BOOKS_CLOSED, channel=channel, day=day.isoformat())
     counts = dict(
-        session.execute(  # type: ignore[arg-type]
+        session.execute(
             select(Mismatch.state, func.count())
             .where(Mismatch.channel == channel, Mismatch.day == day)
             .group_by(Mismatch.state)

@@ -64,23 +64,23 @@ def parse(fmt: str, raw: bytes) -> list[Line]:
         return parse_alipay(raw)
     if fmt == "generic":
         return parse_generic(raw)
-    raise Problem(Code.BAD_STATEMENT, line=0, problem=f"unknown format {fmt!r}")
+    raise Problem(Code.BAD_STATEMENT, line=0, problem="unknown_format", format=fmt)
 
 
 def parse_wechat(raw: bytes) -> list[Line]:
     rows = list(_csv_rows(_decode(raw, "utf-8-sig")))
     if not rows:
-        raise _bad(1, "empty file")
+        raise _bad(1, "empty")
     header = [h.strip() for h in rows[0]]
     summary_at = next(
         (i for i, row in enumerate(rows) if row and row[0].strip().startswith("总交易单数")), None
     )
     if summary_at is None or summary_at + 1 >= len(rows):
-        raise _bad(len(rows), "no summary (总交易单数): the file is cut short")
+        raise _bad(len(rows), "no_summary")
     data = rows[1:summary_at]
     declared = _int(_tick(rows[summary_at + 1][0]), summary_at + 2)
     if declared != len(data):
-        raise _bad(summary_at + 2, f"summary says {declared} rows, the file has {len(data)}")
+        raise _bad(summary_at + 2, "count_differs", declared=declared, found=len(data))
     column = _columns(header, 1)
     amount_col = "订单金额" if "订单金额" in header else "应结订单金额"
     lines = []
@@ -132,9 +132,9 @@ def parse_alipay(raw: bytes) -> list[Line]:
             body.append(line)
     rows = list(_csv_rows(body))
     if not rows:
-        raise _bad(1, "no column line")
+        raise _bad(1, "no_header")
     if set(declared) != {"交易", "退款"}:
-        raise _bad(len(text.splitlines()), "no totals (#交易合计, #退款合计): the file is cut short")
+        raise _bad(len(text.splitlines()), "no_summary")
     column = _columns([h.strip() for h in rows[0]], 1)
     lines = []
     counted = {"交易": 0, "退款": 0}
@@ -153,15 +153,23 @@ def parse_alipay(raw: bytes) -> list[Line]:
             counted["退款"] += 1
             _require(value, ("退款批次号/请求号",), number)
             lines.append(
-                Line("refund", value["退款批次号/请求号"], value["商户订单号"], amount, "refunded", at)
+                Line(
+                    "refund",
+                    value["退款批次号/请求号"],
+                    value["商户订单号"],
+                    amount,
+                    "refunded",
+                    at,
+                )
             )
         else:
-            raise _bad(number, f"unknown business type {business!r}")
+            raise _bad(number, "unknown_business_type", value=business)
     if counted != declared:
         raise _bad(
             len(text.splitlines()),
-            f"totals say {declared['交易']} payments and {declared['退款']} refunds, "
-            f"the file has {counted['交易']} and {counted['退款']}",
+            "count_differs",
+            declared=declared["交易"] + declared["退款"],
+            found=counted["交易"] + counted["退款"],
         )
     return lines
 
@@ -169,7 +177,7 @@ def parse_alipay(raw: bytes) -> list[Line]:
 def parse_generic(raw: bytes) -> list[Line]:
     rows = list(_csv_rows(_decode(raw, "utf-8-sig")))
     if not rows:
-        raise _bad(1, "empty file")
+        raise _bad(1, "empty")
     column = _columns([h.strip().lower() for h in rows[0]], 1)
     lines = []
     for number, row in enumerate(rows[1:], start=2):
@@ -179,10 +187,10 @@ def parse_generic(raw: bytes) -> list[Line]:
         _require(value, ("order_no", "channel_txn", "amount_fen", "status"), number)
         kind = value.get("kind") or "payment"
         if kind not in ("payment", "refund"):
-            raise _bad(number, f"kind is payment or refund, not {kind!r}")
+            raise _bad(number, "bad_kind", value=kind)
         amount = _int(value["amount_fen"], number)
         if amount < 0:
-            raise _bad(number, "amount_fen is not negative (refunds too)")
+            raise _bad(number, "negative_amount")
         state = value["status"].upper()
         if kind == "refund":
             _require(value, ("refund_no",), number)
@@ -197,27 +205,27 @@ def _decode(raw: bytes, encoding: str) -> str:
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise _bad(raw[: exc.start].count(b"\n") + 1, f"not {encoding} text") from None
+        raise _bad(raw[: exc.start].count(b"\n") + 1, "wrong_encoding", encoding=encoding) from None
 
 
 def _csv_rows(text: str | list[str]) -> Iterator[list[str]]:
     source = io.StringIO(text) if isinstance(text, str) else iter(text)
     try:
         yield from csv.reader(source)
-    except csv.Error as exc:
-        raise _bad(0, f"not CSV: {exc}") from None
+    except csv.Error:
+        raise _bad(0, "not_csv") from None
 
 
 def _columns(header: list[str], number: int) -> dict[str, int]:
     if len(set(header)) != len(header):
-        raise _bad(number, "a column name appears twice")
+        raise _bad(number, "duplicate_column")
     return {name: i for i, name in enumerate(header) if name}
 
 
 def _require(value: dict[str, str], names: tuple[str, ...], number: int) -> None:
     missing = [name for name in names if not value.get(name)]
     if missing:
-        raise _bad(number, f"no {', '.join(missing)}")
+        raise _bad(number, "missing_value", columns=",".join(missing))
 
 
 def _tick(cell: str) -> str:
@@ -231,10 +239,10 @@ def _fen(yuan: str, number: int, signed: bool = False) -> int:
     try:
         amount = Decimal(yuan.replace(",", ""))
     except InvalidOperation:
-        raise _bad(number, f"amount {yuan!r} is not a number") from None
+        raise _bad(number, "bad_amount", value=yuan) from None
     fen = amount * 100
     if fen != fen.to_integral_value() or (fen < 0 and not signed):
-        raise _bad(number, f"amount {yuan!r} is not a sum of fen")
+        raise _bad(number, "bad_amount", value=yuan)
     return int(fen)
 
 
@@ -242,8 +250,10 @@ def _int(text: str, number: int) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise _bad(number, f"{text!r} is not a whole number") from None
+        raise _bad(number, "bad_number", value=text) from None
 
 
-def _bad(line: int, problem: str) -> Problem:
-    return Problem(Code.BAD_STATEMENT, line=line, problem=problem)
+def _bad(line: int, problem: str, **details: object) -> Problem:
+    """422 ``bad_statement``: ``problem`` is a token (``no_summary``, ``count_differs``,
+    ``missing_value``...), the texts are errors.py's; ``details`` say more."""
+    return Problem(Code.BAD_STATEMENT, line=line, problem=problem, **details)
