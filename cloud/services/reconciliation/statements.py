@@ -253,7 +253,7 @@ def _int(text: str, number: int) -> int:
         raise _bad(number, "bad_number", value=text) from None
 
 
-def _bad(line: int, problem: str, **details: object) -> Problem:
+def _bad(line: int, problem: str, **details: str | int) -> Problem:
     """422 ``bad_statement``: ``problem`` is a token (``no_summary``, ``count_differs``,
     ``missing_value``...), the texts are errors.py's; ``details`` say more."""
     return Problem(Code.BAD_STATEMENT, line=line, problem=problem, **details)
