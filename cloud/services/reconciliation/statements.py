@@ -40,6 +40,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from cloud.core.errors import Code, Problem
 
@@ -253,7 +254,7 @@ def _int(text: str, number: int) -> int:
         raise _bad(number, "bad_number", value=text) from None
 
 
-def _bad(line: int, problem: str, **details: str | int) -> Problem:
+def _bad(line: int, problem: str, **details: Any) -> Problem:
     """422 ``bad_statement``: ``problem`` is a token (``no_summary``, ``count_differs``,
     ``missing_value``...), the texts are errors.py's; ``details`` say more."""
     return Problem(Code.BAD_STATEMENT, line=line, problem=problem, **details)
