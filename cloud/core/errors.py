@@ -132,6 +132,13 @@ class Code(StrEnum):
     ALREADY_RESOLVED = "already_resolved"
     NOTE_REQUIRED = "note_required"
     NO_STATEMENT = "no_statement"
+    DUPLICATE_CHANNEL = "duplicate_channel"
+    BAD_TERMS = "bad_terms"
+    CREDIT_EXCEEDED = "credit_exceeded"
+    BAD_OTA_CODE = "bad_ota_code"
+    DUPLICATE_OTA_CODE = "duplicate_ota_code"
+    OTA_CODES_COUNT = "ota_codes_count"
+    STATEMENT_CONFIRMED = "statement_confirmed"
 
     @property
     def text(self) -> Text:
@@ -382,6 +389,31 @@ TEXT: dict[Code, Text] = {
     Code.NO_STATEMENT: Text(
         409, "No statement of {channel} for {day} was imported", "{channel}{day}尚未导入对账单"
     ),
+    Code.DUPLICATE_CHANNEL: Text(409, "Channel {account} exists already", "渠道{account}已存在"),
+    Code.BAD_TERMS: Text(
+        422,
+        "Give either a net price or a commission rate of 0-100 %",
+        "请设置结算价或0-100%的佣金比例（二选一）",
+    ),
+    Code.CREDIT_EXCEEDED: Text(
+        409,
+        "The channel's balance and credit do not cover {needed_fen} fen",
+        "渠道余额与授信额度不足（需{needed_fen}分）",
+    ),
+    Code.BAD_OTA_CODE: Text(
+        422,
+        "An OTA code is 4-200 printable characters and does not start with J1",
+        "OTA票码须为4至200个可打印字符，且不能以J1开头",
+    ),
+    Code.DUPLICATE_OTA_CODE: Text(409, "This OTA code is registered already", "该OTA票码已登记"),
+    Code.OTA_CODES_COUNT: Text(
+        422,
+        "Give one OTA code per ticket ({tickets}), no group tickets",
+        "每张门票需一个OTA票码（共{tickets}张），不支持团体票",
+    ),
+    Code.STATEMENT_CONFIRMED: Text(
+        409, "That settlement statement is confirmed already", "该结算单已确认"
+    ),
 }
 
 
@@ -404,6 +436,8 @@ class Thing(StrEnum):
     REFUND = "refund"
     MISMATCH = "reconciliation mismatch"  # --- reconciliation and channels (issue 17) ---
     STATEMENT = "statement download"
+    CHANNEL_ACCOUNT = "channel account"
+    SETTLEMENT = "settlement statement"
 
     @property
     def zh(self) -> str:
@@ -427,6 +461,8 @@ THING_ZH: dict[Thing, str] = {
     Thing.REFUND: "退款",
     Thing.MISMATCH: "对账差异",  # --- reconciliation and channels (issue 17) ---
     Thing.STATEMENT: "下载对账单",
+    Thing.CHANNEL_ACCOUNT: "渠道账户",
+    Thing.SETTLEMENT: "结算单",
 }
 
 

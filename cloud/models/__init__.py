@@ -11,6 +11,13 @@ from cloud.models.accounts import (
 )
 from cloud.models.base import Base
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
+from cloud.models.channels import (
+    ChannelAccount,
+    ChannelCode,
+    ChannelMovement,
+    ChannelPrice,
+    ChannelStatement,
+)
 from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
@@ -24,6 +31,11 @@ __all__ = [
     "Base",
     "CalendarDay",
     "CashierShift",
+    "ChannelAccount",
+    "ChannelCode",
+    "ChannelMovement",
+    "ChannelPrice",
+    "ChannelStatement",
     "Device",
     "GateEventRecord",
     "HolderClaim",

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.models import Device, Revocation, SiteDocument
+from keys.card_index import DOC_TYPE as CARDS
+from keys.card_index import sign_card_index
 from keys.clock import SYSTEM
 from keys.cose import Signer
 from keys.keyring import IssuerKey, sign_keyring
@@ -127,3 +129,18 @@ def signed_time(session: Session, root: Signer, site: str, now: datetime | None 
     now = now or SYSTEM.now()
     row = _next_seq(session, site, "time")
     return _keep(row, sign_document(root, "time", site, row.seq, {}, issued_at=now), now)
+
+
+def card_index(
+    session: Session,
+    root: Signer,
+    site: str,
+    entries: Mapping[bytes, list[str]],
+    now: datetime | None = None,
+) -> bytes:
+    """The site's whole card index (keys/card_index.py) under the next seq: a gate replaces
+    what it holds with it."""
+    now = now or SYSTEM.now()
+    row = _next_seq(session, site, CARDS)
+    raw = sign_card_index(root, site=site, seq=row.seq, entries=entries, issued_at=now)
+    return _keep(row, raw, now)

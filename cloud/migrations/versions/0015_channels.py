@@ -1,4 +1,5 @@
-"""reconciliation with the payment channels: statements, their lines, mismatches, closed days
+"""reconciliation with the payment channels (statements, lines, mismatches, closed days);
+distributor and OTA accounts, prices, balance movements, registered codes, settlements
 
 Revision ID: 0015_channels
 Revises: 0006_api_hardening
@@ -80,9 +81,135 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "day", "kind", "subject", "key", name="uq_recon_mismatch"),
     )
     op.create_index(op.f("ix_recon_mismatches_day"), "recon_mismatches", ["day"])
+    # distributors and OTAs
+    op.create_table(
+        "channel_accounts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("site", sa.String(length=32), nullable=False),
+        sa.Column("api_key_id", sa.Integer(), nullable=False),
+        sa.Column("commission_percent", sa.Integer(), nullable=False),
+        sa.Column("credit_limit_fen", sa.Integer(), nullable=False),
+        sa.Column("balance_fen", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["api_key_id"], ["api_keys.id"], name=op.f("fk_channel_accounts_api_key_id_api_keys")
+        ),
+        sa.ForeignKeyConstraint(
+            ["site"], ["sites.code"], name=op.f("fk_channel_accounts_site_sites")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_accounts")),
+        sa.UniqueConstraint("api_key_id", name=op.f("uq_channel_accounts_api_key_id")),
+        sa.UniqueConstraint("code", name=op.f("uq_channel_accounts_code")),
+    )
+    op.create_table(
+        "channel_prices",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("net_fen", sa.Integer(), nullable=True),
+        sa.Column("commission_percent", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["channel_accounts.id"],
+            name=op.f("fk_channel_prices_account_id_channel_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_channel_prices_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("account_id", "product_id", name=op.f("pk_channel_prices")),
+    )
+    op.create_table(
+        "channel_statements",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("sales_fen", sa.Integer(), nullable=False),
+        sa.Column("refunds_fen", sa.Integer(), nullable=False),
+        sa.Column("commission_fen", sa.Integer(), nullable=False),
+        sa.Column("net_fen", sa.Integer(), nullable=False),
+        sa.Column("topups_fen", sa.Integer(), nullable=False),
+        sa.Column("balance_fen", sa.Integer(), nullable=False),
+        sa.Column("orders", sa.Integer(), nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_by", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["channel_accounts.id"],
+            name=op.f("fk_channel_statements_account_id_channel_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("account_id", "day", name=op.f("pk_channel_statements")),
+    )
+    op.create_table(
+        "channel_movements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("refund_id", sa.Integer(), nullable=True),
+        sa.Column("gross_fen", sa.Integer(), nullable=False),
+        sa.Column("commission_fen", sa.Integer(), nullable=False),
+        sa.Column("net_fen", sa.Integer(), nullable=False),
+        sa.Column("balance_after_fen", sa.Integer(), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["channel_accounts.id"],
+            name=op.f("fk_channel_movements_account_id_channel_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_channel_movements_order_id_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["refund_id"], ["refunds.id"], name=op.f("fk_channel_movements_refund_id_refunds")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_movements")),
+    )
+    with op.batch_alter_table("channel_movements", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_channel_movements_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_channel_movements_at"), ["at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_channel_movements_order_id"), ["order_id"], unique=False
+        )
+
+    op.create_table(
+        "channel_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("site", sa.String(length=32), nullable=False),
+        sa.Column("code_ref", sa.LargeBinary(length=8), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["channel_accounts.id"],
+            name=op.f("fk_channel_codes_account_id_channel_accounts"),
+        ),
+        sa.ForeignKeyConstraint(["site"], ["sites.code"], name=op.f("fk_channel_codes_site_sites")),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_channel_codes_ticket_id_tickets")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_codes")),
+        sa.UniqueConstraint("site", "code_ref", name="uq_channel_codes_ref"),
+    )
+    with op.batch_alter_table("channel_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_channel_codes_account_id"), ["account_id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    for table in (
+        "channel_codes",
+        "channel_movements",
+        "channel_statements",
+        "channel_prices",
+        "channel_accounts",
+    ):
+        op.drop_table(table)
     op.drop_table("recon_mismatches")
     op.drop_table("recon_lines")
     op.drop_table("recon_statements")
