@@ -22,6 +22,7 @@ from cloud.api.input_guard import InputGuard
 from cloud.api.routes import (
     auth,
     catalog,
+    channel,  # issue 17
     orders,
     payments,
     reconciliation,  # issue 17
@@ -51,6 +52,7 @@ def create_app(context: CloudContext) -> FastAPI:
     for module in (auth, catalog, orders, payments, refunds, tickets, verify):
         app.include_router(module.router)
     app.include_router(reconciliation.router)  # issue 17
+    app.include_router(channel.router)  # issue 17
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
 

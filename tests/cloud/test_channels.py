@@ -233,3 +233,66 @@ def test_a_confirmed_statement_changes_no_more(office):
     with office.sessions.begin() as session, pytest.raises(Problem) as refused:
         channel_settlement.confirm(session, "trip", day, actor="books", source="test", now=now())
     assert refused.value.code is Code.STATEMENT_CONFIRMED
+
+
+def test_an_ota_sells_and_refunds_through_the_api_with_its_own_key_only(office, api, published):
+    from tests.cloud.test_api import bearer
+
+    books = bearer(api, "books")
+    made = api.post(
+        "/api/v1/channels",
+        json={
+            "code": "fliggy",
+            "name": "Fliggy",
+            "kind": "ota",
+            "site": "S1",
+            "commission_percent": 10,
+            "credit_limit_fen": 20000,
+        },
+        headers=books,
+    )
+    assert made.status_code == 200, made.text
+    key = {"X-Api-Key": made.json()["api_key"]}
+    assert api.get("/api/v1/channel/account", headers=key).json()["balance_fen"] == 0
+    sale = api.post(
+        "/api/v1/channel/orders",
+        json={
+            "lines": [{"inventory_id": office.day_ticket, "price_type": "adult", "quantity": 1}],
+            "ota_codes": ["FZ-000123"],
+        },
+        headers={**key, "Idempotency-Key": "fliggy-sale-0001"},
+    )
+    assert sale.status_code == 200, sale.text
+    assert sale.json()["tickets"][0]["ota_code"] == "FZ-000123"
+    assert [kind for _, kind, _ in published] == ["cards"]
+    replay = api.post(
+        "/api/v1/channel/orders",
+        json={
+            "lines": [{"inventory_id": office.day_ticket, "price_type": "adult", "quantity": 1}],
+            "ota_codes": ["FZ-000123"],
+        },
+        headers={**key, "Idempotency-Key": "fliggy-sale-0001"},
+    )
+    assert replay.json()["order_no"] == sale.json()["order_no"] and len(published) == 1
+    assert api.get("/api/v1/channel/account", headers={"X-Api-Key": "nope"}).status_code == 401
+    order_no = sale.json()["order_no"]
+    assert (
+        api.post(f"/api/v1/channel/orders/{order_no}/refunds", json={}, headers=books).status_code
+        == 401
+    )
+    refunded = api.post(f"/api/v1/channel/orders/{order_no}/refunds", json={}, headers=key)
+    assert refunded.status_code == 200, refunded.text
+    assert [kind for _, kind, _ in published] == ["cards", "revocations", "cards"]
+    day = now().astimezone(SITE_TZ).date().isoformat()
+    statement = api.post(f"/api/v1/channels/fliggy/statements/{day}", headers=books).json()
+    assert (statement["sales_fen"], statement["refunds_fen"]) == (8000, 7200)
+    exported = api.get(f"/api/v1/channels/fliggy/statements/{day}/csv", headers=books)
+    assert exported.headers["content-type"].startswith("text/csv") and order_no in exported.text
+    assert (
+        api.post(f"/api/v1/channels/fliggy/statements/{day}/confirm", headers=books).json()[
+            "confirmed_by"
+        ]
+        == "books"
+    )
+    till = bearer(api, "till1")
+    assert api.post(f"/api/v1/channels/fliggy/statements/{day}", headers=till).status_code == 403
