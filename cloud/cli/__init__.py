@@ -17,6 +17,7 @@ import typer
 
 from cloud.cli import (
     batches,
+    channels,  # issue 17
     devices,
     holds,
     keys,
@@ -45,6 +46,7 @@ app.add_typer(staff.app, name="admin")
 app.add_typer(holds.app, name="holds")
 app.add_typer(batches.app, name="batch")
 app.add_typer(reconcile.app, name="reconcile")
+app.add_typer(channels.app, name="channel")
 app.command()(serve.migrate)
 app.command()(workers.ingest)
 app.command()(workers.downlink)

@@ -296,3 +296,46 @@ def test_an_ota_sells_and_refunds_through_the_api_with_its_own_key_only(office, 
     )
     till = bearer(api, "till1")
     assert api.post(f"/api/v1/channels/fliggy/statements/{day}", headers=till).status_code == 403
+
+
+def test_the_channel_commands_add_top_up_and_confirm_a_statement(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
+    from tests.conftest import TEST_AT
+
+    tool = str(Path(sys.executable).with_name("scenic-cloud"))
+    env = {**os.environ, CLOCK_AT: TEST_AT.isoformat(), "USER": "books"}
+    env["SCENIC_DB_URL"] = f"sqlite:///{tmp_path / 'cloud.sqlite'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tool, *args], capture_output=True, text=True, env=env)
+
+    assert run("site", "--code", "S1", "--name-zh", "景区", "--name-en", "Site").returncode == 0
+    added = run(
+        "channel",
+        "add",
+        "--code",
+        "ctrip",
+        "--name",
+        "Ctrip",
+        "--kind",
+        "ota",
+        "--site",
+        "S1",
+        "--commission",
+        "12",
+    )
+    assert added.returncode == 0 and len(added.stdout.splitlines()[-1]) >= 32, added.stderr
+    assert "500.00" in run("channel", "topup", "--code", "ctrip", "--amount-fen", "50000").stdout
+    day = ("--code", "ctrip", "--day", TEST_AT.astimezone(SITE_TZ).date().isoformat())
+    out = tmp_path / "ctrip.csv"
+    made = run("channel", "statement", *day, "--out", str(out))
+    assert made.returncode == 0 and "balance 500.00" in made.stdout, made.stderr
+    assert out.read_text().startswith("time,kind,order_no")
+    assert run("channel", "confirm", *day).returncode == 0
+    again = run("channel", "confirm", *day)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1
