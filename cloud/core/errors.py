@@ -139,6 +139,14 @@ class Code(StrEnum):
     DUPLICATE_OTA_CODE = "duplicate_ota_code"
     OTA_CODES_COUNT = "ota_codes_count"
     STATEMENT_CONFIRMED = "statement_confirmed"
+    BAD_CONTACT = "bad_contact"
+    CODE_TOO_SOON = "code_too_soon"
+    BAD_MEMBER_CODE = "bad_member_code"
+    MEMBER_LIMIT = "member_limit"
+    OFFER_NOT_OPEN = "offer_not_open"
+    OFFER_SOLD_OUT = "offer_sold_out"
+    COUPON_NOT_APPLICABLE = "coupon_not_applicable"
+    NOT_ENOUGH_POINTS = "not_enough_points"
 
     @property
     def text(self) -> Text:
@@ -414,6 +422,28 @@ TEXT: dict[Code, Text] = {
     Code.STATEMENT_CONFIRMED: Text(
         409, "That settlement statement is confirmed already", "该结算单已确认"
     ),
+    Code.BAD_CONTACT: Text(
+        422, "Give a mainland mobile number or an email address", "请填写手机号码或电子邮箱"
+    ),
+    Code.CODE_TOO_SOON: Text(
+        429, "A code was sent less than {seconds} s ago", "验证码发送过于频繁，请{seconds}秒后再试"
+    ),
+    Code.BAD_MEMBER_CODE: Text(
+        401,
+        "The verification code is wrong, expired or used up: ask for a new one",
+        "验证码错误、已过期或尝试次数过多，请重新获取",
+    ),
+    Code.MEMBER_LIMIT: Text(
+        409,
+        "You have reached the limit of {limit} for this offer",
+        "已达到本活动每人限购{limit}的上限",
+    ),
+    Code.OFFER_NOT_OPEN: Text(409, "This offer is not open now", "活动未开始或已结束"),
+    Code.OFFER_SOLD_OUT: Text(409, "This offer is sold out", "活动名额已抢完"),
+    Code.COUPON_NOT_APPLICABLE: Text(
+        409, "This coupon does not apply to this order", "该优惠券不适用于本订单"
+    ),
+    Code.NOT_ENOUGH_POINTS: Text(409, "Not enough points ({points})", "积分不足（现有{points}）"),
 }
 
 
@@ -438,6 +468,8 @@ class Thing(StrEnum):
     STATEMENT = "statement download"
     CHANNEL_ACCOUNT = "channel account"
     SETTLEMENT = "settlement statement"
+    MEMBER = "member"
+    OFFER = "offer"
 
     @property
     def zh(self) -> str:
@@ -463,6 +495,8 @@ THING_ZH: dict[Thing, str] = {
     Thing.STATEMENT: "下载对账单",
     Thing.CHANNEL_ACCOUNT: "渠道账户",
     Thing.SETTLEMENT: "结算单",
+    Thing.MEMBER: "会员",
+    Thing.OFFER: "活动",
 }
 
 

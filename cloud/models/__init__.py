@@ -21,6 +21,15 @@ from cloud.models.channels import (
 from cloud.models.devices import Device
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
+from cloud.models.members import (
+    Coupon,
+    FlashSale,
+    Member,
+    MemberCode,
+    MemberSession,
+    MemberTake,
+    PointsMovement,
+)
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 from cloud.models.reconciliation import Mismatch, ReconDay, Statement, StatementLine
 
@@ -36,18 +45,25 @@ __all__ = [
     "ChannelMovement",
     "ChannelPrice",
     "ChannelStatement",
+    "Coupon",
     "Device",
+    "FlashSale",
     "GateEventRecord",
     "HolderClaim",
     "IdempotencyRecord",
     "Inventory",
     "LoginThrottle",
+    "Member",
+    "MemberCode",
+    "MemberSession",
+    "MemberTake",
     "Mismatch",
     "NodeLink",
     "Order",
     "OrderItem",
     "ParkCount",
     "Payment",
+    "PointsMovement",
     "Price",
     "Product",
     "ReconDay",

@@ -1,5 +1,6 @@
 """reconciliation with the payment channels (statements, lines, mismatches, closed days);
-distributor and OTA accounts, prices, balance movements, registered codes, settlements
+distributor and OTA accounts, prices, balance movements, registered codes, settlements;
+members, verification codes, sessions, points, coupons, flash sales
 
 Revision ID: 0015_channels
 Revises: 0006_api_hardening
@@ -199,10 +200,118 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_channel_codes_account_id"), ["account_id"], unique=False
         )
+    # members, coupons, flash sales
+    op.create_table(
+        "member_codes",
+        sa.Column("contact_ref", sa.String(length=32), nullable=False),
+        sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("contact_ref", name=op.f("pk_member_codes")),
+    )
+    op.create_table(
+        "members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("contact_ref", sa.String(length=32), nullable=True),
+        sa.Column("contact", sa.LargeBinary(), nullable=True),
+        sa.Column("name", sa.LargeBinary(), nullable=True),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("spent_fen", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_members")),
+        sa.UniqueConstraint("contact_ref", name=op.f("uq_members_contact_ref")),
+    )
+    op.create_table(
+        "member_sessions",
+        sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_member_sessions_member_id_members")
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_member_sessions")),
+    )
+    with op.batch_alter_table("member_sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_member_sessions_member_id"), ["member_id"], unique=False
+        )
+
+    op.create_table(
+        "member_takes",
+        sa.Column("offer", sa.String(length=48), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("taken", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_member_takes_member_id_members")
+        ),
+        sa.PrimaryKeyConstraint("offer", "member_id", name=op.f("pk_member_takes")),
+    )
+    op.create_table(
+        "points_movements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("change", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=16), nullable=False),
+        sa.Column("order_no", sa.String(length=32), nullable=False),
+        sa.Column("once_key", sa.String(length=48), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_points_movements_member_id_members")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_points_movements")),
+        sa.UniqueConstraint("once_key", name=op.f("uq_points_movements_once_key")),
+    )
+    with op.batch_alter_table("points_movements", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_points_movements_member_id"), ["member_id"], unique=False
+        )
+
+    op.create_table(
+        "coupons",
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("amount_fen", sa.Integer(), nullable=True),
+        sa.Column("percent", sa.Integer(), nullable=True),
+        sa.Column("min_total_fen", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=True),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("total_limit", sa.Integer(), nullable=False),
+        sa.Column("per_member_limit", sa.Integer(), nullable=False),
+        sa.Column("used", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_coupons_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_coupons")),
+    )
+    op.create_table(
+        "flash_sales",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("inventory_id", sa.Integer(), nullable=False),
+        sa.Column("price_type", sa.String(length=16), nullable=False),
+        sa.Column("price_fen", sa.Integer(), nullable=False),
+        sa.Column("places", sa.Integer(), nullable=False),
+        sa.Column("taken", sa.Integer(), nullable=False),
+        sa.Column("per_member_limit", sa.Integer(), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["inventory_id"], ["inventory.id"], name=op.f("fk_flash_sales_inventory_id_inventory")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_flash_sales")),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "member_takes",
+        "points_movements",
+        "member_sessions",
+        "member_codes",
+        "flash_sales",
+        "coupons",
+        "members",
         "channel_codes",
         "channel_movements",
         "channel_statements",
