@@ -178,7 +178,7 @@ def member_of(session: Session, token: str | None, now: datetime) -> Member:
 def set_name(session: Session, member: Member, name: str, pd: PersonalData) -> None:
     name = name.strip()
     if not 1 <= len(name) <= 64:
-        raise Problem(Code.INVALID_REQUEST, where="name", problem="1-64 characters")
+        raise Problem(Code.INVALID_REQUEST, where="name", problem="length_1_64")
     member.name = pd.seal(name)
 
 
