@@ -23,6 +23,7 @@ from cloud.api.routes import (
     auth,
     catalog,
     channel,  # issue 17
+    members,  # issue 17
     orders,
     payments,
     reconciliation,  # issue 17
@@ -53,6 +54,7 @@ def create_app(context: CloudContext) -> FastAPI:
         app.include_router(module.router)
     app.include_router(reconciliation.router)  # issue 17
     app.include_router(channel.router)  # issue 17
+    app.include_router(members.router)  # issue 17
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
 

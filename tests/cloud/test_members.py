@@ -280,3 +280,33 @@ def test_a_flash_sale_of_50_places_to_200_concurrent_buyers_sells_exactly_50_one
         assert session.scalar(select(func.count()).select_from(Order)) == 50
         assert session.scalar(select(func.max(MemberTake.taken))) == 1
         assert set(session.scalars(select(Order.total_fen))) == {990}
+
+
+def test_a_member_signs_up_buys_exports_and_deletes_through_the_api(office, api):
+    from tests.cloud.test_api import bearer
+
+    outbox = io.StringIO()
+    api.app.state.member_sender = members.ConsoleSender(outbox)
+    assert api.post("/api/v1/members/codes", json={"contact": PHONE}).status_code == 200
+    code = re.search(r"验证码是(\d{6})", outbox.getvalue()).group(1)
+    signed = api.post("/api/v1/members/sessions", json={"contact": PHONE, "code": code}).json()
+    me = {"X-Member-Token": signed["token"]}
+    assert api.put("/api/v1/members/me", json={"name": "李四"}, headers=me).json()["name"] == "李四"
+    line = {"inventory_id": office.day_ticket, "price_type": "adult", "quantity": 1}
+    order = api.post("/api/v1/members/me/orders", json={"site": "S1", "lines": [line]}, headers=me)
+    assert order.status_code == 200 and order.json()["total_fen"] == 8000
+    exported = api.get("/api/v1/members/me/export", headers=me).json()
+    assert exported["orders"][0]["order_no"] == order.json()["order_no"]
+    seen = api.get(f"/api/v1/members/{signed['member_id']}", headers=bearer(api, "till1"))
+    assert seen.json()["contact"] == PHONE
+    assert api.delete("/api/v1/members/me", headers=me).status_code == 200
+    assert api.get("/api/v1/members/me", headers=me).status_code == 401
+    with office.sessions() as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "member_view")
+            )
+            == 1
+        )
