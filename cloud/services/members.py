@@ -255,6 +255,17 @@ def level_for(spent_fen: int) -> str:
     return next(name for name, least in LEVELS if spent_fen >= least)
 
 
+def earn_on_payment(session: Session, order: Order, now: datetime) -> int:
+    """Credit a just-paid order's points to the member whose contact bought it, if any
+    (called by services/payments/settle.py in the payment's transaction)."""
+    if order.buyer_ref is None:
+        return 0
+    member = session.scalar(select(Member).where(Member.contact_ref == order.buyer_ref))
+    if member is None:
+        return 0
+    return earn_points(session, member, order.order_no, now)
+
+
 def earn_points(session: Session, member: Member, order_no: str, now: datetime) -> int:
     """Credit the points of one of the member's paid orders, once; the points credited."""
     order = session.scalar(select(Order).where(Order.order_no == order_no))
