@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
 from cloud.api.deps import DB, Context, Source, Staff, role
-from cloud.services.audit import audit
 from cloud.services.reconciliation import matching
 from cloud.services.reconciliation.statements import FORMATS
 
@@ -67,15 +66,12 @@ def mismatches(
     day: date | None = None,
     state: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
 ) -> list[dict[str, Any]]:
-    found = matching.list_mismatches(db, channel=channel, day=day, state=state)
-    audit(
+    found = matching.list_mismatches(
         db,
-        who.username,
-        where,
-        "reconcile_view",
-        f"{channel or '*'}:{day or '*'}",
-        {"rows": len(found)},
-        at=ctx.clock.now(),
+        channel=channel,
+        day=day,
+        state=state,
+        seen_by=(who.username, where, ctx.clock.now()),
     )
     return [matching.mismatch_view(m) for m in found]
 

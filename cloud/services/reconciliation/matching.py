@@ -296,7 +296,9 @@ def list_mismatches(
     channel: str | None = None,
     day: date | None = None,
     state: str | None = None,
+    seen_by: tuple[str, str, datetime] | None = None,
 ) -> list[Mismatch]:
+    """Mismatches, oldest day first; ``seen_by`` (actor, source, now) audits the look."""
     query = select(Mismatch).order_by(Mismatch.day, Mismatch.channel, Mismatch.id)
     if channel:
         query = query.where(Mismatch.channel == channel)
@@ -304,7 +306,12 @@ def list_mismatches(
         query = query.where(Mismatch.day == day)
     if state:
         query = query.where(Mismatch.state == state)
-    return list(session.scalars(query))
+    found = list(session.scalars(query))
+    if seen_by is not None:
+        actor, source, now = seen_by
+        target = f"{channel or '*'}:{day.isoformat() if day else '*'}"
+        audit(session, actor, source, "reconcile_view", target, {"rows": len(found)}, at=now)
+    return found
 
 
 def resolve(
