@@ -7,26 +7,19 @@ Never: print the API key twice (it is shown once, at ``add``).
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cloud.cli.common import DbOption, fail, settings_from, transaction, wall_clock
+from cloud.cli.reconcile import parse_day
 from cloud.services import channel_settlement, channels
 
 app = typer.Typer(help="Distributors and OTAs. 分销与OTA渠道。", no_args_is_help=True)
 
 Code = Annotated[str, typer.Option("--code", help="The channel's code, e.g. ctrip")]
 Day = Annotated[str, typer.Option(help="Day in the site's time zone, YYYY-MM-DD")]
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"--day {text!r} is not a date YYYY-MM-DD", zh="日期格式应为 YYYY-MM-DD")
 
 
 def _actor() -> str:
@@ -95,9 +88,9 @@ def statement(
     """Make the day's settlement statement; print it, or write it as CSV. 渠道日结单。"""
     with transaction(settings_from(db)) as session:
         held = channel_settlement.make_statement(
-            session, code, _day(day), actor=_actor(), source="cli", now=wall_clock().now()
+            session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
         )
-        text = channel_settlement.export_csv(session, code, _day(day))
+        text = channel_settlement.export_csv(session, code, parse_day(day))
         figures = (held.orders, held.sales_fen, held.refunds_fen, held.commission_fen)
         owed, balance = held.net_fen, held.balance_fen
     if out is not None:
@@ -117,6 +110,6 @@ def confirm(code: Code, day: Day, db: DbOption = None) -> None:
     """Confirm a made statement; it changes no more. 确认结算单。"""
     with transaction(settings_from(db)) as session:
         channel_settlement.confirm(
-            session, code, _day(day), actor=_actor(), source="cli", now=wall_clock().now()
+            session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
         )
     typer.echo(f"{code} {day} confirmed / 已确认")

@@ -37,7 +37,8 @@ Channel = Annotated[str, typer.Option(help="Payment channel: wechat | alipay | u
 Day = Annotated[str, typer.Option(help="Bill day (Beijing time), YYYY-MM-DD")]
 
 
-def _day(text: str) -> date:
+def parse_day(text: str) -> date:
+    """A --day option as a date, or one line and exit 2."""
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -73,7 +74,7 @@ def import_command(
         done = matching.import_statement(
             session,
             channel=channel,
-            day=_day(day),
+            day=parse_day(day),
             fmt=fmt,
             raw=raw,
             filename=file.name,
@@ -96,7 +97,7 @@ def list_command(
     """List mismatches. 列出对账差异。"""
     with transaction(settings_from(db)) as session:
         found = matching.list_mismatches(
-            session, channel=channel, day=_day(day) if day else None, state=state
+            session, channel=channel, day=parse_day(day) if day else None, state=state
         )
         rows = [matching.mismatch_view(m) for m in found]
     for row in rows:
@@ -132,7 +133,12 @@ def close_command(channel: Channel, day: Day, actor: Actor = None, db: DbOption 
     """Close a channel's day once every mismatch is resolved; it then changes no more. 关账。"""
     with transaction(settings_from(db)) as session:
         closed = matching.close_day(
-            session, channel, _day(day), actor=_actor(actor), source="cli", now=wall_clock().now()
+            session,
+            channel,
+            parse_day(day),
+            actor=_actor(actor),
+            source="cli",
+            now=wall_clock().now(),
         )
     typer.echo(
         f"{channel} {day} closed / 已关账: statement {closed.statement_fen / 100:.2f} yuan, "
@@ -163,7 +169,7 @@ def download_command(
             zh="该支付渠道未配置或不支持下载对账单",
         )
     try:
-        raw = fetch(_day(day))
+        raw = fetch(parse_day(day))
     except Problem as exc:
         refused(exc)
     except OSError as exc:

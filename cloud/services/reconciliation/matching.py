@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -246,43 +246,37 @@ Ours = dict[str, tuple[str, int, str]]  # key -> (order no, fen, our status)
 
 
 def _our_payments(session: Session, channel: str, keys: list[str]) -> Ours:
-    if not keys:
-        return {}
-    rows = session.execute(
-        select(Payment.provider_txn, Order.order_no, Payment.amount_fen, Payment.status)
-        .join(Order, Order.id == Payment.order_id)
-        .where(Payment.provider == channel, Payment.provider_txn.in_(keys))
-    )
-    return {txn: (order_no, fen, status) for txn, order_no, fen, status in rows}
+    return _payments(session, channel, Payment.provider_txn.in_(keys)) if keys else {}
 
 
 def _our_refunds(session: Session, channel: str, keys: list[str]) -> Ours:
-    if not keys:
-        return {}
-    rows = session.execute(
-        select(Refund.refund_no, Order.order_no, Refund.amount_fen, Refund.status)
-        .join(Payment, Payment.id == Refund.payment_id)
-        .join(Order, Order.id == Refund.order_id)
-        .where(Payment.provider == channel, Refund.refund_no.in_(keys))
-    )
-    return {str(no): (order_no, fen, status) for no, order_no, fen, status in rows}
+    return _refunds(session, channel, Refund.refund_no.in_(keys)) if keys else {}
 
 
 def _payments_between(session: Session, channel: str, start: datetime, end: datetime) -> Ours:
+    return _payments(session, channel, Payment.received_at >= start, Payment.received_at < end)
+
+
+def _refunds_between(session: Session, channel: str, start: datetime, end: datetime) -> Ours:
+    return _refunds(session, channel, Refund.created_at >= start, Refund.created_at < end)
+
+
+def _payments(session: Session, channel: str, *where: ColumnElement[bool]) -> Ours:
     rows = session.execute(
         select(Payment.provider_txn, Order.order_no, Payment.amount_fen, Payment.status)
         .join(Order, Order.id == Payment.order_id)
-        .where(Payment.provider == channel, Payment.received_at >= start, Payment.received_at < end)
+        .where(Payment.provider == channel, *where)
     )
     return {txn: (order_no, fen, status) for txn, order_no, fen, status in rows}
 
 
-def _refunds_between(session: Session, channel: str, start: datetime, end: datetime) -> Ours:
+def _refunds(session: Session, channel: str, *where: ColumnElement[bool]) -> Ours:
+    """Keyed by refund number (``RF<id>`` for a row from before refunds had numbers)."""
     rows = session.execute(
         select(Refund.refund_no, Refund.id, Order.order_no, Refund.amount_fen, Refund.status)
         .join(Payment, Payment.id == Refund.payment_id)
         .join(Order, Order.id == Refund.order_id)
-        .where(Payment.provider == channel, Refund.created_at >= start, Refund.created_at < end)
+        .where(Payment.provider == channel, *where)
     )
     return {
         str(no or f"RF{refund_id}"): (order_no, fen, status)
