@@ -15,6 +15,7 @@ ALL = [
     "sales",
     "hostile",
     "login_guessing",
+    "reconcile",  # issue 17
 ]
 
 

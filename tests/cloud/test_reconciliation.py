@@ -17,8 +17,8 @@ from cloud.services.payments.provider import Notification
 from cloud.services.payments.settle import apply_payment
 from cloud.services.reconciliation import matching
 from cloud.services.refunds import refund_tickets
+from simulators.statement_files import WRITERS, Row, wechat_bill
 from tests.cloud.conftest import now, place_order
-from tests.cloud.statement_files import WRITERS, Row, wechat_bill
 
 DAY = date(2026, 12, 1)  # TEST_AT (13:30 UTC) is 21:30 that day in Beijing
 

@@ -1,4 +1,5 @@
-"""Payment-channel statement files as the channels write them, for reconciliation tests:
+"""Payment-channel statement files as the channels write them (a simulator of their bill
+downloads, for reconciliation tests and bench/reconcile.py):
 WeChat Pay's trade bill (backticks, summary tail), Alipay's 业务明细 (GBK, # header and footer)
 and the generic CSV. A row is a ``Row``; ``status`` is the channel's own word."""
 
