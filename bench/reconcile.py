@@ -1,6 +1,6 @@
 """Reconciliation speed: importing one day's WeChat Pay trade bill of N payments and matching it
-to N paid orders (one amount in 97 differs, one line is not ours, one is listed twice), on SQLite and
-PostgreSQL. The orders are made and paid through the real services first (not timed); the
+to N paid orders (one amount in 97 differs, one line is not ours, one is listed twice), on
+SQLite and PostgreSQL. The orders are made and paid through the real services first (not timed); the
 figure is the import: reading the file, storing its lines and finding the mismatches, in one
 transaction, as ``scenic-cloud reconcile import`` does it.
 """
