@@ -40,6 +40,7 @@ from cloud.models import (
     MemberSession,
     MemberTake,
     Order,
+    OrderItem,
     PointsMovement,
     Price,
 )
@@ -316,7 +317,9 @@ def checkout(
     points: int = 0,
 ) -> Order:
     """A member's order: ``member`` prices where the product has them, then a coupon, then
-    points, taken off the total (never below zero)."""
+    points. The discount is spread evenly over the order's people and taken off each one's
+    price (rounded down to a whole fen a person, never below zero; unused points stay), so
+    every ticket carries what was paid for it and a refund pays back no more than that."""
     contact = pd.open(member.contact) if member.contact else None
     lines = [_member_price(session, line) for line in lines]
     order = create_order(
@@ -330,11 +333,15 @@ def checkout(
         now=now,
     )
     session.flush()
-    discount = promotions.use_coupon(session, coupon, member.id, order, now) if coupon else 0
+    items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+    people = sum(item.quantity for item in items)
+    room = min(item.unit_fen for item in items) * people  # no person's price below zero
+    off = promotions.use_coupon(session, coupon, member.id, order, now) if coupon else 0
+    discount = min(off, room) // people * people
     if points:
         if points < 0:
             raise Problem(Code.NOT_ENOUGH_POINTS, points=member.points)
-        points = min(points, (order.total_fen - discount) // FEN_PER_POINT)
+        points = min(points, (room - discount) // FEN_PER_POINT) // people * people
         spent = session.execute(
             update(Member)
             .where(Member.id == member.id, Member.points >= points)
@@ -355,15 +362,7 @@ def checkout(
         )
         discount += points * FEN_PER_POINT
     if discount:
-        priced = session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.status == "pending")
-            .values(total_fen=max(0, order.total_fen - discount))
-            .execution_options(synchronize_session=False)
-        )
-        if priced.rowcount != 1:  # type: ignore[attr-defined]
-            raise RuntimeError(f"order {order.order_no} changed while it was being made")
-        session.refresh(order)
+        promotions.discount(session, order, discount // people)
     session.refresh(member)
     return order
 

@@ -129,7 +129,28 @@ def reprice(session: Session, order: Order, unit_fen: int) -> None:
     )
     if priced.rowcount != 1:  # type: ignore[attr-defined]
         raise RuntimeError(f"order {order.order_no} changed while it was being made")
-    session.refresh(order)
+    session.expire_all()  # its items, loaded before the UPDATEs, are read again when used
+
+
+def discount(session: Session, order: Order, per_person_fen: int) -> None:
+    """Take ``per_person_fen`` off every person's price in a pending order, and its total."""
+    session.flush()
+    session.execute(
+        update(OrderItem)
+        .where(OrderItem.order_id == order.id)
+        .values(unit_fen=OrderItem.unit_fen - per_person_fen)
+        .execution_options(synchronize_session=False)
+    )
+    people = sum(session.scalars(select(OrderItem.quantity).where(OrderItem.order_id == order.id)))
+    priced = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == "pending")
+        .values(total_fen=Order.total_fen - per_person_fen * people)
+        .execution_options(synchronize_session=False)
+    )
+    if priced.rowcount != 1:  # type: ignore[attr-defined]
+        raise RuntimeError(f"order {order.order_no} changed while it was being made")
+    session.expire_all()  # its items, loaded before the UPDATEs, are read again when used
 
 
 def take(session: Session, offer: str, member_id: int, quantity: int, limit: int) -> None:

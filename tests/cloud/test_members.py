@@ -310,3 +310,45 @@ def test_a_member_signs_up_buys_exports_and_deletes_through_the_api(office, api)
             )
             == 1
         )
+
+
+def test_a_discounted_order_is_refunded_no_more_than_was_paid(office):
+    from cloud.services.refunds import refund_tickets
+
+    with office.sessions.begin() as session:
+        promotions.create_coupon(
+            session,
+            code="AUTUMN",
+            starts_at=now() - timedelta(days=1),
+            ends_at=now() + timedelta(days=1),
+            total_limit=10,
+            amount_fen=1001,
+        )
+    signed = sign_up(office)
+    with office.sessions.begin() as session:
+        me = members.member_of(session, signed.token, now())
+        order = members.checkout(
+            session,
+            me,
+            [LineRequest(office.day_ticket, "adult", 2)],
+            site="S1",
+            pd=office.pd,
+            holder_salt=SALT,
+            now=now(),
+            coupon="autumn",
+        )
+        paid = (order.order_no, order.total_fen)
+    assert paid[1] == 16000 - 1000  # 5.00 yuan off each person; the odd fen is not split
+    pay(office, *paid)
+    with office.sessions.begin() as session:
+        outcome = refund_tickets(
+            session,
+            order_no=paid[0],
+            ticket_numbers=None,
+            providers=office.providers,
+            root=office.root,
+            actor="till1",
+            source="test",
+            now=now(),
+        )
+    assert outcome.refund_fen == 2 * (7500 - 750)  # what was paid, less the 10 % fee
