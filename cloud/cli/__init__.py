@@ -21,6 +21,7 @@ from cloud.cli import (
     devices,
     holds,
     keys,
+    offers,  # issue 17
     partners,
     reconcile,  # issue 17
     serve,
@@ -47,6 +48,7 @@ app.add_typer(holds.app, name="holds")
 app.add_typer(batches.app, name="batch")
 app.add_typer(reconcile.app, name="reconcile")
 app.add_typer(channels.app, name="channel")
+app.add_typer(offers.app, name="offer")
 app.command()(serve.migrate)
 app.command()(workers.ingest)
 app.command()(workers.downlink)

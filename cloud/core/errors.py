@@ -147,6 +147,7 @@ class Code(StrEnum):
     OFFER_SOLD_OUT = "offer_sold_out"
     COUPON_NOT_APPLICABLE = "coupon_not_applicable"
     NOT_ENOUGH_POINTS = "not_enough_points"
+    DUPLICATE_OFFER = "duplicate_offer"
 
     @property
     def text(self) -> Text:
@@ -444,6 +445,7 @@ TEXT: dict[Code, Text] = {
         409, "This coupon does not apply to this order", "该优惠券不适用于本订单"
     ),
     Code.NOT_ENOUGH_POINTS: Text(409, "Not enough points ({points})", "积分不足（现有{points}）"),
+    Code.DUPLICATE_OFFER: Text(409, "Coupon {coupon} exists already", "优惠券{coupon}已存在"),
 }
 
 

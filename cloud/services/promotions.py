@@ -201,6 +201,8 @@ def create_coupon(
 ) -> None:
     if (amount_fen is None) == (percent is None) or ends_at <= starts_at or total_limit < 1:
         raise Problem(Code.BAD_AMOUNT)
+    if session.get(Coupon, code.strip().upper()) is not None:
+        raise Problem(Code.DUPLICATE_OFFER, coupon=code.strip().upper())
     session.add(
         Coupon(
             code=code.strip().upper(),

@@ -352,3 +352,36 @@ def test_a_discounted_order_is_refunded_no_more_than_was_paid(office):
             now=now(),
         )
     assert outcome.refund_fen == 2 * (7500 - 750)  # what was paid, less the 10 % fee
+
+
+def test_the_offer_commands_make_a_coupon_once_and_refuse_a_time_without_offset(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = str(Path(sys.executable).with_name("scenic-cloud"))
+    env = {**os.environ, "SCENIC_DB_URL": f"sqlite:///{tmp_path / 'cloud.sqlite'}"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tool, "offer", *args], capture_output=True, text=True, env=env)
+
+    window = ("--starts", "2026-12-12T10:00+08:00", "--ends", "2026-12-13T10:00+08:00")
+    made = run("coupon", "--code", "nye26", *window, "--total", "100", "--amount-fen", "500")
+    assert made.returncode == 0 and "NYE26" in made.stdout, made.stderr
+    again = run("coupon", "--code", "NYE26", *window, "--total", "100", "--amount-fen", "500")
+    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+    naive = run(
+        "flash",
+        "--inventory",
+        "1",
+        "--price-fen",
+        "990",
+        "--places",
+        "50",
+        "--starts",
+        "2026-12-12T10:00",
+        "--ends",
+        "2026-12-12T11:00",
+    )
+    assert naive.returncode == 2 and naive.stderr.count("\n") == 1
