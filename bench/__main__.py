@@ -22,6 +22,7 @@ ALL = [
     "dashboard",
     "festival",
     "ingest_profile",
+    "reconcile",  # issue 17
 ]
 
 

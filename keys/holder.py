@@ -19,7 +19,13 @@ import hmac
 from hashlib import sha256
 
 HOLDER_REF_BYTES = 8
-KINDS = ("id_card", "member", "rfid", "face")
+KINDS = (
+    "id_card",
+    "member",
+    "rfid",
+    "face",
+    "ota",
+)  # ota: an OTA's own code (cloud/services/ota_codes.py)
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -37,7 +43,7 @@ def valid_id_number(value: str) -> bool:
 
 
 def holder_ref(salt: bytes, kind: str, value: str) -> bytes:
-    """The reference for one credential; ``kind`` is id_card, member, rfid or face."""
+    """The reference for one credential; ``kind`` is id_card, member, rfid, face or ota."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     if len(salt) < 16:

@@ -26,11 +26,14 @@ from cloud.api.routes import (
     calendar,
     cards,  # card index and RFID binding (issue 14)
     catalog,
+    channel,  # distributors and OTAs (issue 17)
     dashboard,  # the manager's dashboard (issue 19)
     devices,  # provisioning (issue 14)
     faces,  # face enrolment (issue 15)
+    members,  # members, coupons, flash sales (issue 17)
     orders,
     payments,
+    reconciliation,  # 自动对账 (issue 17)
     refunds,
     reports,
     sandbox,
@@ -80,6 +83,8 @@ def create_app(context: CloudContext) -> FastAPI:
     # --- dashboard: pages, live updates and its own CSS/JS (no CDN) ---
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
+    for module in (reconciliation, channel, members):  # issue 17
+        app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)
     for module in (visitor_pages, visitor_api, visitor_posters):  # the visitor's phone

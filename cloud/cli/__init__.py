@@ -19,10 +19,13 @@ from cloud.cli import (
     backup,
     batches,
     calendar,
+    channels,  # issue 17
     devices,
     holds,
     keys,
+    offers,  # issue 17
     partners,
+    reconcile,  # issue 17
     serve,
     sites,
     staff,
@@ -45,6 +48,9 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(staff.app, name="admin")
 app.add_typer(holds.app, name="holds")
 app.add_typer(batches.app, name="batch")
+app.add_typer(reconcile.app, name="reconcile")
+app.add_typer(channels.app, name="channel")
+app.add_typer(offers.app, name="offer")
 app.command()(serve.migrate)
 app.command()(workers.ingest)
 app.command()(workers.downlink)

@@ -163,6 +163,31 @@ class Code(StrEnum):
     ALARM_NOTE_TOO_LONG = "alarm_note_too_long"
     CSRF_FAILED = "csrf_failed"
 
+    # --- reconciliation and channels (issue 17) ---
+    BAD_STATEMENT = "bad_statement"
+    STATEMENT_IMPORTED = "statement_imported"
+    BOOKS_CLOSED = "books_closed"
+    OPEN_MISMATCHES = "open_mismatches"
+    ALREADY_RESOLVED = "already_resolved"
+    NOTE_REQUIRED = "note_required"
+    NO_STATEMENT = "no_statement"
+    DUPLICATE_CHANNEL = "duplicate_channel"
+    BAD_TERMS = "bad_terms"
+    CREDIT_EXCEEDED = "credit_exceeded"
+    BAD_OTA_CODE = "bad_ota_code"
+    DUPLICATE_OTA_CODE = "duplicate_ota_code"
+    OTA_CODES_COUNT = "ota_codes_count"
+    STATEMENT_CONFIRMED = "statement_confirmed"
+    BAD_CONTACT = "bad_contact"
+    CODE_TOO_SOON = "code_too_soon"
+    BAD_MEMBER_CODE = "bad_member_code"
+    MEMBER_LIMIT = "member_limit"
+    OFFER_NOT_OPEN = "offer_not_open"
+    OFFER_SOLD_OUT = "offer_sold_out"
+    COUPON_NOT_APPLICABLE = "coupon_not_applicable"
+    NOT_ENOUGH_POINTS = "not_enough_points"
+    DUPLICATE_OFFER = "duplicate_offer"
+
     @property
     def text(self) -> Text:
         return TEXT[self]
@@ -496,6 +521,78 @@ TEXT: dict[Code, Text] = {
         "The form is out of date or came from another site: reload the page and try again",
         "表单已过期或来自其他网站：请刷新页面后重试",
     ),
+    # --- reconciliation and channels (issue 17) ---
+    Code.BAD_STATEMENT: Text(
+        422,
+        "Statement file unreadable at line {line}: {problem}",
+        "对账单第{line}行无法读取：{problem}",
+    ),
+    Code.STATEMENT_IMPORTED: Text(
+        409,
+        "A statement of {channel} for {day} was imported already",
+        "{channel}{day}的对账单已导入",
+    ),
+    Code.BOOKS_CLOSED: Text(
+        409, "Reconciliation of {channel} for {day} is closed", "{channel}{day}的对账已关账"
+    ),
+    Code.OPEN_MISMATCHES: Text(
+        409,
+        "{count} mismatches of {channel} for {day} are not resolved yet",
+        "{channel}{day}尚有{count}条差异未处理",
+    ),
+    Code.ALREADY_RESOLVED: Text(409, "This mismatch is resolved already", "该差异已处理"),
+    Code.NOTE_REQUIRED: Text(422, "Say how it was resolved (a note)", "请填写处理说明"),
+    Code.NO_STATEMENT: Text(
+        409, "No statement of {channel} for {day} was imported", "{channel}{day}尚未导入对账单"
+    ),
+    Code.DUPLICATE_CHANNEL: Text(409, "Channel {account} exists already", "渠道{account}已存在"),
+    Code.BAD_TERMS: Text(
+        422,
+        "Give either a net price or a commission rate of 0-100 %",
+        "请设置结算价或0-100%的佣金比例（二选一）",
+    ),
+    Code.CREDIT_EXCEEDED: Text(
+        409,
+        "The channel's balance and credit do not cover {needed_fen} fen",
+        "渠道余额与授信额度不足（需{needed_fen}分）",
+    ),
+    Code.BAD_OTA_CODE: Text(
+        422,
+        "An OTA code is 4-200 printable characters and does not start with J1",
+        "OTA票码须为4至200个可打印字符，且不能以J1开头",
+    ),
+    Code.DUPLICATE_OTA_CODE: Text(409, "This OTA code is registered already", "该OTA票码已登记"),
+    Code.OTA_CODES_COUNT: Text(
+        422,
+        "Give one OTA code per ticket ({tickets}), no group tickets",
+        "每张门票需一个OTA票码（共{tickets}张），不支持团体票",
+    ),
+    Code.STATEMENT_CONFIRMED: Text(
+        409, "That settlement statement is confirmed already", "该结算单已确认"
+    ),
+    Code.BAD_CONTACT: Text(
+        422, "Give a mainland mobile number or an email address", "请填写手机号码或电子邮箱"
+    ),
+    Code.CODE_TOO_SOON: Text(
+        429, "A code was sent less than {seconds} s ago", "验证码发送过于频繁，请{seconds}秒后再试"
+    ),
+    Code.BAD_MEMBER_CODE: Text(
+        401,
+        "The verification code is wrong, expired or used up: ask for a new one",
+        "验证码错误、已过期或尝试次数过多，请重新获取",
+    ),
+    Code.MEMBER_LIMIT: Text(
+        409,
+        "You have reached the limit of {limit} for this offer",
+        "已达到本活动每人限购{limit}的上限",
+    ),
+    Code.OFFER_NOT_OPEN: Text(409, "This offer is not open now", "活动未开始或已结束"),
+    Code.OFFER_SOLD_OUT: Text(409, "This offer is sold out", "活动名额已抢完"),
+    Code.COUPON_NOT_APPLICABLE: Text(
+        409, "This coupon does not apply to this order", "该优惠券不适用于本订单"
+    ),
+    Code.NOT_ENOUGH_POINTS: Text(409, "Not enough points ({points})", "积分不足（现有{points}）"),
+    Code.DUPLICATE_OFFER: Text(409, "Coupon {coupon} exists already", "优惠券{coupon}已存在"),
 }
 
 
@@ -517,6 +614,12 @@ class Thing(StrEnum):
     ORDER_REQUEST = "order request"
     REFUND = "refund"
     ALARM = "alarm"
+    MISMATCH = "reconciliation mismatch"  # --- reconciliation and channels (issue 17) ---
+    STATEMENT = "statement download"
+    CHANNEL_ACCOUNT = "channel account"
+    SETTLEMENT = "settlement statement"
+    MEMBER = "member"
+    OFFER = "offer"
 
     @property
     def zh(self) -> str:
@@ -539,6 +642,12 @@ THING_ZH: dict[Thing, str] = {
     Thing.ORDER_REQUEST: "下单",
     Thing.REFUND: "退款",
     Thing.ALARM: "告警",
+    Thing.MISMATCH: "对账差异",  # --- reconciliation and channels (issue 17) ---
+    Thing.STATEMENT: "下载对账单",
+    Thing.CHANNEL_ACCOUNT: "渠道账户",
+    Thing.SETTLEMENT: "结算单",
+    Thing.MEMBER: "会员",
+    Thing.OFFER: "活动",
 }
 
 

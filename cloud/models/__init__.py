@@ -12,12 +12,29 @@ from cloud.models.accounts import (
 from cloud.models.base import Base
 from cloud.models.card_index import CardEntry
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
+from cloud.models.channels import (
+    ChannelAccount,
+    ChannelCode,
+    ChannelMovement,
+    ChannelPrice,
+    ChannelStatement,
+)
 from cloud.models.dashboard import Alarm, StaffPreference
 from cloud.models.devices import Device, DeviceKey, EnrolmentToken
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.faces import FaceEnrolment
 from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
+from cloud.models.members import (
+    Coupon,
+    FlashSale,
+    Member,
+    MemberCode,
+    MemberSession,
+    MemberTake,
+    PointsMovement,
+)
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
+from cloud.models.reconciliation import Mismatch, ReconDay, Statement, StatementLine
 
 __all__ = [
     "Alarm",
@@ -28,28 +45,44 @@ __all__ = [
     "CalendarDay",
     "CardEntry",
     "CashierShift",
+    "ChannelAccount",
+    "ChannelCode",
+    "ChannelMovement",
+    "ChannelPrice",
+    "ChannelStatement",
+    "Coupon",
     "Device",
     "DeviceKey",
     "EnrolmentToken",
     "FaceEnrolment",
+    "FlashSale",
     "GateEventRecord",
     "HolderClaim",
     "IdempotencyRecord",
     "Inventory",
     "LoginThrottle",
+    "Member",
+    "MemberCode",
+    "MemberSession",
+    "MemberTake",
+    "Mismatch",
     "NodeLink",
     "Order",
     "OrderItem",
     "ParkCount",
     "Payment",
+    "PointsMovement",
     "Price",
     "Product",
+    "ReconDay",
     "Refund",
     "RefusedEvent",
     "Revocation",
     "Site",
     "SiteDocument",
     "StaffPreference",
+    "Statement",
+    "StatementLine",
     "Ticket",
     "User",
     "Zone",

@@ -15,7 +15,9 @@ from cloud.core.errors import Code, Problem
 from cloud.core.security import new_token, token_hash
 from cloud.models import ApiKey
 
-SCOPES = ("verify",)  # what a partner key may do: verify tickets (routes/verify.py)
+# What a partner key may do: verify tickets (routes/verify.py); channel: sell, refund and
+# register codes as its distributor/OTA account (routes/channel.py, services/channels.py).
+SCOPES = ("verify", "channel")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ the root-signed enrolment, or the face bound at a multi-day pass's first entry h
 card or RFID card presented alone is looked up in the root-signed card index
 (keys/card_index.py), a face alone in the enrolments (``decide_face``, 1:N), and the tickets
 found there are decided as if scanned, the holder already proven by the card or face.
+An OTA's own code (not our ``J1`` prefix) is looked up the same way, as kind ``ota``: the
+cloud issued one of our tickets bound to it (cloud/services/ota_codes.py), so it is used up,
+revoked and shared with peer gates exactly like the ticket it stands for.
 """
 
 from __future__ import annotations
@@ -134,6 +137,8 @@ class Engine:
     def decide(self, payload: str, now: datetime, holder_proven: bool = False) -> Decision:
         """Decide on a QR payload as of ``now`` (aware); reads the ledger, writes nothing."""
         verification = verify_ticket(payload, self.keyring)
+        if verification.reason is Reason.BAD_PREFIX and self._registered("ota", payload):
+            return self.decide_card("ota", payload.rstrip("\r\n"), now)
         if verification.claims is None:
             return Decision(verification.reason, detail=verification.detail)
         return self._decide_claims(verification.claims, now, holder_proven)
@@ -223,6 +228,13 @@ class Engine:
                 return decision
             decisions.append(decision)
         return decisions[0] if decisions else Decision(none_found)
+
+    def _registered(self, kind: str, value: str) -> bool:
+        if self.holder_salt is None or not value.strip():
+            return False
+        return bool(
+            self.cards.tickets_for(holder_ref(self.holder_salt, kind, value.rstrip("\r\n")))
+        )
 
     def confirm_holder(self, pending: Decision, id_number: str, now: datetime) -> Decision:
         """The ID card swiped after an ``id_required`` answer: grant only for its holder."""

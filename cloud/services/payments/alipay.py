@@ -8,6 +8,7 @@ the yuan amount ("88.00") into fen exactly (anything with more than two decimals
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,6 +17,7 @@ from alipay import AliPay
 
 from cloud.core.errors import Code, Problem, Thing
 from cloud.services.payments.provider import Intent, Notification
+from cloud.services.reconciliation import download
 
 PAID_STATES = ("TRADE_SUCCESS", "TRADE_FINISHED")
 
@@ -86,6 +88,10 @@ class AlipayProvider:
             Thing.REFUND,
         )
         return refund_no
+
+    def statement(self, day: date) -> bytes:
+        """The day's statement file for reconciliation (services/reconciliation/download.py)."""
+        return download.alipay_business_detail(self._client, day)
 
 
 def _accepted(result: dict[str, Any], action: Thing) -> dict[str, Any]:

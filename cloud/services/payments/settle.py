@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CashierShift, Order, Payment, Refund
-from cloud.services import holds
+from cloud.services import holds, members
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, issue_for_order
 from cloud.services.payments import cash
@@ -113,6 +113,7 @@ def apply_payment(
         raise RuntimeError(f"order {order.order_no} changed under its lock")
     session.refresh(order)
     tickets = issue_for_order(session, order, issuer, now)
+    members.earn_on_payment(session, order, now)  # a member's points (issue 17)
     return Settlement(order.order_no, "paid", len(tickets))
 
 

@@ -11,12 +11,14 @@ harmless anyway: settling is idempotent on the transaction id), and one for anot
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from cloud.core.errors import Code, Problem, Thing
 from cloud.services.payments.provider import Intent, Notification
+from cloud.services.reconciliation import download
 from keys.clock import SYSTEM, Clock
 
 MAX_SKEW_S = 300
@@ -109,6 +111,10 @@ class WechatPayProvider:
                 Code.CHANNEL_ERROR, channel=Thing.WECHAT_PAY, action=Thing.REFUND, channel_code=code
             )
         return str(_json(message).get("refund_id", refund_no))
+
+    def statement(self, day: date) -> bytes:
+        """The day's statement file for reconciliation (services/reconciliation/download.py)."""
+        return download.wechat_trade_bill(self._client, day)
 
 
 def _json(message: Any) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""Members (会员) over the API: sign-up and sign-in by a code, profile, export and deletion of
+one's own data, member checkout (points, coupons), flash sales; staff look-ups (audited) and
+offers set up by a manager.
+
+A member proves who they are with ``X-Member-Token`` (from ``POST /api/v1/members/sessions``).
+The code sender is ``app.state.member_sender`` if the operator set one (an SMS or mail
+gateway: any object with ``send(contact, text_en, text_zh)``), else the console sender
+(services/members.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, Field
+
+from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.schemas import LineIn
+from cloud.models import Member
+from cloud.services import members, promotions
+from cloud.services.orders import LineRequest
+
+router = APIRouter(prefix="/api/v1", tags=["members"])
+Manager = Annotated[Staff, Depends(role("manager"))]
+_CONSOLE = members.ConsoleSender()
+
+
+class ContactIn(BaseModel):
+    contact: str = Field(min_length=3, max_length=200)
+
+
+class SignInIn(ContactIn):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
+
+
+class NameIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class MemberOrderIn(BaseModel):
+    site: str = Field(min_length=1, max_length=32)
+    lines: list[LineIn] = Field(min_length=1, max_length=50)
+    coupon: str | None = Field(default=None, max_length=32)
+    points: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class FlashIn(BaseModel):
+    quantity: int = Field(default=1, ge=1, le=100)
+
+
+class FlashSaleIn(BaseModel):
+    inventory_id: int
+    price_type: str = Field(default="adult", max_length=16)
+    price_fen: int = Field(ge=0, le=10_000_000)
+    places: int = Field(ge=1, le=1_000_000)
+    per_member_limit: int = Field(default=1, ge=1, le=100)
+    starts_at: datetime
+    ends_at: datetime
+
+
+class CouponIn(BaseModel):
+    code: str = Field(pattern="^[A-Za-z0-9-]{3,32}$")
+    starts_at: datetime
+    ends_at: datetime
+    total_limit: int = Field(ge=1, le=10_000_000)
+    per_member_limit: int = Field(default=1, ge=1, le=100)
+    amount_fen: int | None = Field(default=None, ge=1, le=10_000_000)
+    percent: int | None = Field(default=None, ge=1, le=100)
+    min_total_fen: int = Field(default=0, ge=0)
+    product_id: int | None = None
+
+
+def _member(ctx: Context, db: DB, x_member_token: Annotated[str | None, Header()] = None) -> Member:
+    return members.member_of(db, x_member_token, ctx.clock.now())
+
+
+Me = Annotated[Member, Depends(_member)]
+
+
+@router.post("/members/codes")
+def send_code(body: ContactIn, request: Request, ctx: Context, db: DB) -> dict[str, str]:
+    sender = getattr(request.app.state, "member_sender", None) or _CONSOLE
+    members.request_code(db, body.contact, pd=ctx.pd, sender=sender, now=ctx.clock.now())
+    return {"status": "sent"}
+
+
+@router.post("/members/sessions")
+def sign_in(body: SignInIn, ctx: Context) -> dict[str, Any]:
+    signed = members.verify(ctx.sessions, body.contact, body.code, pd=ctx.pd, now=ctx.clock.now())
+    return {"member_id": signed.member_id, "token": signed.token, "new": signed.new}
+
+
+@router.get("/members/me")
+def me(ctx: Context, member: Me) -> dict[str, Any]:
+    return members.profile(member, ctx.pd)
+
+
+@router.put("/members/me")
+def rename(body: NameIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
+    members.set_name(db, member, body.name, ctx.pd)
+    return members.profile(member, ctx.pd)
+
+
+@router.get("/members/me/export")
+def export(ctx: Context, db: DB, member: Me) -> dict[str, Any]:
+    return members.export(db, member, ctx.pd)
+
+
+@router.delete("/members/me")
+def delete(ctx: Context, db: DB, member: Me) -> dict[str, str]:
+    members.delete_member(db, member, ctx.clock.now())
+    return {"status": "deleted"}
+
+
+@router.post("/members/me/orders")
+def checkout(body: MemberOrderIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
+    order = members.checkout(
+        db,
+        member,
+        [LineRequest(**line.model_dump()) for line in body.lines],
+        site=body.site,
+        pd=ctx.pd,
+        holder_salt=ctx.issuer.holder_salt,
+        now=ctx.clock.now(),
+        coupon=body.coupon,
+        points=body.points,
+    )
+    return {"order_no": order.order_no, "total_fen": order.total_fen, "points": member.points}
+
+
+@router.post("/members/me/points/{order_no}")
+def earn(order_no: str, ctx: Context, db: DB, member: Me) -> dict[str, int]:
+    earned = members.earn_points(db, member, order_no, ctx.clock.now())
+    return {"earned": earned, "points": member.points}
+
+
+@router.post("/flash-sales/{sale_id}/orders")
+def flash_buy(sale_id: int, body: FlashIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
+    made = promotions.flash_buy(
+        db,
+        sale_id,
+        member,
+        body.quantity,
+        pd=ctx.pd,
+        holder_salt=ctx.issuer.holder_salt,
+        now=ctx.clock.now(),
+    )
+    return {"order_no": made.order_no, "total_fen": made.total_fen}
+
+
+@router.get("/members/{member_id}")
+def staff_view(
+    member_id: int,
+    ctx: Context,
+    db: DB,
+    who: Annotated[Staff, Depends(role("cashier", "finance"))],
+    where: Source,
+) -> dict[str, Any]:
+    return members.staff_view(
+        db, member_id, ctx.pd, actor=who.username, source=where, now=ctx.clock.now()
+    )
+
+
+@router.post("/flash-sales")
+def create_flash_sale(body: FlashSaleIn, db: DB, _: Manager) -> dict[str, int]:
+    return {"id": promotions.create_flash_sale(db, **body.model_dump())}
+
+
+@router.post("/coupons")
+def create_coupon(body: CouponIn, db: DB, _: Manager) -> dict[str, str]:
+    promotions.create_coupon(db, **body.model_dump())
+    return {"code": body.code.upper()}
