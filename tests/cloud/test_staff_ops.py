@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from cloud.models import AuditEntry, CalendarDay
 from cloud.services.orders import LineRequest
 from tests.cloud.conftest import now, place_order
-from tests.cloud.site_day import make_day, pay, tickets_of
 from tests.cloud.http_calls import problem
+from tests.cloud.site_day import make_day, pay, tickets_of
 
 ID_NUMBER = "11010519491231002X"
 
