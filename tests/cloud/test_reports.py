@@ -224,6 +224,19 @@ def test_an_unknown_grouping_is_a_422_naming_the_reports(api, office):
     assert now() is not None
 
 
+def test_the_in_park_report_by_hour_answers_the_curve_not_a_sum(api, office, day):
+    answer = api.get(
+        "/api/v1/reports/in_park", params=query(office, by="hour"), headers=finance(api)
+    )
+    assert answer.status_code == 200, answer.text
+    figures = answer.json()
+    assert "measures" not in figures and "total" not in figures
+    assert figures["rows"] == reports.in_park_curve(iter(rows(office, "in_park")))
+    assert [(p["hour"], p["in_park"]) for p in figures["rows"]] == [
+        (9, 2), (10, 4), (11, 6), (12, 5)
+    ]  # fmt: skip
+
+
 def test_a_sale_goes_through_while_an_export_is_half_read(office, day):
     from cloud.services.orders import LineRequest
     from tests.cloud.conftest import place_order

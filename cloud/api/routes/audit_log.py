@@ -13,14 +13,22 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from cloud.api.deps import Context, Source, Staff, role
+from cloud.api.staff_schemas import AuditPage
 from cloud.services import audit_view, report_export
 from cloud.services.audit import audit
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 Reader = Annotated[Staff, Depends(role("auditor"))]
+# format=csv answers every matching entry as a file instead of a page of JSON (AuditPage).
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A page of entries as JSON, or with format=csv all of them as a file",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
 
 
-@router.get("/audit", response_model=None)
+@router.get("/audit", response_model=AuditPage, responses=CSV)
 def read_audit(
     ctx: Context,
     who: Reader,

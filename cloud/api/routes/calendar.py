@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.staff_schemas import CalendarDayOut, CalendarDaySet, ProductPrice
 from cloud.services import calendar
 from cloud.services.audit import audit
 
@@ -32,7 +33,7 @@ class PriceSet(BaseModel):
     peak_amount_fen: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
-@router.get("/sites/{site}/calendar")
+@router.get("/sites/{site}/calendar", response_model=list[CalendarDayOut])
 def read_calendar(
     site: str,
     db: DB,
@@ -43,7 +44,7 @@ def read_calendar(
     return calendar.days(db, site, start, end)
 
 
-@router.put("/sites/{site}/calendar/{day}")
+@router.put("/sites/{site}/calendar/{day}", response_model=CalendarDaySet)
 def set_day(
     site: str, day: date, body: DayIn, db: DB, ctx: Context, who: Manager, where: Source
 ) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def set_day(
     return {"site": site, "day": day.isoformat(), **body.model_dump()}
 
 
-@router.put("/products/{product_id}/prices/{price_type}")
+@router.put("/products/{product_id}/prices/{price_type}", response_model=ProductPrice)
 def set_price(
     product_id: PathId,
     price_type: Annotated[str, Path(pattern="^(adult|child|concession|senior|group|member)$")],

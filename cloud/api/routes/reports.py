@@ -17,15 +17,26 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from cloud.api.deps import Context, Source, Staff, role
+from cloud.api.staff_schemas import ReportOut
 from cloud.services import report_export, reports
 from cloud.services.audit import audit
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 Reader = Annotated[Staff, Depends(role("finance", "auditor"))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# format=csv and format=xlsx answer a file instead of the JSON (ReportOut).
+FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report as JSON, or with format=csv or xlsx as a file (attachment)",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
-@router.get("/reports/{name}", response_model=None)
+@router.get("/reports/{name}", response_model=ReportOut, responses=FILES)
 def read_report(
     name: str,
     ctx: Context,

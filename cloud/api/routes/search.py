@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.staff_schemas import OrderFound, OrderStory
 from cloud.services.audit import audit
 from cloud.services.order_story import search as find_orders
 from cloud.services.order_story import story
@@ -22,7 +23,7 @@ Searcher = Annotated[Staff, Depends(role("finance", "cashier", "auditor"))]
 LaneSearcher = Annotated[Staff, Depends(role("finance", "cashier", "auditor", "gate"))]
 
 
-@router.get("/search")
+@router.get("/search", response_model=list[OrderFound])
 def search(
     db: DB,
     ctx: Context,
@@ -39,7 +40,7 @@ def search(
     return found
 
 
-@router.get("/orders/{order_no}/story")
+@router.get("/orders/{order_no}/story", response_model=OrderStory)
 def order_story(
     order_no: str, db: DB, ctx: Context, who: Searcher, where: Source
 ) -> dict[str, Any]:

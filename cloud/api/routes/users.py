@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.staff_schemas import RecoveryCodes, SecondFactorEnrolment, UserChanged, UserOut
 from cloud.models import User
 from cloud.models.accounts import ROLES
 from cloud.services import second_factor, staff
@@ -52,14 +53,14 @@ def _out(user: User) -> dict[str, Any]:
     }
 
 
-@router.get("/users")
+@router.get("/users", response_model=list[UserOut])
 def list_users(db: DB, ctx: Context, who: Reader, where: Source) -> list[dict[str, Any]]:
     """Every account with its role, state and whether it has a second factor (audited)."""
     audit(db, who.username, where, "list_users", "users", at=ctx.clock.now())
     return [_out(user) for user in staff.list_users(db)]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=UserOut)
 def create_user(body: UserIn, db: DB, ctx: Context, who: Manager, where: Source) -> dict[str, Any]:
     user = staff.create_user(db, body.username, body.password, body.role)
     audit(
@@ -69,7 +70,7 @@ def create_user(body: UserIn, db: DB, ctx: Context, who: Manager, where: Source)
     return _out(user)
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", response_model=UserChanged)
 def change_user(
     username: str, body: UserChange, db: DB, ctx: Context, who: Manager, where: Source
 ) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def change_user(
     return {**_out(user), "sessions_ended": ended}
 
 
-@router.post("/users/{username}/second-factor/reset")
+@router.post("/users/{username}/second-factor/reset", response_model=UserOut)
 def reset_second_factor(
     username: str, db: DB, ctx: Context, who: Manager, where: Source
 ) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def reset_second_factor(
     return _out(user)
 
 
-@router.post("/auth/second-factor")
+@router.post("/auth/second-factor", response_model=SecondFactorEnrolment)
 def enrol_second_factor(db: DB, ctx: Context, who: Enrolling, where: Source) -> dict[str, str]:
     """Start TOTP enrolment for the signed-in user: the secret and an ``otpauth://`` URI for
     an authenticator app; it is active once confirmed with a first code."""
@@ -102,7 +103,7 @@ def enrol_second_factor(db: DB, ctx: Context, who: Enrolling, where: Source) -> 
     return {"secret": enrolment.secret, "uri": enrolment.uri}
 
 
-@router.post("/auth/second-factor/confirm")
+@router.post("/auth/second-factor/confirm", response_model=RecoveryCodes)
 def confirm_second_factor(
     body: CodeIn, db: DB, ctx: Context, who: Enrolling, where: Source
 ) -> dict[str, list[str]]:

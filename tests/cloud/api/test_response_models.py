@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from cloud.api.app import create_app
+from cloud.api.routes.reports import XLSX
 
 # Routes whose answer is not JSON, and what it is instead. Nothing else belongs here.
 NOT_JSON = {
@@ -73,3 +74,11 @@ def test_every_json_answer_of_the_api_has_a_response_model():
 def test_the_list_of_answers_that_are_not_json_names_only_routes_that_exist():
     paths = {path for path, _ in _api_routes(_app())}
     assert set(NOT_JSON) <= paths
+
+
+def test_the_report_and_audit_exports_show_their_file_types_in_the_schema():
+    paths = _app().openapi()["paths"]
+    report = paths["/api/v1/reports/{name}"]["get"]["responses"]["200"]["content"]
+    audit = paths["/api/v1/audit"]["get"]["responses"]["200"]["content"]
+    assert set(report) == {"application/json", "text/csv", XLSX}
+    assert set(audit) == {"application/json", "text/csv"}
