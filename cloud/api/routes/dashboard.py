@@ -122,7 +122,7 @@ def login(
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", response_class=RedirectResponse)
 def logout(
     request: Request, ctx: Context, where: Source, csrf: Annotated[str, Form(max_length=100)] = ""
 ) -> Response:
@@ -137,7 +137,7 @@ def logout(
     return response
 
 
-@router.post("/language")
+@router.post("/language", response_class=RedirectResponse)
 def language(
     request: Request,
     ctx: Context,
@@ -153,7 +153,7 @@ def language(
     return _to("/dashboard")
 
 
-@router.post("/alarms/{alarm_id}/acknowledge")
+@router.post("/alarms/{alarm_id}/acknowledge", response_class=RedirectResponse)
 def acknowledge(
     alarm_id: int,
     request: Request,
@@ -178,7 +178,7 @@ def acknowledge(
     return _to("/dashboard")
 
 
-@router.get("/live")
+@router.get("/live", response_class=StreamingResponse)
 async def live(request: Request, ctx: Context, site: str = "") -> Response:
     """Server-sent events: ``snapshot`` (every section, rendered) now and on each change;
     ``signed_out`` once if the session has ended (the page goes to the sign-in form)."""
