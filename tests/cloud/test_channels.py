@@ -236,7 +236,7 @@ def test_a_confirmed_statement_changes_no_more(office):
 
 
 def test_an_ota_sells_and_refunds_through_the_api_with_its_own_key_only(office, api, published):
-    from tests.cloud.test_api import bearer
+    from tests.cloud.http_calls import bearer
 
     books = bearer(api, "books")
     made = api.post(

@@ -283,7 +283,7 @@ def test_a_flash_sale_of_50_places_to_200_concurrent_buyers_sells_exactly_50_one
 
 
 def test_a_member_signs_up_buys_exports_and_deletes_through_the_api(office, api):
-    from tests.cloud.test_api import bearer
+    from tests.cloud.http_calls import bearer
 
     outbox = io.StringIO()
     api.app.state.member_sender = members.ConsoleSender(outbox)

@@ -12,6 +12,9 @@ Kinds of decision:
   token, payment platforms' notifications, the sandbox);
 - ``SIGNED_IN``: any member of staff (who am I, log out, my password);
 - ``PARTNER``: a partner system's API key; a staff token is no key (401, not 403);
+- ``MEMBER``: a member's own session (``X-Member-Token``, from signing in with a code): public
+  as far as staff roles go, and a staff token is no member session (401 for every role, not
+  403: no role of staff opens a member's profile, orders or points through these routes);
 - ``BROWSER``: the dashboard's pages, behind its own cookie session and CSRF token: a bearer
   token is no session there (never a page or a change; sent to sign in). Which roles see and
   act on it is tested through its sign-in form in tests/cloud/test_dashboard_http.py
@@ -37,6 +40,7 @@ PUBLIC = "public"
 SIGNED_IN = "signed in"
 PARTNER = "partner"
 BROWSER = "browser"
+MEMBER = "member"
 ALL = frozenset(ROLES)
 
 
@@ -125,6 +129,35 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/dashboard/language"): BROWSER,
     ("POST", "/dashboard/alarms/{alarm_id}/acknowledge"): BROWSER,
     ("GET", "/dashboard/live"): BROWSER,
+    # reconciliation with the payment channels (issue 17): finance
+    ("POST", "/api/v1/reconciliation/statements"): roles("finance"),
+    ("GET", "/api/v1/reconciliation/mismatches"): roles("finance"),
+    ("POST", "/api/v1/reconciliation/mismatches/{mismatch_id}/resolve"): roles("finance"),
+    ("POST", "/api/v1/reconciliation/days/{channel}/{day}/close"): roles("finance"),
+    # distributors and OTAs (issue 17): the channel with its own key; finance keeps accounts
+    ("GET", "/api/v1/channel/account"): PARTNER,
+    ("POST", "/api/v1/channel/orders"): PARTNER,
+    ("POST", "/api/v1/channel/orders/{order_no}/refunds"): PARTNER,
+    ("POST", "/api/v1/channels"): roles("finance"),
+    ("PUT", "/api/v1/channels/{code}/terms/{product_id}"): roles("finance"),
+    ("POST", "/api/v1/channels/{code}/topups"): roles("finance"),
+    ("POST", "/api/v1/channels/{code}/statements/{day}"): roles("finance"),
+    ("GET", "/api/v1/channels/{code}/statements/{day}/csv"): roles("finance"),
+    ("POST", "/api/v1/channels/{code}/statements/{day}/confirm"): roles("finance"),
+    # members (issue 17): sign-up and sign-in by a code, then their own session (MEMBER)
+    ("POST", "/api/v1/members/codes"): PUBLIC,
+    ("POST", "/api/v1/members/sessions"): PUBLIC,
+    ("GET", "/api/v1/members/me"): MEMBER,
+    ("PUT", "/api/v1/members/me"): MEMBER,
+    ("DELETE", "/api/v1/members/me"): MEMBER,
+    ("GET", "/api/v1/members/me/export"): MEMBER,
+    ("POST", "/api/v1/members/me/orders"): MEMBER,
+    ("POST", "/api/v1/members/me/points/{order_no}"): MEMBER,
+    ("POST", "/api/v1/flash-sales/{sale_id}/orders"): MEMBER,
+    # staff look a member up (audited); a manager sets up offers
+    ("GET", "/api/v1/members/{member_id}"): roles("cashier", "finance"),
+    ("POST", "/api/v1/flash-sales"): roles(),
+    ("POST", "/api/v1/coupons"): roles(),
 }
 
 
@@ -227,6 +260,11 @@ def fill(path: str, office, order_no: str, ticket_no: str) -> str:
         "{provider_name}": "sandbox",
         "{name}": "sales",
         "{alarm_id}": "1",
+        "{mismatch_id}": "1",
+        "{channel}": "wechat",
+        "{code}": "fliggy",
+        "{member_id}": "1",
+        "{sale_id}": "1",
     }
     for name, value in values.items():
         path = path.replace(name, value)
@@ -237,6 +275,7 @@ QUERIES = {
     "/api/v1/reports/{name}": {"site": "S1", "from": "2026-12-01", "to": "2026-12-02"},
     "/api/v1/search": {"by": "order", "q": "1"},
     "/api/v1/sites/{site}/calendar": {"from": "2026-12-01", "to": "2026-12-02"},
+    "/api/v1/reconciliation/statements": {"channel": "wechat", "day": "2026-12-01"},
 }
 BODIES = {  # valid bodies where the route looks at the body before the caller's role
     "/api/v1/orders/{order_no}/refunds": {},
@@ -264,8 +303,9 @@ def test_each_role_is_allowed_or_refused_403_as_the_matrix_says(signed_in, offic
         allowed = expected in (PUBLIC, SIGNED_IN) or (
             isinstance(expected, frozenset) and role in expected
         )
-        if expected == PARTNER:
+        if expected in (PARTNER, MEMBER):  # a staff token is neither a key nor a member
             assert answer.status_code == 401, (role, answer.text)
+            assert answer.json()["code"] == "unauthenticated", (role, answer.text)
         elif expected == BROWSER:  # a bearer token opens no page and changes nothing there
             if path == "/dashboard/live":  # the stream says "signed out" and ends
                 assert answer.text.startswith("event: signed_out"), (role, answer.text)

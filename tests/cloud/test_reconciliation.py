@@ -264,7 +264,7 @@ def test_a_day_with_no_statement_cannot_be_closed(office):
 
 
 def test_finance_reconciles_a_day_through_the_api_and_a_cashier_may_not(office, api):
-    from tests.cloud.test_api import bearer
+    from tests.cloud.http_calls import bearer
 
     b = books(office, "wechat")
     raw = WRITERS["wechat"](statement_rows(b, "wechat"))
@@ -292,7 +292,7 @@ def test_finance_reconciles_a_day_through_the_api_and_a_cashier_may_not(office, 
 
 
 def test_a_garbled_statement_is_a_422_naming_the_line(office, api):
-    from tests.cloud.test_api import bearer
+    from tests.cloud.http_calls import bearer
 
     url = f"/api/v1/reconciliation/statements?channel=unionpay&format=generic&day={DAY}"
     raw = b"order_no,channel_txn,amount_fen,status,time\nA1,T1,12.5,SUCCESS,x\n"

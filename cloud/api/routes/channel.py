@@ -18,9 +18,18 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from cloud.api.channel_schemas import (
+    ChannelAccountOut,
+    ChannelCreated,
+    ChannelRefund,
+    ChannelSale,
+    ChannelStatementOut,
+    TermsSet,
+    ToppedUp,
+)
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, partner, role
 from cloud.api.schemas import LineIn
 from cloud.models import ApiKey, ChannelStatement
@@ -42,6 +51,13 @@ def _partner_key(ctx: Context, x_api_key: Annotated[str | None, Header()] = None
 
 
 Partner = Annotated[ApiKey, Depends(_partner_key)]
+# The daily statement as a file (a CSV text, not JSON).
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The day's statement as a CSV file",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
 
 
 class ChannelSaleIn(BaseModel):
@@ -71,7 +87,7 @@ class TopUpIn(BaseModel):
     amount_fen: int = Field(gt=0, le=1_000_000_000)
 
 
-@router.get("/channel/account")
+@router.get("/channel/account", response_model=ChannelAccountOut)
 def my_account(db: DB, key: Partner) -> dict[str, Any]:
     account = channels.for_key(db, key)
     return {
@@ -83,7 +99,7 @@ def my_account(db: DB, key: Partner) -> dict[str, Any]:
     }
 
 
-@router.post("/channel/orders")
+@router.post("/channel/orders", response_model=ChannelSale)
 def sell(
     body: ChannelSaleIn, ctx: Context, key: Partner, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
@@ -106,7 +122,7 @@ def sell(
     return dict(answer)
 
 
-@router.post("/channel/orders/{order_no}/refunds")
+@router.post("/channel/orders/{order_no}/refunds", response_model=ChannelRefund)
 def refund(
     order_no: str,
     body: ChannelRefundIn,
@@ -141,19 +157,19 @@ def refund(
     return answer
 
 
-@router.post("/channels")
+@router.post("/channels", response_model=ChannelCreated)
 def create_account(body: AccountIn, db: DB, _: Finance) -> dict[str, Any]:
     account, key = channels.create_account(db, **body.model_dump())
     return {"code": account.code, "api_key": key.key, "note": "shown once / 仅显示一次"}
 
 
-@router.put("/channels/{code}/terms/{product_id}")
+@router.put("/channels/{code}/terms/{product_id}", response_model=TermsSet)
 def set_terms(code: str, product_id: int, body: TermsIn, db: DB, _: Finance) -> dict[str, str]:
     channels.set_terms(db, code, product_id, **body.model_dump())
     return {"status": "ok"}
 
 
-@router.post("/channels/{code}/topups")
+@router.post("/channels/{code}/topups", response_model=ToppedUp)
 def top_up(
     code: str, body: TopUpIn, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, int]:
@@ -177,7 +193,7 @@ def _statement(held: ChannelStatement) -> dict[str, Any]:
     }
 
 
-@router.post("/channels/{code}/statements/{day}")
+@router.post("/channels/{code}/statements/{day}", response_model=ChannelStatementOut)
 def make_statement(
     code: str, day: date, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, Any]:
@@ -187,7 +203,7 @@ def make_statement(
     return _statement(held)
 
 
-@router.get("/channels/{code}/statements/{day}/csv", response_class=PlainTextResponse)
+@router.get("/channels/{code}/statements/{day}/csv", response_class=Response, responses=CSV)
 def statement_csv(code: str, day: date, db: DB, _: Finance) -> PlainTextResponse:
     text = channel_settlement.export_csv(db, code, day)
     return PlainTextResponse(
@@ -197,7 +213,7 @@ def statement_csv(code: str, day: date, db: DB, _: Finance) -> PlainTextResponse
     )
 
 
-@router.post("/channels/{code}/statements/{day}/confirm")
+@router.post("/channels/{code}/statements/{day}/confirm", response_model=ChannelStatementOut)
 def confirm(
     code: str, day: date, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, Any]:

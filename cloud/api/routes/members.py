@@ -16,6 +16,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
 
+from cloud.api.channel_schemas import (
+    CodeSent,
+    CouponCreated,
+    FlashOrder,
+    FlashSaleCreated,
+    MemberCheckout,
+    MemberDeleted,
+    MemberExport,
+    MemberProfile,
+    MemberSignedIn,
+    PointsEarned,
+)
 from cloud.api.deps import DB, Context, Source, Staff, role
 from cloud.api.schemas import LineIn
 from cloud.models import Member
@@ -79,42 +91,42 @@ def _member(ctx: Context, db: DB, x_member_token: Annotated[str | None, Header()
 Me = Annotated[Member, Depends(_member)]
 
 
-@router.post("/members/codes")
+@router.post("/members/codes", response_model=CodeSent)
 def send_code(body: ContactIn, request: Request, ctx: Context, db: DB) -> dict[str, str]:
     sender = getattr(request.app.state, "member_sender", None) or _CONSOLE
     members.request_code(db, body.contact, pd=ctx.pd, sender=sender, now=ctx.clock.now())
     return {"status": "sent"}
 
 
-@router.post("/members/sessions")
+@router.post("/members/sessions", response_model=MemberSignedIn)
 def sign_in(body: SignInIn, ctx: Context) -> dict[str, Any]:
     signed = members.verify(ctx.sessions, body.contact, body.code, pd=ctx.pd, now=ctx.clock.now())
     return {"member_id": signed.member_id, "token": signed.token, "new": signed.new}
 
 
-@router.get("/members/me")
+@router.get("/members/me", response_model=MemberProfile)
 def me(ctx: Context, member: Me) -> dict[str, Any]:
     return members.profile(member, ctx.pd)
 
 
-@router.put("/members/me")
+@router.put("/members/me", response_model=MemberProfile)
 def rename(body: NameIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
     members.set_name(db, member, body.name, ctx.pd)
     return members.profile(member, ctx.pd)
 
 
-@router.get("/members/me/export")
+@router.get("/members/me/export", response_model=MemberExport)
 def export(ctx: Context, db: DB, member: Me) -> dict[str, Any]:
     return members.export(db, member, ctx.pd)
 
 
-@router.delete("/members/me")
+@router.delete("/members/me", response_model=MemberDeleted)
 def delete(ctx: Context, db: DB, member: Me) -> dict[str, str]:
     members.delete_member(db, member, ctx.clock.now())
     return {"status": "deleted"}
 
 
-@router.post("/members/me/orders")
+@router.post("/members/me/orders", response_model=MemberCheckout)
 def checkout(body: MemberOrderIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
     order = members.checkout(
         db,
@@ -130,13 +142,13 @@ def checkout(body: MemberOrderIn, ctx: Context, db: DB, member: Me) -> dict[str,
     return {"order_no": order.order_no, "total_fen": order.total_fen, "points": member.points}
 
 
-@router.post("/members/me/points/{order_no}")
+@router.post("/members/me/points/{order_no}", response_model=PointsEarned)
 def earn(order_no: str, ctx: Context, db: DB, member: Me) -> dict[str, int]:
     earned = members.earn_points(db, member, order_no, ctx.clock.now())
     return {"earned": earned, "points": member.points}
 
 
-@router.post("/flash-sales/{sale_id}/orders")
+@router.post("/flash-sales/{sale_id}/orders", response_model=FlashOrder)
 def flash_buy(sale_id: int, body: FlashIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
     made = promotions.flash_buy(
         db,
@@ -150,7 +162,7 @@ def flash_buy(sale_id: int, body: FlashIn, ctx: Context, db: DB, member: Me) -> 
     return {"order_no": made.order_no, "total_fen": made.total_fen}
 
 
-@router.get("/members/{member_id}")
+@router.get("/members/{member_id}", response_model=MemberProfile)
 def staff_view(
     member_id: int,
     ctx: Context,
@@ -163,12 +175,12 @@ def staff_view(
     )
 
 
-@router.post("/flash-sales")
+@router.post("/flash-sales", response_model=FlashSaleCreated)
 def create_flash_sale(body: FlashSaleIn, db: DB, _: Manager) -> dict[str, int]:
     return {"id": promotions.create_flash_sale(db, **body.model_dump())}
 
 
-@router.post("/coupons")
+@router.post("/coupons", response_model=CouponCreated)
 def create_coupon(body: CouponIn, db: DB, _: Manager) -> dict[str, str]:
     promotions.create_coupon(db, **body.model_dump())
     return {"code": body.code.upper()}

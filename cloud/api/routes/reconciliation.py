@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
+from cloud.api.channel_schemas import DayClosed, MismatchOut, StatementImported
 from cloud.api.deps import DB, Context, Source, Staff, role
 from cloud.services.reconciliation import matching
 from cloud.services.reconciliation.statements import FORMATS
@@ -25,7 +26,7 @@ class ResolveIn(BaseModel):
     note: str = Field(min_length=1, max_length=2000, description="What was done about it")
 
 
-@router.post("/statements")
+@router.post("/statements", response_model=StatementImported)
 def import_statement(
     ctx: Context,
     db: DB,
@@ -56,7 +57,7 @@ def import_statement(
     }
 
 
-@router.get("/mismatches")
+@router.get("/mismatches", response_model=list[MismatchOut])
 def mismatches(
     ctx: Context,
     db: DB,
@@ -76,7 +77,7 @@ def mismatches(
     return [matching.mismatch_view(m) for m in found]
 
 
-@router.post("/mismatches/{mismatch_id}/resolve")
+@router.post("/mismatches/{mismatch_id}/resolve", response_model=MismatchOut)
 def resolve(
     mismatch_id: int, body: ResolveIn, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def resolve(
     return matching.mismatch_view(done)
 
 
-@router.post("/days/{channel}/{day}/close")
+@router.post("/days/{channel}/{day}/close", response_model=DayClosed)
 def close(
     channel: str, day: date, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, Any]:
