@@ -13,7 +13,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gate_node.assembly import Node
+from gpiozero.pins.mock import MockFactory
+
+from gate_node.assembly import Node, build
+from gate_node.readers.credentials import Credential
+from gate_node.state import NodeState
+from keys import keystore
+from keys.clock import SYSTEM
+from simulators.mechanisms import MockWires, TripodMechanism
 
 
 class NodeThread:
@@ -46,3 +53,53 @@ class NodeThread:
         self.stop.set()
         self.thread.join()
         self.node.close()
+
+
+class InProcessGate:
+    """A tripod lane in this process: the node on a ``NodeThread``, mock pins with the fire
+    loop intact, and the simulated tripod (mechanisms.py) turning for whoever was let through.
+    For tests and benches that need one gate without the processes of lane_process.py."""
+
+    def __init__(self, state: NodeState, key: keystore.SigningKey) -> None:
+        self.pins = MockFactory()
+        self.mechanism = TripodMechanism(MockWires(self.pins, state.config.pin_map or {}))
+        self.thread = NodeThread(
+            build(state, self.pins, with_camera=False, node_key=key), on_tick=self.mechanism.step
+        )
+
+    @property
+    def service(self) -> Any:
+        return self.thread.node.service
+
+    def visit(self, text: str, walkers: int, timeout_s: float = 10.0) -> Any:
+        """A visitor shows a code; ``walkers`` people walk through if the lane opens. The
+        gate's decision."""
+        before = self.thread.call(lambda: len(self.service.decisions))
+
+        def present() -> None:
+            self.service.repeats.hold_s = 0  # a new presentation, even of the same code
+            self.service.reads.put(Credential("qr", text))
+
+        self.thread.call(present)
+        deadline = SYSTEM.monotonic() + timeout_s
+        while self.thread.call(lambda: len(self.service.decisions)) == before:
+            if SYSTEM.monotonic() > deadline:
+                raise RuntimeError("the gate did not decide")
+            SYSTEM.sleep(0.01)
+        decision = self.thread.call(lambda: self.service.decisions[before])
+        if decision.grant and walkers:
+            passed = self.mechanism.counts["passed_in"]
+            self.mechanism.arrive("walk", count=walkers)
+            deadline = SYSTEM.monotonic() + 15
+            while self.mechanism.counts["passed_in"] < passed + walkers:
+                if SYSTEM.monotonic() > deadline:
+                    break
+                SYSTEM.sleep(0.02)
+        return decision
+
+    def outbox(self) -> int:
+        return int(self.thread.call(lambda: self.service.ledger.counts()["outbox"]))
+
+    def close(self) -> None:
+        self.thread.close()
+        self.pins.reset()

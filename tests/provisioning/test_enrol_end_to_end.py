@@ -27,7 +27,8 @@ from keys.clock import ENVIRONMENT_VARIABLE as CLOCK_AT
 from keys.signed_document import sign_document, verify_document
 from simulators.broker import free_port
 from simulators.enrolled_site import BIN, EnrolledSite, enrolled_site
-from simulators.site import SITE, Gate, _buy
+from simulators.node_thread import InProcessGate as Gate
+from simulators.site import SITE, _buy
 from tests.conftest import TEST_AT
 from tests.mqtt.conftest import wait_until
 
