@@ -161,6 +161,13 @@ class OrderOut(BaseModel):
     tickets: list[TicketOut] = Field(default_factory=list)
 
 
+class CashPaid(OrderOut):
+    """The order after cash was taken, and the change to hand back (找零)."""
+
+    tendered_fen: int
+    change_fen: int
+
+
 class PayIn(Strict):
     provider: str = Field(pattern="^(sandbox|wechat|alipay)$")  # UnionPay: no maintained SDK
 

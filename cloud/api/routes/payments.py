@@ -20,8 +20,8 @@ from cloud.api.deps import Context, IdempotencyKey, Source, Staff, idempotent_an
 from cloud.api.order_views import BuyersOrder, order_out
 from cloud.api.schemas import (
     CashIn,
+    CashPaid,
     NotifyOut,
-    OrderOut,
     PayIn,
     PaymentIntentOut,
     ShiftClose,
@@ -113,7 +113,7 @@ def close_shift(
     )[0]
 
 
-@router.post("/orders/{order_no}/cash", response_model=OrderOut)
+@router.post("/orders/{order_no}/cash", response_model=CashPaid)
 def pay_cash(
     order_no: str,
     body: CashIn,
@@ -121,17 +121,25 @@ def pay_cash(
     who: Cashier,
     where: Source,
     idempotency_key: IdempotencyKey = None,
-) -> OrderOut:
-    def produce(db: Session) -> OrderOut:
+) -> CashPaid:
+    """Cash at the window: the order is paid and the answer says the change to hand back. The
+    same request again (same Idempotency-Key) gives the same answer; cash for an order that is
+    paid already (a second cashier, or the same one with a new key) is 409 ``already_paid``."""
+
+    def produce(db: Session) -> CashPaid:
         order = db.scalar(select(Order).where(Order.order_no == order_no))
         if order is None:
             raise not_found(Thing.ORDER)
         shift = cash.current_shift(db, who.id)
         note = cash.cash_notification(order, shift, body.tendered_fen)
         apply_payment(db, note, ctx.issuer, ctx.clock.now(), shift=shift, source=where)
-        return order_out(db, order)
+        return CashPaid(
+            **order_out(db, order).model_dump(),
+            tendered_fen=body.tendered_fen,
+            change_fen=int(note.raw["change_fen"]),
+        )
 
     payload = {"order": order_no, **body.model_dump()}
     return idempotent_answer(
-        OrderOut, ctx, idempotency_key, "cash", payload, produce, caller=who.scope
+        CashPaid, ctx, idempotency_key, "cash", payload, produce, caller=who.scope
     )[0]

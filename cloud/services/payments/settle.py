@@ -73,12 +73,14 @@ def apply_payment(
             Payment.provider == note.provider, Payment.provider_txn == note.provider_txn
         )
     )
+    refuse = refuse_unpayable or shift is not None
     if existing is not None:
-        return Settlement(order.order_no, "already_applied", 0)
+        if refuse:  # money not taken yet (a till): taking it a second time is the mistake
+            raise Problem(Code.ALREADY_PAID, order_status=order.status)
+        return Settlement(order.order_no, "already_applied", 0)  # a channel's repeated notice
     if not note.paid:
         raise Problem(Code.NOT_PAID)
     _check_amount(session, order, note, source, now)
-    refuse = refuse_unpayable or shift is not None
     if refuse and order.status not in PAYABLE:
         raise Problem(Code.ALREADY_PAID, order_status=order.status)
     outcome = "paid"

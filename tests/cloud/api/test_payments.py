@@ -42,5 +42,27 @@ def test_cash_at_the_window_through_a_shift(api, office):
         f"/api/v1/orders/{order['order_no']}/cash", json={"tendered_fen": 20000}, headers=till
     )
     assert paid.json()["status"] == "paid" and len(paid.json()["tickets"]) == 2
+    assert (paid.json()["tendered_fen"], paid.json()["change_fen"]) == (20000, 4000)  # 找零
+    closed = api.post("/api/v1/shifts/close", json={"counted_fen": 36000}, headers=till).json()
+    assert closed["expected_fen"] == 36000 and closed["difference_fen"] == 0
+
+
+def test_cash_taken_twice_for_one_order_by_the_same_cashier_is_refused(api, office):
+    till = bearer(api, "till1")
+    assert api.post("/api/v1/shifts", json={"float_fen": 20000}, headers=till).status_code == 201
+    order = place_order(api, office, channel="window")
+    url = f"/api/v1/orders/{order['order_no']}/cash"
+    first = api.post(
+        url, json={"tendered_fen": 16000}, headers={**till, "Idempotency-Key": "cash-order-0001"}
+    )
+    assert first.status_code == 200 and first.json()["change_fen"] == 0
+    replay = api.post(
+        url, json={"tendered_fen": 16000}, headers={**till, "Idempotency-Key": "cash-order-0001"}
+    )
+    assert replay.json() == first.json()  # the same request again: the same answer
+    again = api.post(
+        url, json={"tendered_fen": 16000}, headers={**till, "Idempotency-Key": "cash-order-0002"}
+    )
+    problem(again, 409, "already_paid")  # a second sale of the same order: money not taken
     closed = api.post("/api/v1/shifts/close", json={"counted_fen": 36000}, headers=till).json()
     assert closed["expected_fen"] == 36000 and closed["difference_fen"] == 0
