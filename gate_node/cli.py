@@ -30,6 +30,7 @@ from gate_node.state import NodeState, NodeStateError
 from keys import keystore
 from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
+from keys.cli_options import passphrase_file_option
 from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 from keys.reasons import Reason
@@ -50,13 +51,7 @@ app = typer.Typer(
 )
 
 StateDir = Annotated[Path, typer.Option("--state-dir", help="The node's state directory")]
-PassphraseFile = Annotated[
-    Path | None,
-    typer.Option(
-        help=f"File (mode 0600) holding the passphrase for node.key; else "
-        f"${keystore.PASSPHRASE_FILE_ENV} or ${keystore.PASSPHRASE_ENV}"
-    ),
-]
+PassphraseFile = Annotated[Path | None, passphrase_file_option("the passphrase for node.key")]
 
 
 def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -27,6 +28,21 @@ def serve_env(state: Path, db_url: str, passphrase: str) -> dict[str, str]:
         "SCENIC_DB_URL": db_url,
         "SCENIC_KEY_PASSPHRASE": passphrase,
     }
+
+
+def post_json(
+    api: str, path: str, body: dict[str, Any], headers: dict[str, str], idempotency_key: str
+) -> dict[str, Any]:
+    """POST ``body`` to ``/api/v1/<path>`` as a client of the running API (``headers`` say
+    who, ``idempotency_key`` which attempt); its JSON answer, or RuntimeError with the path,
+    status and problem, so a demo or bench set-up fails saying which step was refused."""
+    answer = httpx.post(
+        f"{api}/api/v1/{path}", json=body, headers={**headers, "Idempotency-Key": idempotency_key}
+    )
+    if answer.status_code >= 400:
+        raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text}")
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 @contextmanager

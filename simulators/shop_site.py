@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from cloud.services.cloud_keys import init_keys
-from simulators.cloud_server import cloud_server, serve_env
+from simulators.cloud_server import cloud_server, post_json, serve_env
 
 SITE = "S1"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -87,15 +87,7 @@ def _catalogue(
     api: str, manager: dict[str, str], day: date, hour: int
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = httpx.post(
-            f"{api}/api/v1/{path}",
-            json=body,
-            headers={**manager, "Idempotency-Key": secrets.token_hex(8)},
-        )
-        if answer.status_code >= 400:
-            raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text}")
-        result: dict[str, Any] = answer.json()
-        return result
+        return post_json(api, path, body, manager, secrets.token_hex(8))
 
     post(
         "sites",

@@ -44,7 +44,7 @@ from keys import keystore
 from keys.clock import SYSTEM, site_today
 from provisioning.node_init import initialise
 from simulators.broker import PASSWORD, Broker
-from simulators.cloud_server import cloud_server
+from simulators.cloud_server import cloud_server, post_json
 from simulators.ingest_processes import IngestProcesses
 from simulators.lane_process import LaneError, LaneProcess
 
@@ -187,13 +187,7 @@ def _catalogue(api: str, staff: dict[str, str]) -> int:
     today = site_today(SYSTEM, TZ)
 
     def post(path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
-        answer = httpx.post(
-            f"{api}/api/v1/{path}", json=body, headers={**staff, "Idempotency-Key": key}
-        )
-        if answer.status_code >= 400:
-            raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text}")
-        result: dict[str, Any] = answer.json()
-        return result
+        return post_json(api, path, body, staff, key)
 
     post(
         "sites",

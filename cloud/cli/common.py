@@ -26,6 +26,7 @@ from cloud.services.cloud_keys import ROOT_KEY, key_folder
 from keys import clock, keystore
 from keys.cli_exit import EXIT_FAILED, EXIT_USAGE
 from keys.cli_exit import fail as fail_with
+from keys.cli_options import passphrase_file_option
 from keys.keystore import KeyStoreError
 
 EXIT_NO_LISTEN = 3
@@ -37,13 +38,7 @@ EXIT_CODES = (
 )
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (else $SCENIC_DB_URL)")]
-PassphraseFile = Annotated[
-    Path | None,
-    typer.Option(
-        help=f"File (mode 0600) holding the cloud passphrase; else "
-        f"${keystore.PASSPHRASE_FILE_ENV} or ${keystore.PASSPHRASE_ENV}"
-    ),
-]
+PassphraseFile = Annotated[Path | None, passphrase_file_option("the cloud passphrase")]
 
 
 def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:

@@ -77,22 +77,19 @@ def device_token(
     """A one-time enrolment token for a gate position, as text and QR. 生成闸机安装令牌。"""
     settings = settings_from(db)
     root = load_root_key(None, settings, passphrase_file)
-    try:
-        with transaction(settings) as session:
-            made = enrolment.create_token(
-                session,
-                settings.provisioning,
-                site=site,
-                node=node,
-                kind=kind,
-                zone=zone,
-                direction=direction,
-                actor="cli",
-                source="local",
-                now=wall_clock().now(),
-            )
-    except Problem as exc:
-        refused(exc)
+    with transaction(settings) as session:
+        made = enrolment.create_token(
+            session,
+            settings.provisioning,
+            site=site,
+            node=node,
+            kind=kind,
+            zone=zone,
+            direction=direction,
+            actor="cli",
+            source="local",
+            now=wall_clock().now(),
+        )
     fingerprint = keystore.fingerprint(root.public_key)
     if qr is not None:
         try:
@@ -143,19 +140,16 @@ def device_decommission(
     settings = settings_from(db)
     root = load_root_key(None, settings, passphrase_file)
     logins = provisioning(settings)["broker_logins"]
-    try:
-        with transaction(settings) as session:
-            enrolment.decommission(
-                session,
-                root,
-                logins if isinstance(logins, BrokerLogins) else None,
-                site=site,
-                node=node,
-                signature=None,
-                actor="cli",
-                source="local",
-                now=wall_clock().now(),
-            )
-    except Problem as exc:
-        refused(exc)
+    with transaction(settings) as session:
+        enrolment.decommission(
+            session,
+            root,
+            logins if isinstance(logins, BrokerLogins) else None,
+            site=site,
+            node=node,
+            signature=None,
+            actor="cli",
+            source="local",
+            now=wall_clock().now(),
+        )
     typer.echo(f"decommissioned {site}/{node}")

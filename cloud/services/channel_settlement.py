@@ -60,19 +60,7 @@ def make_statement(
         session.add(held)
         session.flush()
     else:
-        changed = session.execute(
-            update(ChannelStatement)
-            .where(
-                ChannelStatement.account_id == account.id,
-                ChannelStatement.day == day,
-                ChannelStatement.confirmed_at.is_(None),
-            )
-            .values(**figures)
-            .execution_options(synchronize_session=False)
-        )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
-            raise Problem(Code.STATEMENT_CONFIRMED)
-        session.refresh(held)
+        _while_unconfirmed(session, held, **figures)
     audit(session, actor, source, "channel_statement", f"{account_code}:{day}", figures, at=now)
     return held
 
@@ -85,21 +73,28 @@ def confirm(
     held = session.get(ChannelStatement, (account.id, day))
     if held is None:
         raise not_found(Thing.SETTLEMENT)
-    done = session.execute(
-        update(ChannelStatement)
-        .where(
-            ChannelStatement.account_id == account.id,
-            ChannelStatement.day == day,
-            ChannelStatement.confirmed_at.is_(None),
-        )
-        .values(confirmed_at=now, confirmed_by=actor[:64])
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(Code.STATEMENT_CONFIRMED)
-    session.refresh(held)
+    _while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
     audit(session, actor, source, "channel_confirm", f"{account_code}:{day}", None, at=now)
     return held
+
+
+def _while_unconfirmed(session: Session, held: ChannelStatement, **values: object) -> None:
+    """Set ``values`` on the statement ``held`` only while finance has not confirmed it (a
+    conditional UPDATE, its row count checked: 409 ``statement_confirmed`` if it was), then
+    reload it."""
+    changed = session.execute(
+        update(ChannelStatement)
+        .where(
+            ChannelStatement.account_id == held.account_id,
+            ChannelStatement.day == held.day,
+            ChannelStatement.confirmed_at.is_(None),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Problem(Code.STATEMENT_CONFIRMED)
+    session.refresh(held)
 
 
 def movements(session: Session, account_code: str, day: date) -> list[ChannelMovement]:

@@ -33,6 +33,7 @@ from cloud.models import FaceEnrolment, Ticket
 from cloud.services.audit import audit
 from cloud.services.downlink_documents import FaceRows, face_enrolments, face_snapshot
 from cloud.services.personal_data import PersonalData
+from cloud.services.refunds import ticket_id_of
 from keys import face_embedding
 from keys.cose import Signer
 from keys.reasons import Reason
@@ -169,11 +170,8 @@ def snapshot(
 
 
 def ticket_of(session: Session, number: str) -> Ticket:
-    try:
-        ticket_id = bytes.fromhex(number)
-    except ValueError:
-        raise Problem(Code.BAD_TICKET_NUMBER) from None
-    ticket = session.scalar(select(Ticket).where(Ticket.ticket_id == ticket_id))
+    """The ticket numbered ``number`` (hex); 422 if it is not hex, 404 if there is none."""
+    ticket = session.scalar(select(Ticket).where(Ticket.ticket_id == ticket_id_of(number)))
     if ticket is None:
         raise not_found(Thing.TICKET)
     return ticket

@@ -37,6 +37,20 @@ def member(office, signed: members.SignedIn) -> Member:
         return members.member_of(session, signed.token, now())
 
 
+def buy_as_member(office, session, me, adults, **offer):
+    """``members.checkout`` of ``adults`` day tickets at S1 (``offer``: coupon=, points=)."""
+    return members.checkout(
+        session,
+        me,
+        [LineRequest(office.day_ticket, "adult", adults)],
+        site="S1",
+        pd=office.pd,
+        holder_salt=SALT,
+        now=now(),
+        **offer,
+    )
+
+
 def test_a_visitor_signs_up_with_the_code_sent_to_their_phone_and_it_works_once(office):
     outbox = io.StringIO()
     with office.sessions.begin() as session:
@@ -103,15 +117,7 @@ def test_a_member_exports_then_deletes_their_data_and_their_session_ends(office)
     signed = sign_up(office)
     with office.sessions.begin() as session:
         me = members.member_of(session, signed.token, now())
-        order = members.checkout(
-            session,
-            me,
-            [LineRequest(office.day_ticket, "adult", 1)],
-            site="S1",
-            pd=office.pd,
-            holder_salt=SALT,
-            now=now(),
-        )
+        order = buy_as_member(office, session, me, 1)
         order_no = order.order_no
     with office.sessions() as session:
         exported = members.export(
@@ -152,43 +158,17 @@ def test_points_are_earned_once_per_paid_order_and_spent_at_checkout(office):
     signed = sign_up(office)
     with office.sessions.begin() as session:
         me = members.member_of(session, signed.token, now())
-        order = members.checkout(
-            session,
-            me,
-            [LineRequest(office.day_ticket, "adult", 2)],
-            site="S1",
-            pd=office.pd,
-            holder_salt=SALT,
-            now=now(),
-        )
+        order = buy_as_member(office, session, me, 2)
         first = (order.order_no, order.total_fen)
     pay(office, *first)
     with office.sessions.begin() as session:
         me = members.member_of(session, signed.token, now())
         assert me.points == 160  # credited when the payment settled
         assert members.earn_points(session, me, first[0], now()) == 0  # and only once
-        order = members.checkout(
-            session,
-            me,
-            [LineRequest(office.day_ticket, "adult", 1)],
-            site="S1",
-            pd=office.pd,
-            holder_salt=SALT,
-            now=now(),
-            points=100,
-        )
+        order = buy_as_member(office, session, me, 1, points=100)
         assert order.total_fen == 8000 - 100 and me.points == 60
         with pytest.raises(Problem) as short:
-            members.checkout(
-                session,
-                me,
-                [LineRequest(office.day_ticket, "adult", 1)],
-                site="S1",
-                pd=office.pd,
-                holder_salt=SALT,
-                now=now(),
-                points=61,
-            )
+            buy_as_member(office, session, me, 1, points=61)
         assert short.value.code is Code.NOT_ENOUGH_POINTS
 
 
@@ -208,16 +188,7 @@ def test_a_coupon_holds_its_per_member_and_total_limits(office):
     def buy(signed):
         with office.sessions.begin() as session:
             me = members.member_of(session, signed.token, now())
-            return members.checkout(
-                session,
-                me,
-                [LineRequest(office.day_ticket, "adult", 1)],
-                site="S1",
-                pd=office.pd,
-                holder_salt=SALT,
-                now=now(),
-                coupon="SPRING10",
-            ).total_fen
+            return buy_as_member(office, session, me, 1, coupon="SPRING10").total_fen
 
     assert buy(buyers[0]) == 7000
     for signed, code in ((buyers[0], Code.MEMBER_LIMIT), (buyers[2], None)):
@@ -327,16 +298,7 @@ def test_a_discounted_order_is_refunded_no_more_than_was_paid(office):
     signed = sign_up(office)
     with office.sessions.begin() as session:
         me = members.member_of(session, signed.token, now())
-        order = members.checkout(
-            session,
-            me,
-            [LineRequest(office.day_ticket, "adult", 2)],
-            site="S1",
-            pd=office.pd,
-            holder_salt=SALT,
-            now=now(),
-            coupon="autumn",
-        )
+        order = buy_as_member(office, session, me, 2, coupon="autumn")
         paid = (order.order_no, order.total_fen)
     assert paid[1] == 16000 - 1000  # 5.00 yuan off each person; the odd fen is not split
     pay(office, *paid)

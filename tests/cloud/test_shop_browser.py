@@ -262,8 +262,9 @@ def test_the_same_id_number_twice_is_refused_by_the_api_and_said_by_the_field(si
     assert "/shop/" in page.url
 
 
-def test_a_ticket_link_without_its_token_shows_no_codes(site, phone_context):
-    page = phone_context.new_page()
+def buy_one_timed_adult(site, page) -> None:
+    """In the shop: today's open slot, one adult, a phone number, paid in the sandbox; waits
+    for the ticket page."""
     page.goto(f"{site.api}/shop/{SITE}?product={site.timed['id']}")
     page.get_by_test_id(f"day-{site.day.isoformat()}").click()
     page.get_by_test_id(f"slot-{site.slots['open']}").click()
@@ -271,6 +272,11 @@ def test_a_ticket_link_without_its_token_shows_no_codes(site, phone_context):
     page.get_by_label("手机号").fill("13800000000")
     page.get_by_test_id("pay-sandbox").click()
     page.wait_for_url("**/t/*")
+
+
+def test_a_ticket_link_without_its_token_shows_no_codes(site, phone_context):
+    page = phone_context.new_page()
+    buy_one_timed_adult(site, page)
     page.locator(".card .qr img").first.wait_for()
     bare = page.url.split("#")[0]
     stranger = phone_context.browser.new_context()
@@ -290,13 +296,7 @@ def test_a_date_change_from_the_ticket_page_shows_its_fee_and_gives_a_new_code(
     site, phone_context, screenshot
 ):
     page = phone_context.new_page()
-    page.goto(f"{site.api}/shop/{SITE}?product={site.timed['id']}")
-    page.get_by_test_id(f"day-{site.day.isoformat()}").click()
-    page.get_by_test_id(f"slot-{site.slots['open']}").click()
-    page.get_by_test_id("plus-adult").click()
-    page.get_by_label("手机号").fill("13800000000")
-    page.get_by_test_id("pay-sandbox").click()
-    page.wait_for_url("**/t/*")
+    buy_one_timed_adult(site, page)
     card = page.locator(".card").first
     card.locator(".qr img").wait_for()
     old = card.get_attribute("data-ticket")

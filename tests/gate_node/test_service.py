@@ -87,16 +87,17 @@ def test_nobody_pushing_the_arm_rolls_the_use_back_and_the_ticket_works_again(
     node.close()
 
 
-def test_a_node_stopped_while_the_lane_is_open_gives_the_use_back_for_after_the_restart(
-    node_state, pins, issuer_key, clock
-):
+def open_the_lane(node_state, pins, clock, text):
+    """A node that granted ``text`` and released the arm, nobody through yet."""
     node = build(node_state, pins, with_camera=False, clock=clock)
-    loop = Loop(node, clock)
-    text = ticket(issuer_key, b"\x09" * 8)
     node.service.reads.put(Credential("qr", text))
-    loop.run(1000)  # granted, arm released, nobody through yet
-    assert node.service.decisions[-1].grant
-    node.close()  # SIGTERM, a restart of the service, a reboot for an update
+    Loop(node, clock).run(1000)
+    return node
+
+
+def restart_and_find_the_use_given_back(node_state, pins, clock, text):
+    """Start the node again from its state directory: the use of ``text`` is rolled back and
+    the same ticket is granted again."""
     again = build(NodeState.open(node_state.directory), pins, with_camera=False, clock=clock)
     (use,) = again.service.ledger.uses("G1")
     assert use.rolled_back == 1 and not use.counts
@@ -104,25 +105,26 @@ def test_a_node_stopped_while_the_lane_is_open_gives_the_use_back_for_after_the_
     Loop(again, clock).run(10)
     assert again.service.decisions[-1].grant, again.service.decisions[-1].reason
     again.close()
+
+
+def test_a_node_stopped_while_the_lane_is_open_gives_the_use_back_for_after_the_restart(
+    node_state, pins, issuer_key, clock
+):
+    text = ticket(issuer_key, b"\x09" * 8)
+    node = open_the_lane(node_state, pins, clock, text)
+    assert node.service.decisions[-1].grant
+    node.close()  # SIGTERM, a restart of the service, a reboot for an update
+    restart_and_find_the_use_given_back(node_state, pins, clock, text)
 
 
 def test_a_power_cut_while_the_lane_is_open_gives_the_use_back_at_the_next_start(
     node_state, pins, issuer_key, clock
 ):
-    node = build(node_state, pins, with_camera=False, clock=clock)
-    loop = Loop(node, clock)
     text = ticket(issuer_key, b"\x0a" * 8)
-    node.service.reads.put(Credential("qr", text))
-    loop.run(1000)  # granted, arm released, nobody through yet
+    node = open_the_lane(node_state, pins, clock, text)
     node.service.ledger.close()  # the power goes: no clean stop, no give-back
     node.board.close()
-    again = build(NodeState.open(node_state.directory), pins, with_camera=False, clock=clock)
-    (use,) = again.service.ledger.uses("G1")
-    assert use.rolled_back == 1 and not use.counts
-    again.service.reads.put(Credential("qr", text))
-    Loop(again, clock).run(10)
-    assert again.service.decisions[-1].grant, again.service.decisions[-1].reason
-    again.close()
+    restart_and_find_the_use_given_back(node_state, pins, clock, text)
 
 
 def test_a_power_cut_after_the_passage_keeps_the_entry(node_state, pins, issuer_key, clock):

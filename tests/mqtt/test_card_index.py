@@ -139,6 +139,19 @@ def present(lane: Lane, kind: str, value: str) -> str:
     return lane.node.service.decisions[-1].reason.value
 
 
+def bind_card(office: Office, order: dict, uid: str):
+    """The cashier till1 binds the RFID card ``uid`` to the order's first ticket, over the
+    API; the answer."""
+    staff = office.api.post(
+        "/api/v1/auth/token", json={"username": "till1", "password": "till1-password"}
+    ).json()
+    return office.api.post(
+        f"/api/v1/tickets/{order['tickets'][0]['ticket_no']}/cards",
+        headers={"Authorization": f"Bearer {staff['access_token']}"},
+        json={"uid": uid},
+    )
+
+
 def test_a_real_name_ticket_sold_online_opens_the_gate_by_id_card_alone_until_refunded(
     site, service, office
 ):
@@ -168,14 +181,7 @@ def test_an_rfid_card_bound_to_an_annual_pass_opens_the_gate(site, service, offi
     lane = lane_with_salt(site)
     downlink = lane.node.service.link[1]
     order, _ = buy(office, "annual", "order-annual-1")
-    staff = office.api.post(
-        "/api/v1/auth/token", json={"username": "till1", "password": "till1-password"}
-    ).json()
-    bound = office.api.post(
-        f"/api/v1/tickets/{order['tickets'][0]['ticket_no']}/cards",
-        headers={"Authorization": f"Bearer {staff['access_token']}"},
-        json={"uid": CARD_UID},
-    )
+    bound = bind_card(office, order, CARD_UID)
     assert bound.status_code == 201, bound.text
     assert wait_until(lambda: downlink.applied["cards"] >= 1, step=lane.step)
     assert present(lane, "rfid", CARD_UID) == "ok"
@@ -185,14 +191,7 @@ def test_an_rfid_card_bound_to_an_annual_pass_opens_the_gate(site, service, offi
 
 def test_only_an_annual_pass_can_have_an_rfid_card(site, service, office):
     order, _ = buy(office, "real", "order-real-2", holders=[VALID_ID])
-    staff = office.api.post(
-        "/api/v1/auth/token", json={"username": "till1", "password": "till1-password"}
-    ).json()
-    refused = office.api.post(
-        f"/api/v1/tickets/{order['tickets'][0]['ticket_no']}/cards",
-        headers={"Authorization": f"Bearer {staff['access_token']}"},
-        json={"uid": CARD_UID},
-    )
+    refused = bind_card(office, order, CARD_UID)
     assert refused.status_code == 409 and refused.json()["code"] == "not_annual_pass"
 
 

@@ -180,28 +180,22 @@ def match(session: Session, channel: str, day: date, lines: list[Line]) -> list[
             )
             continue
         order_no, ours_fen, ours_status = ours
-        if ours_fen != theirs.amount_fen:
-            add(
-                "amount_differs",
-                subject,
-                key,
-                order_no,
-                ours_fen=ours_fen,
-                theirs_fen=theirs.amount_fen,
-                ours_status=ours_status,
-                theirs_status=theirs.status,
-            )
-        if _agree(subject, ours_status, theirs.status) is False:
-            add(
-                "status_differs",
-                subject,
-                key,
-                order_no,
-                ours_fen=ours_fen,
-                theirs_fen=theirs.amount_fen,
-                ours_status=ours_status,
-                theirs_status=theirs.status,
-            )
+        differences = (
+            ("amount_differs", ours_fen != theirs.amount_fen),
+            ("status_differs", not _agree(subject, ours_status, theirs.status)),
+        )
+        for kind, differs in differences:  # both kept when both differ, amount first
+            if differs:
+                add(
+                    kind,
+                    subject,
+                    key,
+                    order_no,
+                    ours_fen=ours_fen,
+                    theirs_fen=theirs.amount_fen,
+                    ours_status=ours_status,
+                    theirs_status=theirs.status,
+                )
     start, end = bill_day(day)
     for key, (order_no, ours_fen, ours_status) in _payments_between(
         session, channel, start, end
