@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import threading
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,8 +108,10 @@ class _Tally:
         self.counts[what] += 1
 
 
-class Mechanism:
-    """What every simulated lane shares: a queue of visitors, a fire loop, counters."""
+class Mechanism(ABC):
+    """What every simulated lane shares: a queue of visitors, a fire loop, counters. The
+    tripod (TripodMechanism) and the flap/swing leaves (FlapMechanism) each say how their lane
+    moves, in ``_step``, and when it has nobody in it, in ``_idle``."""
 
     def __init__(self, wires: Wires, seed: int = 1) -> None:
         self.wires = wires
@@ -144,11 +147,13 @@ class Mechanism:
         with self.lock:
             self._step(elapsed_ms)
 
+    @abstractmethod
     def _idle(self) -> bool:
-        raise NotImplementedError
+        """Nobody is in the lane or moving it (the queue aside)."""
 
+    @abstractmethod
     def _step(self, elapsed_ms: int) -> None:
-        raise NotImplementedError
+        """Move the lane and its people on by ``elapsed_ms``, under the lock."""
 
 
 class TripodMechanism(Mechanism):
