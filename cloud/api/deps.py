@@ -16,7 +16,7 @@ from cloud.api.context import CloudContext
 from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
 from cloud.models import ApiKey
-from cloud.services import staff_sessions
+from cloud.services import login_throttle, staff_sessions
 from cloud.services.idempotency import run_once
 
 
@@ -151,3 +151,16 @@ def idempotent_answer(
         ctx, key, route, payload, lambda db: produce(db).model_dump(mode="json"), caller=caller
     )
     return model.model_validate(answer), replayed
+
+
+def seen_locks(request: Request) -> login_throttle.SeenLocks:
+    """This app's memory of sign-in locks it has read (one per worker process), shared by every
+    door that signs staff in (services/login_throttle.SeenLocks)."""
+    state = request.app.state
+    if not hasattr(state, "login_locks"):
+        state.login_locks = login_throttle.SeenLocks()
+    seen: login_throttle.SeenLocks = state.login_locks
+    return seen
+
+
+SeenLocks = Annotated[login_throttle.SeenLocks, Depends(seen_locks)]

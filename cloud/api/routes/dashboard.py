@@ -17,13 +17,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from cloud.api import browser_session as browser
-from cloud.api.deps import Context, Source
+from cloud.api.deps import Context, SeenLocks, Source
 from cloud.core.errors import Code, Problem
 from cloud.dashboard import render
 from cloud.dashboard.live import ChangeFeed, Hub
 from cloud.services import alarms, dashboard_figures, staff_preferences, staff_sessions
 from cloud.services.audit import audit
-from cloud.services.browser_sign_in import sign_in
+from cloud.services.staff_sign_in import sign_in
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 VIEW_ROLES = ("finance", "auditor")  # and managers, who also acknowledge alarms
@@ -94,6 +94,7 @@ def login(
     request: Request,
     ctx: Context,
     where: Source,
+    seen: SeenLocks,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -102,7 +103,16 @@ def login(
     browser.check_form(request, csrf, request.cookies.get(browser.LOGIN_COOKIE))
     try:
         signed = sign_in(
-            ctx.sessions, ctx.pd, ctx.api, username, password, where, ctx.clock.now(), totp or None
+            ctx.sessions,
+            ctx.pd,
+            ctx.api,
+            seen,
+            username,
+            password,
+            totp or None,
+            where,
+            ctx.clock.now(),
+            through="dashboard",
         )
     except Problem as refusal:
         error = {
