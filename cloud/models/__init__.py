@@ -35,8 +35,13 @@ from cloud.models.members import (
 )
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 from cloud.models.reconciliation import Mismatch, ReconDay, Statement, StatementLine
+from cloud.models.revshare import PackageComponent, PartnerAttraction, PartnerStatement, ShareLine
 
 __all__ = [
+    "PackageComponent",
+    "PartnerAttraction",
+    "PartnerStatement",
+    "ShareLine",
     "Alarm",
     "ApiKey",
     "AuditEntry",
