@@ -76,44 +76,35 @@ def on_refund(
         )
         gone = sum(t.people for t in refunded)
         give = redeemed * gone // max(int(people or 1), 1)
-    spend_back = refund.amount_fen if "earned" in ledger else 0
-    taken, deducted_fen = _apply(session, member.id, take, give, spend_back, refund.amount_fen)
     key = refund.refund_no or f"RF{refund.id}"
-    if take:
-        session.add(
-            PointsMovement(
-                member_id=member.id,
-                at=now,
-                change=-taken,
-                reason="taken_back",
-                order_no=order.order_no,
-                once_key=f"taken_back:{key}",
-            )
+
+    def movement(reason: str, change: int, fen: int = 0) -> PointsMovement:
+        row = PointsMovement(
+            member_id=member.id,
+            at=now,
+            change=change,
+            reason=reason,
+            order_no=order.order_no,
+            once_key=f"{reason}:{key}",
+            fen=fen,
         )
-    if deducted_fen:  # the points already spent, paid for out of the refund (not the balance)
-        session.add(
-            PointsMovement(
-                member_id=member.id,
-                at=now,
-                change=0,
-                reason="taken_back_fen",
-                order_no=order.order_no,
-                once_key=f"taken_back_fen:{key}",
-                fen=deducted_fen,
-            )
-        )
+        session.add(row)
+        return row
+
+    # The ledger rows first: a second claim of the same refund fails here, on the unique
+    # once_key, before the balance moves (the taken_back row is written even when it takes 0:
+    # it is also what the lifetime spend is lowered once by).
+    taken_row = movement("taken_back", 0) if "earned" in ledger else None
     if give:
-        session.add(
-            PointsMovement(
-                member_id=member.id,
-                at=now,
-                change=give,
-                reason="given_back",
-                order_no=order.order_no,
-                once_key=f"given_back:{key}",
-            )
-        )
-    session.flush()  # a second claim of the same refund fails here (unique once_key)
+        movement("given_back", give)
+    session.flush()
+    spend_back = refund.amount_fen if taken_row is not None else 0
+    taken, deducted_fen = _apply(session, member.id, take, give, spend_back, refund.amount_fen)
+    if taken_row is not None:
+        taken_row.change = -taken
+    if deducted_fen:  # the points already spent, paid for out of the refund (not the balance)
+        movement("taken_back_fen", 0, deducted_fen)
+    session.flush()
     refund.amount_fen -= deducted_fen
     session.refresh(member)
     return Clawback(taken, give, deducted_fen)
