@@ -38,10 +38,6 @@ from cloud.models.reconciliation import Mismatch, ReconDay, Statement, Statement
 from cloud.models.revshare import PackageComponent, PartnerAttraction, PartnerStatement, ShareLine
 
 __all__ = [
-    "PackageComponent",
-    "PartnerAttraction",
-    "PartnerStatement",
-    "ShareLine",
     "Alarm",
     "ApiKey",
     "AuditEntry",
@@ -74,7 +70,10 @@ __all__ = [
     "NodeLink",
     "Order",
     "OrderItem",
+    "PackageComponent",
     "ParkCount",
+    "PartnerAttraction",
+    "PartnerStatement",
     "Payment",
     "PointsMovement",
     "Price",
@@ -83,6 +82,7 @@ __all__ = [
     "Refund",
     "RefusedEvent",
     "Revocation",
+    "ShareLine",
     "Site",
     "SiteDocument",
     "StaffPreference",

@@ -35,9 +35,7 @@ class PackageComponent(Base):
     __tablename__ = "package_components"
 
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner_attractions.id"), primary_key=True
-    )
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner_attractions.id"), primary_key=True)
     share_fen: Mapped[int | None] = mapped_column()
     share_bp: Mapped[int | None] = mapped_column()
 
@@ -72,9 +70,7 @@ class PartnerStatement(Base):
 
     __tablename__ = "partner_statements"
 
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner_attractions.id"), primary_key=True
-    )
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner_attractions.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     sales_fen: Mapped[int] = mapped_column()
     refunds_fen: Mapped[int] = mapped_column()

@@ -189,9 +189,7 @@ def on_sale(session: Session, order: Order, tickets: Sequence[Ticket], now: date
     return written
 
 
-def on_refund(
-    session: Session, tickets: Sequence[Ticket], refund: Refund, now: datetime
-) -> int:
+def on_refund(session: Session, tickets: Sequence[Ticket], refund: Refund, now: datetime) -> int:
     """Net back the shares of ``tickets`` (just refunded by ``refund``); the lines written. A
     second netting of a ticket fails on the unique key (the ticket was refunded once)."""
     written = 0
