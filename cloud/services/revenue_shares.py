@@ -241,8 +241,6 @@ def _rows(session: Session, product_id: int) -> list[PackageComponent]:
 
 def _check_prices(session: Session, product: Product, rows: Sequence[PackageComponent]) -> None:
     """422 ``bad_shares`` unless one person's shares fit in every price of the product."""
-    if sum(row.share_bp or 0 for row in rows) > BP:
-        raise Problem(Code.BAD_SHARES, shares_fen="> 100%", price_type="any", price_fen="-")
     for price in session.scalars(select(Price).where(Price.product_id == product.id)):
         for amount in (price.amount_fen, price.peak_amount_fen):
             if amount is None:
