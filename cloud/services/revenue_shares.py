@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import (
+    ChannelMovement,
     Order,
     PackageComponent,
     PartnerAttraction,
@@ -168,9 +169,17 @@ def split(rows: Sequence[PackageComponent], net_fen: int, people: int) -> list[i
 def on_sale(session: Session, order: Order, tickets: Sequence[Ticket], now: datetime) -> int:
     """Fix the partners' shares of a just-paid order's package tickets; the lines written."""
     written = 0
+    sold = session.execute(  # a distributor's or OTA's sale: we receive its net, not the list
+        select(ChannelMovement.gross_fen, ChannelMovement.net_fen).where(
+            ChannelMovement.order_id == order.id, ChannelMovement.kind == "sale"
+        )
+    ).first()
     for ticket in tickets:
         rows = _rows(session, ticket.product_id)
-        for row, amount in zip(rows, split(rows, ticket.unit_fen, ticket.people), strict=True):
+        net = ticket.unit_fen
+        if sold is not None and sold.gross_fen:
+            net = ticket.unit_fen * -sold.net_fen // sold.gross_fen
+        for row, amount in zip(rows, split(rows, net, ticket.people), strict=True):
             session.add(
                 ShareLine(
                     partner_id=row.partner_id,
@@ -178,7 +187,7 @@ def on_sale(session: Session, order: Order, tickets: Sequence[Ticket], now: date
                     ticket_id=ticket.id,
                     order_id=order.id,
                     people=ticket.people,
-                    net_fen=ticket.unit_fen,
+                    net_fen=net,
                     amount_fen=amount,
                     at=now,
                 )

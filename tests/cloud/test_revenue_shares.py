@@ -294,3 +294,29 @@ def test_finance_sets_shares_and_confirms_a_statement_over_http(office, package,
     assert api.post(f"{base}/confirm", headers=books).json()["confirmed_by"] == "books"
     problem(api.post(f"{base}/confirm", headers=books), 409, "statement_confirmed")
     problem(api.post(base, headers=bearer(api, "till1")), 403, "forbidden")
+
+
+def test_a_channels_sale_shares_what_we_receive_after_its_commission(office, package):
+    from cloud.services import channels
+
+    set_shares(office, MUSEUM, CABLEWAY)
+    with office.sessions.begin() as session:
+        account, _ = channels.create_account(
+            session,
+            code="trip",
+            name="Trip",
+            kind="ota",
+            site="S1",
+            commission_percent=10,
+            credit_limit_fen=100_000,
+        )
+        channels.sell(
+            session,
+            account,
+            [LineRequest(package, "adult", 1)],
+            issuer=office.issuer,
+            pd=office.pd,
+            now=at(0),
+        )
+    assert statement(office, "museum")["owed_fen"] == 3000  # per person, whatever the price
+    assert statement(office, "cableway")["owed_fen"] == 18000 * 2000 // 10000  # 20 % of the net
