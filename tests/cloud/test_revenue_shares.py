@@ -320,3 +320,39 @@ def test_a_channels_sale_shares_what_we_receive_after_its_commission(office, pac
         )
     assert statement(office, "museum")["owed_fen"] == 3000  # per person, whatever the price
     assert statement(office, "cableway")["owed_fen"] == 18000 * 2000 // 10000  # 20 % of the net
+
+
+def test_a_changed_ticket_keeps_its_shares_and_a_refund_of_it_nets_them_back(office, package):
+    from cloud.services.refunds import change_ticket
+
+    set_shares(office, MUSEUM, CABLEWAY)
+    order_no, tickets = sell(office, package, 0, adults=1)
+    with office.sessions.begin() as session:
+        later = add_inventory(
+            session,
+            office.products["package"],
+            office.day + timedelta(days=1),
+            100,
+            slot_start=None,
+            slot_end=None,
+            warn_percent=80,
+            stop_percent=100,
+            today=DAY,
+        )
+        moved = change_ticket(
+            session,
+            ticket_number=tickets[0],
+            inventory_id=later.id,
+            issuer=office.issuer,
+            root=office.root,
+            actor="till1",
+            source="test",
+            now=at(10),
+        )
+    refund(office, order_no, moved.new_tickets, 20)
+    assert statement(office, "museum") == {
+        "sales_fen": 3000,
+        "refunds_fen": 3000,
+        "owed_fen": 0,
+        "tickets": 1,
+    }
