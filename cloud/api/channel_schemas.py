@@ -147,8 +147,9 @@ class MemberOrder(BaseModel):
 class PointsMovementOut(BaseModel):
     at: str  # ISO instant, site time
     change: int
-    reason: str  # earned | redeemed
+    reason: str  # earned | redeemed | taken_back | taken_back_fen | given_back (refunds)
     order_no: str
+    fen: int = 0  # taken_back_fen: deducted from the refund for points already spent
 
 
 class OfferTaken(BaseModel):

@@ -187,6 +187,10 @@ class Code(StrEnum):
     COUPON_NOT_APPLICABLE = "coupon_not_applicable"
     NOT_ENOUGH_POINTS = "not_enough_points"
     DUPLICATE_OFFER = "duplicate_offer"
+    POINTS_BUSY = "points_busy"  # --- points on refunds, package revenue shares (issue 17) ---
+    BAD_SHARES = "bad_shares"
+    NOT_A_PACKAGE = "not_a_package"
+    DUPLICATE_ATTRACTION = "duplicate_attraction"
 
     @property
     def text(self) -> Text:
@@ -593,6 +597,20 @@ TEXT: dict[Code, Text] = {
     ),
     Code.NOT_ENOUGH_POINTS: Text(409, "Not enough points ({points})", "积分不足（现有{points}）"),
     Code.DUPLICATE_OFFER: Text(409, "Coupon {coupon} exists already", "优惠券{coupon}已存在"),
+    Code.POINTS_BUSY: Text(
+        409, "The member's points kept changing; try again", "会员积分正在变动，请重试"
+    ),
+    Code.BAD_SHARES: Text(
+        422,
+        "The partners' shares ({shares_fen} fen) exceed the {price_type} price ({price_fen} fen)",
+        "合作景点分账合计（{shares_fen}分）超过{price_type}票价（{price_fen}分）",
+    ),
+    Code.NOT_A_PACKAGE: Text(
+        422, "Product {product} is not a package ticket", "产品{product}不是套票"
+    ),
+    Code.DUPLICATE_ATTRACTION: Text(
+        409, "Partner attraction {attraction} exists already", "合作景点{attraction}已存在"
+    ),
 }
 
 
@@ -620,6 +638,7 @@ class Thing(StrEnum):
     SETTLEMENT = "settlement statement"
     MEMBER = "member"
     OFFER = "offer"
+    ATTRACTION = "partner attraction"
 
     @property
     def zh(self) -> str:
@@ -648,6 +667,7 @@ THING_ZH: dict[Thing, str] = {
     Thing.SETTLEMENT: "结算单",
     Thing.MEMBER: "会员",
     Thing.OFFER: "活动",
+    Thing.ATTRACTION: "合作景点",
 }
 
 

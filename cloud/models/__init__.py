@@ -35,6 +35,7 @@ from cloud.models.members import (
 )
 from cloud.models.orders import HolderClaim, Order, OrderItem, Payment, Refund, Ticket
 from cloud.models.reconciliation import Mismatch, ReconDay, Statement, StatementLine
+from cloud.models.revshare import PackageComponent, PartnerAttraction, PartnerStatement, ShareLine
 
 __all__ = [
     "Alarm",
@@ -69,7 +70,10 @@ __all__ = [
     "NodeLink",
     "Order",
     "OrderItem",
+    "PackageComponent",
     "ParkCount",
+    "PartnerAttraction",
+    "PartnerStatement",
     "Payment",
     "PointsMovement",
     "Price",
@@ -78,6 +82,7 @@ __all__ = [
     "Refund",
     "RefusedEvent",
     "Revocation",
+    "ShareLine",
     "Site",
     "SiteDocument",
     "StaffPreference",

@@ -47,7 +47,10 @@ class MemberSession(Base):
 
 
 class PointsMovement(Base):
-    """Points earned on a paid order or spent at checkout; one earning per order."""
+    """Points earned on a paid order or spent at checkout; one earning per order. A refund
+    adds ``taken_back`` / ``given_back`` rows, and ``taken_back_fen`` (change 0) when points
+    already spent were paid for out of the refund: ``fen`` is that money
+    (services/points_refund.py)."""
 
     __tablename__ = "points_movements"
 
@@ -55,9 +58,10 @@ class PointsMovement(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     change: Mapped[int] = mapped_column()
-    reason: Mapped[str] = mapped_column(String(16))  # earned | redeemed
+    reason: Mapped[str] = mapped_column(String(16))  # earned|redeemed|taken_back[_fen]|given_back
     order_no: Mapped[str] = mapped_column(String(32))
     once_key: Mapped[str] = mapped_column(String(48), unique=True)  # earned:<order> etc.
+    fen: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Coupon(Base):

@@ -226,8 +226,7 @@ def sell(
         True,
         {"account": account.code},
     )
-    apply_payment(session, note, issuer, now, source=account.code, refuse_unpayable=True)
-    session.add(
+    session.add(  # before the payment: package shares are of this net (revenue_shares.py)
         ChannelMovement(
             account_id=account.id,
             at=now,
@@ -240,6 +239,8 @@ def sell(
             actor=account.code,
         )
     )
+    session.flush()
+    apply_payment(session, note, issuer, now, source=account.code, refuse_unpayable=True)
     tickets = list(
         session.scalars(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.id))
     )

@@ -12,6 +12,8 @@ data, and staff access (audited).
 - Levels by lifetime spend (``LEVELS``); points: ``POINTS_PER_YUAN`` earned per yuan of a paid
   order (once per order), each point worth ``FEN_PER_POINT`` at checkout. Spending is one
   conditional UPDATE (``points >= n``), so concurrent checkouts cannot spend a point twice.
+  A refund takes back the points earned on its part and gives back those redeemed on it
+  (services/points_refund.py).
 - Deletion wipes the contact, name and reference and ends every session; orders stay (the
   books need them) with their own sealed contact, as the law on accounting records asks.
 """
@@ -216,9 +218,17 @@ def export(session: Session, member: Member, pd: PersonalData) -> dict[str, Any]
             for o in orders
         ],
         "points": [
-            {"at": p.at.isoformat(), "change": p.change, "reason": p.reason, "order_no": p.order_no}
+            {
+                "at": p.at.isoformat(),
+                "change": p.change,
+                "reason": p.reason,
+                "order_no": p.order_no,
+                "fen": p.fen,
+            }
             for p in session.scalars(
-                select(PointsMovement).where(PointsMovement.member_id == member.id)
+                select(PointsMovement)
+                .where(PointsMovement.member_id == member.id)
+                .order_by(PointsMovement.id)
             )
         ],
         "offers": [

@@ -21,7 +21,7 @@ is *claimed* here (a ``pending`` row); the channel pays it once the claim is com
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,14 @@ from cloud.models import (
     Site,
     Ticket,
 )
-from cloud.services import card_index, downlink_documents, holder_claims, inventory
+from cloud.services import (
+    card_index,
+    downlink_documents,
+    holder_claims,
+    inventory,
+    points_refund,
+    revenue_shares,
+)
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
 from cloud.services.orders import check_bookable, unit_price
@@ -121,6 +128,9 @@ def refund_tickets(
     session.add(refund)
     session.flush()
     refund.refund_no = f"RF{refund.id}"
+    revenue_shares.on_refund(session, tickets, refund, now)
+    points = points_refund.on_refund(session, order, refund, tickets, now)
+    refund_fen = refund.amount_fen  # less points already spent (services/points_refund.py)
     if payment.provider == "cash":
         if shift is None:
             raise Problem(Code.REFUND_AT_WINDOW)
@@ -137,7 +147,12 @@ def refund_tickets(
         source,
         "refund",
         order.order_no,
-        {"refund_fen": refund_fen, "fee_fen": fee_fen, "tickets": refund.tickets},
+        {
+            "refund_fen": refund_fen,
+            "fee_fen": fee_fen,
+            "tickets": refund.tickets,
+            **({"points": asdict(points)} if points != points_refund.NONE else {}),
+        },
         at=now,
     )
     return Outcome(

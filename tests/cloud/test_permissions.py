@@ -144,6 +144,14 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/channels/{code}/statements/{day}"): roles("finance"),
     ("GET", "/api/v1/channels/{code}/statements/{day}/csv"): roles("finance"),
     ("POST", "/api/v1/channels/{code}/statements/{day}/confirm"): roles("finance"),
+    # package revenue shares with partner attractions (套票分账, issue 17): finance
+    ("POST", "/api/v1/attractions"): roles("finance"),
+    ("GET", "/api/v1/attractions/{code}"): roles("finance"),
+    ("PUT", "/api/v1/products/{product_id}/shares"): roles("finance"),
+    ("GET", "/api/v1/products/{product_id}/shares"): roles("finance"),
+    ("POST", "/api/v1/attractions/{code}/statements/{day}"): roles("finance"),
+    ("GET", "/api/v1/attractions/{code}/statements/{day}/csv"): roles("finance"),
+    ("POST", "/api/v1/attractions/{code}/statements/{day}/confirm"): roles("finance"),
     # members (issue 17): sign-up and sign-in by a code, then their own session (MEMBER)
     ("POST", "/api/v1/members/codes"): PUBLIC,
     ("POST", "/api/v1/members/sessions"): PUBLIC,

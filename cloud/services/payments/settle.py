@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CashierShift, Order, Payment, Refund
-from cloud.services import holds, members
+from cloud.services import holds, members, revenue_shares
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, issue_for_order
 from cloud.services.payments import cash
@@ -116,6 +116,7 @@ def apply_payment(
     session.refresh(order)
     tickets = issue_for_order(session, order, issuer, now)
     members.earn_on_payment(session, order, now)  # a member's points (issue 17)
+    revenue_shares.on_sale(session, order, tickets, now)  # package partners' shares
     return Settlement(order.order_no, "paid", len(tickets))
 
 
