@@ -218,9 +218,14 @@ def loop_gap(rows: list[dict[str, object]]) -> None:
             worker.join()
             gaps.append(int(np.diff(ticks).max()) if len(ticks) > 1 else 0)
         rows.append(
-            row(f"lane loop's longest tick gap during a face check, embedding {name}",
-                {"p50_ms": float(np.median(gaps)) / 1e6, "max_ms": max(gaps) / 1e6,
-                 "min_ms": min(gaps) / 1e6})
+            row(
+                f"lane loop's longest tick gap during a face check, embedding {name}",
+                {
+                    "p50_ms": float(np.median(gaps)) / 1e6,
+                    "max_ms": max(gaps) / 1e6,
+                    "min_ms": min(gaps) / 1e6,
+                },
+            )
         )
     process.close()
 

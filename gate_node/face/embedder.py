@@ -20,6 +20,7 @@ one costs nothing: what tests use, and the fallback wherever no process is given
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import threading
@@ -32,6 +33,7 @@ import numpy as np
 from keys.face_embedding import Box, FaceModel
 
 log = logging.getLogger("gate_node.face")
+
 
 class Pending(Protocol):
     def result(self) -> np.ndarray | None: ...
@@ -78,10 +80,8 @@ class _Sent:
         return None if found is None else np.asarray(found, dtype=np.float32)
 
     def discard(self) -> None:
-        try:
+        with contextlib.suppress(EOFError, OSError):
             self._conn.recv()
-        except (EOFError, OSError):
-            pass
 
 
 def _serve(conn: Connection) -> None:
@@ -156,10 +156,8 @@ class EmbedProcess:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._conn.send(None)
-                except OSError:
-                    pass
                 self._conn.close()
             if self._process is not None:
                 self._process.join(timeout=2)

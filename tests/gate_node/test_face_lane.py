@@ -159,9 +159,7 @@ def test_a_lane_without_a_face_camera_answers_face_unavailable_to_a_face(lane):
     assert node.service.decisions[-1].reason is Reason.FACE_UNAVAILABLE
 
 
-def test_the_loop_serves_the_fire_loop_while_a_slow_face_check_runs(
-    lane, pins, issuer_key
-):
+def test_the_loop_serves_the_fire_loop_while_a_slow_face_check_runs(lane, pins, issuer_key):
     node, loop = lane
     node.service.face_capture = capture(SlowCamera(photos.blinking(), pause_s=0.3))
     node.service.reads.put(Credential("qr", real_name(issuer_key)))
