@@ -1,5 +1,6 @@
 """Face at the gate: per-frame cost (HOG detection, landmarks, embedding), 1:N search, and the
-QR + face decision end to end, with the Raspberry Pi 4 estimate.
+QR + face decision end to end, with the Raspberry Pi 4 estimate, and how long the lane's loop
+stalls while a face check runs on the face worker.
 
 Targets (issue #15): 1:N against 10,000 enrolments under 1 ms (``face_recognition.face_distance``
 takes 4-6 ms); QR + face decision under 1 s on a Pi 4-class CPU. There is no Pi here: the Pi
@@ -250,9 +251,11 @@ def main() -> None:
         "Face at the gate: per frame, 1:N, QR + face end to end",
         rows,
         notes=f"Pi 4 estimate = x86 min x {PI4_FACTOR} (bench/face.py PI4_FACTOR: clock and "
-        "SIMD, not measured on a Pi; the minimum because this machine is shared). dlib from "
-        "the dlib-bin wheel (no OpenBLAS); a source build against libopenblas-dev makes the "
-        "embedding ~6x faster (README).",
+        "SIMD, not measured on a Pi; the minimum because this machine is shared). The decision "
+        "rows stop at the blink (frame 3 or 5 of 5) and make the one embedding in the helper "
+        "process alongside the next frames' detection: on this 2-core machine as on a Pi 4's "
+        "4 cores. dlib from the dlib-bin wheel (no OpenBLAS); a source build against "
+        "libopenblas-dev makes the embedding ~6x faster (README).",
     )
 
 
