@@ -89,7 +89,10 @@ def _serve(conn: Connection) -> None:
     from keys import face_embedding
 
     model = face_embedding.load()
-    conn.send(model is not None)  # loaded: the parent's wait_ready and first start read it
+    try:
+        conn.send(model is not None)  # loaded: the parent's wait_ready and first start read it
+    except OSError:  # the parent closed while the model was loading
+        return
     while True:
         try:
             item = conn.recv()
@@ -103,7 +106,10 @@ def _serve(conn: Connection) -> None:
         except Exception:  # boundary: one bad frame answers None, the child goes on
             log.exception("embedding failed")
             answer = None
-        conn.send(answer)
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone
+            return
 
 
 class EmbedProcess:
@@ -156,11 +162,14 @@ class EmbedProcess:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                with contextlib.suppress(OSError):
-                    self._conn.send(None)
+                if self._loaded:  # idle: asked to stop; still loading: not waited for
+                    with contextlib.suppress(OSError):
+                        self._conn.send(None)
                 self._conn.close()
             if self._process is not None:
-                self._process.join(timeout=2)
+                if self._loaded:
+                    self._process.join(timeout=2)
                 if self._process.is_alive():
                     self._process.kill()
+                    self._process.join(timeout=2)
             self._conn = self._process = None
