@@ -28,6 +28,7 @@ from gate_node.decision.engine import Engine, LaneContext, SiteRules
 from gate_node.face.check import FaceCheck
 from gate_node.face.embedder import EmbedProcess
 from gate_node.face.gallery import Gallery
+from gate_node.face.liveness import blinked, openness
 from gate_node.face.settings import FaceSettings
 from gate_node.ledger import Ledger
 from gate_node.readers.qr import QrDecoder
@@ -187,8 +188,58 @@ def end_to_end(rows: list[dict[str, object]], tmp: str) -> None:
                 pi4_met=stats["min_ms"] * PI4_FACTOR < 1000,
             )
         )
+    before_after(rows, decoder, qr_frame, engine, now, process)
     process.close()
     ledger.close()
+
+
+def before_after(
+    rows: list[dict[str, object]],
+    decoder: QrDecoder,
+    qr_frame: np.ndarray,
+    engine: Engine,
+    now: object,
+    process: EmbedProcess,
+) -> None:
+    """The check as it was before issue 15's changes (every one of the 5 frames detected,
+    then the most open one embedded in the same thread), written out here from the same
+    model calls, against the check as it is, samples alternating so both see the same load:
+    on a shared machine their ratio says more than either figure."""
+    model = photos.model()
+    frames = photos.blinking()
+    assert engine.faces is not None
+    faces = FaceCheck(model, FaceSettings(), engine.faces.enrolments, embedder=process)
+    holder = next(iter(engine.faces.enrolments.entries))
+
+    def old() -> None:
+        decoder.decode(qr_frame)
+        found = [model.analyse(frame, embed=False) for frame in frames]
+        assert all(isinstance(face, Face) for face in found)
+        seen = [face for face in found if isinstance(face, Face)]
+        assert blinked([face.landmarks for face in seen])
+        best = max(range(len(seen)), key=lambda i: openness(seen[i].landmarks))
+        assert model.embed(frames[best], seen[best].box) is not None
+
+    def new() -> None:
+        decoder.decode(qr_frame)
+        assert faces.verify(holder, frames).ok
+
+    for call in (old, new):
+        call()
+    spent: dict[str, list[int]] = {"old": [], "new": []}
+    for _ in range(12):
+        for name, call in (("old", old), ("new", new)):
+            start = time.perf_counter_ns()
+            call()
+            spent[name].append(time.perf_counter_ns() - start)
+    for name, label in (
+        ("old", "before: 5 frames always, embedding after, inline"),
+        ("new", "now: stop at the blink, embedding in the helper process"),
+    ):
+        stats = {**percentiles(spent[name]), "min_ms": min(spent[name]) / 1e6}
+        rows.append(row(f"QR + face, alternating samples, {label}", stats))
+    ratio = min(spent["new"]) / min(spent["old"])
+    rows.append(row("QR + face, now / before (min over min)", {"ratio": round(ratio, 3)}))
 
 
 def loop_gap(rows: list[dict[str, object]]) -> None:
