@@ -213,9 +213,13 @@ class FaceCheck:
                 frame=probe.frame,
             )
         holder, distance = nearest
-        tickets = self._enrolments.entries[holder].tickets
+        # the face worker reads while the loop may take a new enrolment set: a holder dropped
+        # from it in between is no match, never a KeyError
+        entry = self._enrolments.entries.get(holder)
+        if entry is None:
+            return FaceResult(Reason.FACE_NO_MATCH, distance=distance, frame=probe.frame)
         return FaceResult(
-            Reason.OK, holder=holder, distance=distance, tickets=tickets, frame=probe.frame
+            Reason.OK, holder=holder, distance=distance, tickets=entry.tickets, frame=probe.frame
         )
 
     def keep_for_disputes(self, result: FaceResult, at: datetime, outcome: str) -> None:

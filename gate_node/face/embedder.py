@@ -6,10 +6,10 @@ while its HOG detector releases it (measured: a Python thread gets no tick durin
 one every millisecond during a detection). So a thread cannot overlap the embedding with
 anything in this process: not with the detection of the next frames, and not with the lane's
 loop, whose 5 ms ticks would stall for the embedding's duration. ``EmbedProcess`` runs it in a
-child process of its own, with its own copy of the model (~130 MB: the 68-point predictor and
-the ResNet), so the face check detects the next frames and the lane loop keeps ticking while
-the first frame's face is being embedded: on a Pi 4's four cores that hides the embedding
-behind the detections (bench/face.py).
+child process of its own, with its own copy of the model (~150 MB resident: the 68-point
+predictor and the ResNet), so the face check detects the next frames and the lane loop keeps
+ticking while the first frame's face is being embedded: on a Pi 4's four cores that hides the
+embedding behind the detections (bench/face.py).
 
 ``start(frame, box)`` hands a frame over and returns a ``Pending``: ``result()`` is the
 embedding (float32 (128,)) or None, ``discard()`` drops it. Every started embedding is
