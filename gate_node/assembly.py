@@ -21,6 +21,7 @@ from gate_node.downlink import Downlink
 from gate_node.face.camera import capture
 from gate_node.face.check import FaceCheck
 from gate_node.face.disputes import Disputes
+from gate_node.face.embedder import EmbedProcess
 from gate_node.firmware.swing import Swing
 from gate_node.firmware.tripod import Tripod
 from gate_node.firmware.wing import Wing
@@ -59,6 +60,7 @@ class Node:
 
     def close(self) -> None:
         self.service.driver.abandon()  # before the link stops: the rollback goes out too
+        self.service.close()
         if self.service.link is not None:
             self.service.link[0].stop()
         if self.camera:
@@ -93,23 +95,27 @@ def make_face_check(state: NodeState) -> FaceCheck | None:
     """The face check, for a lane with ``real_name_check=face`` or face settings; None for
     others (they answer ``face_unavailable`` to a face). The model is imported here, once:
     without the face extra the check exists but answers ``face_unavailable``, and the node
-    runs on for QR codes and cards."""
+    runs on for QR codes and cards. With the model, embeddings are made in a helper process
+    (gate_node/face/embedder.py: dlib's encoder holds the GIL, the lane loop must not wait),
+    started now so its model is loaded before the first visitor."""
     config = state.config
     if config.real_name_check != "face" and config.face is None:
         return None
     settings = config.face_settings()
+    model = face_embedding.load()
     disputes = None
     if settings.keep_images_days > 0 and state.unlocked:
         key = state.face_key(b"face disputes")
         disputes = Disputes(state.directory, key, settings.keep_images_days)
     return FaceCheck(
-        face_embedding.load(),
+        model,
         settings,
         state.faces,
         state.face_bindings,
         # Without the node key (tests, tools) bindings live in memory only.
         on_bind=state.save_face_bindings if state.unlocked else lambda bindings: None,
         disputes=disputes,
+        embedder=EmbedProcess() if model is not None else None,
     )
 
 

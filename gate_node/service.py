@@ -9,9 +9,11 @@ refusal with a reason; an unexpected error in one read is logged and that read r
 
 At a face lane (``real_name_check=face``) a real-name QR answered ``face_required`` is checked
 at once against frames from the face camera (``face_capture``), and ``present_face`` (a
-presence sensor, a button, the simulator) asks for entry by face alone (1:N). The check runs in
-the loop, while the lane is idle and this visitor waits anyway: ~0.3 s on x86, under 1 s on a
-Pi 4 (bench/face.py), during which controller ticks pause; an idle lane has no timing to keep.
+presence sensor, a button, the simulator) asks for entry by face alone (1:N). The face is read
+on the face worker's thread (gate_node/face/worker.py, ~0.2 s on x86, under 1 s on a Pi 4:
+bench/face.py) while the loop keeps ticking the controllers and pumping the uplink; the loop
+takes no other read until the check is answered (or answered ``face_timeout``), then decides
+on it, records and opens as for any read.
 
 ``run`` adds what systemd needs (Type=notify): READY=1 once serving, WATCHDOG=1 every second
 while the loop is alive (a stuck loop gets the node restarted), STATUS= with the counts, and a
@@ -32,6 +34,7 @@ from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Decision, Engine
 from gate_node.downlink import Downlink
 from gate_node.face.camera import FaceCapture
+from gate_node.face.worker import FaceWorker
 from gate_node.lane_driver import LaneDriver
 from gate_node.ledger import Ledger
 from gate_node.readers.credentials import Credential, UnreadableCredential
@@ -124,6 +127,12 @@ class NodeService:
         self.decisions: list[Decision] = []  # the last few, for status and tests
         self.granted = self.denied = 0
         self._awaiting_id: tuple[Decision, float] | None = None  # 实名: QR read, ID to come
+        self._face_worker: FaceWorker | None = None  # started at the first face check
+
+    @property
+    def face_busy(self) -> bool:
+        """A face check is in progress: no other read is taken until it is answered."""
+        return self._face_worker is not None and self._face_worker.busy
 
     @property
     def ledger(self) -> Ledger:
@@ -138,7 +147,9 @@ class NodeService:
         for poll in self.pollers:
             for read in poll():
                 self._offer(read)
-        while self.driver.ready:
+        if self._face_worker is not None:
+            self._face_answer(now_ms)
+        while self.driver.ready and not self.face_busy:
             try:
                 read = self.reads.get_nowait()
             except queue.Empty:
@@ -196,47 +207,92 @@ class NodeService:
             self._give_up_waiting(now_ms)
         try:
             decision = self._decide(read, now)
-            if decision.reason is Reason.FACE_REQUIRED and self.face_capture is not None:
-                decision = self.engine.confirm_face(decision, self._face_frames(), now)
-            if decision.reason is Reason.ID_REQUIRED:
-                self._awaiting_id = (decision, self.clock.monotonic() + ID_WAIT_S)
-                self.driver.deny(now_ms)  # the prompt tone; the display asks for the ID card
-                event(log, "awaiting id card", ticket=decision.ticket_no)
-                return
-            if decision.grant:
-                seq = self.engine.admit(decision, now)
-                opened = self.driver.open_for(
-                    seq, self.engine.lane.direction, decision.passages, now_ms
-                )
-                if not opened:
-                    decision = Decision(Reason.LANE_CLOSED, claims=decision.claims)
-            if not decision.grant:
-                self.engine.refuse(decision, now)
-                self.driver.deny(now_ms)
+            if decision is None:
+                return  # the face worker reads the face; _face_answer settles it
+            self._settle(decision, now, now_ms)
         except Exception:  # boundary: one read, one answer; the loop goes on
             log.exception("deciding on a read failed")
-            decision = Decision(Reason.INTERNAL_ERROR, detail="internal error (logged)")
+            self._record(Decision(Reason.INTERNAL_ERROR, detail="internal error (logged)"))
+
+    def _settle(self, decision: Decision, now: Any, now_ms: int) -> None:
+        """Act on a decision: wait for the ID card, or admit and open, or refuse; record it."""
+        if decision.reason is Reason.ID_REQUIRED:
+            self._awaiting_id = (decision, self.clock.monotonic() + ID_WAIT_S)
+            self.driver.deny(now_ms)  # the prompt tone; the display asks for the ID card
+            event(log, "awaiting id card", ticket=decision.ticket_no)
+            return
+        if decision.grant:
+            seq = self.engine.admit(decision, now)
+            opened = self.driver.open_for(
+                seq, self.engine.lane.direction, decision.passages, now_ms
+            )
+            if not opened:
+                decision = Decision(Reason.LANE_CLOSED, claims=decision.claims)
+        if not decision.grant:
+            self.engine.refuse(decision, now)
+            self.driver.deny(now_ms)
         self._record(decision)
 
-    def _decide(self, read: Read, now: Any) -> Decision:
+    def _decide(self, read: Read, now: Any) -> Decision | None:
+        """The decision on a read, or None when a face check was started for it."""
         if isinstance(read, UnreadableCredential):
             return Decision(Reason.UNREADABLE_CARD, detail=str(read))
         if read.kind == "qr":
-            return self.engine.decide(read.value, now)
+            return self._face_if_required(self.engine.decide(read.value, now))
         if read.kind == "face":
             if self.face_capture is None:
                 return Decision(Reason.FACE_UNAVAILABLE, detail="no face camera")
-            return self.engine.decide_face(self._face_frames(), now)
+            if self.engine.faces is None or not self.engine.faces.available:
+                return Decision(Reason.FACE_UNAVAILABLE)
+            self._start_face(None)
+            return None
         if read.kind == "id_card" and self._awaiting_id is not None:
             pending, _ = self._awaiting_id
             self._awaiting_id = None
             return self.engine.confirm_holder(pending, read.value, now)
-        return self.engine.decide_card(read.kind, read.value, now)
+        return self._face_if_required(self.engine.decide_card(read.kind, read.value, now))
 
-    def _face_frames(self) -> list[Any]:
-        assert self.face_capture is not None
-        count = self.engine.faces.settings.frames if self.engine.faces is not None else 1
-        return list(self.face_capture(count))
+    def _face_if_required(self, decision: Decision) -> Decision | None:
+        """A ``face_required`` answer at a lane with a face camera starts the face check
+        (None), unless it can be answered without reading a face."""
+        if decision.reason is not Reason.FACE_REQUIRED or self.face_capture is None:
+            return decision
+        refusal = self.engine.face_refusal(decision)
+        if refusal is not None:
+            return refusal
+        self._start_face(decision)
+        return None
+
+    def _start_face(self, pending: Decision | None) -> None:
+        assert self.face_capture is not None and self.engine.faces is not None
+        if self._face_worker is None:
+            self._face_worker = FaceWorker(self.engine.faces)
+        self._face_worker.start(self.face_capture, pending, self.clock.monotonic())
+
+    def _face_answer(self, now_ms: int) -> None:
+        """The face check's answer, once it is there (or timed out): decide, record, open."""
+        assert self._face_worker is not None
+        answer = self._face_worker.poll(self.clock.monotonic())
+        if answer is None:
+            return
+        job, found = answer
+        now = self.clock.now()
+        try:
+            if job.pending is None:
+                decision = self.engine.identified(found, now)
+            else:
+                decision = self.engine.confirmed(job.pending, found, now)
+            self._settle(decision, now, now_ms)
+        except Exception:  # boundary: one read, one answer; the loop goes on
+            log.exception("deciding on a face failed")
+            self._record(Decision(Reason.INTERNAL_ERROR, detail="internal error (logged)"))
+
+    def close(self) -> None:
+        """Stop the face worker and the embedding process (the node is stopping)."""
+        if self._face_worker is not None:
+            self._face_worker.close()
+        if self.engine.faces is not None:
+            self.engine.faces.close()
 
     def _give_up_waiting(self, now_ms: int) -> None:
         """The real-name visitor never swiped the ID card (or someone else scanned)."""

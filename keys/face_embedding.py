@@ -35,6 +35,7 @@ EMBEDDING_DIM = 128
 EMBEDDING_BYTES = EMBEDDING_DIM * 4  # float32, little-endian, as the enrolment document holds it
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order), pixels
+HOG_WINDOW_PX = 80  # dlib's frontal HOG detector finds faces of at least this many pixels
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,12 @@ class Face:
 
 class FaceModel:
     """face_recognition, loaded. ``detect_scale`` (0 < s <= 1) runs the HOG detector on a
-    frame shrunk by that factor, without upsampling: at 0.5 a 640x480 frame costs a quarter of
-    the time (5 ms instead of 19 ms here), but only faces of at least 160 px are found (dlib's
-    HOG window is 80x80). For lanes where visitors stand close to the camera. Upsampling the
-    small frame instead would cost as much as the full one. Landmarks and the embedding are
-    always taken from the full-size frame."""
+    frame shrunk by that factor, without upsampling, and maps the boxes back to full-frame
+    pixels: at 0.5 a 640x480 frame costs a quarter of the time (5 ms instead of 19 ms here),
+    but only faces of at least 160 px are found (dlib's HOG window is 80x80, so the smallest
+    face found is ``HOG_WINDOW_PX / scale``). Upsampling the small frame instead would cost as
+    much as the full one. Landmarks and the embedding are always taken from the full-size
+    frame. The gate picks the scale from its minimum face size (gate_node/face/check.py)."""
 
     def __init__(self, module: Any) -> None:
         self._fr = module
@@ -69,14 +71,26 @@ class FaceModel:
         detect_scale: float = 1.0,
         min_score: float = 0.3,
         embed: bool = True,
+        recheck_scale: float | None = None,
+        recheck_band: float = 0.85,
     ) -> Face | Reason:
+        """``recheck_scale`` (above ``detect_scale``): when the fast scale finds no face, or a
+        face whose size is within ``recheck_band`` (x or /) of ``min_face_px``, detect again
+        at ``recheck_scale``. dlib's box size steps with the pyramid level it was found at
+        (5/6 a level), so near the minimum only the reference scale may say which side of it
+        a face is: a second face at 103 px measures 91 px at scale 0.94. Clear cases, the
+        usual ones, cost the fast detection only."""
         rgb = as_rgb(image)
         if rgb is None:
             return Reason.FACE_NONE
         boxes = self.detect(rgb, detect_scale, min_score)
+        if recheck_scale is not None and recheck_scale > detect_scale:
+            low, high = recheck_band * min_face_px, min_face_px / recheck_band
+            if not boxes or any(low <= _size(b) < high for b in boxes):
+                boxes = self.detect(rgb, recheck_scale, min_score)
         if not boxes:
             return Reason.FACE_NONE
-        big = [b for b in boxes if min(b[2] - b[0], b[1] - b[3]) >= min_face_px]
+        big = [b for b in boxes if _size(b) >= min_face_px]
         if not big:
             return Reason.FACE_TOO_SMALL
         if len(big) > 1:
@@ -103,20 +117,34 @@ class FaceModel:
         dlib's detector scores a window by its SVM margin; faces here score 0.5-1.6, while
         patterns on clothes that look like a face (the badge on the astronaut's suit) score
         about 0 and would otherwise count as a second face (``face_several``)."""
-        step = 1 if scale >= 1.0 else max(1, round(1 / scale))
-        image = rgb if step == 1 else np.ascontiguousarray(rgb[::step, ::step])
-        rects, scores, _ = self._fr.api.face_detector.run(image, 0, min_score)
         height, width = rgb.shape[:2]
+        image, fy, fx = rgb, 1.0, 1.0
+        if scale < 1.0:
+            step = max(1, round(1 / scale))
+            if abs(1 / step - scale) < 0.01:  # 1/2, 1/3...: every step-th pixel, no filtering
+                image, fy, fx = np.ascontiguousarray(rgb[::step, ::step]), step, step
+            else:  # any other scale: area-averaged, boxes mapped back by the true ratios
+                import cv2
+
+                size = (max(1, round(width * scale)), max(1, round(height * scale)))
+                image = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+                fy, fx = height / image.shape[0], width / image.shape[1]
+        rects, scores, _ = self._fr.api.face_detector.run(image, 0, min_score)
         return [
             (
-                max(0, r.top() * step),
-                min(width, r.right() * step),
-                min(height, r.bottom() * step),
-                max(0, r.left() * step),
+                max(0, round(r.top() * fy)),
+                min(width, round(r.right() * fx)),
+                min(height, round(r.bottom() * fy)),
+                max(0, round(r.left() * fx)),
             )
             for r, score in zip(rects, scores, strict=True)
             if score >= min_score
         ]
+
+
+def _size(box: Box) -> int:
+    top, right, bottom, left = box
+    return min(bottom - top, right - left)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray | None:

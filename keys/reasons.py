@@ -77,6 +77,7 @@ class Reason(StrEnum):
     FACE_BELOW_THRESHOLD = "face_below_threshold"
     FACE_NOT_LIVE = "face_not_live"
     FACE_UNAVAILABLE = "face_unavailable"
+    FACE_TIMEOUT = "face_timeout"
 
     # --- our own fault: an unexpected exception caught at a boundary (a bug, logged there) ---
     INTERNAL_ERROR = "internal_error"
@@ -153,6 +154,9 @@ REASON_TEXT: dict[Reason, ReasonText] = {
     ),
     Reason.FACE_UNAVAILABLE: ReasonText(
         "本闸机无法进行人脸核验，请到人工通道", "Face check not available here: use a staffed lane"
+    ),
+    Reason.FACE_TIMEOUT: ReasonText(
+        "人脸核验超时，请重新扫码", "Face check took too long: scan again"
     ),
     Reason.INTERNAL_ERROR: ReasonText(
         "系统内部错误，请重新扫描或联系工作人员", "Internal error: scan again or call staff"

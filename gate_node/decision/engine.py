@@ -27,7 +27,7 @@ revoked and shared with peer gates exactly like the ticket it stands for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -46,7 +46,7 @@ from keys.ticket import verify_ticket
 if TYPE_CHECKING:
     import numpy as np
 
-    from gate_node.face.check import FaceCheck
+    from gate_node.face.check import FaceCheck, FaceResult
 
 
 @dataclass(frozen=True)
@@ -164,11 +164,16 @@ class Engine:
             return Decision(Reason.FACE_REQUIRED, claims=decision.claims)
         return decision
 
-    def decide_face(self, frames: Sequence[np.ndarray], now: datetime) -> Decision:
+    def decide_face(self, frames: Iterable[np.ndarray], now: datetime) -> Decision:
         """A face presented alone (刷脸入园, 1:N): the tickets of the nearest enrolment."""
         if self.faces is None or not self.faces.available:
             return Decision(Reason.FACE_UNAVAILABLE)
-        found = self.faces.identify(frames)
+        return self.identified(self.faces.identify(frames), now)
+
+    def identified(self, found: FaceResult, now: datetime) -> Decision:
+        """The decision on a 1:N face read (``FaceCheck.identify``), which the lane may have
+        made on its face worker: only this part reads the ledger."""
+        assert self.faces is not None
         if not found.ok or found.holder is None:
             decision = Decision(found.reason, detail=found.detail)
         else:
@@ -177,18 +182,35 @@ class Engine:
         return decision
 
     def confirm_face(
-        self, pending: Decision, frames: Sequence[np.ndarray], now: datetime
+        self, pending: Decision, frames: Iterable[np.ndarray], now: datetime
     ) -> Decision:
         """The face after a ``face_required`` answer (1:1): grant only for the holder's face.
 
         A multi-day pass (an annual pass sold online) with no enrolment for its holder binds
         the face seen at its first admitted entry; later entries must match that face."""
+        refusal = self.face_refusal(pending)
+        if refusal is not None:
+            return refusal
+        assert self.faces is not None and pending.claims is not None
+        assert pending.claims.holder is not None
+        return self.confirmed(pending, self.faces.verify(pending.claims.holder, frames), now)
+
+    def face_refusal(self, pending: Decision) -> Decision | None:
+        """The answer to a ``face_required`` decision that needs no face read (no holder on
+        the ticket, no face check here), or None: the face must be read."""
         claims = pending.claims
         if claims is None or claims.holder is None:
             return Decision(Reason.FACE_NO_MATCH, claims=claims)
         if self.faces is None or not self.faces.available:
             return Decision(Reason.FACE_UNAVAILABLE, claims=claims)
-        found = self.faces.verify(claims.holder, frames)
+        return None
+
+    def confirmed(self, pending: Decision, found: FaceResult, now: datetime) -> Decision:
+        """The decision on a 1:1 face read (``FaceCheck.verify`` of the pending ticket's
+        holder), which the lane may have made on its face worker: the ledger, the first-entry
+        binding and the dispute image are handled here, on the lane's thread."""
+        claims = pending.claims
+        assert self.faces is not None and claims is not None and claims.holder is not None
         binds = (
             found.reason is Reason.FACE_NO_MATCH
             and found.embedding is not None

@@ -5,12 +5,18 @@ binding) of the holder a real-name ticket names. ``identify(frames)`` is 1:N (åˆ
 against every enrolment that carries tickets (annual passes, members). Both read the frames the
 same way (``read``):
 
-1. every frame (up to ``settings.frames``) must show exactly one face of at least
-   ``min_face_px``: otherwise ``face_none``, ``face_several`` or ``face_too_small``, from the
-   first frame that fails (a second face in any frame may be someone slipping through behind);
-2. liveness (liveness.py): the eyes must blink across the frames, else ``face_not_live``;
-3. one embedding, from the frame with the most open eyes (the best for matching): detection and
-   landmarks cost ~20 ms a frame, an embedding ~70-90 ms, so only one is made.
+1. every frame looked at must show exactly one face of at least ``min_face_px``: otherwise
+   ``face_none``, ``face_several`` or ``face_too_small``, from the first frame that fails (a
+   second face in any frame may be someone slipping through behind);
+2. liveness (liveness.py): the eyes must blink across the frames, else ``face_not_live``.
+   Frames are taken one at a time (camera.py) up to ``settings.frames``, and no more once the
+   eyes have blinked: a visitor who blinks in the third frame is decided on three;
+3. one embedding: detection and landmarks cost ~13-25 ms a frame, an embedding ~100-140 ms,
+   so only one is made. It is started on the first frame's face as soon as that is found,
+   on the embedder (embedder.py: a helper process at the gate), while the next frames are
+   taken and detected; it is used if that frame's eyes were open (at least ``blink_ratio`` of
+   the most open frame, the liveness check's own measure of open), else the frame with the
+   most open eyes is embedded instead (the best for matching; eyes mid-blink match worse).
 
 Then ``face_no_match`` (no enrolment for the holder, or none near enough in 1:N) or
 ``face_below_threshold`` (the holder's enrolment is farther than ``max_distance``). Without the
@@ -20,17 +26,19 @@ face model (no ``face`` extra) every check answers ``face_unavailable``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 import numpy as np
 
 from gate_node.face.disputes import Disputes
+from gate_node.face.embedder import Embedder, InlineEmbedder, Pending
 from gate_node.face.gallery import Gallery
 from gate_node.face.liveness import blinked, openness
 from gate_node.face.settings import FaceSettings
-from keys.face_embedding import Face, FaceModel
+from keys.face_embedding import HOG_WINDOW_PX, Face, FaceModel
 from keys.face_enrolment import FaceEnrolments
 from keys.reasons import Reason
 
@@ -55,9 +63,22 @@ class FaceResult:
         return "" if self.distance is None else f"distance {self.distance:.3f}"
 
 
+MARGIN = 0.85
+"""Faces down to this fraction of ``min_face_px`` are still found at the reduced detection
+scale: dlib's boxes vary by a few pixels between scales, and a second face just at the
+site's minimum must not slip through for that."""
+
+
+def detect_scale(settings: FaceSettings) -> float:
+    """The scale the HOG detector runs at: as small as finds every face of ``MARGIN`` x
+    ``min_face_px``, never larger than the configured ``detect_scale``."""
+    return min(settings.detect_scale, max(0.25, HOG_WINDOW_PX / (MARGIN * settings.min_face_px)))
+
+
 class FaceCheck:
     """``model`` None means the face extra is missing. ``on_bind`` is called with every
-    binding after a change (the vault saves them)."""
+    binding after a change (the vault saves them). ``embedder``: where the embedding is
+    computed (embedder.py), in the calling thread unless given."""
 
     def __init__(
         self,
@@ -67,8 +88,12 @@ class FaceCheck:
         bindings: dict[bytes, np.ndarray] | None = None,
         on_bind: Callable[[dict[bytes, np.ndarray]], None] = lambda bindings: None,
         disputes: Disputes | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.model = model
+        self.embedder: Embedder | None = embedder or (
+            InlineEmbedder(model) if model is not None else None
+        )
         self.disputes = disputes
         self.settings = settings or FaceSettings()
         self._bindings = dict(bindings or {})
@@ -93,36 +118,73 @@ class FaceCheck:
             {h: e.embedding for h, e in enrolments.entries.items() if e.tickets}
         )
 
-    def read(self, frames: Sequence[np.ndarray]) -> FaceResult:
+    def read(self, frames: Iterable[np.ndarray]) -> FaceResult:
         """Steps 1-3 of the module docstring: the probe embedding, or why there is none."""
-        if self.model is None:
+        if self.model is None or self.embedder is None:
             return FaceResult(Reason.FACE_UNAVAILABLE)
         settings = self.settings
         faces: list[tuple[Face, np.ndarray]] = []
-        for frame in list(frames)[: settings.frames]:
-            found = self.model.analyse(
-                frame,
-                min_face_px=settings.min_face_px,
-                detect_scale=settings.detect_scale,
-                min_score=settings.min_score,
-                embed=False,
-            )
-            if isinstance(found, Reason):
-                return FaceResult(found, frame=frame)
-            faces.append((found, frame))
-        if not faces:
-            return FaceResult(Reason.FACE_NONE)
-        if settings.liveness == "blink" and not blinked(
-            [face.landmarks for face, _ in faces], settings.blink_ratio
-        ):
-            return FaceResult(Reason.FACE_NOT_LIVE, frame=faces[0][1])
-        best, frame = max(faces, key=lambda pair: openness(pair[0].landmarks))
-        embedding = self.model.embed(frame, best.box)
+        early: Pending | None = None  # the first frame's embedding, under way
+        try:
+            for frame in islice(frames, settings.frames):
+                found = self._analyse(frame)
+                if isinstance(found, Reason):
+                    return FaceResult(found, frame=frame)
+                faces.append((found, frame))
+                if early is None:
+                    early = self.embedder.start(frame, found.box)
+                if settings.liveness == "blink" and self._blinked(faces):
+                    break  # live: the frames still to come would change nothing
+            if not faces:
+                return FaceResult(Reason.FACE_NONE)
+            if settings.liveness == "blink" and not self._blinked(faces):
+                return FaceResult(Reason.FACE_NOT_LIVE, frame=faces[0][1])
+            opens = [openness(face.landmarks) for face, _ in faces]
+            chosen = 0
+            if opens[0] < settings.blink_ratio * max(opens):  # the first frame mid-blink
+                chosen = max(range(len(faces)), key=opens.__getitem__)
+            assert early is not None
+            pending, early = early, None
+            frame = faces[chosen][1]
+            if chosen == 0:
+                embedding = pending.result()
+            else:
+                pending.discard()
+                embedding = self.embedder.start(frame, faces[chosen][0].box).result()
+        finally:
+            if early is not None:  # refused before the embedding was needed
+                early.discard()
         if embedding is None:
             return FaceResult(Reason.FACE_NONE, frame=frame)
         return FaceResult(Reason.OK, embedding=embedding, frame=frame)
 
-    def verify(self, holder: bytes, frames: Sequence[np.ndarray]) -> FaceResult:
+    def _analyse(self, frame: np.ndarray) -> Face | Reason:
+        """One frame's face (detected, landmarked, not embedded) or why there is none.
+
+        The detector runs on the frame shrunk as far as the site's minimum face size allows
+        (``detect_scale`` here): a face of ``MARGIN`` x ``min_face_px`` still fills the HOG
+        window there, so every face the site counts (for ``face_several`` too) is found, at
+        a fraction of the full frame's cost (``min_face_px`` 160: ~0.35 of the pixels). At
+        the default 80 px that is the full frame. A frame with no face there, or with a face
+        near the minimum (where box sizes differ between scales), is detected again at the
+        configured scale (FaceModel.analyse ``recheck_scale``): a face too small still
+        answers ``face_too_small``, a second face at the minimum still ``face_several``."""
+        assert self.model is not None
+        settings = self.settings
+        return self.model.analyse(
+            frame,
+            min_face_px=settings.min_face_px,
+            detect_scale=detect_scale(settings),
+            min_score=settings.min_score,
+            embed=False,
+            recheck_scale=settings.detect_scale,
+            recheck_band=MARGIN,
+        )
+
+    def _blinked(self, faces: Sequence[tuple[Face, np.ndarray]]) -> bool:
+        return blinked([face.landmarks for face, _ in faces], self.settings.blink_ratio)
+
+    def verify(self, holder: bytes, frames: Iterable[np.ndarray]) -> FaceResult:
         """1:1: is this the holder? ``face_no_match`` carries the probe, for a binding."""
         probe = self.read(frames)
         if not probe.ok or probe.embedding is None:
@@ -138,7 +200,7 @@ class FaceCheck:
         reason = Reason.OK if near else Reason.FACE_BELOW_THRESHOLD
         return FaceResult(reason, holder=holder, distance=distance, frame=probe.frame)
 
-    def identify(self, frames: Sequence[np.ndarray]) -> FaceResult:
+    def identify(self, frames: Iterable[np.ndarray]) -> FaceResult:
         """1:N: the nearest enrolment that carries tickets, if near enough."""
         probe = self.read(frames)
         if not probe.ok or probe.embedding is None:
@@ -151,9 +213,13 @@ class FaceCheck:
                 frame=probe.frame,
             )
         holder, distance = nearest
-        tickets = self._enrolments.entries[holder].tickets
+        # the face worker reads while the loop may take a new enrolment set: a holder dropped
+        # from it in between is no match, never a KeyError
+        entry = self._enrolments.entries.get(holder)
+        if entry is None:
+            return FaceResult(Reason.FACE_NO_MATCH, distance=distance, frame=probe.frame)
         return FaceResult(
-            Reason.OK, holder=holder, distance=distance, tickets=tickets, frame=probe.frame
+            Reason.OK, holder=holder, distance=distance, tickets=entry.tickets, frame=probe.frame
         )
 
     def keep_for_disputes(self, result: FaceResult, at: datetime, outcome: str) -> None:
@@ -178,6 +244,11 @@ class FaceCheck:
                 self._bindings.pop(holder, None)
             self._bound = Gallery(self._bindings)
             self._on_bind(dict(self._bindings))
+
+    def close(self) -> None:
+        """Stop the embedder (a helper process at the gate)."""
+        if self.embedder is not None:
+            self.embedder.close()
 
     @property
     def bindings(self) -> int:

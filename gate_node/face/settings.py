@@ -18,6 +18,10 @@ Defaults and where they come from:
   score 0.5-1.6, a face-like badge on a suit about 0 (it would be a second face otherwise).
 - ``liveness`` "blink" or "off" (gate_node/face/liveness.py says what it stops).
 - ``blink_ratio`` 0.7: a blink is an eye aspect ratio dropping below 0.7 of the open-eye value.
+- ``check_timeout_s`` 5.0: a face check (capture and read, on the lane's face worker,
+  gate_node/face/worker.py) not answered by then is answered ``face_timeout`` and the lane is
+  free again. The check takes under 1 s on a Pi 4 (bench/face.py); 5 s leaves room for a slow
+  camera without holding a queue behind a hung one.
 - ``keep_images_days`` 0: face images are never kept; an operator who needs them for disputes
   sets 1-30 and each refused or admitted face frame is kept encrypted that many days.
 """
@@ -45,6 +49,7 @@ class FaceSettings:
     min_score: float = 0.3
     liveness: str = "blink"
     blink_ratio: float = 0.7
+    check_timeout_s: float = 5.0
     keep_images_days: int = 0
 
     @classmethod
@@ -80,6 +85,8 @@ class FaceSettings:
             raise FaceSettingsError(f"face.liveness must be one of {', '.join(LIVENESS_MODES)}")
         if not (number(self.blink_ratio) and 0.3 <= self.blink_ratio <= 0.95):
             raise FaceSettingsError("face.blink_ratio must be 0.3-0.95")
+        if not (number(self.check_timeout_s) and 1.0 <= self.check_timeout_s <= 30.0):
+            raise FaceSettingsError("face.check_timeout_s must be 1-30")
         if not (whole(self.keep_images_days) and 0 <= self.keep_images_days <= MAX_KEEP_DAYS):
             raise FaceSettingsError(f"face.keep_images_days must be 0-{MAX_KEEP_DAYS}")
 

@@ -3,6 +3,7 @@ liveness, the decision engine at a face lane, and a node without the face extra.
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import date, timedelta
 
@@ -11,13 +12,15 @@ import pytest
 
 from gate_node.assembly import make_face_check
 from gate_node.decision.engine import Decision, Engine, LaneContext, SiteRules
-from gate_node.face.check import FaceCheck
+from gate_node.face.check import FaceCheck, detect_scale
+from gate_node.face.embedder import EmbedProcess
 from gate_node.face.gallery import Gallery
 from gate_node.face.settings import FaceSettings, FaceSettingsError
 from gate_node.ledger import Ledger
 from keys import face_embedding
 from keys.claims import TicketClaims
 from keys.clock import ManualClock, site_today
+from keys.face_embedding import Face
 from keys.face_enrolment import Enrolment, FaceEnrolments
 from keys.holder import holder_ref
 from keys.reasons import Reason
@@ -367,3 +370,97 @@ def test_an_id_card_alone_at_a_face_lane_asks_for_the_face_of_its_holder(
 )
 def test_whatever_the_camera_gives_ends_in_a_reason(model, frames):
     assert check(model).verify(COLLINS, frames).reason is Reason.FACE_NONE
+
+
+# --- speed without weakening the checks (issue 15) ----------------------------------------------
+
+
+@functools.cache
+def close_up() -> np.ndarray:
+    """The astronaut close to the camera: her face ~180 px in the frame."""
+    return photos.on_canvas(photos.astronaut()[40:260, 120:330], scale=2.0, at=(100, 20))
+
+
+def test_a_site_with_a_larger_minimum_face_detects_on_a_smaller_frame_and_maps_the_box_back(
+    model,
+):
+    settings = FaceSettings(liveness="off", min_face_px=160)
+    assert detect_scale(settings) < 0.6  # about a third of the pixels
+    full = model.analyse(close_up(), embed=False)
+    small = model.analyse(close_up(), detect_scale=detect_scale(settings), embed=False)
+    assert isinstance(full, Face) and isinstance(small, Face)
+    # dlib's box size steps with its pyramid level (5/6 a level): the same face, a box within
+    # a level's size, centred within a few pixels; the landmarks find the eyes all the same
+    (top, right, bottom, left), (t, r, b, lt) = full.box, small.box
+    assert abs((top + bottom) - (t + b)) / 2 <= 12 and abs((left + right) - (lt + r)) / 2 <= 12
+    assert 5 / 6 * 0.95 <= small.size / full.size <= 6 / 5 * 1.05
+    assert np.abs(np.subtract(full.landmarks["left_eye"], small.landmarks["left_eye"])).max() <= 3
+    result = check(model, settings).verify(COLLINS, [close_up()])
+    assert result.reason is Reason.OK and result.distance is not None and result.distance < 0.3
+
+
+def test_a_second_face_just_above_the_minimum_is_still_seen_at_the_reduced_scale(model):
+    settings = FaceSettings(liveness="off", min_face_px=100)  # the smaller face is ~104 px
+    assert detect_scale(settings) < 1.0
+    assert check(model, settings).verify(COLLINS, [photos.two_faces()]).reason is (
+        Reason.FACE_SEVERAL
+    )
+
+
+def test_a_face_under_a_large_minimum_is_still_too_small_not_none(model):
+    settings = FaceSettings(liveness="off", min_face_px=200)  # her face is 86 px: not found
+    result = check(model, settings).verify(COLLINS, [photos.astronaut_frame()])  # at 0.47
+    assert result.reason is Reason.FACE_TOO_SMALL
+
+
+def test_the_check_takes_no_frame_after_the_blink(model):
+    taken = []
+
+    def camera():
+        for frame in photos.blinking():  # the eyes are shut in the third frame
+            taken.append(frame)
+            yield frame
+
+    result = check(model, FaceSettings()).verify(COLLINS, camera())
+    assert result.reason is Reason.OK and len(taken) == 3
+
+
+def test_a_blink_in_the_last_frame_is_still_seen(model):
+    frame = photos.astronaut_frame()
+    frames = [frame, frame, frame, frame, photos.eyes_shut(frame)]
+    assert check(model, FaceSettings()).verify(COLLINS, frames).reason is Reason.OK
+
+
+def test_a_first_frame_mid_blink_is_not_the_one_embedded(model):
+    frame = photos.astronaut_frame()
+    result = check(model, FaceSettings()).verify(COLLINS, [photos.eyes_shut(frame), frame])
+    assert result.reason is Reason.OK and result.frame is frame
+
+
+@pytest.fixture(scope="module")
+def embed_process():
+    process = EmbedProcess()
+    assert process.wait_ready(120)
+    yield process
+    process.close()
+
+
+def test_embeddings_from_the_helper_process_match_the_same_person_and_not_another(
+    model, embed_process
+):
+    faces = FaceCheck(
+        model,
+        FaceSettings(),
+        enrolled((COLLINS, photos.embedding("astronaut"), ())),
+        embedder=embed_process,
+    )
+    same = faces.verify(COLLINS, photos.blinking())
+    assert same.reason is Reason.OK and same.distance is not None and same.distance < 0.3
+    inline = check(model, FaceSettings()).verify(COLLINS, photos.blinking())
+    assert inline.distance is not None and abs(same.distance - inline.distance) < 1e-5
+    other = faces.verify(COLLINS, photos.blinking("hopper"))
+    assert other.reason is Reason.FACE_BELOW_THRESHOLD
+    assert other.distance is not None and other.distance > 0.6
+    # a refusal before the embedding was needed leaves the pipe in step for the next check
+    assert faces.verify(COLLINS, photos.still_photo()).reason is Reason.FACE_NOT_LIVE
+    assert faces.verify(COLLINS, photos.blinking()).reason is Reason.OK
