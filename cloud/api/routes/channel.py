@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from cloud.api.channel_schemas import (
+    CSV,
     ChannelAccountOut,
     ChannelCreated,
     ChannelRefund,
@@ -51,13 +52,6 @@ def _partner_key(ctx: Context, x_api_key: Annotated[str | None, Header()] = None
 
 
 Partner = Annotated[ApiKey, Depends(_partner_key)]
-# The daily statement as a file (a CSV text, not JSON).
-CSV: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The day's statement as a CSV file",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-    }
-}
 
 
 class ChannelSaleIn(BaseModel):
