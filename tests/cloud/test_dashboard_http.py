@@ -144,6 +144,20 @@ def test_finance_sees_the_dashboard_read_only_and_cannot_acknowledge_alarms(app)
         assert db.get(Alarm, 1).status == "open"
 
 
+def test_a_browser_refused_an_acknowledgement_gets_a_page_in_its_language_not_json(app):
+    client = browser(app)
+    sign_in(client, "books")
+    token = token_in(client.get("/dashboard").text)
+    answer = client.post("/dashboard/alarms/1/acknowledge", data={"note": "x", "csrf": token})
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "该账号无权确认告警" in answer.text and 'href="/dashboard"' in answer.text
+    assert client.post("/dashboard/language", data={"lang": "en", "csrf": token}).status_code == 303
+    english = client.post("/dashboard/alarms/1/acknowledge", data={"note": "x", "csrf": token})
+    assert english.status_code == 403 and '<html lang="en">' in english.text
+    assert "This account may not acknowledge alarms" in english.text
+
+
 def test_a_manager_acknowledges_an_alarm_from_the_page(app):
     client = browser(app)
     sign_in(client)

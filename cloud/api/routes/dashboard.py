@@ -176,8 +176,8 @@ def acknowledge(
     if who is None:
         return _to("/dashboard/login")
     browser.check_form(request, csrf, who.csrf)
-    if who.role not in ACK_ROLES:
-        raise Problem(Code.FORBIDDEN, needs=", ".join(ACK_ROLES))
+    if who.role not in ACK_ROLES:  # a page in the viewer's language, as for any refusal here
+        return HTMLResponse(render.refused(who.lang, "no_ack_role"), status_code=403)
     try:
         with ctx.sessions.begin() as db:
             alarms.acknowledge(db, alarm_id, who.username, where, note, ctx.clock.now())
