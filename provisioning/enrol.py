@@ -43,6 +43,7 @@ from gate_node.readers.frames import FrameSourceError, ImageFiles
 from gate_node.readers.qr import QrDecoder
 from gate_node.state import write_atomic
 from keys import keystore
+from keys.cli_options import passphrase_file_option
 from keys.clock import SYSTEM, Clock, from_environment
 from keys.keystore import KeyStoreError
 from keys.signed_document import DocumentError, SignedDocument, verify_document
@@ -285,7 +286,7 @@ def command(
         str | None, typer.Option(help="The root fingerprint the cloud shows (for scripts)")
     ] = None,
     passphrase_file: Annotated[
-        Path | None, typer.Option(help="File (0600) with the passphrase for the identity key")
+        Path | None, passphrase_file_option("the passphrase for the identity key")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts")] = False,
 ) -> None:
