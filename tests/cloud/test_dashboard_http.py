@@ -208,6 +208,39 @@ def test_a_signed_out_browser_is_told_so_on_the_live_stream(app):
         assert "event: signed_out" in answer.read().decode()
 
 
+def events_of(answer):
+    """The stream's event names, as they arrive."""
+    for line in answer.iter_lines():
+        if line.startswith("event: "):
+            yield line.removeprefix("event: ")
+
+
+def test_signing_out_ends_a_live_stream_that_is_already_open(app):
+    client = browser(app)
+    sign_in(client)
+    token = token_in(client.get("/dashboard").text)
+    with client.stream("GET", "/dashboard/live?site=S1") as answer:
+        events = events_of(answer)
+        assert next(events) == "snapshot"
+        assert client.post("/dashboard/logout", data={"csrf": token}).status_code == 303
+        assert next(events) == "signed_out"  # the sign-out's commit wakes the stream
+        assert list(events) == []  # and it ends
+
+
+def test_a_live_stream_ends_when_its_session_expires(app):
+    client = browser(app)
+    sign_in(client)
+    clock = app.state.context.clock
+    with client.stream("GET", "/dashboard/live?site=S1") as answer:
+        events = events_of(answer)
+        assert next(events) == "snapshot"
+        clock.advance(hours=app.state.context.api.session_hours)
+        with app.state.context.sessions.begin() as db:  # any change (an ingest) wakes streams
+            db.add(Alarm(site="S1", node="G1", seq=2, alarm="forced", at=clock.now(), detail={}))
+        assert next(events) == "signed_out"
+        assert list(events) == []
+
+
 def test_a_double_entry_alarm_names_the_ticket_and_the_gates(app):
     with app.state.context.sessions.begin() as db:
         db.add(

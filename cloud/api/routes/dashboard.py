@@ -20,7 +20,7 @@ from cloud.api import browser_session as browser
 from cloud.api.deps import Context, SeenLocks, Source
 from cloud.core.errors import Code, Problem
 from cloud.dashboard import render
-from cloud.dashboard.live import ChangeFeed, Hub
+from cloud.dashboard.live import SIGNED_OUT, ChangeFeed, Hub
 from cloud.services import alarms, dashboard_figures, staff_preferences, staff_sessions
 from cloud.services.audit import audit
 from cloud.services.staff_sign_in import sign_in
@@ -191,7 +191,8 @@ def acknowledge(
 @router.get("/live", response_class=StreamingResponse)
 async def live(request: Request, ctx: Context, site: str = "") -> Response:
     """Server-sent events: ``snapshot`` (every section, rendered) now and on each change;
-    ``signed_out`` once if the session has ended (the page goes to the sign-in form)."""
+    ``signed_out`` once the session has ended, at the start or on any later tick (the page goes
+    to the sign-in form), and the stream ends."""
     from starlette.concurrency import run_in_threadpool
 
     who = await run_in_threadpool(browser.viewer, request, ctx)
@@ -199,9 +200,11 @@ async def live(request: Request, ctx: Context, site: str = "") -> Response:
     if who is None or not _may_view(who):
 
         async def gone() -> AsyncIterator[str]:
-            yield "event: signed_out\ndata: {}\n\n"
+            yield SIGNED_OUT
 
         return StreamingResponse(gone(), media_type="text/event-stream", headers=headers)
     hub = _hub(request, ctx)
-    stream = hub.stream(site, who.lang, who.role in ACK_ROLES)
+    stream = hub.stream(
+        site, who.lang, who.role in ACK_ROLES, lambda: browser.still_signed_in(who, ctx)
+    )
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
