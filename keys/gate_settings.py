@@ -44,11 +44,13 @@ MAX_KEEP_DAYS = 30
 
 
 class GateSettingError(KeysError, ValueError):
-    """A setting a gate would refuse; ``field`` names it, the message says what it may be."""
+    """A setting a gate would refuse; ``field`` names it, ``allowed`` says what it may be in
+    words any language can quote (``0.2-0.8``, ``blink, off``), the message says both."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, allowed: str = "") -> None:
         super().__init__(message)
         self.field = field
+        self.allowed = allowed
 
 
 def _number(value: object) -> bool:
@@ -70,7 +72,7 @@ FACE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "min_face_px": (_between(_whole, 40, 1000), "40-1000"),
     "detect_scale": (_between(_number, 0.25, 1.0), "0.25-1.0"),
     "min_score": (_between(_number, -1.0, 2.0), "-1.0-2.0"),
-    "liveness": (lambda v: v in LIVENESS_MODES, f"one of {', '.join(LIVENESS_MODES)}"),
+    "liveness": (lambda v: v in LIVENESS_MODES, ", ".join(LIVENESS_MODES)),
     "blink_ratio": (_between(_number, 0.3, 0.95), "0.3-0.95"),
     "check_timeout_s": (_between(_number, 1.0, 30.0), "1-30"),
     "keep_images_days": (_between(_whole, 0, MAX_KEEP_DAYS), f"0-{MAX_KEEP_DAYS}"),
@@ -82,11 +84,13 @@ def check_face(face: Mapping[str, Any]) -> None:
     unknown = sorted(set(face) - set(FACE_RULES))
     if unknown:
         raise GateSettingError(
-            f"face.{unknown[0]}", f"unknown face setting(s): {', '.join(unknown)}"
+            f"face.{unknown[0]}",
+            f"unknown face setting(s): {', '.join(unknown)}",
+            ", ".join(FACE_RULES),
         )
     for name, (allowed, what) in FACE_RULES.items():
         if name in face and not allowed(face[name]):
-            raise GateSettingError(f"face.{name}", f"face.{name} must be {what}")
+            raise GateSettingError(f"face.{name}", f"face.{name} must be {what}", what)
 
 
 def _timezone(value: object) -> bool:
@@ -98,14 +102,14 @@ def _timezone(value: object) -> bool:
 
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "timezone": (_timezone, "a known time zone, e.g. Asia/Shanghai"),
-    "slot_grace_before": (_between(_whole, 0, 1440), "minutes 0-1440"),
-    "slot_grace_after": (_between(_whole, 0, 1440), "minutes 0-1440"),
-    "min_gap_minutes": (_between(_whole, 0, 1440), "minutes 0-1440"),
-    "exit_requires_entry": (lambda v: isinstance(v, bool), "true or false"),
-    "real_name_check": (lambda v: v in REAL_NAME_CHECKS, f"one of {', '.join(REAL_NAME_CHECKS)}"),
-    "zone": (_between(_whole, 0, 65535), "a zone id 0-65535"),
-    "direction": (lambda v: v in DIRECTIONS, "in or out"),
+    "timezone": (_timezone, "an IANA time zone, e.g. Asia/Shanghai"),
+    "slot_grace_before": (_between(_whole, 0, 1440), "0-1440 (min)"),
+    "slot_grace_after": (_between(_whole, 0, 1440), "0-1440 (min)"),
+    "min_gap_minutes": (_between(_whole, 0, 1440), "0-1440 (min)"),
+    "exit_requires_entry": (lambda v: isinstance(v, bool), "true, false"),
+    "real_name_check": (lambda v: v in REAL_NAME_CHECKS, ", ".join(REAL_NAME_CHECKS)),
+    "zone": (_between(_whole, 0, 65535), "0-65535"),
+    "direction": (lambda v: v in DIRECTIONS, ", ".join(DIRECTIONS)),
 }
 
 
@@ -113,16 +117,15 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     """Settings a config document carries: only ``CLOUD_SETTINGS``, each value in range."""
     unknown = sorted(set(settings) - CLOUD_SETTINGS)
     if unknown:
-        raise GateSettingError(
-            unknown[0], f"a config document may set only {', '.join(sorted(CLOUD_SETTINGS))}"
-        )
+        names = ", ".join(sorted(CLOUD_SETTINGS))
+        raise GateSettingError(unknown[0], f"a config document may set only {names}", names)
     for name, (allowed, what) in RULES.items():
         if name in settings and not allowed(settings[name]):
-            raise GateSettingError(name, f"{name} must be {what}")
+            raise GateSettingError(name, f"{name} must be {what}", what)
     if "face" in settings:
         face = settings["face"]
         if not isinstance(face, Mapping):
-            raise GateSettingError("face", "face must be a mapping of face settings")
+            raise GateSettingError("face", "face must be a mapping of face settings", "{...}")
         check_face(face)
 
 

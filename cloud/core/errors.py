@@ -441,8 +441,8 @@ TEXT: dict[Code, Text] = {
     Code.UNKNOWN_SITE: Text(404, "No site {site}", "没有景区{site}"),
     Code.BAD_GATE_SETTING: Text(
         422,
-        "Gate setting {field}: {problem} (the gates would refuse it)",
-        "闸机参数{field}无效：{problem}（闸机不会接受）",
+        "Gate setting {field} must be: {allowed} (the gates would refuse anything else)",
+        "闸机参数{field}无效，允许：{allowed}（闸机不会接受其他值）",
     ),
     Code.BROKER_LOGIN_FAILED: Text(
         503,

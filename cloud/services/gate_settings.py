@@ -40,6 +40,7 @@ SITE_WIDE = (
     "real_name_check",
     "face",
 )
+SITE_WIDE_NAMES = ", ".join(SITE_WIDE)
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ def put(
     place = _site(db, site)
     chosen = {k: v for k, v in settings.items() if v is not None}
     for name in chosen:
-        if name not in SITE_WIDE:
-            raise Problem(Code.BAD_GATE_SETTING, field=name, problem="not a site-wide setting")
+        if name not in SITE_WIDE:  # time zone, zone, direction: the site's, each gate's
+            raise Problem(Code.BAD_GATE_SETTING, field=name, allowed=SITE_WIDE_NAMES)
     try:
         check_settings(chosen)
     except GateSettingError as exc:
-        raise Problem(Code.BAD_GATE_SETTING, field=exc.field, problem=str(exc)) from None
+        raise Problem(Code.BAD_GATE_SETTING, field=exc.field, allowed=exc.allowed) from None
     wire = to_document({"timezone": place.timezone, **chosen})
     raw = documents.signed_config(db, root, site, wire, holder_salt, now)
     row = db.get(SiteDocument, (site, "config"))
