@@ -17,21 +17,14 @@ from gate_node.decision.engine import LaneContext, SiteRules
 from gate_node.face.settings import FaceSettings
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from keys import topics
-from keys.gate_settings import (
-    CLOUD_SETTINGS,
-    DIRECTIONS,
-    REAL_NAME_CHECKS,
-    GateSettingError,
-    from_document,
-)
+from keys.gate_settings import CLOUD_SETTINGS, GateSettingError, from_document
 from keys.gate_settings import check_settings as check_cloud_settings
 from keys.rules import SlotGrace
 from keys.signed_document import DocumentError, SignedDocument
 
 KINDS = ("tripod", "wing", "swing", "handheld")
-# CLOUD_SETTINGS (what a signed config document may change; wiring and identity stay local),
-# REAL_NAME_CHECKS and DIRECTIONS are keys/gate_settings.py's: the cloud checks with them too.
-__all__ = ["CLOUD_SETTINGS", "DIRECTIONS", "REAL_NAME_CHECKS", "NodeConfig", "NodeStateError"]
+# What a signed config document may change (CLOUD_SETTINGS; wiring and identity stay local) and
+# the range of each value are keys/gate_settings.py's: the cloud checks with the same rules.
 
 
 class NodeStateError(Exception):

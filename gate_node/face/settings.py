@@ -34,10 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from keys.gate_settings import LIVENESS_MODES, MAX_KEEP_DAYS, check_face
 from keys.gate_settings import GateSettingError as FaceSettingsError
+from keys.gate_settings import check_face
 
-__all__ = ["LIVENESS_MODES", "MAX_KEEP_DAYS", "FaceSettings", "FaceSettingsError"]
+__all__ = ["FaceSettings", "FaceSettingsError"]  # a face setting out of range: its field named
 
 
 @dataclass(frozen=True)
