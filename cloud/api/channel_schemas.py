@@ -9,17 +9,7 @@ write them, so the JSON is exactly what it was.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
-
-# A daily statement (a channel's or a partner attraction's) as a file (a CSV text, not JSON).
-CSV: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The day's statement as a CSV file",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-    }
-}
 
 # --- reconciliation (routes/reconciliation.py, services/reconciliation/matching.py) ---
 
