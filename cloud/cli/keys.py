@@ -35,7 +35,8 @@ app = typer.Typer(help="The cloud's keys and secrets. 云端密钥。", no_args_
 
 @app.command("init")
 def keys_init(passphrase_file: PassphraseFile = None) -> None:
-    """Make the root and issuer keys and the data, holder and sandbox secrets (encrypted)."""
+    """Make the root and issuer keys, the data, holder and sandbox secrets and the face
+    binding key (encrypted)."""
     settings = settings_from(None)
     secret = passphrase(passphrase_file, creating=True)
     try:
@@ -46,6 +47,20 @@ def keys_init(passphrase_file: PassphraseFile = None) -> None:
         fail(f"cannot create {exc.filename}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
     for path in made:
         typer.echo(f"made {path}")
+
+
+@app.command("face-init")
+def keys_face_init(passphrase_file: PassphraseFile = None) -> None:
+    """Make the face binding key on an install made before it (refuses if it exists); gates
+    learn its public half with the next site config. 生成人脸绑定密钥。"""
+    settings = settings_from(None)
+    try:
+        path = cloud_keys.init_face_key(settings.state_dir, passphrase(passphrase_file))
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot create {exc.filename}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
+    typer.echo(f"made {path}")
 
 
 @app.command("seal")

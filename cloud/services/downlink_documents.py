@@ -153,12 +153,16 @@ def signed_config(
     settings: Mapping[str, object],
     holder_salt: bytes,
     now: datetime | None = None,
+    face_key: bytes | None = None,
 ) -> bytes:
     """The site's configuration for its gates (settings gate_node/config.py lets the cloud
-    set, and the holder salt real-name checks need), under the next config seq."""
+    set, the holder salt real-name checks need, and the face key first-entry face bindings
+    are sealed to, if the cloud has one), under the next config seq."""
     now = now or SYSTEM.now()
     row = next_seq(session, site, "config")
-    body = {"settings": dict(settings), "holder_salt": holder_salt}
+    body: dict[str, object] = {"settings": dict(settings), "holder_salt": holder_salt}
+    if face_key is not None:
+        body["face_key"] = face_key
     return _keep(row, sign_document(root, "config", site, row.seq, body, issued_at=now), now)
 
 
