@@ -92,7 +92,7 @@ def make_engine(state: NodeState, clock: Clock = SYSTEM) -> Engine:
     if engine.faces is not None:
         # a first-entry binding goes to the cloud, sealed, so the site's first one wins
         engine.when_face_bound = BindingReport(
-            engine.ledger, config.site, config.node, lambda: state.face_key
+            engine.ledger, config.site, config.node, lambda: state.cloud_face_key
         )
     return engine
 

@@ -8,8 +8,9 @@ kept (what happened at a gate is evidence) but no longer counts as an entry. (DE
 TinyDB rewrote its whole file per insert, 17.5 s for 3,000; SQLite WAL took 0.14 s.)
 
 **Outbox.** Every change here also appends an event (use, passage, rollback, denial, alarm,
-heartbeat; and ``face_bind``, a first-entry face binding sealed to the cloud) to the ``outbox`` table *in the same transaction*, so the record and the report of
-it can never disagree. Events carry a per-node sequence number (AUTOINCREMENT: never reused,
+heartbeat; and ``face_bind``, a first-entry face binding sealed to the cloud) to the
+``outbox`` table *in the same transaction*, so the record and the report of it can never
+disagree. Events carry a per-node sequence number (AUTOINCREMENT: never reused,
 even after rows are deleted); uplink.py publishes them in order, and an event leaves the outbox
 only when the cloud's signed acknowledgement says it is stored (a broker's PUBACK is not
 enough: a broker killed before it saves or forwards loses what it acknowledged). The cloud

@@ -19,7 +19,7 @@ standalone node; this module only opens, verifies and updates it)::
     nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
     config.cose        the root-signed config document last applied (its settings win over
                        node.json's at every start; its ``face_key`` is the cloud's key that
-                       first-entry face bindings are sealed to)
+                       first-entry face bindings are sealed to, ``cloud_face_key``)
     trust.cose         signed by node.key: the highest seq of every document applied and the
                        pinned root fingerprint (gate_node/trust_record.py)
     uplink.json        the MQTT session counter (births and wills)
@@ -106,7 +106,7 @@ class NodeState:
         """Loaded at ``unlock`` (they are encrypted under the node key); until then only the
         seq in faces.enc's header is known (``_faces_on_disk``), for the trust check."""
         self.face_bindings: dict[bytes, Any] = {}
-        self.face_key: bytes | None = None
+        self.cloud_face_key: bytes | None = None
         """The cloud's X25519 face key (raw 32 bytes) from the root-signed config: first-entry
         bindings are sealed to it (keys/face_binding.py); None, they stay on this gate."""
         self._faces_on_disk = read_seq(directory / ENROLMENTS)
@@ -177,7 +177,7 @@ class NodeState:
         state.config_seq = held_config.seq if held_config else None
         if held_config is not None:
             try:
-                state.face_key = face_key_of(held_config)
+                state.cloud_face_key = face_key_of(held_config)
             except DocumentError as exc:
                 raise NodeStateError(f"config.cose cannot be applied: {exc}") from None
         state.pinned_root = pins[0].get("root_fingerprint") if len(pins) == 1 else None
@@ -310,7 +310,7 @@ class NodeState:
         write_atomic(self.directory / "config.cose", raw)
         self.config = config
         self.config_seq = document.seq
-        self.face_key = face_key
+        self.cloud_face_key = face_key
         self._note_document(document)
         return document
 

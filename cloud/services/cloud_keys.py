@@ -78,9 +78,7 @@ def load_face_key(state_dir: Path, passphrase: bytes) -> X25519PrivateKey | None
     path = key_folder(state_dir) / FACE_KEY[0]
     if not path.exists():
         return None
-    return X25519PrivateKey.from_private_bytes(
-        keystore.load_secret(path, passphrase, FACE_KEY[1])
-    )
+    return X25519PrivateKey.from_private_bytes(keystore.load_secret(path, passphrase, FACE_KEY[1]))
 
 
 def check_channel_secret(name: str, secret: bytes) -> None:

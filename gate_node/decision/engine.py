@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from gate_node.face.check import FaceCheck, FaceResult
 
 
+FaceBound = Callable[[bytes, "np.ndarray", TicketClaims, datetime], None]
+"""``Engine.when_face_bound``: (holder, embedding, claims, now) of a first-entry binding."""
+
+
 @dataclass(frozen=True)
 class SiteRules:
     """The site's rules for every lane (from the node's signed configuration)."""
@@ -132,9 +136,7 @@ class Engine:
         self.holder_salt = holder_salt
         self.faces = faces
         """None: the node has no face check set up, every face answer is ``face_unavailable``."""
-        self.when_face_bound: (
-            Callable[[bytes, np.ndarray, TicketClaims, datetime], None] | None
-        ) = None
+        self.when_face_bound: FaceBound | None = None
         """Called with (holder, embedding, claims, now) right after a first-entry binding here
         (gate_node/assembly.py: seal it to the cloud's face key and queue it in the outbox, so
         the site's first binding wins at every gate). Must not raise."""

@@ -2,9 +2,9 @@
 
 ``Engine.when_face_bound`` is set to a ``BindingReport`` (gate_node/assembly.py). The binding
 (holder, embedding, ticket, node, instant) is sealed to the cloud's X25519 face key, the one
-the root-signed site config publishes (``NodeState.face_key``; keys/face_binding.py), and queued
-as a ``face_bind`` event; the uplink sends it on the node's ``face`` topic, signed by the node
-key like every event, and it leaves the outbox only on the cloud's ack. The cloud keeps the
+the root-signed site config publishes (``NodeState.cloud_face_key``; keys/face_binding.py),
+and queued as a ``face_bind`` event; the uplink sends it on the node's ``face`` topic, signed
+by the node key like every event, and it leaves the outbox only on the cloud's ack. The cloud keeps the
 site's *first* binding and sends it to every gate as an enrolment (cloud/services/
 face_binding.py), which replaces whatever a gate bound locally.
 
