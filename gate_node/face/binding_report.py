@@ -4,9 +4,9 @@
 (holder, embedding, ticket, node, instant) is sealed to the cloud's X25519 face key, the one
 the root-signed site config publishes (``NodeState.cloud_face_key``; keys/face_binding.py),
 and queued as a ``face_bind`` event; the uplink sends it on the node's ``face`` topic, signed
-by the node key like every event, and it leaves the outbox only on the cloud's ack. The cloud keeps the
-site's *first* binding and sends it to every gate as an enrolment (cloud/services/
-face_binding.py), which replaces whatever a gate bound locally.
+by the node key like every event, and it leaves the outbox only on the cloud's ack. The cloud
+keeps the site's *first* binding and sends it to every gate as an enrolment
+(cloud/services/face_binding.py), which replaces whatever a gate bound locally.
 
 Never: put an embedding in the outbox unsealed, or raise into the lane (a failure is logged and
 the binding stays local, as it was before there was a cloud to tell). Without a face key in the
