@@ -159,9 +159,7 @@ def test_the_root_signed_config_brings_the_clouds_face_key_and_a_restart_keeps_i
     assert again.cloud_face_key == key
 
 
-def test_a_face_key_that_is_not_32_bytes_is_refused_with_the_config(
-    tmp_path, root_key, issuer_key
-):
+def test_a_face_key_that_is_not_32_bytes_is_refused_with_the_config(tmp_path, root_key, issuer_key):
     state = make_state(tmp_path / "n", root_key, issuer_key, real_name_check="face")
     with pytest.raises(DocumentError) as refused:
         state.apply_config(config(root_key, 1, face_key=b"short"))

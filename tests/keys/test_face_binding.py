@@ -111,9 +111,7 @@ def _body() -> dict:
 
 
 def test_a_public_key_round_trips_through_its_raw_bytes_and_a_short_one_is_refused():
-    assert raw_public(public_from(raw_public(CLOUD.public_key()))) == raw_public(
-        CLOUD.public_key()
-    )
+    assert raw_public(public_from(raw_public(CLOUD.public_key()))) == raw_public(CLOUD.public_key())
     with pytest.raises(ValueError):
         public_from(b"\x00" * 31)
 
