@@ -12,8 +12,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
-from cloud.models import Alarm, AuditEntry, Device, FaceEnrolment, GateEventRecord, Inventory
-from cloud.models import Price, Product
+from cloud.models import (
+    Alarm,
+    AuditEntry,
+    Device,
+    FaceEnrolment,
+    GateEventRecord,
+    Inventory,
+    Price,
+    Product,
+)
 from cloud.services import downlink_documents as documents
 from cloud.services.face_binding import BindingKeys
 from cloud.services.ingest import BatchResult, Ingest
