@@ -385,5 +385,6 @@ def test_keys_init_makes_the_face_key_and_face_init_makes_it_once_for_an_older_i
     face.unlink()  # an install made before face bindings
     assert load_face_key(tmp_path / "state", b"a long cloud passphrase") is None
     made = run("keys", "face-init", env=env)
-    assert made.returncode == 0 and "face.secret" in made.stdout
+    assert made.returncode == 0 and "face.secret" in made.stdout, made.stderr
+    assert "site configs signed with the face key: 0" in made.stdout
     assert load_face_key(tmp_path / "state", b"a long cloud passphrase") is not None

@@ -349,3 +349,21 @@ def test_without_the_face_key_bindings_are_stored_sealed_and_counted(gates, offi
     with office.sessions() as db:
         stored = db.scalars(select(GateEventRecord)).one()
     assert stored.kind == "face_bind" and set(stored.data) == {"sealed"}
+
+
+def test_face_init_on_an_older_install_signs_every_sites_config_again_with_the_key(
+    office, tmp_path, root_key, issuer_key
+):
+    with office.sessions.begin() as db:
+        documents.signed_config(db, office.root, "S1", {"timezone": "Asia/Shanghai"}, SALT)
+    state = make_state(tmp_path / "old", root_key, issuer_key, real_name_check="face")
+    with office.sessions() as db:
+        state.apply_config(documents.held(db, "S1", "config"))
+    assert state.cloud_face_key is None  # enrolled before the cloud had a face key
+    key = raw_public(FACE_KEY.public_key())
+    with office.sessions.begin() as db:
+        assert documents.configs_with_face_key(db, office.root, key, TEST_AT) == ["S1"]
+    with office.sessions() as db:
+        state.apply_config(documents.held(db, "S1", "config"))
+    assert state.cloud_face_key == key and state.config_seq == 2
+    assert state.config.timezone == "Asia/Shanghai" and state.holder_salt == SALT
