@@ -5,6 +5,7 @@ delta every gate applies; a different face from a second gate is an alarm, never
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -367,3 +368,37 @@ def test_face_init_on_an_older_install_signs_every_sites_config_again_with_the_k
         state.apply_config(documents.held(db, "S1", "config"))
     assert state.cloud_face_key == key and state.config_seq == 2
     assert state.config.timezone == "Asia/Shanghai" and state.holder_salt == SALT
+
+
+def test_two_workers_storing_different_bindings_at_once_keep_exactly_one(gates, office, annual, at):
+    """G1 and G2 bound different faces while partitioned; their reports reach two ingest
+    workers at the same instant (real threads, own sessions, lined up by a Barrier)."""
+    gates["G1"].enter(annual["text"], photos.hopper_frame(), at)
+    gates["G2"].enter(annual["text"], photos.astronaut_frame(), at + timedelta(days=1))
+    keys = BindingKeys(FACE_KEY, office.root, office.pd)
+    engine = office.sessions.kw["bind"]
+    workers = [Ingest(engine, office.sessions, "Asia/Shanghai", faces=keys) for _ in range(2)]
+    start = threading.Barrier(2)
+    results: dict[str, BatchResult] = {}
+
+    def report(node: str, worker: Ingest) -> None:
+        reports = gates[node].face_reports()
+        start.wait()
+        results[node] = worker.process(reports)
+
+    threads = [
+        threading.Thread(target=report, args=(node, worker))
+        for node, worker in zip(("G1", "G2"), workers, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    outcomes = sorted(next(iter(r.faces)) for r in results.values())
+    assert outcomes == ["bound", "conflict"]
+    winner = next(node for node, r in results.items() if r.faces == {"bound": 1})
+    assert enrolment(office).bound_by == winner
+    assert sum(len(r.published) for r in results.values()) == 1
+    with office.sessions() as db:
+        (alarm,) = db.scalars(select(Alarm)).all()
+    assert alarm.node != winner and alarm.detail["recorded_by"] == winner
