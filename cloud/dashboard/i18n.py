@@ -138,6 +138,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "denial": ("拒绝", "denial"),
     "alarm": ("告警", "alarm"),
     "heartbeat": ("心跳", "heartbeat"),
+    "face_bind": ("人脸绑定", "face binding"),
 }
 
 NOTICES: dict[str, tuple[str, str]] = {
