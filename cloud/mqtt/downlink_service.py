@@ -39,9 +39,10 @@ from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.downlink")
-# Documents other parts of the cloud sign into site_documents (key rotation, device changes);
-# this service publishes each new one (time it makes itself, revocations go out as they happen).
-FROM_DATABASE = ("keyring", "nodes")
+# Documents other parts of the cloud sign into site_documents (key rotation, device changes,
+# a config re-signed with the face key by ``keys face-init``); this service publishes each new
+# one (time it makes itself, revocations go out as they happen).
+FROM_DATABASE = ("keyring", "nodes", "config")
 
 
 class DownlinkService(BrokerClient):
@@ -110,8 +111,9 @@ class DownlinkService(BrokerClient):
         self.publisher.site_document(site, "nodes", raw)
 
     def publish_new_documents(self) -> int:
-        """Keyrings and node registries the rest of the cloud signed since the last look
-        (``scenic-cloud keys rotate`` writes them to the database): publish them."""
+        """Keyrings, node registries and configs the rest of the cloud signed since the last
+        look (``scenic-cloud keys rotate`` and ``keys face-init`` write them to the database):
+        publish them."""
         with self.sessions() as session:
             rows = session.scalars(
                 select(SiteDocument).where(

@@ -96,7 +96,7 @@ def enrol(
         )
     else:
         row.ticket_id, row.source, row.embedding_sealed = ticket.ticket_id, source, sealed
-        row.enrolled_at, row.deleted_at = now, None
+        row.enrolled_at, row.deleted_at, row.bound_by = now, None, None
     session.flush()
     audit(session, who.actor, who.source, "face.enrol", _number(ticket), {"via": source}, at=now)
     add = {holder: (found.embedding, _one_to_n(ticket))}
@@ -175,6 +175,31 @@ def ticket_of(session: Session, number: str) -> Ticket:
     if ticket is None:
         raise not_found(Thing.TICKET)
     return ticket
+
+
+def publish_enrolled(
+    session: Session,
+    root: Signer,
+    pd: PersonalData,
+    site: str,
+    holder: bytes,
+    embedding: np.ndarray,
+    ticket: Ticket,
+    now: datetime,
+) -> Published:
+    """The delta giving every gate of ``site`` the face ``holder`` is enrolled with now, as
+    ``enrol`` sends a photo's: for a binding made at a gate's first entry, recorded by
+    services/face_binding.py (its caller audits it)."""
+    document = face_enrolments(
+        session,
+        root,
+        site,
+        add={holder: (embedding, _one_to_n(ticket))},
+        remove=[],
+        everything=lambda: _all(session, pd, site),
+        now=now,
+    )
+    return Published(site, document)
 
 
 def _all(session: Session, pd: PersonalData, site: str) -> FaceRows:
