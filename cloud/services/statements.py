@@ -18,7 +18,6 @@ from sqlalchemy.orm import Mapper, Session
 from cloud.core.errors import Code, Problem
 from cloud.models import ChannelStatement, PartnerStatement, Site
 
-
 Statement = ChannelStatement | PartnerStatement  # keyed by their owner and day
 
 
