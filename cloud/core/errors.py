@@ -631,7 +631,7 @@ TEXT: dict[Code, Text] = {
     ),
     Code.PASS_RENEWED_SINCE: Text(
         409,
-        "Ticket {ticket} of annual pass {pass_id} was renewed since: refund the later renewal first",
+        "Annual pass {pass_id} was renewed after ticket {ticket}: refund the later renewal first",
         "年卡{pass_id}的门票{ticket}之后已续卡，请先退最近一次续卡",
     ),
     Code.NOT_A_MEMBER: Text(

@@ -423,7 +423,9 @@ def link_member(
         contact_ref=member.contact_ref,
         **({"holder_name": member.name} if member.name else {}),
     )
-    audit(session, actor, source, "pass.link_member", f"pass:{pass_id}", {"member": member.id}, at=now)
+    audit(
+        session, actor, source, "pass.link_member", f"pass:{pass_id}", {"member": member.id}, at=now
+    )
     return held
 
 
@@ -484,9 +486,7 @@ def view(session: Session, held: AnnualPass, pd: PersonalData, now: datetime) ->
     rule = rule_of(session, product.id)
     status = "expired" if held.status == "active" and held.valid_until < today else held.status
     face = (
-        session.get(FaceEnrolment, (held.site, bytes(held.holder_ref)))
-        if held.holder_ref
-        else None
+        session.get(FaceEnrolment, (held.site, bytes(held.holder_ref))) if held.holder_ref else None
     )
     cards = session.scalar(
         select(CardEntry.id).where(

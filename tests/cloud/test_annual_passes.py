@@ -121,7 +121,13 @@ def sell_pass(office, annual: int) -> tuple[members.SignedIn, int]:
 def ask(office, pass_id: int, at: datetime) -> annual_passes.Asked:
     with office.sessions.begin() as session:
         return annual_passes.ask_renewal(
-            session, pass_id, member=None, channel="window", actor="till1", source="10.0.0.5", now=at
+            session,
+            pass_id,
+            member=None,
+            channel="window",
+            actor="till1",
+            source="10.0.0.5",
+            now=at,
         )
 
 
@@ -158,8 +164,10 @@ def test_a_paid_annual_ticket_makes_a_pass_linked_to_the_member_who_bought_it(of
     assert (held.valid_from, held.valid_until) == (office.day, expiry(office))
     with office.sessions() as session:
         me = members.member_of(session, signed.token, now())
-        (seen,) = [annual_passes.view(session, p, office.pd, now()) for p in
-                   annual_passes.of_member(session, me)]
+        (seen,) = [
+            annual_passes.view(session, p, office.pd, now())
+            for p in annual_passes.of_member(session, me)
+        ]
     assert seen["holder_contact"] == PHONE and seen["status"] == "active"
     assert seen["ticket_text"] == ticket.text and seen["renew_from"] == expiry(office) - timedelta(
         days=30
@@ -234,9 +242,9 @@ def test_a_products_rule_sets_the_window_and_the_members_price(office, annual):
             )
         )
     asked = ask(office, pass_id, at_site(expiry(office) - timedelta(days=50)))
-    assert asked.order.total_fen == 22500 and asked.renewal.valid_from == expiry(office) + timedelta(
-        days=1
-    )
+    assert asked.order.total_fen == 22500 and asked.renewal.valid_from == expiry(
+        office
+    ) + timedelta(days=1)
 
 
 # --- cards and faces go over ---------------------------------------------------------------------
@@ -248,12 +256,21 @@ def test_the_rfid_card_and_the_face_go_over_to_the_renewed_ticket(office, annual
     with office.sessions.begin() as session:
         card_index.bind_rfid(session, old.ticket_id.hex(), RFID, SALT)
         enrolled = face_enrolment.enrol(
-            session, office.root, office.pd, old, "S1", jpeg(photos.astronaut()), "window",
-            Who("till1", "10.0.0.5"), now(),
+            session,
+            office.root,
+            office.pd,
+            old,
+            "S1",
+            jpeg(photos.astronaut()),
+            "window",
+            Who("till1", "10.0.0.5"),
+            now(),
         )
     cards, faces = CardIndex(), FaceEnrolments()
     cards.apply(cards_document(office))
-    faces.apply(verify_document(enrolled.document, office.root.public_key, doc_type="faces", site="S1"))
+    faces.apply(
+        verify_document(enrolled.document, office.root.public_key, doc_type="faces", site="S1")
+    )
     holder, card = bytes(old.holder_ref), holder_ref(SALT, "rfid", RFID)
     assert faces.entries[holder].tickets == (old.text,)
 
@@ -316,7 +333,10 @@ def test_refunding_a_renewal_puts_the_pass_back_and_revokes_the_new_ticket(offic
     done = refund(office, asked.order.order_no, when + timedelta(hours=1))
     assert done.refund_fen == PRICE and done.tickets == [new.ticket_id.hex().upper()]
     held, ticket = current(office, pass_id)
-    assert ticket.id == old.id and (held.valid_from, held.valid_until) == (office.day, expiry(office))
+    assert ticket.id == old.id and (held.valid_from, held.valid_until) == (
+        office.day,
+        expiry(office),
+    )
     with office.sessions() as session:
         assert session.get(Revocation, ("S1", new.ticket_id)) is not None
         renewal = session.scalar(select(PassRenewal))
@@ -437,8 +457,15 @@ def test_the_member_export_lists_the_passes_and_deletion_keeps_the_pass_without_
     old = first_ticket(office, pass_id)
     with office.sessions.begin() as session:
         face_enrolment.enrol(
-            session, office.root, office.pd, old, "S1", jpeg(photos.astronaut()), "window",
-            Who("till1", "10.0.0.5"), now(),
+            session,
+            office.root,
+            office.pd,
+            old,
+            "S1",
+            jpeg(photos.astronaut()),
+            "window",
+            Who("till1", "10.0.0.5"),
+            now(),
         )
         me = members.member_of(session, signed.token, now())
         exported = members.export(session, me, office.pd)
@@ -454,9 +481,9 @@ def test_the_member_export_lists_the_passes_and_deletion_keeps_the_pass_without_
     gate = FaceEnrolments()
     gate.seq = 1
     gate.entries = {}
-    assert gate.apply(verify_document(raw, office.root.public_key, doc_type="faces", site="S1")) == [
-        bytes(old.holder_ref)
-    ]
+    assert gate.apply(
+        verify_document(raw, office.root.public_key, doc_type="faces", site="S1")
+    ) == [bytes(old.holder_ref)]
 
 
 # --- over HTTP -----------------------------------------------------------------------------------
@@ -479,9 +506,11 @@ def test_a_member_renews_over_http_and_staff_find_the_pass_by_phone(api, office,
     )
     assert paid.json()["result"] == "paid", paid.text
     (after,) = api.get("/api/v1/members/me/passes", headers=me).json()
-    assert after["valid_until"] == renewal["valid_until"] == (
-        expiry(office) + timedelta(days=365)
-    ).isoformat()
+    assert (
+        after["valid_until"]
+        == renewal["valid_until"]
+        == (expiry(office) + timedelta(days=365)).isoformat()
+    )
     assert [r["status"] for r in after["renewals"]] == ["paid"]
 
     staff = bearer(api, "till1")

@@ -28,9 +28,7 @@ def my_passes(ctx: Context, db: DB, member: Me) -> list[dict[str, Any]]:
     return [annual_passes.view(db, p, ctx.pd, now) for p in annual_passes.of_member(db, member)]
 
 
-@router.post(
-    "/members/me/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder
-)
+@router.post("/members/me/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
 def renew_mine(pass_id: int, ctx: Context, db: DB, member: Me, where: Source) -> dict[str, Any]:
     asked = annual_passes.ask_renewal(
         db,

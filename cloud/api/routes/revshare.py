@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
-from cloud.api.deps import DB, Context, Source, Staff, role
 from cloud.api.channel_schemas import CSV
+from cloud.api.deps import DB, Context, Source, Staff, role
 from cloud.api.revshare_schemas import AttractionOut, ComponentsOut, PartnerStatementOut
 from cloud.models import PartnerAttraction, PartnerStatement
 from cloud.services import partner_settlement, revenue_shares

@@ -53,9 +53,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("face_pending", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site"], ["sites.code"], name=op.f("fk_annual_passes_site_sites")
-        ),
+        sa.ForeignKeyConstraint(["site"], ["sites.code"], name=op.f("fk_annual_passes_site_sites")),
         sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_annual_passes_product_id_products")
         ),
@@ -74,9 +72,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("first_ticket_id", name=op.f("uq_annual_passes_first_ticket_id")),
     )
     for column in ("site", "member_id", "holder_ref", "contact_ref"):
-        op.create_index(
-            op.f(f"ix_annual_passes_{column}"), "annual_passes", [column], unique=False
-        )
+        op.create_index(op.f(f"ix_annual_passes_{column}"), "annual_passes", [column], unique=False)
     op.create_table(
         "pass_renewals",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -108,9 +104,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pass_renewals")),
         sa.UniqueConstraint("order_id", name=op.f("uq_pass_renewals_order_id")),
     )
-    op.create_index(
-        op.f("ix_pass_renewals_pass_id"), "pass_renewals", ["pass_id"], unique=False
-    )
+    op.create_index(op.f("ix_pass_renewals_pass_id"), "pass_renewals", ["pass_id"], unique=False)
     op.create_index(
         op.f("ix_pass_renewals_to_ticket_id"), "pass_renewals", ["to_ticket_id"], unique=False
     )
