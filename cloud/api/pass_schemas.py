@@ -26,7 +26,7 @@ class FacePhotoIn(BaseModel):
 
 class PassRenewalOut(BaseModel):
     order_no: str
-    status: str  # pending | paid | refunded | lost (another renewal won)
+    status: str  # pending | expired (unpaid) | paid | refunded | lost (another renewal won)
     valid_from: date
     valid_until: date
 

@@ -496,7 +496,7 @@ def view(session: Session, held: AnnualPass, pd: PersonalData, now: datetime) ->
         )
     )
     renewals = session.execute(
-        select(PassRenewal, Order.order_no)
+        select(PassRenewal, Order.order_no, Order.status)
         .join(Order, Order.id == PassRenewal.order_id)
         .where(PassRenewal.pass_id == held.id)
         .order_by(PassRenewal.id)
@@ -520,11 +520,12 @@ def view(session: Session, held: AnnualPass, pd: PersonalData, now: datetime) ->
         "renewals": [
             {
                 "order_no": order_no,
-                "status": r.status,
+                # an unpaid renewal whose hold ran out reads as its order does
+                "status": "expired" if (r.status, paid) == ("pending", "expired") else r.status,
                 "valid_from": r.valid_from,
                 "valid_until": r.valid_until,
             }
-            for r, order_no in renewals
+            for r, order_no, paid in renewals
         ],
     }
 

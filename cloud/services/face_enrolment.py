@@ -14,7 +14,9 @@ The embedding needs the ``face`` extra on the cloud too; without it ``enrol`` re
 ``face_engine_unavailable`` (409) rather than failing, and deletion still works.
 
 A multi-day ticket (an annual pass) is enrolled with its ticket text, so gates can admit it by
-face alone (1:N); a day ticket's enrolment serves the 1:1 check after its QR code only.
+face alone (1:N); a day ticket's enrolment serves the 1:1 check after its QR code only. A pass
+just renewed carries its previous ticket's text too while that is valid (the rule is in
+services/pass_tickets.py; services/pass_faces.py re-signs a renewed pass's face).
 """
 
 from __future__ import annotations

@@ -218,6 +218,7 @@ def change_ticket(
         raise not_found(Thing.TICKET)
     order, site = _order(session, None, order_id=ticket.order_id)
     product = _refundable(session, ticket, site, now, Code.CHANGE_WINDOW_CLOSED)
+    annual_passes.check_changeable(session, ticket)  # a renewal's ticket keeps its dates
     if not product.changeable:
         raise Problem(Code.NOT_CHANGEABLE)
     target = session.get(Inventory, inventory_id)
@@ -229,7 +230,6 @@ def change_ticket(
         != ticket.unit_fen // ticket.people
     ):
         raise Problem(Code.PRICE_DIFFERS)
-    annual_passes.check_changeable(session, ticket)
     holder_claims.move(session, ticket, target.day)
     inventory.reserve(session, target.id, ticket.people)
     inventory.release(session, ticket.inventory_id, ticket.people)

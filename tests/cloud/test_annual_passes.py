@@ -18,6 +18,7 @@ from cloud.core.errors import Code, Problem
 from cloud.models import (
     AnnualPass,
     AuditEntry,
+    Inventory,
     Order,
     PassRenewal,
     PassRule,
@@ -32,7 +33,7 @@ from cloud.services.catalogue import add_inventory, add_product
 from cloud.services.face_enrolment import Who
 from cloud.services.orders import LineRequest
 from cloud.services.payments.settle import apply_payment, settle
-from cloud.services.refunds import refund_tickets
+from cloud.services.refunds import change_ticket, refund_tickets
 from keys.card_index import CardIndex
 from keys.clock import ManualClock, site_today
 from keys.face_enrolment import FaceEnrolments
@@ -373,6 +374,53 @@ def test_the_old_ticket_of_a_renewed_pass_cannot_be_refunded(office, annual):
     with pytest.raises(Problem) as refused:
         refund(office, order_no, at_site(expiry(office) - timedelta(days=4)))
     assert refused.value.code is Code.PASS_RENEWED_SINCE
+
+
+def test_a_date_change_of_the_first_ticket_takes_the_pass_and_its_card_along(office, annual):
+    _, pass_id = sell_pass(office, annual)
+    old = first_ticket(office, pass_id)
+    with office.sessions.begin() as session:
+        card_index.bind_rfid(session, old.ticket_id.hex(), RFID, SALT)
+        later = Inventory(product_id=old.product_id, day=office.day + timedelta(days=2), capacity=5)
+        session.add(later)
+        session.flush()
+        change_ticket(
+            session,
+            ticket_number=old.ticket_id.hex(),
+            inventory_id=later.id,
+            issuer=office.issuer,
+            root=office.root,
+            actor="till1",
+            source="10.0.0.5",
+            now=now(),
+        )
+    held, ticket = current(office, pass_id)
+    assert ticket.id != old.id and held.first_ticket_id == ticket.id
+    assert held.valid_until == expiry(office) + timedelta(days=2)
+    cards = CardIndex()
+    cards.apply(cards_document(office))
+    assert cards.tickets_for(holder_ref(SALT, "rfid", RFID)) == [ticket.text]
+
+
+def test_a_renewals_ticket_keeps_its_dates(office, annual):
+    _, pass_id = sell_pass(office, annual)
+    new = renew(office, pass_id, at_site(expiry(office) - timedelta(days=5)))
+    with office.sessions.begin() as session:
+        later = Inventory(product_id=new.product_id, day=office.day + timedelta(days=3), capacity=5)
+        session.add(later)
+        session.flush()
+        with pytest.raises(Problem) as refused:
+            change_ticket(
+                session,
+                ticket_number=new.ticket_id.hex(),
+                inventory_id=later.id,
+                issuer=office.issuer,
+                root=office.root,
+                actor="till1",
+                source="10.0.0.5",
+                now=at_site(expiry(office) - timedelta(days=5)),
+            )
+    assert refused.value.code is Code.NOT_CHANGEABLE
 
 
 # --- two renewals at once ------------------------------------------------------------------------
