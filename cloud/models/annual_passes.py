@@ -4,7 +4,8 @@ A pass is the holder's lasting record across years: the member it belongs to, th
 reference (the real-name ID's HMAC, keys/holder.py) and the ticket that admits them now. A
 renewal issues a *new* signed ticket (gates trust only signed texts, so the old one is never
 extended in place) and moves the pass to it; ``version`` grows with every change of the pass,
-so two renewals racing for one pass are decided by one conditional UPDATE. Written only by
+and a renewal is claimed by one conditional UPDATE on the pass's current ticket, so of two
+renewals racing for one pass exactly one wins. Written only by
 services/annual_passes.py. The holder's name and contact (a phone, or the member's email) are
 sealed (services/personal_data.py); ``contact_ref`` is its blind reference, for the window's
 look-up by phone.
@@ -69,7 +70,10 @@ class PassRenewal(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pass_id: Mapped[int] = mapped_column(ForeignKey("annual_passes.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
-    seen_version: Mapped[int] = mapped_column()  # the pass's version when it was asked
+    # The pass's version when it was asked, for the record: paying claims the pass on
+    # ``from_ticket_id`` (its ticket then), so housekeeping that bumps the version (a member
+    # linked, a face re-signed) does not void the renewal.
+    seen_version: Mapped[int] = mapped_column()
     from_ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     to_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     prev_valid_from: Mapped[date] = mapped_column(Date)

@@ -14,9 +14,9 @@ texts, so a renewal is a new ticket and the old one keeps its own validity.
   on the day asked; beyond ``lapse_limit_days`` it is a new pass, not a renewal. Asked
   earlier or later: 409 ``renewal_outside_window``.
 - **Payment** (``claim_renewal`` then ``issue_renewal``): the pass is claimed by one
-  conditional UPDATE on its version and current ticket, so of two renewals racing for one pass
-  exactly one wins; the loser's money goes back (settle's ``refunded_pass_renewed``), or, at a
-  till where it was not taken, 409 ``pass_renewed``. The winner gets a new signed ticket; the
+  conditional UPDATE on its current ticket (bumping its version), so of two renewals racing
+  for one pass exactly one wins; the loser's money goes back (settle's
+  ``refunded_pass_renewed``), or, at a till where it was not taken, 409 ``pass_renewed``. The winner gets a new signed ticket; the
   pass points to it; the RFID cards bound to the old ticket are bound to the new one too, and
   a face enrolment moves to it (``face_pending``: the downlink service signs the faces delta,
   services/pass_faces.py). The real-name ID card enters with the new ticket as any ticket's.
@@ -234,9 +234,12 @@ def renewal_of(session: Session, order: Order) -> PassRenewal | None:
 
 
 def claim_renewal(session: Session, order: Order) -> bool:
-    """Take the pass for a just-paid renewal order: one conditional UPDATE on the version seen
-    when it was asked and the ticket it renews. False if another renewal (or a refund) changed
-    the pass since: this one is ``lost`` and its money goes back. True for any other order."""
+    """Take the pass for a just-paid renewal order: one conditional UPDATE on the ticket it
+    renews (the pass's current ticket when it was asked), which also bumps the version and so
+    holds the row until the commit. False if another renewal (or a refund) moved the pass to
+    another ticket since: this one is ``lost`` and its money goes back. Changes that leave the
+    ticket alone (a member linked, a face re-signed) do not void a renewal. True for any
+    other order."""
     renewal = renewal_of(session, order)
     if renewal is None:
         return True
@@ -244,7 +247,6 @@ def claim_renewal(session: Session, order: Order) -> bool:
         update(AnnualPass)
         .where(
             AnnualPass.id == renewal.pass_id,
-            AnnualPass.version == renewal.seen_version,
             AnnualPass.ticket_id == renewal.from_ticket_id,
             AnnualPass.status == "active",
         )
@@ -288,7 +290,7 @@ def issue_renewal(session: Session, order: Order, issuer: Issuer, now: datetime)
     _move(
         session,
         held,
-        renewal.seen_version + 1,
+        held.version,  # read after the claim, under its row lock
         ticket=new.id,
         valid_from=new.valid_from,
         valid_until=new.valid_until,

@@ -469,6 +469,17 @@ def test_two_renewals_of_one_pass_paid_at_once_exactly_one_wins(office, annual):
         assert session.scalars(select(Ticket).where(Ticket.order_id == lost.order_id)).all() == []
 
 
+def test_housekeeping_on_the_pass_between_asking_and_paying_does_not_void_a_renewal(office, annual):
+    _, pass_id = sell_pass(office, annual)
+    when = at_site(expiry(office) - timedelta(days=5))
+    asked = ask(office, pass_id, when)
+    with office.sessions.begin() as session:  # the window links the member again meanwhile
+        annual_passes.link_member(
+            session, pass_id, PHONE, office.pd, actor="till1", source="10.0.0.5", now=when
+        )
+    assert pay(office, asked.order.order_no, asked.order.total_fen, when).status == "paid"
+
+
 def test_two_cash_renewals_at_once_one_is_refused_before_the_money_is_taken(office, annual):
     from cloud.services.payments.cash import cash_notification, current_shift, open_shift
 
