@@ -16,8 +16,8 @@ texts, so a renewal is a new ticket and the old one keeps its own validity.
 - **Payment** (``claim_renewal`` then ``issue_renewal``): the pass is claimed by one
   conditional UPDATE on its current ticket (bumping its version), so of two renewals racing
   for one pass exactly one wins; the loser's money goes back (settle's
-  ``refunded_pass_renewed``), or, at a till where it was not taken, 409 ``pass_renewed``. The winner gets a new signed ticket; the
-  pass points to it; the RFID cards bound to the old ticket are bound to the new one too, and
+  ``refunded_pass_renewed``), or, at a till where it was not taken, 409 ``pass_renewed``.
+  The winner gets a new signed ticket; the pass points to it; the RFID cards bound to the old ticket are bound to the new one too, and
   a face enrolment moves to it (``face_pending``: the downlink service signs the faces delta,
   services/pass_faces.py). The real-name ID card enters with the new ticket as any ticket's.
 - **Refund** (``on_refund``, in the refund's transaction, services/refunds.py): refunding a
