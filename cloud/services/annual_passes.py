@@ -17,9 +17,10 @@ texts, so a renewal is a new ticket and the old one keeps its own validity.
   conditional UPDATE on its current ticket (bumping its version), so of two renewals racing
   for one pass exactly one wins; the loser's money goes back (settle's
   ``refunded_pass_renewed``), or, at a till where it was not taken, 409 ``pass_renewed``.
-  The winner gets a new signed ticket; the pass points to it; the RFID cards bound to the old ticket are bound to the new one too, and
-  a face enrolment moves to it (``face_pending``: the downlink service signs the faces delta,
-  services/pass_faces.py). The real-name ID card enters with the new ticket as any ticket's.
+  The winner gets a new signed ticket and the pass points to it; the RFID cards bound to the
+  old ticket are bound to the new one too, and a face enrolment moves to it
+  (``face_pending``: the downlink service signs the faces delta, services/pass_faces.py).
+  The real-name ID card enters with the new ticket as any ticket's does.
 - **Refund** (``on_refund``, in the refund's transaction, services/refunds.py): refunding a
   renewal's ticket puts the pass back on the ticket and dates it had (the refund path revokes
   the new ticket and takes its card entries out); refunding the first ticket marks the pass
