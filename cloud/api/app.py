@@ -32,6 +32,7 @@ from cloud.api.routes import (
     faces,  # face enrolment (issue 15)
     members,  # members, coupons, flash sales (issue 17)
     orders,
+    passes,  # annual passes and their renewal (issue 17)
     payments,
     reconciliation,  # 自动对账 (issue 17)
     refunds,
@@ -84,7 +85,7 @@ def create_app(context: CloudContext) -> FastAPI:
     # --- dashboard: pages, live updates and its own CSS/JS (no CDN) ---
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
-    for module in (reconciliation, channel, members, revshare):  # issue 17
+    for module in (reconciliation, channel, members, revshare, passes):  # issue 17
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

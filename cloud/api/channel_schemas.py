@@ -157,6 +157,24 @@ class OfferTaken(BaseModel):
     taken: int
 
 
+class PassRenewalExported(BaseModel):
+    status: str
+    valid_from: str
+    valid_until: str
+
+
+class PassExported(BaseModel):
+    """An annual pass (年卡) of the member, as the export lists it."""
+
+    pass_id: int
+    status: str
+    valid_from: str
+    valid_until: str
+    holder_name: str | None
+    holder_contact: str | None
+    renewals: list[PassRenewalExported]
+
+
 class MemberExport(BaseModel):
     """Everything held about a member (个人信息导出)."""
 
@@ -164,6 +182,7 @@ class MemberExport(BaseModel):
     orders: list[MemberOrder]
     points: list[PointsMovementOut]
     offers: list[OfferTaken]
+    passes: list[PassExported]
 
 
 class MemberDeleted(BaseModel):

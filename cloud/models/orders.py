@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base
@@ -56,6 +66,9 @@ class OrderItem(Base):
     unit_fen: Mapped[int] = mapped_column()
     group_ticket: Mapped[bool] = mapped_column(default=False)  # one code for N people
     holders: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{ref, id_enc}]
+    # False for an item that took no place of its inventory (an annual pass's renewal,
+    # services/annual_passes.py): expiring, retaking or refunding it gives no place back.
+    holds_place: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class HolderClaim(Base):
