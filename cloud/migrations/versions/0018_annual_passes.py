@@ -18,10 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("order_items") as batch:
-        batch.add_column(
-            sa.Column("holds_place", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
+    # A plain ADD COLUMN, not a batch: on SQLite a batch copies order_items into a new table
+    # and drops the old one, which sold tickets (their foreign keys) forbid.
+    op.add_column(
+        "order_items",
+        sa.Column("holds_place", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
     op.create_table(
         "pass_rules",
         sa.Column("product_id", sa.Integer(), nullable=False),
