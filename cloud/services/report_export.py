@@ -24,7 +24,7 @@ from cloud.services.xlsx_stream import FORMULA_START, xlsx_chunks
 CSV_CHUNK = 1000  # rows per yielded chunk
 BOM = "\ufeff"
 
-__all__ = ["csv_chunks", "csv_cell", "xlsx_chunks"]
+__all__ = ["csv_cell", "csv_chunks", "xlsx_chunks"]
 
 
 def csv_chunks(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:

@@ -51,16 +51,17 @@ _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_SHEETML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 _CONTENT_TYPES = (
-    _HEAD
-    + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    _HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    f'<Override PartName="/xl/workbook.xml" ContentType="{_SHEETML}.sheet.main+xml"/>'
+    f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_SHEETML}.worksheet+xml"/>'
+    f'<Override PartName="/xl/styles.xml" ContentType="{_SHEETML}.styles+xml"/>'
     "</Types>"
-)  # fmt: skip
+)
 _ROOT_RELS = (
     _HEAD + f'<Relationships xmlns="{_PKG_REL}">'
     f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
@@ -109,8 +110,7 @@ def xlsx_chunks(
         with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
             sheet.write((_SHEET_START + _row(1, letters, list(columns))).encode())
             batch: list[str] = []
-            number = 1
-            for number, row in enumerate(rows, 2):  # noqa: B007 - numbering goes on below
+            for number, row in enumerate(rows, 2):
                 batch.append(_row(number, letters, [row.get(c) for c in columns]))
                 if len(batch) == ROWS_PER_WRITE:
                     sheet.write("".join(batch).encode())
@@ -186,13 +186,16 @@ class _Spool:
         self._parts: list[bytes] = []
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes, /) -> int:
         self._parts.append(bytes(data))
         self.size += len(data)
         return len(data)
 
     def flush(self) -> None:
         """Nothing to do: the bytes wait in ``_parts`` until taken."""
+
+    def close(self) -> None:
+        """Nothing to close (zipfile leaves a file it was handed open anyway)."""
 
     def take(self) -> bytes:
         out = b"".join(self._parts)

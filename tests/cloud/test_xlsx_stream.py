@@ -20,7 +20,7 @@ HOSTILE = {
     "control": "DAY\x07\x00\x1b\x0bEND",
     "surrogate": "a\ud800b",
     "noncharacter": "x\ufffey\uffffz",
-    "formula": "=HYPERLINK(\"http://evil\",\"click\")",
+    "formula": '=HYPERLINK("http://evil","click")',
     "plus": "+1+1",
     "minus": "-2+3",
     "at": "@SUM(A1:A2)",
@@ -113,8 +113,12 @@ def test_any_text_or_integer_reads_back_cleaned_and_never_breaks_the_file(values
     for value, got in zip(values, back, strict=False):
         if isinstance(value, str):
             cleaned = "".join(
-                c if c in "\t\n\r" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd")
-                or c > "\uffff" else "\ufffd"
+                c
+                if c in "\t\n\r"
+                or (" " <= c <= "\ud7ff")
+                or ("\ue000" <= c <= "\ufffd")
+                or c > "\uffff"
+                else "\ufffd"
                 for c in value
             )[:MAX_TEXT]
             assert got == (cleaned or None)
