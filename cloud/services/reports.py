@@ -37,7 +37,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Result, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.errors import Code, Problem, Thing, not_found
@@ -411,6 +411,7 @@ def _read(connection: Session, statement: Any) -> Iterator[Any]:
     A statement of plain columns runs on the session's connection, past the ORM's row
     handling, which took about a third of the entries report (profiled, 50,000 entries)."""
     plain = not any(isinstance(d["type"], type) for d in statement.column_descriptions)
+    result: Result[Any]
     if plain:
         result = connection.connection().execute(statement, execution_options={"yield_per": CHUNK})
     else:
