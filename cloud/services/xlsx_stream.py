@@ -5,8 +5,10 @@ Never: hold the sheet, or write a formula. An XLSX file (ECMA-376 SpreadsheetML)
 few fixed XML parts (content types, relationships, the workbook, one style sheet) and one
 worksheet; the worksheet is the only part that grows, and here it is written row by row
 through ``zipfile`` into a write-only buffer that the caller drains after every batch of rows.
-The zip is unseekable, so each part's sizes follow its data (a data descriptor) and the sheet
-part is written as Zip64, which Excel, LibreOffice, openpyxl and Python read.
+The zip is unseekable, so each part's sizes follow its data (a data descriptor). Parts are not
+forced to Zip64 (whose headers on a small part some readers take badly): a sheet holds at most
+Excel's 1,048,576 rows, about 250 MB of XML at the reports' row sizes, far under Zip64's 4 GiB;
+more rows go on in further sheets.
 
 Why not openpyxl: its ``write_only`` mode builds an element per cell and costs about 9 s per
 400,000 cells on this machine under load (bench/reports.py measured it); this writer formats
@@ -28,6 +30,7 @@ Cells:
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import zipfile
@@ -41,6 +44,7 @@ COMPRESSLEVEL = 3
 ROWS_PER_WRITE = 500  # rows formatted, then written to the zip in one call
 CHUNK_BYTES = 64 * 1024  # hand on the zip's bytes once at least this many are waiting
 MAX_TEXT = 32_767  # characters in one cell (Excel's limit)
+MAX_ROWS = 1_048_576  # rows in one sheet (Excel's limit)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -52,25 +56,9 @@ _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _SHEETML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-_CONTENT_TYPES = (
-    _HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" '
-    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    f'<Override PartName="/xl/workbook.xml" ContentType="{_SHEETML}.sheet.main+xml"/>'
-    f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_SHEETML}.worksheet+xml"/>'
-    f'<Override PartName="/xl/styles.xml" ContentType="{_SHEETML}.styles+xml"/>'
-    "</Types>"
-)
 _ROOT_RELS = (
     _HEAD + f'<Relationships xmlns="{_PKG_REL}">'
     f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-    "</Relationships>"
-)
-_WORKBOOK_RELS = (
-    _HEAD + f'<Relationships xmlns="{_PKG_REL}">'
-    f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
-    f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
     "</Relationships>"
 )
 # Two cell formats: 0 the default, 1 the same with quotePrefix (text that must stay text).
@@ -95,29 +83,46 @@ def xlsx_chunks(
     columns: Sequence[str],
     rows: Iterable[dict[str, Any]],
     compresslevel: int = COMPRESSLEVEL,
+    max_rows: int = MAX_ROWS,
 ) -> Iterator[bytes]:
-    """The workbook, as chunks of at least ``CHUNK_BYTES`` (the last may be shorter): one sheet
+    """The workbook, as chunks of at least ``CHUNK_BYTES`` (the last may be shorter): a sheet
     called ``title`` (cut to Excel's 31 characters) with the header row, then one row per
-    item of ``rows`` (its values for ``columns``, in that order)."""
+    item of ``rows`` (its values for ``columns``, in that order). Past ``max_rows`` rows
+    (Excel's limit, the header included) the rows go on in another sheet, "title (2)" and so
+    on, each with the header; the parts that list the sheets are written last."""
     spool = _Spool()
+    letters = [_column_letter(i) for i in range(len(columns))]
+    header = _row(1, letters, list(columns))
+    source: Iterator[dict[str, Any]] = iter(rows)
+    sheets = 0
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as book:
-        book.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        book.writestr("_rels/.rels", _ROOT_RELS)
-        book.writestr("xl/workbook.xml", _workbook(title))
-        book.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
         book.writestr("xl/styles.xml", _STYLES)
-        letters = [_column_letter(i) for i in range(len(columns))]
-        with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            sheet.write((_SHEET_START + _row(1, letters, list(columns))).encode())
-            batch: list[str] = []
-            for number, row in enumerate(rows, 2):
-                batch.append(_row(number, letters, [row.get(c) for c in columns]))
-                if len(batch) == ROWS_PER_WRITE:
-                    sheet.write("".join(batch).encode())
-                    batch.clear()
-                    if spool.size >= CHUNK_BYTES:
-                        yield spool.take()
-            sheet.write(("".join(batch) + _SHEET_END).encode())
+        more = True
+        while more:
+            sheets += 1
+            more = False
+            with book.open(f"xl/worksheets/sheet{sheets}.xml", "w") as sheet:
+                sheet.write((_SHEET_START + header).encode())
+                batch: list[str] = []
+                number = 1
+                for row in source:
+                    number += 1
+                    batch.append(_row(number, letters, [row.get(c) for c in columns]))
+                    if len(batch) == ROWS_PER_WRITE:
+                        sheet.write("".join(batch).encode())
+                        batch.clear()
+                        if spool.size >= CHUNK_BYTES:
+                            yield spool.take()
+                    if number == max_rows:
+                        following = next(source, None)
+                        if following is not None:
+                            source, more = itertools.chain([following], source), True
+                        break
+                sheet.write(("".join(batch) + _SHEET_END).encode())
+        book.writestr("xl/workbook.xml", _workbook(title, sheets))
+        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(sheets))
+        book.writestr("[Content_Types].xml", _content_types(sheets))
+        book.writestr("_rels/.rels", _ROOT_RELS)
     yield spool.take()
 
 
@@ -157,14 +162,43 @@ def _text_cell(ref: str, value: str) -> str:
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
 
 
-def _workbook(title: str) -> str:
-    """The workbook part naming the one sheet. A sheet name may not hold : \\ / ? * [ ] and has
+def _workbook(title: str, sheets: int) -> str:
+    """The workbook part naming the sheets. A sheet name may not hold : \\ / ? * [ ] and has
     at most 31 characters (Excel refuses the file otherwise)."""
-    name = re.sub(r"[:\\/?*\[\]]", "_", title)[:31] or "Sheet1"
+    name = re.sub(r"[:\\/?*\[\]]", "_", title) or "Sheet"
+    names = [name[:31]] + [f"{name[:25]} ({n})" for n in range(2, sheets + 1)]
+    listed = "".join(
+        f'<sheet name="{text(sheet).replace(chr(34), "&quot;")}" sheetId="{n}" r:id="rId{n}"/>'
+        for n, sheet in enumerate(names, 1)
+    )
     return (
-        _HEAD + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
-        f'<sheet name="{text(name).replace(chr(34), "&quot;")}" sheetId="1" r:id="rId1"/>'
-        "</sheets></workbook>"
+        _HEAD + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{listed}</sheets></workbook>'
+    )
+
+
+def _workbook_rels(sheets: int) -> str:
+    listed = "".join(
+        f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+        for n in range(1, sheets + 1)
+    )
+    styles = f'<Relationship Id="rId{sheets + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
+    return _HEAD + f'<Relationships xmlns="{_PKG_REL}">{listed}{styles}</Relationships>'
+
+
+def _content_types(sheets: int) -> str:
+    listed = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_SHEETML}.worksheet+xml"/>'
+        for n in range(1, sheets + 1)
+    )
+    return (
+        _HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_SHEETML}.sheet.main+xml"/>'
+        f"{listed}"
+        f'<Override PartName="/xl/styles.xml" ContentType="{_SHEETML}.styles+xml"/>'
+        "</Types>"
     )
 
 

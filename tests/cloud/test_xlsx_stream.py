@@ -124,3 +124,14 @@ def test_any_text_or_integer_reads_back_cleaned_and_never_breaks_the_file(values
             assert got == (cleaned or None)
         else:
             assert got == value
+
+
+@pytest.mark.parametrize(("count", "sheets"), [(4, 2), (5, 3)])
+def test_rows_past_excels_limit_go_on_in_another_sheet_with_the_header(count, sheets):
+    rows = [{"n": i} for i in range(count)]
+    data = b"".join(xlsx_chunks("entries", ("n",), rows, max_rows=3))  # header + 2 rows a sheet
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["entries", "entries (2)", "entries (3)"][:sheets]
+    read_back = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+    assert all(lines[0] == ("n",) and len(lines) <= 3 for lines in read_back)
+    assert [n for lines in read_back for (n,) in lines[1:]] == list(range(count))
