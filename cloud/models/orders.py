@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     LargeBinary,
     String,
     Text,
@@ -29,6 +30,8 @@ ORDER_STATES = ("pending", "paid", "expired", "cancelled", "refunded", "partiall
 
 class Order(Base):
     __tablename__ = "orders"
+    # the sales report and the dashboard read a site's orders paid in a range (0017)
+    __table_args__ = (Index("ix_orders_site_paid_at", "site", "paid_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -96,12 +99,13 @@ class Ticket(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventory.id"))
+    # the dashboard's booked and arrived per slot (0017)
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventory.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="valid")  # valid|refunded|changed
     people: Mapped[int] = mapped_column(default=1)
     unit_fen: Mapped[int] = mapped_column()  # what this code cost (all its people)
     valid_from: Mapped[date] = mapped_column(Date)
-    valid_until: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date, index=True)  # reports' tickets (0017)
     holder_ref: Mapped[bytes | None] = mapped_column(LargeBinary(8), index=True)
     kid: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)  # the QR code's text
