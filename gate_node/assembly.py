@@ -18,6 +18,7 @@ import serial
 from gate_node.clock import ClockFloor
 from gate_node.decision.engine import Engine
 from gate_node.downlink import Downlink
+from gate_node.face.binding_report import BindingReport
 from gate_node.face.camera import capture
 from gate_node.face.check import FaceCheck
 from gate_node.face.disputes import Disputes
@@ -88,6 +89,11 @@ def make_engine(state: NodeState, clock: Clock = SYSTEM) -> Engine:
         faces=make_face_check(state),
     )
     engine.closed = state.untrusted
+    if engine.faces is not None:
+        # a first-entry binding goes to the cloud, sealed, so the site's first one wins
+        engine.when_face_bound = BindingReport(
+            engine.ledger, config.site, config.node, lambda: state.cloud_face_key
+        )
     return engine
 
 

@@ -3,7 +3,8 @@
 Never: read or write files (gate_node/state.py keeps the state directory; provisioning/ makes
 one). ``validate_config`` checks a configuration document field by field and names the field
 an installer got wrong; ``with_settings`` lays a root-signed config document's settings over
-the local configuration (only ``CLOUD_SETTINGS``: wiring and identity stay local).
+the local configuration (only ``CLOUD_SETTINGS``: wiring and identity stay local);
+``face_key_of`` reads the cloud's face key the same document publishes.
 """
 
 from __future__ import annotations
@@ -134,6 +135,16 @@ def with_settings(config: NodeConfig, document: SignedDocument) -> NodeConfig:
         return validate_config({**config_doc(config), **settings})
     except NodeStateError as exc:
         raise DocumentError("malformed", str(exc)) from None
+
+
+def face_key_of(document: SignedDocument) -> bytes | None:
+    """The cloud's face key (X25519, 32 raw bytes) a root-signed config publishes beside its
+    settings, or None if it names none (``DocumentError`` ``malformed`` if not 32 bytes)."""
+    body = document.body if isinstance(document.body, dict) else {}
+    key = body.get("face_key")
+    if key is not None and (not isinstance(key, bytes) or len(key) != 32):
+        raise DocumentError("malformed", "face_key must be 32 bytes (an X25519 public key)")
+    return key
 
 
 def config_doc(config: NodeConfig) -> dict[str, Any]:

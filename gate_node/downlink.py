@@ -122,10 +122,10 @@ class Downlink:
         elif doc_type == "cards":
             state.apply_cards(raw)
         elif doc_type == "faces":
-            gone = state.apply_faces(raw)
+            unbound = state.apply_faces(raw)
             if self.engine.faces is not None:
                 self.engine.faces.enrolments = state.faces
-                self.engine.faces.forget(gone)
+                self.engine.faces.forget(unbound)
         elif doc_type == "nodes":
             state.apply_nodes(raw)
         elif doc_type == "config":

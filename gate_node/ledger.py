@@ -8,8 +8,9 @@ kept (what happened at a gate is evidence) but no longer counts as an entry. (DE
 TinyDB rewrote its whole file per insert, 17.5 s for 3,000; SQLite WAL took 0.14 s.)
 
 **Outbox.** Every change here also appends an event (use, passage, rollback, denial, alarm,
-heartbeat) to the ``outbox`` table *in the same transaction*, so the record and the report of
-it can never disagree. Events carry a per-node sequence number (AUTOINCREMENT: never reused,
+heartbeat; and ``face_bind``, a first-entry face binding sealed to the cloud) to the
+``outbox`` table *in the same transaction*, so the record and the report of it can never
+disagree. Events carry a per-node sequence number (AUTOINCREMENT: never reused,
 even after rows are deleted); uplink.py publishes them in order, and an event leaves the outbox
 only when the cloud's signed acknowledgement says it is stored (a broker's PUBACK is not
 enough: a broker killed before it saves or forwards loses what it acknowledged). The cloud
@@ -202,6 +203,12 @@ class Ledger:
     def record_alarm(self, at: datetime, alarm: str, arg: int = 0, **details: Any) -> None:
         with self._transaction():
             self._emit("alarm", at, {"alarm": alarm, "arg": arg, **details})
+
+    def record_face_bind(self, at: datetime, sealed: bytes) -> None:
+        """A face bound at a pass's first entry, sealed to the cloud's face key
+        (keys/face_binding.py): the outbox carries it, the ledger itself keeps no face."""
+        with self._transaction():
+            self._emit("face_bind", at, {"sealed": sealed})
 
     def record_heartbeat(self, at: datetime, **status: Any) -> None:
         with self._transaction():

@@ -18,7 +18,8 @@ standalone node; this module only opens, verifies and updates it)::
                        (gate_node/face/vault.py; face-disputes/ only if the operator enables it)
     nodes.cose         root-signed registry of the site's nodes and keys (peer gossip)
     config.cose        the root-signed config document last applied (its settings win over
-                       node.json's at every start)
+                       node.json's at every start; its ``face_key`` is the cloud's key that
+                       first-entry face bindings are sealed to, ``cloud_face_key``)
     trust.cose         signed by node.key: the highest seq of every document applied and the
                        pinned root fingerprint (gate_node/trust_record.py)
     uplink.json        the MQTT session counter (births and wills)
@@ -47,6 +48,7 @@ from gate_node.config import (
     NodeConfig,
     NodeStateError,
     config_doc,
+    face_key_of,
     parse_salt,
     validate_config,
     with_settings,
@@ -104,6 +106,9 @@ class NodeState:
         """Loaded at ``unlock`` (they are encrypted under the node key); until then only the
         seq in faces.enc's header is known (``_faces_on_disk``), for the trust check."""
         self.face_bindings: dict[bytes, Any] = {}
+        self.cloud_face_key: bytes | None = None
+        """The cloud's X25519 face key (raw 32 bytes) from the root-signed config: first-entry
+        bindings are sealed to it (keys/face_binding.py); None, they stay on this gate."""
         self._faces_on_disk = read_seq(directory / ENROLMENTS)
         self._vault: FaceVault | None = None
         self.config_seq: int | None = None
@@ -170,6 +175,11 @@ class NodeState:
         state = cls(directory, config, root, keyring, revocations, held, cards, salt)
         state.nodes = nodes
         state.config_seq = held_config.seq if held_config else None
+        if held_config is not None:
+            try:
+                state.cloud_face_key = face_key_of(held_config)
+            except DocumentError as exc:
+                raise NodeStateError(f"config.cose cannot be applied: {exc}") from None
         state.pinned_root = pins[0].get("root_fingerprint") if len(pins) == 1 else None
         try:
             node_public = keystore.read_public(directory / "node.key")
@@ -284,6 +294,7 @@ class NodeState:
         document = self._verified(raw, "config")
         require_newer(document, self.config_seq)
         config = with_settings(self.config, document)
+        face_key = face_key_of(document)
         body = document.body if isinstance(document.body, dict) else {}
         salt = body.get("holder_salt")
         if salt is not None:
@@ -299,20 +310,25 @@ class NodeState:
         write_atomic(self.directory / "config.cose", raw)
         self.config = config
         self.config_seq = document.seq
+        self.cloud_face_key = face_key
         self._note_document(document)
         return document
 
     def apply_faces(self, raw: bytes) -> list[bytes]:
         """Verify and apply a face enrolment snapshot or delta, keep the result encrypted.
-        Returns the holders no longer enrolled (their bindings must be forgotten too)."""
+        Returns the holders whose first-entry bindings here must go: those no longer enrolled
+        (right to be forgotten) and those enrolled now (the cloud's face, the site-wide first
+        binding, replaces whatever this gate bound)."""
         document = self._verified(raw, FACES)
         assert self._vault is not None  # _verified needs the node key, unlock sets the vault
         gone = self.faces.apply(document)
         self._vault.save_enrolments(self.faces)
-        if any(holder in self.face_bindings for holder in gone):
-            self.save_face_bindings({h: e for h, e in self.face_bindings.items() if h not in gone})
+        replaced = [h for h in self.face_bindings if h in self.faces.entries]
+        drop = set(gone) | set(replaced)
+        if drop & set(self.face_bindings):
+            self.save_face_bindings({h: e for h, e in self.face_bindings.items() if h not in drop})
         self._note_document(document)
-        return gone
+        return [*gone, *(h for h in replaced if h not in gone)]
 
     def save_face_bindings(self, bindings: dict[bytes, Any]) -> None:
         """Keep first-entry face bindings (encrypted); needs the node key."""

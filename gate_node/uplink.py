@@ -1,6 +1,7 @@
 """The node's MQTT link: outbox up, signed documents and peer uses down. paho-mqtt 2.x.
 
-Topics, their QoS and retain come from keys/topics.py: up go events (from the outbox), the
+Topics, their QoS and retain come from keys/topics.py: up go events (from the outbox; a sealed
+``face_bind`` on the node's ``face`` topic, every other kind on ``event``), the
 retained birth ``{"state": "online", "session": n}`` (the last will says "offline" with the same
 session) and requests ("I miss revocations from seq n"); down come the site's root-signed
 documents and this node's own (acks, snapshots); peer gossip of uses and rollbacks goes both
@@ -40,7 +41,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gate_node.ledger import Ledger
 from keys import topics
 from keys.cose import Signer
-from keys.gate_event import sign_event
+from keys.gate_event import sign_event, topic_kind
 
 log = logging.getLogger("gate_node.uplink")
 
@@ -87,6 +88,7 @@ class Uplink:
         self.site, self.node = site, node
         self._event_topic, self._state_topic = topics.event(site, node), topics.state(site, node)
         self._request_topic, self._uses_topic = topics.request(site, node), topics.uses(site)
+        self._face_topic = topics.face(site, node)  # face_bind events (sealed), not with events
         self.session = session
         self.connected = False
         self.received: deque[tuple[str, bytes]] = deque(maxlen=10_000)
@@ -184,7 +186,8 @@ class Uplink:
             at_ms=at_ms,
             data=data,
         )
-        info = topics.publish(self._client, self._event_topic, payload)
+        to = self._face_topic if topic_kind(kind) == topics.Kind.FACE else self._event_topic
+        info = topics.publish(self._client, to, payload)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False
         self._inflight[info.mid] = seq

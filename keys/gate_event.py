@@ -5,8 +5,11 @@ Each is a signed document (keys/signed_document.py) of type ``gate_event``, sign
 entry and a broker cannot invent one. The document's seq is the node's outbox sequence, the
 idempotency key with the node id. Body::
 
-    {"node": "G1", "kind": "use" | "passage" | "rollback" | "denial" | "alarm" | "heartbeat",
-     "at": <Unix ms>, "data": {...}}
+    {"node": "G1", "kind": "use" | "passage" | "rollback" | "denial" | "alarm" | "heartbeat"
+     | "face_bind", "at": <Unix ms>, "data": {...}}
+
+``face_bind`` travels on the node's ``face`` topic, every other kind on its ``event`` topic
+(``topic_kind``); its data is ``{"sealed": bytes}`` (keys/face_binding.py).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from keys.cose import EnvelopeError, Signer, decode_sign1
 from keys.signed_document import DocumentError, sign_document, verify_document
 
 DOC_TYPE = "gate_event"
-KINDS = ("use", "passage", "rollback", "denial", "alarm", "heartbeat")
+KINDS = ("use", "passage", "rollback", "denial", "alarm", "heartbeat", "face_bind")
+FACE_KINDS = frozenset({"face_bind"})  # the kinds sent on the face topic, not the event topic
 MAX_EVENT_BYTES = 4096
 
 
@@ -44,6 +48,11 @@ def sign_event(
     return sign_document(
         node_key, DOC_TYPE, site, seq, body, datetime.fromtimestamp(at_ms / 1000, UTC)
     )
+
+
+def topic_kind(kind: str) -> str:
+    """The gate topic level (keys/topics.py ``Kind``) an event of ``kind`` is published on."""
+    return "face" if kind in FACE_KINDS else "event"
 
 
 def peek_node(raw: bytes) -> str | None:

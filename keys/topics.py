@@ -10,6 +10,8 @@ The tree (DESIGN.md, "Messaging")::
     scenic/{site}/gate/{node}/event         node -> cloud   signed events from the outbox
     scenic/{site}/gate/{node}/state         node -> cloud   birth, retained; the will says offline
     scenic/{site}/gate/{node}/request       node -> cloud   "I miss revocations (or cards) from n"
+    scenic/{site}/gate/{node}/face          node -> cloud   signed events holding a sealed face
+                                                            binding (keys/face_binding.py)
     scenic/{site}/uses                      node -> nodes   peer gossip of uses and rollbacks
     scenic/{site}/down/{type}               cloud -> nodes  root-signed site documents
     scenic/{site}/down/node/{node}/{type}   cloud -> node   acks, a snapshot after a gap
@@ -61,6 +63,7 @@ class Kind(StrEnum):
     EVENT = "event"
     STATE = "state"
     REQUEST = "request"
+    FACE = "face"  # face bindings, apart from events: only the cloud's face ingest reads them
     USES = "uses"
     DOWN = "down"  # a site-wide document
     DOWN_NODE = "down_node"  # a document for one node
@@ -90,6 +93,7 @@ POLICY: Final[dict[tuple[Kind, str | None], Policy]] = {
     (Kind.EVENT, None): _UP,
     (Kind.STATE, None): Policy(qos=1, retain=True, sent_by=Role.NODE, read_by=Role.CLOUD),
     (Kind.REQUEST, None): _UP,
+    (Kind.FACE, None): _UP,
     (Kind.USES, None): Policy(qos=1, retain=False, sent_by=Role.NODE, read_by=Role.NODE),
     (Kind.DOWN, "keyring"): _DOWN_KEPT,
     (Kind.DOWN, "nodes"): _DOWN_KEPT,
@@ -104,7 +108,8 @@ POLICY: Final[dict[tuple[Kind, str | None], Policy]] = {
     (Kind.DOWN, "faces"): _DOWN_ONCE,
     (Kind.DOWN_NODE, "faces"): _DOWN_ONCE,
 }
-_GATE_KINDS = (Kind.EVENT, Kind.STATE, Kind.REQUEST)  # the level after scenic/{site}/gate/{node}
+# the level after scenic/{site}/gate/{node}
+_GATE_KINDS = (Kind.EVENT, Kind.STATE, Kind.REQUEST, Kind.FACE)
 
 
 def valid_name(name: object) -> bool:
@@ -152,6 +157,10 @@ def event(site: str, node: str) -> Topic:
     return Topic(Kind.EVENT, site, node)
 
 
+def face(site: str, node: str) -> Topic:
+    return Topic(Kind.FACE, site, node)
+
+
 def state(site: str, node: str) -> Topic:
     return Topic(Kind.STATE, site, node)
 
@@ -191,6 +200,11 @@ def shared(group: str, topic_filter: str) -> str:
 def ingest_events() -> str:
     """What every ingest worker subscribes to: all sites' events, split among the workers."""
     return shared(INGEST_GROUP, filter_for(Kind.EVENT))
+
+
+def ingest_faces() -> str:
+    """All sites' face bindings, split among the same ingest workers (one group)."""
+    return shared(INGEST_GROUP, filter_for(Kind.FACE))
 
 
 def node_subscriptions(site: str, node: str) -> list[tuple[str, int]]:

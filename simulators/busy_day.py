@@ -47,6 +47,7 @@ class Day:
     node_keys: dict[str, keystore.SigningKey]
     clock: ManualClock  # the ingest's: events are received when they happen
     seqs: dict[str, int] = field(default_factory=dict)
+    uses: dict[str, int] = field(default_factory=dict)  # per node, as the gate's ledger numbers
     slot_inventory: list[int] = field(default_factory=list)
     day_inventory: int = 0
 
@@ -66,8 +67,9 @@ class Day:
 
     def enter(self, node: str, ticket: bytes, at: datetime, people: int = 1) -> None:
         """A ticket used at ``node`` and its people through the lane (the real ingest)."""
-        messages = [self.event(node, "use", at, use=1, ticket=ticket, dir="in", granted=people)]
-        messages += [self.event(node, "passage", at, use=1, dir="in") for _ in range(people)]
+        use = self.uses[node] = self.uses.get(node, 0) + 1  # the gate ledger's use number
+        messages = [self.event(node, "use", at, use=use, ticket=ticket, dir="in", granted=people)]
+        messages += [self.event(node, "passage", at, use=use, dir="in") for _ in range(people)]
         self.receive(at, messages)
 
     def receive(self, at: datetime, messages: list[tuple[str, bytes]]) -> None:

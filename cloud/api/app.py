@@ -33,6 +33,7 @@ from cloud.api.routes import (
     gate_settings,  # per-site gate settings, published as the signed config document
     members,  # members, coupons, flash sales (issue 17)
     orders,
+    passes,  # annual passes and their renewal (issue 17)
     payments,
     reconciliation,  # 自动对账 (issue 17)
     refunds,
@@ -86,7 +87,7 @@ def create_app(context: CloudContext) -> FastAPI:
     # --- dashboard: pages, live updates and its own CSS/JS (no CDN) ---
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=DASHBOARD_STATIC), name="dashboard-static")
-    for module in (reconciliation, channel, members, revshare):  # issue 17
+    for module in (reconciliation, channel, members, revshare, passes):  # issue 17
         app.include_router(module.router)
     if "sandbox" in context.providers:  # tickets without money: only if the operator said so
         app.include_router(sandbox.router)

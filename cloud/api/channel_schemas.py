@@ -9,17 +9,7 @@ write them, so the JSON is exactly what it was.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
-
-# A daily statement (a channel's or a partner attraction's) as a file (a CSV text, not JSON).
-CSV: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The day's statement as a CSV file",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-    }
-}
 
 # --- reconciliation (routes/reconciliation.py, services/reconciliation/matching.py) ---
 
@@ -167,6 +157,24 @@ class OfferTaken(BaseModel):
     taken: int
 
 
+class PassRenewalExported(BaseModel):
+    status: str
+    valid_from: str
+    valid_until: str
+
+
+class PassExported(BaseModel):
+    """An annual pass (年卡) of the member, as the export lists it."""
+
+    pass_id: int
+    status: str
+    valid_from: str
+    valid_until: str
+    holder_name: str | None
+    holder_contact: str | None
+    renewals: list[PassRenewalExported]
+
+
 class MemberExport(BaseModel):
     """Everything held about a member (个人信息导出)."""
 
@@ -174,6 +182,7 @@ class MemberExport(BaseModel):
     orders: list[MemberOrder]
     points: list[PointsMovementOut]
     offers: list[OfferTaken]
+    passes: list[PassExported]
 
 
 class MemberDeleted(BaseModel):

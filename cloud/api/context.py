@@ -2,9 +2,10 @@
 
 Keys and secrets live encrypted in ``$SCENIC_STATE_DIR/keys`` (``scenic-cloud keys init`` makes
 them with services/cloud_keys.py): the root key (signs what the gates trust), the issuer key
-(signs tickets), the personal-data key, the holder salt and the sandbox channel's secret. They
-are decrypted here, once, with the passphrase from the environment; a missing file or a wrong
-passphrase stops the start with one line saying what to do.
+(signs tickets), the personal-data key, the holder salt, the sandbox channel's secret and the
+face binding key (X25519; optional: an install made before it has none until ``scenic-cloud
+keys face-init``). They are decrypted here, once, with the passphrase from the environment;
+a missing file or a wrong passphrase stops the start with one line saying what to do.
 
 The issuer key is the exception: ``scenic-cloud keys rotate`` (another process) changes which
 key signs, so a running ``serve`` follows ``keys/issuers.json`` (``IssuerKeys``): each read of
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,7 +39,13 @@ from cloud.core.errors import Problem
 from cloud.db import make_engine, session_factory
 from cloud.mqtt.broker_logins import BrokerLogins
 from cloud.services import issuer_keys
-from cloud.services.cloud_keys import CHANNEL_SECRETS, ROOT_KEY, SECRETS, key_folder
+from cloud.services.cloud_keys import (
+    CHANNEL_SECRETS,
+    ROOT_KEY,
+    SECRETS,
+    key_folder,
+    load_face_key,
+)
 from cloud.services.holds import HoldLimits
 from cloud.services.issuing import Issuer
 from cloud.services.payments.cash import CashProvider
@@ -79,6 +87,8 @@ class CloudContext:
     provisioning: ProvisioningSettings = field(default_factory=ProvisioningSettings)
     node_broker: tuple[str, int] = ("127.0.0.1", 1883)  # the broker as gates reach it
     broker_logins: BrokerLogins | None = None  # dynsec admin; None: no broker logins made
+    # --- face bindings (issue 15): gates seal first-entry bindings to its public half ---
+    face_key: X25519PrivateKey | None = None  # None: no face key made yet (keys face-init)
 
 
 class IssuerKeys:
@@ -152,6 +162,12 @@ def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) 
         for key, (name, what, _) in SECRETS.items()
     }
     keys = IssuerKeys(settings.state_dir, passphrase, secrets["salt"])
+    face_key = load_face_key(settings.state_dir, passphrase)
+    if face_key is None:
+        log.warning(
+            "no face binding key: gates keep first-entry bindings local "
+            "(run: scenic-cloud keys face-init)"
+        )
     engine = make_engine(settings.db_url)
     return ServingContext(
         keys,
@@ -169,6 +185,7 @@ def from_settings(settings: Settings, passphrase: bytes, clock: Clock = SYSTEM) 
         api=settings.api,
         shop=settings.shop,
         clock=clock,
+        face_key=face_key,
         **provisioning(settings),
     )
 

@@ -15,8 +15,8 @@ from cloud.api.client import client_address
 from cloud.api.context import CloudContext
 from cloud.core.errors import Code, Problem
 from cloud.core.security import token_hash
-from cloud.models import ApiKey
-from cloud.services import login_throttle, staff_sessions
+from cloud.models import ApiKey, Member
+from cloud.services import login_throttle, members, staff_sessions
 from cloud.services.idempotency import run_once
 
 
@@ -35,6 +35,14 @@ def session(ctx: Context) -> Iterator[Session]:
 
 
 DB = Annotated[Session, Depends(session)]
+
+
+def member(ctx: Context, db: DB, x_member_token: Annotated[str | None, Header()] = None) -> Member:
+    """The member a request acts for (``X-Member-Token``), or 401 (services/members.py)."""
+    return members.member_of(db, x_member_token, ctx.clock.now())
+
+
+Me = Annotated[Member, Depends(member)]
 
 
 def source(request: Request, ctx: Context) -> str:

@@ -90,7 +90,9 @@ def statement(
         held = channel_settlement.make_statement(
             session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
         )
-        text = channel_settlement.export_csv(session, code, parse_day(day))
+        text = channel_settlement.export_csv(
+            session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
+        )
         figures = (held.orders, held.sales_fen, held.refunds_fen, held.commission_fen)
         owed, balance = held.net_fen, held.balance_fen
     if out is not None:

@@ -23,19 +23,23 @@ from cloud.cli.common import (
     root_key_path,
     settings_from,
     transaction,
+    wall_clock,
 )
 from cloud.core.errors import Problem
 from cloud.services import cloud_keys, issuer_keys
+from cloud.services import downlink_documents as documents
 from keys import keystore
 from keys.cli_exit import EXIT_FAILED
 from keys.keystore import KeyStoreError
+from keys.sealed_box import raw_public
 
 app = typer.Typer(help="The cloud's keys and secrets. 云端密钥。", no_args_is_help=True)
 
 
 @app.command("init")
 def keys_init(passphrase_file: PassphraseFile = None) -> None:
-    """Make the root and issuer keys and the data, holder and sandbox secrets (encrypted)."""
+    """Make the root and issuer keys, the data, holder and sandbox secrets and the face
+    binding key (encrypted)."""
     settings = settings_from(None)
     secret = passphrase(passphrase_file, creating=True)
     try:
@@ -46,6 +50,30 @@ def keys_init(passphrase_file: PassphraseFile = None) -> None:
         fail(f"cannot create {exc.filename}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
     for path in made:
         typer.echo(f"made {path}")
+
+
+@app.command("face-init")
+def keys_face_init(db: DbOption = None, passphrase_file: PassphraseFile = None) -> None:
+    """Make the face binding key on an install made before it (refuses if it exists), and
+    sign every site's config again with its public half; the downlink service publishes
+    them, so gates seal first-entry face bindings to it. 生成人脸绑定密钥。"""
+    settings = settings_from(db)
+    secret = passphrase(passphrase_file)
+    try:
+        path = cloud_keys.init_face_key(settings.state_dir, secret)
+        face = cloud_keys.load_face_key(settings.state_dir, secret)
+        root = keystore.load(root_key_path(settings), secret)
+    except KeyStoreError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot create {exc.filename}: {exc.strerror}", EXIT_FAILED, zh="无法创建文件")
+    assert face is not None
+    typer.echo(f"made {path}")
+    with transaction(settings) as session:
+        sites = documents.configs_with_face_key(
+            session, root, raw_public(face.public_key()), wall_clock().now()
+        )
+    typer.echo(f"site configs signed with the face key: {len(sites)}")
 
 
 @app.command("seal")

@@ -11,7 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import Engine
@@ -28,12 +28,15 @@ from cloud.cli.common import (
 from cloud.core.config import Settings
 from cloud.db import make_engine, session_factory
 from cloud.mqtt.broker_client import BrokerClient
-from cloud.services.cloud_keys import SECRETS, key_folder
+from cloud.services.cloud_keys import SECRETS, key_folder, load_face_key
 from cloud.services.personal_data import PersonalData
 from keys import keystore
 from keys.cli_exit import EXIT_FAILED
 from keys.clock import from_environment
 from keys.keystore import KeyStoreError
+
+if TYPE_CHECKING:
+    from cloud.services.face_binding import BindingKeys
 
 ConnectTimeout = Annotated[
     float, typer.Option(help="Seconds to wait for the broker at start before exit 1", min=0.1)
@@ -54,7 +57,13 @@ def ingest(
 
     def worker(settings: Settings, root: keystore.SigningKey, engine: Engine) -> BrokerClient:
         clock = from_environment()
-        ingest = Ingest(engine, session_factory(engine), settings.site_timezone, clock)
+        ingest = Ingest(
+            engine,
+            session_factory(engine),
+            settings.site_timezone,
+            clock,
+            faces=binding_keys(settings, root, passphrase_file),
+        )
         return IngestWorker(
             ingest,
             root,
@@ -94,6 +103,23 @@ def downlink(
         )
 
     run_until_stopped(db, root_key, service, connect_timeout, passphrase_file)
+
+
+def binding_keys(
+    settings: Settings, root: keystore.SigningKey, passphrase_file: Path | None
+) -> BindingKeys | None:
+    """What recording gates' face bindings needs (face key, root, personal-data key), or None
+    if the state folder lacks the face or data key (bindings are then stored sealed, unopened)."""
+    from cloud.services.face_binding import BindingKeys
+
+    pd = data_key(settings, passphrase_file)
+    if pd is None:
+        return None
+    try:
+        face = load_face_key(settings.state_dir, passphrase(passphrase_file))
+    except KeyStoreError as exc:
+        fail(str(exc))
+    return BindingKeys(face, root, pd) if face is not None else None
 
 
 def data_key(settings: Settings, passphrase_file: Path | None) -> PersonalData | None:

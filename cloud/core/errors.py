@@ -192,6 +192,11 @@ class Code(StrEnum):
     BAD_SHARES = "bad_shares"
     NOT_A_PACKAGE = "not_a_package"
     DUPLICATE_ATTRACTION = "duplicate_attraction"
+    RENEWAL_OUTSIDE_WINDOW = "renewal_outside_window"  # --- annual passes (issue 17) ---
+    PASS_NOT_ACTIVE = "pass_not_active"
+    PASS_RENEWED = "pass_renewed"
+    PASS_RENEWED_SINCE = "pass_renewed_since"
+    NOT_A_MEMBER = "not_a_member"
 
     @property
     def text(self) -> Text:
@@ -617,6 +622,27 @@ TEXT: dict[Code, Text] = {
     Code.DUPLICATE_ATTRACTION: Text(
         409, "Partner attraction {attraction} exists already", "合作景点{attraction}已存在"
     ),
+    Code.RENEWAL_OUTSIDE_WINDOW: Text(
+        409,
+        "This pass can be renewed from {opens} until {closes} (it expires on {valid_until})",
+        "该年卡可续卡时间为{opens}至{closes}（有效期至{valid_until}）",
+    ),
+    Code.PASS_NOT_ACTIVE: Text(
+        409, "Annual pass {pass_id} is {pass_status}", "年卡{pass_id}状态为{pass_status}，不能续卡"
+    ),
+    Code.PASS_RENEWED: Text(
+        409,
+        "The annual pass was renewed or changed meanwhile: look at it again and ask anew",
+        "该年卡已被续卡或变更，请刷新后重新办理",
+    ),
+    Code.PASS_RENEWED_SINCE: Text(
+        409,
+        "Annual pass {pass_id} was renewed after ticket {ticket}: refund the later renewal first",
+        "年卡{pass_id}的门票{ticket}之后已续卡，请先退最近一次续卡",
+    ),
+    Code.NOT_A_MEMBER: Text(
+        404, "No member has this phone number or email", "该手机号或邮箱不是会员"
+    ),
 }
 
 
@@ -645,6 +671,7 @@ class Thing(StrEnum):
     MEMBER = "member"
     OFFER = "offer"
     ATTRACTION = "partner attraction"
+    ANNUAL_PASS = "annual pass"
 
     @property
     def zh(self) -> str:
@@ -674,6 +701,7 @@ THING_ZH: dict[Thing, str] = {
     Thing.MEMBER: "会员",
     Thing.OFFER: "活动",
     Thing.ATTRACTION: "合作景点",
+    Thing.ANNUAL_PASS: "年卡",
 }
 
 

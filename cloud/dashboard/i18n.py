@@ -129,6 +129,7 @@ ALARM_NAMES: dict[str, tuple[str, str]] = {
     "reverse": ("逆向通行", "Wrong way"),
     "state_untrusted": ("闸机数据异常", "Gate state not trusted"),
     "rolled_back": ("下发数据被回放", "Replayed document"),
+    "face_bind_conflict": ("年卡人脸绑定冲突", "Pass bound to another face"),
 }
 
 KINDS: dict[str, tuple[str, str]] = {
@@ -142,6 +143,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "denial": ("拒绝", "denial"),
     "alarm": ("告警", "alarm"),
     "heartbeat": ("心跳", "heartbeat"),
+    "face_bind": ("人脸绑定", "face binding"),
 }
 
 NOTICES: dict[str, tuple[str, str]] = {

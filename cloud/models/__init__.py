@@ -9,6 +9,7 @@ from cloud.models.accounts import (
     LoginThrottle,
     User,
 )
+from cloud.models.annual_passes import AnnualPass, PassRenewal, PassRule
 from cloud.models.base import Base
 from cloud.models.card_index import CardEntry
 from cloud.models.catalog import CalendarDay, Inventory, Price, Product, Site, Zone
@@ -39,6 +40,7 @@ from cloud.models.revshare import PackageComponent, PartnerAttraction, PartnerSt
 
 __all__ = [
     "Alarm",
+    "AnnualPass",
     "ApiKey",
     "AuditEntry",
     "AuthSession",
@@ -74,6 +76,8 @@ __all__ = [
     "ParkCount",
     "PartnerAttraction",
     "PartnerStatement",
+    "PassRenewal",
+    "PassRule",
     "Payment",
     "PointsMovement",
     "Price",

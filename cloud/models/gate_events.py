@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -25,7 +26,11 @@ class GateEventRecord(Base):
     recorded it (its key signed them), for disputes and audits."""
 
     __tablename__ = "gate_events"
-    __table_args__ = (UniqueConstraint("site", "node", "seq", name="uq_gate_events_node_seq"),)
+    __table_args__ = (
+        UniqueConstraint("site", "node", "seq", name="uq_gate_events_node_seq"),
+        # a site's uses or passages in a range: the reports, the dashboard's curves (0017)
+        Index("ix_gate_events_site_kind_at", "site", "kind", "at"),
+    )
 
     # BIGINT on PostgreSQL; INTEGER on SQLite, where only that is an auto-increasing rowid.
     id: Mapped[int] = mapped_column(

@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models.base import Base
@@ -19,6 +30,8 @@ ORDER_STATES = ("pending", "paid", "expired", "cancelled", "refunded", "partiall
 
 class Order(Base):
     __tablename__ = "orders"
+    # the sales report and the dashboard read a site's orders paid in a range (0017)
+    __table_args__ = (Index("ix_orders_site_paid_at", "site", "paid_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -56,6 +69,9 @@ class OrderItem(Base):
     unit_fen: Mapped[int] = mapped_column()
     group_ticket: Mapped[bool] = mapped_column(default=False)  # one code for N people
     holders: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{ref, id_enc}]
+    # False for an item that took no place of its inventory (an annual pass's renewal,
+    # services/annual_passes.py): expiring, retaking or refunding it gives no place back.
+    holds_place: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class HolderClaim(Base):
@@ -83,12 +99,13 @@ class Ticket(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventory.id"))
+    # the dashboard's booked and arrived per slot (0017)
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventory.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="valid")  # valid|refunded|changed
     people: Mapped[int] = mapped_column(default=1)
     unit_fen: Mapped[int] = mapped_column()  # what this code cost (all its people)
     valid_from: Mapped[date] = mapped_column(Date)
-    valid_until: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date, index=True)  # reports' tickets (0017)
     holder_ref: Mapped[bytes | None] = mapped_column(LargeBinary(8), index=True)
     kid: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)  # the QR code's text

@@ -50,6 +50,7 @@ def node_grants(site: str, node: str) -> list[dict[str, Any]]:
         topics.event(site, node).name,
         topics.state(site, node).name,
         topics.request(site, node).name,
+        topics.face(site, node).name,
         topics.uses(site).name,
     ]
     read = [

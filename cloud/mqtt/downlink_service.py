@@ -10,7 +10,9 @@
   floor to it; it names the current revocation and card index seq, so a quiet gate learns it
   is behind), and the node registry when devices changed.
 - every step: the card index changes (paid real-name tickets, bound RFID cards, refunds and
-  changes) signed as one delta per site and published (services/card_index.py).
+  changes) signed as one delta per site and published (services/card_index.py); and, with
+  the personal-data key, the faces of annual passes renewed or reverted since (one ``faces``
+  delta per site, services/pass_faces.py).
 - ``revoke``: record refunded or changed tickets and publish the signed delta at once.
 
 State changes and documents are committed before anything is published, so what the gates are
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.models import Device, NodeLink, SiteDocument
 from cloud.mqtt.broker_client import BrokerClient
 from cloud.mqtt.downlink import DownlinkPublisher
-from cloud.services import card_index, face_enrolment
+from cloud.services import card_index, face_enrolment, pass_faces
 from cloud.services import downlink_documents as documents
 from cloud.services.personal_data import PersonalData
 from keys import topics
@@ -39,9 +41,10 @@ from keys.clock import SYSTEM, Clock
 from keys.cose import Signer
 
 log = logging.getLogger("cloud.downlink")
-# Documents other parts of the cloud sign into site_documents (key rotation, device changes, a
-# manager's gate settings: services/gate_settings.py); this service publishes each new one
-# (time it makes itself, revocations go out as they happen).
+# Documents other parts of the cloud sign into site_documents (key rotation, device changes,
+# a manager's gate settings: services/gate_settings.py, a config re-signed with the face key
+# by ``keys face-init``); this service publishes each new one (time it makes itself,
+# revocations go out as they happen).
 FROM_DATABASE = ("keyring", "nodes", "config")
 
 
@@ -96,6 +99,7 @@ class DownlinkService(BrokerClient):
         if self.connected.is_set():
             self.publish_new_documents()
             handled += self.publish_card_changes()
+            handled += self.publish_pass_faces()
         return handled
 
     # -- what the rest of the cloud calls ------------------------------------------------------
@@ -111,9 +115,9 @@ class DownlinkService(BrokerClient):
         self.publisher.site_document(site, "nodes", raw)
 
     def publish_new_documents(self) -> int:
-        """Keyrings, node registries and site configs the rest of the cloud signed since the
-        last look (``scenic-cloud keys rotate``, the gate settings route and enrolment write
-        them to the database): publish them."""
+        """Keyrings, node registries and configs the rest of the cloud signed since the last
+        look (``scenic-cloud keys rotate``, ``keys face-init``, the gate settings route and
+        enrolment write them to the database): publish them."""
         with self.sessions() as session:
             rows = session.scalars(
                 select(SiteDocument).where(
@@ -143,6 +147,26 @@ class DownlinkService(BrokerClient):
         for site, raw in signed.items():
             if raw is not None:
                 self.publisher.site_document(site, "cards", raw)
+        return len(signed)
+
+    def publish_pass_faces(self) -> int:
+        """Sign and publish the faces delta of each site with renewed passes' faces to carry
+        over (services/pass_faces.py); without the data key they wait. How many sent."""
+        if self.pd is None:
+            return 0
+        with self.sessions() as session:
+            sites = pass_faces.sites_pending(session)
+        if not sites:
+            return 0
+        with self.sessions.begin() as session:
+            now = self.clock.now()
+            signed = {
+                site: pass_faces.sign_pending(session, self.root, self.pd, site, now)
+                for site in sites
+            }
+        for site, raw in signed.items():
+            if raw is not None:
+                self.publisher.site_document(site, "faces", raw)
         return len(signed)
 
     def publish_time(self) -> None:

@@ -1,11 +1,13 @@
 """An ingest worker: gate events from the broker into the database, each stored once.
 
 Several workers share the load through an MQTT shared subscription
-(``$share/ingest/scenic/+/gate/+/event``): the broker hands each event to one of them. A worker
+(``$share/ingest/scenic/+/gate/+/event``, and ``.../face`` for sealed face bindings): the
+broker hands each event to one of them. A worker
 collects what arrives for up to ``batch_ms`` (or ``batch_max`` events), stores the batch in one
 transaction (cloud/services/ingest.py), and only after the commit acknowledges the messages to
 the broker (paho ``manual_ack``: a worker killed before that gets them redelivered, to itself or
-a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them).
+a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them); a
+site's first face binding goes out to every gate of the site as a signed ``faces`` delta.
 Both kinds of redelivery are harmless: storage is idempotent on (site, node, seq).
 
 The session is persistent (clean_session false, fixed client id), so events published while a
@@ -35,7 +37,7 @@ class IngestWorker(BrokerClient):
 
     Never acknowledges a message, to the broker or to its node, before its batch is committed."""
 
-    subscriptions = ((topics.ingest_events(), 1),)
+    subscriptions = ((topics.ingest_events(), 1), (topics.ingest_faces(), 1))
 
     def __init__(
         self,
@@ -91,6 +93,8 @@ class IngestWorker(BrokerClient):
                 self.client.ack(mid, qos)
         for (site, node), seqs in result.acks.items():
             self.publisher.acknowledge(site, node, seqs)
+        for published in result.published:  # a site's first face binding, to all its gates
+            self.publisher.site_document(published.site, "faces", published.document)
         self._add(result)
         return len(batch)
 
@@ -98,6 +102,7 @@ class IngestWorker(BrokerClient):
         self.totals.stored += result.stored
         self.totals.duplicates += result.duplicates
         self.totals.refused.update(result.refused)
+        self.totals.faces.update(result.faces)
         if result.refused:
             log.warning("refused events", extra={"fields": dict(result.refused)})
 

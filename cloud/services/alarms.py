@@ -7,6 +7,9 @@ once get one success and one ``alarm_acknowledged`` refusal; it is audited with 
 Alarm names come from the gates: the controllers' events (gate_node/firmware/hal.py:
 ``forced``, ``tailgate``, ``pinch``, ``reverse``, ``fire_alarm``, ``held_open``), the peer
 merge (``double_entry``) and the node's own checks (``state_untrusted``, ``rolled_back``).
+One is the cloud's own: ``face_bind_conflict``, opened by services/face_binding.py when a gate
+reports a pass bound to another face than the one the site holds (for the ``face_bind``
+event that reported it).
 The lane driver reports every other controller event as an "alarm" event too: ``fire_cleared``,
 ``override``, ``denied`` (lamps shown for a refused credential, already a denial event) and
 ``timeout`` are reports, not alarms: they are stored as events only.

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Code, Problem, Thing, not_found
-from cloud.models import ChannelMovement, ChannelStatement, Order, Site
+from cloud.core.errors import Thing, not_found
+from cloud.models import ChannelMovement, ChannelStatement, Order
 from cloud.services.audit import audit
 from cloud.services.channels import by_code
+from cloud.services.statements import site_day, while_unconfirmed, yuan
 
 
 def make_statement(
@@ -41,7 +41,7 @@ def make_statement(
         select(ChannelMovement.balance_after_fen)
         .where(
             ChannelMovement.account_id == account.id,
-            ChannelMovement.at < _bounds(session, account.site, day)[0],
+            ChannelMovement.at < site_day(session, account.site, day)[0],
         )
         .order_by(ChannelMovement.id.desc())
         .limit(1)
@@ -60,7 +60,7 @@ def make_statement(
         session.add(held)
         session.flush()
     else:
-        _while_unconfirmed(session, held, **figures)
+        while_unconfirmed(session, held, **figures)
     audit(session, actor, source, "channel_statement", f"{account_code}:{day}", figures, at=now)
     return held
 
@@ -73,33 +73,14 @@ def confirm(
     held = session.get(ChannelStatement, (account.id, day))
     if held is None:
         raise not_found(Thing.SETTLEMENT)
-    _while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
+    while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
     audit(session, actor, source, "channel_confirm", f"{account_code}:{day}", None, at=now)
     return held
 
 
-def _while_unconfirmed(session: Session, held: ChannelStatement, **values: object) -> None:
-    """Set ``values`` on the statement ``held`` only while finance has not confirmed it (a
-    conditional UPDATE, its row count checked: 409 ``statement_confirmed`` if it was), then
-    reload it."""
-    changed = session.execute(
-        update(ChannelStatement)
-        .where(
-            ChannelStatement.account_id == held.account_id,
-            ChannelStatement.day == held.day,
-            ChannelStatement.confirmed_at.is_(None),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(Code.STATEMENT_CONFIRMED)
-    session.refresh(held)
-
-
 def movements(session: Session, account_code: str, day: date) -> list[ChannelMovement]:
     account = by_code(session, account_code)
-    start, end = _bounds(session, account.site, day)
+    start, end = site_day(session, account.site, day)
     return list(
         session.scalars(
             select(ChannelMovement)
@@ -113,13 +94,17 @@ def movements(session: Session, account_code: str, day: date) -> list[ChannelMov
     )
 
 
-def export_csv(session: Session, account_code: str, day: date) -> str:
-    """The statement as CSV: one line per movement (order number, gross, commission, net,
-    balance after), then the totals line. Money in yuan with two decimals."""
+def export_csv(
+    session: Session, account_code: str, day: date, *, actor: str, source: str, now: datetime
+) -> str:
+    """The statement as CSV (audited: finance data): one line per movement (order number,
+    gross, commission, net, balance after), then the totals line. Money in yuan with two
+    decimals."""
     account = by_code(session, account_code)
     held = session.get(ChannelStatement, (account.id, day))
     if held is None:
         raise not_found(Thing.SETTLEMENT)
+    audit(session, actor, source, "channel_statement_csv", f"{account_code}:{day}", None, at=now)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["time", "kind", "order_no", "gross", "commission", "net", "balance_after"])
@@ -130,10 +115,10 @@ def export_csv(session: Session, account_code: str, day: date) -> str:
                 move.at.isoformat(),
                 move.kind,
                 order_no or "",
-                _yuan(move.gross_fen),
-                _yuan(move.commission_fen),
-                _yuan(move.net_fen),
-                _yuan(move.balance_after_fen),
+                yuan(move.gross_fen),
+                yuan(move.commission_fen),
+                yuan(move.net_fen),
+                yuan(move.balance_after_fen),
             ]
         )
     writer.writerow(
@@ -141,22 +126,10 @@ def export_csv(session: Session, account_code: str, day: date) -> str:
             day.isoformat(),
             "total" if held.confirmed_at is None else f"total confirmed by {held.confirmed_by}",
             f"{held.orders} orders",
-            _yuan(held.sales_fen - held.refunds_fen),
-            _yuan(held.commission_fen),
-            _yuan(-held.net_fen + held.topups_fen),
-            _yuan(held.balance_fen),
+            yuan(held.sales_fen - held.refunds_fen),
+            yuan(held.commission_fen),
+            yuan(-held.net_fen + held.topups_fen),
+            yuan(held.balance_fen),
         ]
     )
     return out.getvalue()
-
-
-def _bounds(session: Session, site: str, day: date) -> tuple[datetime, datetime]:
-    place = session.get(Site, site)
-    assert place is not None
-    start = datetime.combine(day, time.min, tzinfo=ZoneInfo(place.timezone))
-    return start, start + timedelta(days=1)
-
-
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"

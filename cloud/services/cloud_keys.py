@@ -11,11 +11,15 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from cloud.services import issuer_keys
 from keys import keystore
 
 ROOT_KEY = "root.key"  # signs what the gates trust: keyrings, revocations, time
+# X25519: gates seal first-entry face bindings to its public half, which the root-signed
+# config publishes (``face_key``); only the cloud opens them (keys/face_binding.py).
+FACE_KEY = ("face.secret", "face binding key")
 # Secrets made by init_keys: name -> (file, what it is in messages, bytes).
 SECRETS = {
     "data": ("data.secret", "data key", 32),
@@ -50,7 +54,31 @@ def init_keys(state_dir: Path, passphrase: bytes) -> list[Path]:
     for name, what, size in SECRETS.values():
         keystore.save_secret(os.urandom(size), folder / name, passphrase, what)
         made.append(folder / name)
+    made.append(init_face_key(state_dir, passphrase))
     return made
+
+
+def init_face_key(state_dir: Path, passphrase: bytes) -> Path:
+    """Make the face binding key (``init_keys`` does; ``scenic-cloud keys face-init`` for an
+    install made before it), encrypted with ``passphrase``; its path. ``KeyStoreError`` if it
+    exists: a new key would strand every binding sealed to the old one."""
+    folder = key_folder(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FACE_KEY[0]
+    raw = X25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    keystore.save_secret(raw, path, passphrase, FACE_KEY[1])
+    return path
+
+
+def load_face_key(state_dir: Path, passphrase: bytes) -> X25519PrivateKey | None:
+    """The face binding key, or None if this install has none yet (gates then keep their
+    bindings local); ``KeyStoreError`` if it exists but cannot be read."""
+    path = key_folder(state_dir) / FACE_KEY[0]
+    if not path.exists():
+        return None
+    return X25519PrivateKey.from_private_bytes(keystore.load_secret(path, passphrase, FACE_KEY[1]))
 
 
 def check_channel_secret(name: str, secret: bytes) -> None:

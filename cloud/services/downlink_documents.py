@@ -25,9 +25,10 @@ from keys.clock import SYSTEM
 from keys.cose import Signer
 from keys.face_enrolment import sign_face_enrolments
 from keys.keyring import IssuerKey, sign_keyring
+from keys.keystore import SigningKey
 from keys.node_registry import sign_node_registry
 from keys.revocation import sign_revocations
-from keys.signed_document import sign_document
+from keys.signed_document import sign_document, verify_document
 
 HEADS = ("revocations", "cards", "faces")  # lists sent as deltas: the heartbeat names their seq
 
@@ -153,13 +154,39 @@ def signed_config(
     settings: Mapping[str, object],
     holder_salt: bytes,
     now: datetime | None = None,
+    face_key: bytes | None = None,
 ) -> bytes:
     """The site's configuration for its gates (settings gate_node/config.py lets the cloud
-    set, and the holder salt real-name checks need), under the next config seq."""
+    set, the holder salt real-name checks need, and the face key first-entry face bindings
+    are sealed to, if the cloud has one), under the next config seq."""
     now = now or SYSTEM.now()
     row = next_seq(session, site, "config")
-    body = {"settings": dict(settings), "holder_salt": holder_salt}
+    body: dict[str, object] = {"settings": dict(settings), "holder_salt": holder_salt}
+    if face_key is not None:
+        body["face_key"] = face_key
     return _keep(row, sign_document(root, "config", site, row.seq, body, issued_at=now), now)
+
+
+def configs_with_face_key(
+    session: Session, root: SigningKey, face_key: bytes, now: datetime | None = None
+) -> list[str]:
+    """Every site's last config signed again with ``face_key`` added (``scenic-cloud keys
+    face-init`` on an install whose gates were enrolled before the key existed); the downlink
+    service publishes them, retained. The sites re-signed."""
+    rows = session.scalars(
+        select(SiteDocument).where(SiteDocument.doc_type == "config", SiteDocument.raw.is_not(None))
+    ).all()
+    key = root.public_key
+    held_bodies = [
+        (row.site, verify_document(bytes(row.raw or b""), key, doc_type="config", site=row.site))
+        for row in rows
+    ]
+    for site, held in held_bodies:
+        body = held.body
+        signed_config(
+            session, root, site, body.get("settings", {}), body["holder_salt"], now, face_key
+        )
+    return [site for site, _ in held_bodies]
 
 
 def held(session: Session, site: str, doc_type: str) -> bytes | None:

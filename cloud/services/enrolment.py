@@ -144,6 +144,7 @@ class Enrolling:
     broker_host: str
     broker_port: int
     logins: BrokerLogins | None
+    face_key: bytes | None = None  # the X25519 public key gates seal face bindings to (raw)
 
 
 def enrol(
@@ -321,7 +322,9 @@ def _bundle(
         db, root, row.site, cloud.issuers, now
     )
     settings = gate_settings.config_settings(db, root, site)  # a manager's, for every gate
-    config = documents.signed_config(db, root, row.site, settings, cloud.holder_salt, now)
+    config = documents.signed_config(
+        db, root, row.site, settings, cloud.holder_salt, now, cloud.face_key
+    )
     nodes = documents.node_registry(db, root, row.site, now)
     revocations = documents.revocation_snapshot(
         db, root, row.site, now.astimezone(ZoneInfo(site.timezone)).date(), now

@@ -14,7 +14,9 @@ The embedding needs the ``face`` extra on the cloud too; without it ``enrol`` re
 ``face_engine_unavailable`` (409) rather than failing, and deletion still works.
 
 A multi-day ticket (an annual pass) is enrolled with its ticket text, so gates can admit it by
-face alone (1:N); a day ticket's enrolment serves the 1:1 check after its QR code only.
+face alone (1:N); a day ticket's enrolment serves the 1:1 check after its QR code only. A pass
+just renewed carries its previous ticket's text too while that is valid (the rule is in
+services/pass_tickets.py; services/pass_faces.py re-signs a renewed pass's face).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import FaceEnrolment, Ticket
 from cloud.services.audit import audit
 from cloud.services.downlink_documents import FaceRows, face_enrolments, face_snapshot
+from cloud.services.pass_tickets import face_texts
 from cloud.services.personal_data import PersonalData
 from cloud.services.refunds import ticket_id_of
 from keys import face_embedding
@@ -96,14 +99,10 @@ def enrol(
         )
     else:
         row.ticket_id, row.source, row.embedding_sealed = ticket.ticket_id, source, sealed
-        row.enrolled_at, row.deleted_at = now, None
+        row.enrolled_at, row.deleted_at, row.bound_by = now, None, None
     session.flush()
     audit(session, who.actor, who.source, "face.enrol", _number(ticket), {"via": source}, at=now)
-    add = {holder: (found.embedding, _one_to_n(ticket))}
-    document = face_enrolments(
-        session, root, site, add=add, remove=[], everything=lambda: _all(session, pd, site), now=now
-    )
-    return Published(site, document)
+    return publish_enrolled(session, root, pd, site, holder, found.embedding, ticket, now)
 
 
 def forget(
@@ -140,7 +139,7 @@ def forget(
         site,
         add={},
         remove=[holder],
-        everything=lambda: _all(session, pd, site),
+        everything=lambda: enrolled(session, pd, site),
         now=now,
     )
     return Published(site, document)
@@ -163,7 +162,7 @@ def snapshot(
     """The signed snapshot of a site's enrolments at the current seq, for a gate that saw a
     gap in the deltas (it asks ``{"want": "faces"}``); None if nothing was ever enrolled.
     Audited: every enrolment is decrypted for it."""
-    raw = face_snapshot(session, root, site, _all(session, pd, site), now)
+    raw = face_snapshot(session, root, site, enrolled(session, pd, site), now)
     if raw is not None:
         audit(session, "downlink", node or "-", "face.snapshot", site, at=now)
     return raw
@@ -177,7 +176,33 @@ def ticket_of(session: Session, number: str) -> Ticket:
     return ticket
 
 
-def _all(session: Session, pd: PersonalData, site: str) -> FaceRows:
+def publish_enrolled(
+    session: Session,
+    root: Signer,
+    pd: PersonalData,
+    site: str,
+    holder: bytes,
+    embedding: np.ndarray,
+    ticket: Ticket,
+    now: datetime,
+) -> Published:
+    """The delta giving every gate of ``site`` the face ``holder`` is enrolled with now, as
+    ``enrol`` sends a photo's: for a binding made at a gate's first entry, recorded by
+    services/face_binding.py (its caller audits it)."""
+    document = face_enrolments(
+        session,
+        root,
+        site,
+        add={holder: (embedding, face_texts(session, ticket))},
+        remove=[],
+        everything=lambda: enrolled(session, pd, site),
+        now=now,
+    )
+    return Published(site, document)
+
+
+def enrolled(session: Session, pd: PersonalData, site: str) -> FaceRows:
+    """Every live enrolment of ``site``, decrypted, with the texts it admits by."""
     rows = session.scalars(
         select(FaceEnrolment).where(FaceEnrolment.site == site, FaceEnrolment.deleted_at.is_(None))
     ).all()
@@ -186,14 +211,9 @@ def _all(session: Session, pd: PersonalData, site: str) -> FaceRows:
         assert row.embedding_sealed is not None
         raw = base64.b64decode(pd.open(row.embedding_sealed))
         ticket = session.scalar(select(Ticket).where(Ticket.ticket_id == row.ticket_id))
-        tickets = _one_to_n(ticket) if ticket is not None else []
+        tickets = face_texts(session, ticket) if ticket is not None else []
         found[bytes(row.holder_ref)] = (face_embedding.embedding_from(raw), tickets)
     return found
-
-
-def _one_to_n(ticket: Ticket) -> list[str]:
-    """A multi-day pass may enter by face alone; a day ticket only after its QR code."""
-    return [ticket.text] if ticket.valid_until > ticket.valid_from else []
 
 
 def _number(ticket: Ticket) -> str:

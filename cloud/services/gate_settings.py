@@ -67,9 +67,12 @@ def put(
     settings: Mapping[str, Any],
     holder_salt: bytes,
     now: datetime,
+    face_key: bytes | None = None,
 ) -> tuple[Held, bytes]:
     """Check ``settings`` (only ``SITE_WIDE`` ones) by the gates' rules, sign the next config
-    document with them; the kept settings and the document to publish."""
+    document with them; the kept settings and the document to publish. ``face_key`` (the
+    cloud's, raw) goes in as enrolment puts it; without one, the last document's is kept, so
+    a settings change never takes the gates' face key away."""
     place = _site(db, site)
     chosen = {k: v for k, v in settings.items() if v is not None}
     for name in chosen:
@@ -80,7 +83,8 @@ def put(
     except GateSettingError as exc:
         raise Problem(Code.BAD_GATE_SETTING, field=exc.field, allowed=exc.allowed) from None
     wire = to_document({"timezone": place.timezone, **chosen})
-    raw = documents.signed_config(db, root, site, wire, holder_salt, now)
+    face_key = face_key or _held_face_key(db, root, site)
+    raw = documents.signed_config(db, root, site, wire, holder_salt, now, face_key)
     row = db.get(SiteDocument, (site, "config"))
     kept = {k: v for k, v in from_document(wire).items() if k in SITE_WIDE}
     return Held(site, kept, row.seq if row else None, now), raw
@@ -93,12 +97,22 @@ def config_settings(db: Session, root: keystore.SigningKey, site: Site) -> dict[
 
 
 def _settings_of(raw: bytes, root: keystore.SigningKey, site: str) -> dict[str, Any]:
+    held = _body_of(raw, root, site).get("settings", {})
+    return {k: v for k, v in from_document(held).items() if k in SITE_WIDE}
+
+
+def _held_face_key(db: Session, root: keystore.SigningKey, site: str) -> bytes | None:
+    raw = documents.held(db, site, "config")
+    face_key = _body_of(raw, root, site).get("face_key") if raw is not None else None
+    return face_key if isinstance(face_key, bytes) else None
+
+
+def _body_of(raw: bytes, root: keystore.SigningKey, site: str) -> dict[str, Any]:
     try:
         body = verify_document(raw, root.public_key, doc_type="config", site=site).body
     except DocumentError:  # signed by an earlier root key: nothing kept that this one vouches
         return {}
-    held = body.get("settings", {}) if isinstance(body, dict) else {}
-    return {k: v for k, v in from_document(held).items() if k in SITE_WIDE}
+    return body if isinstance(body, dict) else {}
 
 
 def _site(db: Session, site: str) -> Site:

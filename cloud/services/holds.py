@@ -86,7 +86,8 @@ def expire_order(session: Session, order_id: int, now: datetime) -> bool:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     for item in session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)):
-        inventory.release(session, item.inventory_id, item.quantity)
+        if item.holds_place:  # a pass renewal took none (services/annual_passes.py)
+            inventory.release(session, item.inventory_id, item.quantity)
     holder_claims.release_order(session, order_id)
     return True
 
@@ -94,7 +95,9 @@ def expire_order(session: Session, order_id: int, now: datetime) -> bool:
 def retake(session: Session, order: Order) -> bool:
     """A payment arrived for an expired hold: take its places and ID claims again, all or
     none. False (nothing held) if a place or an ID has gone to someone else meanwhile."""
-    items = session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+    items = session.scalars(
+        select(OrderItem).where(OrderItem.order_id == order.id, OrderItem.holds_place)
+    ).all()
     taken: list[OrderItem] = []
     try:
         for item in items:

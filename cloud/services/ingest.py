@@ -9,8 +9,15 @@ in one database transaction:
 2. inserts the events with ON CONFLICT DO NOTHING on (site, node, seq), so a replay after any
    crash or resend adds nothing;
 3. applies the effects of the *newly* inserted ones only: passages counted per site and
-   site-local day (entries in, exits out: the live in-park count), and alarms opened for the
-   dashboard (services/alarms.py).
+   site-local day (entries in, exits out: the live in-park count), alarms opened for the
+   dashboard (services/alarms.py), and face bindings made at a gate's first entry recorded,
+   the site's first winning (services/face_binding.py; they come on the node's ``face``
+   topic, every other kind on ``event``, and an event on the other one is refused).
+
+Face bindings need the cloud's face key (``BindingKeys``); without one they are stored as
+events only (sealed), and counted in ``BatchResult.faces`` as ``no_face_key``. The signed
+``faces`` deltas a winning binding makes are in ``BatchResult.published``, for the caller to
+publish after the commit.
 
 The caller acknowledges the messages to the broker, and the nodes (signed acks), only after
 this returns, i.e. after the commit: a crash before it means the broker and the nodes send
@@ -34,9 +41,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.models import Device, GateEventRecord, ParkCount, RefusedEvent
 from cloud.services.alarms import open_alarms
+from cloud.services.face_binding import BindingKeys, record
+from cloud.services.face_enrolment import Published
 from keys import topics
 from keys.clock import SYSTEM, Clock
-from keys.gate_event import GateEvent, peek_node, verify_event
+from keys.gate_event import GateEvent, peek_node, topic_kind, verify_event
 from keys.signed_document import DocumentError
 
 log = logging.getLogger("cloud.ingest")
@@ -49,6 +58,10 @@ class BatchResult:
     refused: Counter[str] = field(default_factory=Counter)
     acks: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
     """(site, node) -> seqs now safely stored (new or duplicate): what each node may forget."""
+    faces: Counter[str] = field(default_factory=Counter)
+    """Face bindings by outcome (bound, same, conflict, stale, refused, no_face_key)."""
+    published: list[Published] = field(default_factory=list)
+    """Signed ``faces`` deltas to publish once the batch is committed."""
 
 
 class DeviceKeys:
@@ -96,9 +109,12 @@ class Ingest:
         sessions: sessionmaker[Session],
         timezone: str,
         clock: Clock = SYSTEM,
+        faces: BindingKeys | None = None,
     ) -> None:
-        """``timezone``: the site's, for park counts by day; ``clock`` dates refusals."""
+        """``timezone``: the site's, for park counts by day; ``clock`` dates refusals;
+        ``faces``: the keys face bindings need (None: they are stored as events only)."""
         self.engine = engine
+        self.faces = faces
         self.clock = clock
         self.sessions = sessions
         self.timezone = ZoneInfo(timezone)
@@ -139,6 +155,7 @@ class Ingest:
                 result.duplicates = len(events) - len(new)
                 self._count_passages(session, new)
                 open_alarms(session, new, _jsonable)
+                self._record_bindings(session, new, now, result)
             if refusals:
                 session.execute(self._insert(RefusedEvent), refusals)
         for gate_event in events:
@@ -147,7 +164,8 @@ class Ingest:
 
     def _verify(self, topic: str, payload: bytes) -> GateEvent | tuple[str, str | None]:
         parsed = topics.parse(topic)
-        if parsed is None or parsed.kind is not topics.Kind.EVENT or parsed.node is None:
+        reports = (topics.Kind.EVENT, topics.Kind.FACE)
+        if parsed is None or parsed.kind not in reports or parsed.node is None:
             return "bad_topic", peek_node(payload)
         site, node = parsed.site, parsed.node
         key = self.keys.key_of(site, node)
@@ -160,9 +178,24 @@ class Ingest:
             gate_event = verify_event(payload, key, site)
         except DocumentError as exc:
             return exc.code, peek_node(payload)
-        if gate_event.node != node:
+        if gate_event.node != node or topic_kind(gate_event.kind) != parsed.kind:
             return "topic_mismatch", gate_event.node
         return gate_event
+
+    def _record_bindings(
+        self, session: Session, events: list[GateEvent], now: datetime, result: BatchResult
+    ) -> None:
+        for gate_event in events:
+            if gate_event.kind != "face_bind":
+                continue
+            if self.faces is None:
+                result.faces["no_face_key"] += 1
+                log.warning("face binding stored unopened: no face key (keys face-init)")
+                continue
+            outcome = record(session, self.faces, gate_event, now)
+            result.faces[outcome.result] += 1
+            if outcome.published is not None:
+                result.published.append(outcome.published)
 
     def _store(self, session: Session, events: list[GateEvent], now: datetime) -> list[GateEvent]:
         """Insert what is not stored yet; return exactly those events, each once (a batch can

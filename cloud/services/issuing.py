@@ -10,8 +10,8 @@ The issuer key is decrypted once at start (keys/keystore.py) and kept in memory 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -94,10 +94,16 @@ def make_ticket(
     people: int,
     holder: bytes | None,
     now: datetime,
+    days: tuple[date, date] | None = None,
 ) -> Ticket:
+    """One signed code. ``days`` (first, last) overrides the validity the place gives: an
+    annual pass's renewal runs on from the old expiry (services/annual_passes.py)."""
     ticket_id = os.urandom(8)
     claims = claims_for(product, stock, item, people, holder, ticket_id)
+    if days is not None:
+        claims = replace(claims, valid_from=days[0], valid_until=days[1])
     assert not isinstance(claims.valid_until, datetime)
+    assert not isinstance(claims.valid_from, datetime)
     ticket = Ticket(
         ticket_id=ticket_id,
         order_id=order.id,
@@ -107,7 +113,7 @@ def make_ticket(
         status="valid",
         people=people,
         unit_fen=item.unit_fen * people,
-        valid_from=stock.day,
+        valid_from=claims.valid_from,
         valid_until=claims.valid_until,
         holder_ref=holder,
         kid=issuer.kid,

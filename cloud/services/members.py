@@ -16,6 +16,8 @@ data, and staff access (audited).
   (services/points_refund.py).
 - Deletion wipes the contact, name and reference and ends every session; orders stay (the
   books need them) with their own sealed contact, as the law on accounting records asks.
+  Annual passes stay valid but lose the holder's name, contact and face (``_forget_passes``);
+  the export lists them with their renewals.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.core.security import new_token, token_hash
 from cloud.models import (
+    AnnualPass,
+    FaceEnrolment,
     Inventory,
     Member,
     MemberCode,
@@ -43,6 +47,7 @@ from cloud.models import (
     MemberTake,
     Order,
     OrderItem,
+    PassRenewal,
     PointsMovement,
     Price,
 )
@@ -235,7 +240,38 @@ def export(session: Session, member: Member, pd: PersonalData) -> dict[str, Any]
             {"offer": t.offer, "taken": t.taken}
             for t in session.scalars(select(MemberTake).where(MemberTake.member_id == member.id))
         ],
+        "passes": _passes(session, member, pd),
     }
+
+
+def _passes(session: Session, member: Member, pd: PersonalData) -> list[dict[str, Any]]:
+    """The member's annual passes (年卡) with their holder data and renewals, for the export."""
+    found = []
+    for held in session.scalars(
+        select(AnnualPass).where(AnnualPass.member_id == member.id).order_by(AnnualPass.id)
+    ):
+        renewals = session.scalars(
+            select(PassRenewal).where(PassRenewal.pass_id == held.id).order_by(PassRenewal.id)
+        )
+        found.append(
+            {
+                "pass_id": held.id,
+                "status": held.status,
+                "valid_from": held.valid_from.isoformat(),
+                "valid_until": held.valid_until.isoformat(),
+                "holder_name": pd.open(held.holder_name) if held.holder_name else None,
+                "holder_contact": pd.open(held.holder_contact) if held.holder_contact else None,
+                "renewals": [
+                    {
+                        "status": r.status,
+                        "valid_from": r.valid_from.isoformat(),
+                        "valid_until": r.valid_until.isoformat(),
+                    }
+                    for r in renewals
+                ],
+            }
+        )
+    return found
 
 
 def delete_member(session: Session, member: Member, now: datetime) -> None:
@@ -249,6 +285,40 @@ def delete_member(session: Session, member: Member, now: datetime) -> None:
     )
     if wiped.rowcount != 1:  # type: ignore[attr-defined]
         raise not_found(Thing.MEMBER)
+    _forget_passes(session, member, now)
+
+
+def _forget_passes(session: Session, member: Member, now: datetime) -> None:
+    """The member's passes keep admitting (they were paid for) and keep their finance rows, but
+    lose the holder's name and contact; the holder's face is wiped and, through the pass's
+    ``face_pending`` mark, removed from every gate (services/pass_faces.py). Each pass is
+    changed by a conditional UPDATE on its version."""
+    for held in session.scalars(select(AnnualPass).where(AnnualPass.member_id == member.id)).all():
+        if held.holder_ref is not None:
+            session.execute(
+                update(FaceEnrolment)
+                .where(
+                    FaceEnrolment.site == held.site,
+                    FaceEnrolment.holder_ref == bytes(held.holder_ref),
+                    FaceEnrolment.deleted_at.is_(None),
+                )
+                .values(embedding_sealed=None, deleted_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        wiped = session.execute(
+            update(AnnualPass)
+            .where(AnnualPass.id == held.id, AnnualPass.version == held.version)
+            .values(
+                holder_name=None,
+                holder_contact=None,
+                contact_ref=None,
+                face_pending=held.holder_ref is not None,
+                version=held.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if wiped.rowcount != 1:  # type: ignore[attr-defined]
+            raise Problem(Code.PASS_RENEWED)
 
 
 def staff_view(

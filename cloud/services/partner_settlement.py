@@ -16,19 +16,19 @@ import csv
 import io
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.core.errors import Code, Problem, Thing, not_found
+from cloud.core.errors import Thing, not_found
 from cloud.models import Order, PartnerStatement, ShareLine, Ticket
 from cloud.services.audit import audit
-from cloud.services.channel_settlement import _bounds, _yuan
 from cloud.services.revenue_shares import attraction
+from cloud.services.statements import site_day, while_unconfirmed, yuan
 
 
 def lines(session: Session, code: str, day: date) -> list[ShareLine]:
     partner = attraction(session, code)
-    start, end = _bounds(session, partner.site, day)
+    start, end = site_day(session, partner.site, day)
     return list(
         session.scalars(
             select(ShareLine)
@@ -67,7 +67,7 @@ def make_statement(
         session.add(held)
         session.flush()
     else:
-        _while_unconfirmed(session, held, **made)
+        while_unconfirmed(session, held, **made)
     audit(session, actor, source, "partner_statement", f"{code}:{day}", made, at=now)
     return held
 
@@ -80,25 +80,9 @@ def confirm(
     held = session.get(PartnerStatement, (partner.id, day))
     if held is None:
         raise not_found(Thing.SETTLEMENT)
-    _while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
+    while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
     audit(session, actor, source, "partner_confirm", f"{code}:{day}", None, at=now)
     return held
-
-
-def _while_unconfirmed(session: Session, held: PartnerStatement, **values: object) -> None:
-    changed = session.execute(
-        update(PartnerStatement)
-        .where(
-            PartnerStatement.partner_id == held.partner_id,
-            PartnerStatement.day == held.day,
-            PartnerStatement.confirmed_at.is_(None),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Problem(Code.STATEMENT_CONFIRMED)
-    session.refresh(held)
 
 
 def export_csv(
@@ -123,8 +107,8 @@ def export_csv(
                 order_no or "",
                 ticket.ticket_id.hex().upper() if ticket else "",
                 row.people,
-                _yuan(row.net_fen),
-                _yuan(row.amount_fen),
+                yuan(row.net_fen),
+                yuan(row.amount_fen),
             ]
         )
     writer.writerow(
@@ -135,7 +119,7 @@ def export_csv(
             partner.settlement_account,
             "",
             "",
-            _yuan(held.owed_fen),
+            yuan(held.owed_fen),
         ]
     )
     audit(session, actor, source, "partner_statement_csv", f"{code}:{day}", None, at=now)

@@ -43,6 +43,7 @@ from cloud.models import (
     Ticket,
 )
 from cloud.services import (
+    annual_passes,
     card_index,
     downlink_documents,
     holder_claims,
@@ -108,9 +109,11 @@ def refund_tickets(
         refund_fen += ticket.unit_fen - fee
         fee_fen += fee
         _retire(session, ticket, "refunded")
-        inventory.release(session, ticket.inventory_id, ticket.people)
+        if _holds_place(session, ticket):
+            inventory.release(session, ticket.inventory_id, ticket.people)
         holder_claims.release_ticket(session, ticket)
         card_index.leave_ticket(session, ticket)
+    annual_passes.on_refund(session, tickets, now)  # a renewal reverts, a pass is refunded
     revocation = downlink_documents.revoke(
         session, root, site.code, {t.ticket_id: t.valid_until for t in tickets}, now
     )
@@ -215,6 +218,7 @@ def change_ticket(
         raise not_found(Thing.TICKET)
     order, site = _order(session, None, order_id=ticket.order_id)
     product = _refundable(session, ticket, site, now, Code.CHANGE_WINDOW_CLOSED)
+    annual_passes.check_changeable(session, ticket)  # a renewal's ticket keeps its dates
     if not product.changeable:
         raise Problem(Code.NOT_CHANGEABLE)
     target = session.get(Inventory, inventory_id)
@@ -236,6 +240,7 @@ def change_ticket(
     )
     session.flush()
     _retire(session, ticket, "changed", replaced_by=new.id)
+    annual_passes.on_change(session, ticket, new)
     card_index.leave_ticket(session, ticket)  # the new ticket entered it in make_ticket
     revocation = downlink_documents.revoke(
         session, root, site.code, {ticket.ticket_id: ticket.valid_until}, now
@@ -262,6 +267,12 @@ def change_ticket(
         [new.ticket_id.hex().upper()],
         site.code,
     )
+
+
+def _holds_place(session: Session, ticket: Ticket) -> bool:
+    """Whether the ticket's item took a place (an annual pass's renewal took none)."""
+    item = session.get(OrderItem, ticket.item_id)
+    return item is None or item.holds_place
 
 
 def item_price_type(session: Session, ticket: Ticket) -> str:

@@ -1,8 +1,15 @@
 """Report exports: CSV and XLSX written as the rows stream by, never the whole report in memory.
 
-Never: hold more than one chunk of rows. CSV is produced as a generator of byte chunks (UTF-8
-with a byte-order mark, so Excel shows Chinese product names right); XLSX is written with
-openpyxl's ``write_only`` mode, which streams each row to the file's XML as it comes.
+Never: hold more than one chunk of rows, or hand a spreadsheet a live formula. Both formats are
+generators of byte chunks that the API streams to the client as they come: CSV in UTF-8 with a
+byte-order mark (so Excel shows Chinese product names right), XLSX through the streaming
+writer in services/xlsx_stream.py.
+
+A text that starts with = + - @ (or a tab or CR) is what Excel and LibreOffice would run as a
+formula when the file is opened (CSV injection: a product name or a cashier's note typed as
+``=HYPERLINK(...)``). In CSV, which has no types, such a text gets a leading apostrophe, as
+OWASP advises; in XLSX it stays an inline string (text, never a formula) with Excel's
+quote-prefix style, so its value is unchanged. Numbers are never prefixed.
 """
 
 from __future__ import annotations
@@ -10,14 +17,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from cloud.services.xlsx_stream import FORMULA_START, xlsx_chunks
 
 CSV_CHUNK = 1000  # rows per yielded chunk
 BOM = "\ufeff"
+
+__all__ = ["csv_cell", "csv_chunks", "xlsx_chunks"]
 
 
 def csv_chunks(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
@@ -26,34 +33,27 @@ def csv_chunks(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterat
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for count, row in enumerate(rows, 1):
-        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
         if count % CSV_CHUNK == 0:
-            yield buffer.getvalue().encode()
+            yield _utf8(buffer.getvalue())
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue().encode()
+    yield _utf8(buffer.getvalue())
 
 
-def write_xlsx(
-    path: Path, title: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]
-) -> int:
-    """One sheet called ``title``: the header row, then the rows (numbers stay numbers);
-    how many rows were written."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31])  # Excel's limit on a sheet name
-    sheet.append(list(columns))
-    count = 0
-    for count, row in enumerate(rows, 1):  # noqa: B007 - the last count is the answer
-        sheet.append([_cell(row.get(c)) for c in columns])
-    book.save(path)
-    return count
-
-
-def _cell(value: Any) -> Any:
-    """A value XLSX can hold: control characters (which a product code typed with one could
-    carry) are not allowed in the file's XML, so they become U+FFFD rather than failing."""
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: "" for None, a text that would start a formula quoted with an
+    apostrophe, anything else as it is."""
+    if value is None:
+        return ""
+    if type(value) is str and value.startswith(FORMULA_START):
+        return "'" + value
     return value
+
+
+def _utf8(chunk: str) -> bytes:
+    """UTF-8; a lone surrogate (which no real text holds, but a JSON field can) becomes '?'
+    rather than ending the download half-way."""
+    return chunk.encode("utf-8", errors="replace")

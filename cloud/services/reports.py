@@ -37,7 +37,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Result, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.errors import Code, Problem, Thing, not_found
@@ -235,10 +235,13 @@ def _entries(connection: Session, where: Scope) -> Iterator[Row]:
         if kind == "use":
             node_uses[use] = ticket or ""
             continue
-        if (direction or "in") != "in" or as_utc(at) < begin:
+        if (direction or "in") != "in":
+            continue
+        at = as_utc(at)
+        if at < begin:
             continue
         product, price_type, channel = tickets.get(node_uses.get(use, ""), (None, None, None))
-        local = where.local(at)
+        local = at.astimezone(where.tz)
         yield {
             "at": local.isoformat(timespec="seconds"),
             "day": local.date().isoformat(),
@@ -404,8 +407,15 @@ def _slot(stock: Inventory) -> str:
 
 
 def _read(connection: Session, statement: Any) -> Iterator[Any]:
-    """Rows in chunks (a server-side cursor on PostgreSQL), never the whole result at once."""
-    result = connection.execute(statement.execution_options(yield_per=CHUNK))
+    """Rows in chunks (a server-side cursor on PostgreSQL), never the whole result at once.
+    A statement of plain columns runs on the session's connection, past the ORM's row
+    handling, which took about a third of the entries report (profiled, 50,000 entries)."""
+    plain = not any(isinstance(d["type"], type) for d in statement.column_descriptions)
+    result: Result[Any]
+    if plain:
+        result = connection.connection().execute(statement, execution_options={"yield_per": CHUNK})
+    else:
+        result = connection.execute(statement.execution_options(yield_per=CHUNK))
     for partition in result.partitions():
         yield from partition
 

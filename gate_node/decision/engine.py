@@ -16,7 +16,9 @@ answers ``id_required`` to the QR alone, and ``confirm_holder`` then grants only
 card whose holder reference matches; ``face`` answers ``face_required`` (to the QR, and to an
 ID card alone: 人证合一, the card's holder must be the one at the gate) and ``confirm_face``
 then grants only when the face in the camera is the holder's (gate_node/face/check.py: against
-the root-signed enrolment, or the face bound at a multi-day pass's first entry here). An ID
+the root-signed enrolment, or the face bound at a multi-day pass's first entry here; that
+binding is reported through ``when_face_bound``, sealed, and the cloud sends the site's first
+binding back to every gate as an enrolment). An ID
 card or RFID card presented alone is looked up in the root-signed card index
 (keys/card_index.py), a face alone in the enrolments (``decide_face``, 1:N), and the tickets
 found there are decided as if scanned, the holder already proven by the card or face.
@@ -27,7 +29,7 @@ revoked and shared with peer gates exactly like the ticket it stands for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -47,6 +49,10 @@ if TYPE_CHECKING:
     import numpy as np
 
     from gate_node.face.check import FaceCheck, FaceResult
+
+
+FaceBound = Callable[[bytes, "np.ndarray", TicketClaims, datetime], None]
+"""``Engine.when_face_bound``: (holder, embedding, claims, now) of a first-entry binding."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,10 @@ class Engine:
         self.holder_salt = holder_salt
         self.faces = faces
         """None: the node has no face check set up, every face answer is ``face_unavailable``."""
+        self.when_face_bound: FaceBound | None = None
+        """Called with (holder, embedding, claims, now) right after a first-entry binding here
+        (gate_node/assembly.py: seal it to the cloud's face key and queue it in the outbox, so
+        the site's first binding wins at every gate). Must not raise."""
         self.closed: str | None = None
         """Why the lane is held closed (the state directory was rolled back or replaced,
         gate_node/trust_record.py): every ticket is refused with ``state_untrusted``."""
@@ -222,6 +232,8 @@ class Engine:
             decision = self._decide_claims(claims, now, holder_proven=True)
             if decision.grant and binds and found.embedding is not None:
                 self.faces.bind(claims.holder, found.embedding)
+                if self.when_face_bound is not None:
+                    self.when_face_bound(claims.holder, found.embedding, claims, now)
         self.faces.keep_for_disputes(found, now, decision.reason.value)
         return decision
 

@@ -238,7 +238,8 @@ class FaceCheck:
         self._on_bind(dict(self._bindings))
 
     def forget(self, holders: Sequence[bytes]) -> None:
-        """Drop bindings of holders whose enrolment the cloud deleted (right to be forgotten)."""
+        """Drop bindings of holders whose enrolment the cloud deleted (right to be forgotten)
+        or replaced with the site's first binding (NodeState.apply_faces)."""
         if any(h in self._bindings for h in holders):
             for holder in holders:
                 self._bindings.pop(holder, None)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cloud.core.errors import Code, Problem
-from cloud.models import ChannelAccount, Order, Refund
+from cloud.models import AuditEntry, ChannelAccount, Order, Refund
 from cloud.services import card_index, channel_settlement, channels
 from cloud.services.orders import LineRequest
 from gate_node.decision.engine import Engine, LaneContext, SiteRules
@@ -210,7 +210,9 @@ def test_settlement_figures_equal_the_sums_of_the_channels_orders_and_refunds(of
         )
         assert made.net_fen == made.sales_fen - made.refunds_fen - made.commission_fen
         assert made.balance_fen == left == 100000 - made.net_fen
-        csv_text = channel_settlement.export_csv(session, "trip", day)
+        csv_text = channel_settlement.export_csv(
+            session, "trip", day, actor="books", source="test", now=now()
+        )
     assert csv_text.count("\n") == 1 + 1 + 4 + 1 + 1  # header, top-up, sales, refund, total
 
 
@@ -291,6 +293,13 @@ def test_an_ota_sells_and_refunds_through_the_api_with_its_own_key_only(office, 
     assert (statement["sales_fen"], statement["refunds_fen"]) == (8000, 7200)
     exported = api.get(f"/api/v1/channels/fliggy/statements/{day}/csv", headers=books)
     assert exported.headers["content-type"].startswith("text/csv") and order_no in exported.text
+    with office.sessions() as session:  # finance data read: who and from where
+        assert (
+            session.scalar(
+                select(AuditEntry.actor).where(AuditEntry.action == "channel_statement_csv")
+            )
+            == "books"
+        )
     assert (
         api.post(f"/api/v1/channels/fliggy/statements/{day}/confirm", headers=books).json()[
             "confirmed_by"

@@ -362,3 +362,29 @@ def test_a_real_merchant_key_and_apiv3_key_are_sealed(keyed, tmp_path):
     apiv3.write_text("0123456789abcdefABCDEF0123456789\n")
     assert run("keys", "seal", "wechat-merchant", "--from", str(pem), env=keyed).returncode == 0
     assert run("keys", "seal", "wechat-apiv3", "--from", str(apiv3), env=keyed).returncode == 0
+
+
+def test_keys_init_makes_the_face_key_and_face_init_makes_it_once_for_an_older_install(
+    tmp_path,
+):
+    from cloud.services.cloud_keys import load_face_key
+
+    env = {
+        **os.environ,
+        "SCENIC_STATE_DIR": str(tmp_path / "state"),
+        "SCENIC_KEY_PASSPHRASE": "a long cloud passphrase",
+    }
+    assert run("keys", "init", env=env).returncode == 0
+    face = tmp_path / "state" / "keys" / "face.secret"
+    assert face.stat().st_mode & 0o777 == 0o600
+    assert load_face_key(tmp_path / "state", b"a long cloud passphrase") is not None
+    made_before = face.read_bytes()
+    again = run("keys", "face-init", env=env)
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+    assert face.read_bytes() == made_before
+    face.unlink()  # an install made before face bindings
+    assert load_face_key(tmp_path / "state", b"a long cloud passphrase") is None
+    made = run("keys", "face-init", env=env)
+    assert made.returncode == 0 and "face.secret" in made.stdout, made.stderr
+    assert "site configs signed with the face key: 0" in made.stdout
+    assert load_face_key(tmp_path / "state", b"a long cloud passphrase") is not None

@@ -224,3 +224,46 @@ def test_managers_racing_to_acknowledge_one_alarm_get_one_success(db_url):
         audited = db.scalars(select(AuditEntry).where(AuditEntry.action == "alarm_acknowledged"))
         assert len(audited.all()) == 1
     engine.dispose()
+
+
+def _use(day, node, ticket, at, passages, people=1):
+    """A use at ``node`` for ``ticket`` and ``passages`` of its people through the lane."""
+    use = day.uses[node] = day.uses.get(node, 0) + 1
+    messages = [day.event(node, "use", at, use=use, ticket=ticket, dir="in", granted=people)]
+    messages += [day.event(node, "passage", at, use=use, dir="in") for _ in range(passages)]
+    day.receive(at, messages)
+
+
+def test_each_passage_counts_in_the_quarter_of_the_site_clock_it_happened_in(day):
+    from simulators.busy_day import TZ, local
+
+    (ticket, _), *_ = day.tickets(day.slot_inventory[-1])
+    early = local(7, 14) + timedelta(seconds=59, milliseconds=600)  # rounds up to 07:15
+    for at in (early, local(7, 15), local(7, 29) + timedelta(seconds=59, milliseconds=999)):
+        _use(day, "G1", ticket, at, passages=1)
+    figures = snap(day)
+    assert figures.entries_by_bucket[28:30] == [1, 2]  # 07:00-07:15, 07:15-07:30
+    by_hand = [0] * 96
+    with day.sessions() as db:
+        for event in db.scalars(select(GateEventRecord).where(GateEventRecord.kind == "passage")):
+            when = event.at if event.at.tzinfo else event.at.replace(tzinfo=MORNING.tzinfo)
+            clock = when.astimezone(TZ)
+            if (event.data.get("dir") or "in") == "in":
+                by_hand[(clock.hour * 60 + clock.minute) // 15] += 1
+    assert figures.entries_by_bucket == by_hand
+    assert sum(figures.entries_by_hour()) == figures.entries == sum(by_hand)
+
+
+def test_arrived_counts_people_who_went_through_not_uses_and_never_more_than_the_ticket(day):
+    from simulators.busy_day import local
+
+    slot = day.slot_inventory[-1]  # 14:00: nobody has come yet
+    (rolled_back, _), (came, came_people), (twice, twice_people), *_ = day.tickets(slot)
+    before = next(s for s in snap(day).slots if s.inventory_id == slot)
+    assert before.arrived == 0
+    _use(day, "G1", rolled_back, local(10, 0), passages=0)  # nobody pushed the arm
+    _use(day, "G2", came, local(10, 1), passages=1)
+    _use(day, "G1", twice, local(10, 2), passages=1)
+    _use(day, "G2", twice, local(10, 40), passages=1)  # out by another lane and in again
+    after = next(s for s in snap(day).slots if s.inventory_id == slot)
+    assert after.arrived == min(came_people, 1) + min(twice_people, 2)

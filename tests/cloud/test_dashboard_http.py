@@ -265,6 +265,24 @@ def test_a_double_entry_alarm_names_the_ticket_and_the_gates(app):
     assert "重复入园" in page and "0A1B" in page and "G1, G2" in page
 
 
+def test_a_face_bind_conflict_alarm_names_the_ticket_and_the_gate_that_bound_first(app):
+    with app.state.context.sessions.begin() as db:
+        db.add(
+            Alarm(
+                site="S1",
+                node="G2",
+                seq=9,
+                alarm="face_bind_conflict",
+                at=MORNING,
+                detail={"ticket": "0C2D", "recorded_by": "G1", "distance": 0.74},
+            )
+        )
+    client = browser(app)
+    sign_in(client)
+    page = client.get("/dashboard").text
+    assert "年卡人脸绑定冲突" in page and "0C2D" in page and "G1" in page
+
+
 def test_a_manager_with_a_second_factor_signs_in_to_the_dashboard_only_with_its_code(app):
     import pyotp
 

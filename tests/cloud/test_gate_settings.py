@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from cloud.models import AuditEntry, Site
 from cloud.mqtt.downlink_service import FROM_DATABASE
+from cloud.services import downlink_documents as documents
 from cloud.services import gate_settings
 from keys.signed_document import verify_document
 from tests.cloud.http_calls import bearer, problem
+from tests.conftest import TEST_AT
 from tests.gate_node.conftest import make_state
 
 URL = "/api/v1/sites/S1/gate-settings"
@@ -97,3 +99,13 @@ def test_a_gate_accepts_the_published_document_and_its_face_settings_change(
     assert (face.max_distance, face.frames, face.liveness) == (0.42, 7, "off")
     assert gate.config.min_gap_minutes == 3 and gate.config.real_name_check == "face"
     assert gate.config.node == "G1" and gate.config.zone == 1  # the node's own stay its own
+
+
+def test_a_settings_change_keeps_the_face_key_the_gates_seal_bindings_to(api, office, published):
+    face_key = bytes(range(32))
+    with office.sessions.begin() as db:  # as enrolment signs it once the cloud has a face key
+        documents.signed_config(db, office.root, "S1", {}, bytes(16), TEST_AT, face_key)
+    api.put(URL, json={"min_gap_minutes": 5}, headers=bearer(api, "boss"))
+    ((_, _, raw),) = published
+    document = verify_document(raw, office.root.public_key, doc_type="config", site="S1")
+    assert document.body["face_key"] == face_key and document.seq == 2

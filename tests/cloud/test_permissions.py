@@ -167,6 +167,13 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/flash-sales/{sale_id}/orders"): MEMBER,
     # staff look a member up (audited); a manager sets up offers
     ("GET", "/api/v1/members/{member_id}"): roles("cashier", "finance"),
+    # annual passes (issue 17): the member's own, and the window's (audited)
+    ("GET", "/api/v1/members/me/passes"): MEMBER,
+    ("POST", "/api/v1/members/me/passes/{pass_id}/renewals"): MEMBER,
+    ("GET", "/api/v1/passes"): roles("cashier"),
+    ("POST", "/api/v1/passes/{pass_id}/renewals"): roles("cashier"),
+    ("PUT", "/api/v1/passes/{pass_id}/member"): roles("cashier"),
+    ("POST", "/api/v1/passes/{pass_id}/face"): roles("cashier"),
     ("POST", "/api/v1/flash-sales"): roles(),
     ("POST", "/api/v1/coupons"): roles(),
 }

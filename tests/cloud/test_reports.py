@@ -264,3 +264,45 @@ def test_an_xlsx_export_survives_a_control_character_in_a_product_code(api, offi
     book = openpyxl.load_workbook(io.BytesIO(exported.content), read_only=True)
     codes = [row[0] for row in book["sales"].iter_rows(min_row=2, values_only=True)]
     assert "DAY\ufffd" in codes
+
+
+def test_an_xlsx_export_of_every_row_reads_back_as_the_rows_with_their_types(api, office, day):
+    exported = api.get(
+        "/api/v1/reports/sales",
+        params=query(office, format="xlsx", rows="detail"),
+        headers=finance(api),
+    )
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-disposition"].endswith('.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(exported.content), read_only=True)
+    header, *lines = list(book["sales"].iter_rows(values_only=True))
+    expected = rows(office, "sales")
+    assert header == reports.REPORTS["sales"].columns
+    assert [dict(zip(header, line, strict=True)) for line in lines] == expected
+    assert all(type(r["amount_fen"]) is int and type(r["hour"]) is int for r in expected)
+    assert all(r["at"].endswith("+08:00") for r in expected)  # the site's time zone, as text
+
+
+HOSTILE_CODE = '=HYPERLINK("http://x","<&>")\x07'
+
+
+def test_a_hostile_product_code_is_text_in_both_exports_never_a_formula(api, office, day):
+    from sqlalchemy import update
+
+    from cloud.models import Product
+
+    with office.sessions.begin() as db:
+        db.execute(update(Product).where(Product.code == "DAY").values(code=HOSTILE_CODE))
+    auth = finance(api)
+    xlsx = api.get(
+        "/api/v1/reports/entries", params=query(office, format="xlsx", rows="detail"), headers=auth
+    )
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    cells = [row[5] for row in book["entries"].iter_rows(min_row=2)]
+    hostile = [c for c in cells if c.value == HOSTILE_CODE[:-1] + "\ufffd"]
+    assert len(hostile) == 3 and all(c.data_type == "s" and c.quotePrefix for c in hostile)
+    csv_file = api.get(
+        "/api/v1/reports/entries", params=query(office, format="csv", rows="detail"), headers=auth
+    )
+    table = list(csv.DictReader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert sum(1 for r in table if r["product"] == "'" + HOSTILE_CODE) == 3

@@ -23,7 +23,7 @@ def every_topic(site: str, node: str) -> list[Topic]:
     ]
 
 
-NODE_KINDS = (Kind.EVENT, Kind.STATE, Kind.REQUEST, Kind.DOWN_NODE)
+NODE_KINDS = (Kind.EVENT, Kind.STATE, Kind.REQUEST, Kind.FACE, Kind.DOWN_NODE)
 
 
 # -- builders and parser ----------------------------------------------------------------------
@@ -31,6 +31,7 @@ def test_the_builders_write_the_documented_tree():
     assert topics.event("S1", "G1").name == "scenic/S1/gate/G1/event"
     assert topics.state("S1", "G1").name == "scenic/S1/gate/G1/state"
     assert topics.request("S1", "G1").name == "scenic/S1/gate/G1/request"
+    assert topics.face("S1", "G1").name == "scenic/S1/gate/G1/face"
     assert topics.uses("S1").name == "scenic/S1/uses"
     assert topics.down("S1", "keyring").name == "scenic/S1/down/keyring"
     assert topics.down_node("S1", "G1", "ack").name == "scenic/S1/down/node/G1/ack"
@@ -140,6 +141,7 @@ def test_the_site_documents_keys_signs_each_have_a_downlink_topic():
 # -- filters and policy -----------------------------------------------------------------------
 def test_ingest_workers_share_every_sites_events():
     assert topics.ingest_events() == "$share/ingest/scenic/+/gate/+/event"
+    assert topics.ingest_faces() == "$share/ingest/scenic/+/gate/+/face"
 
 
 def test_a_node_subscribes_to_its_sites_documents_its_own_and_its_peers_uses_only():

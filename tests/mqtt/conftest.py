@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,11 +120,15 @@ def site(tmp_path, root_key, issuer_key, broker, cloud_url) -> Site:
 
 
 class RunningWorker:
-    def __init__(self, site: Site, worker_id: str = "w1") -> None:
+    def __init__(self, site: Site, worker_id: str = "w1", faces: Any = None) -> None:
+        """``faces``: the ingest's ``BindingKeys`` (None: face bindings stay unopened)."""
         engine = make_engine(site.url)
         self.engine = engine
+        ingest = Ingest(
+            engine, session_factory(engine), "Asia/Shanghai", ManualClock(TEST_AT), faces=faces
+        )
         self.worker = IngestWorker(
-            Ingest(engine, session_factory(engine), "Asia/Shanghai", ManualClock(TEST_AT)),
+            ingest,
             site.root,
             "127.0.0.1",
             site.broker.port,

@@ -233,3 +233,53 @@ def test_a_quiet_gate_that_missed_a_refund_learns_from_the_heartbeat_and_refuses
     lane.scan(text)
     assert lane.node.service.decisions[-1].reason.value == "revoked"
     lane.close()
+
+
+def test_an_rfid_card_opens_the_gate_again_once_its_lapsed_annual_pass_is_renewed(
+    site, service, office
+):
+    """Sold, and the card bound, 400 days before the gates' today: the pass has lapsed beyond
+    its grace, so its renewal at the window starts today, as a new signed ticket that the card
+    opens once the next card index delta reaches the gate."""
+    from sqlalchemy import select
+
+    from cloud.models import AnnualPass
+
+    engine = make_engine(site.url)
+    with session_factory(engine).begin() as db:
+        old_day = Inventory(
+            product_id=office.products["annual"], day=TODAY - timedelta(days=400), capacity=10
+        )
+        db.add(old_day)
+        db.flush()
+        office.stock["annual_old"] = old_day.id
+    lane = lane_with_salt(site)
+    downlink = lane.node.service.link[1]
+    context = office.api.app.state.context
+    context.clock = ManualClock(TEST_AT - timedelta(days=401))
+    order, _ = buy(office, "annual_old", "order-annual-old")
+    assert bind_card(office, order, CARD_UID).status_code == 201
+    assert wait_until(lambda: downlink.applied["cards"] >= 1, step=lane.step)
+    assert present(lane, "rfid", CARD_UID) == "expired"
+
+    context.clock = ManualClock(TEST_AT)
+    with session_factory(engine)() as db:
+        pass_id = db.scalar(select(AnnualPass.id))
+    staff = office.api.post(
+        "/api/v1/auth/token", json={"username": "till1", "password": "till1-password"}
+    ).json()
+    asked = office.api.post(
+        f"/api/v1/passes/{pass_id}/renewals",
+        headers={"Authorization": f"Bearer {staff['access_token']}"},
+    )
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["valid_from"] == TODAY.isoformat()
+    paid = office.api.post(
+        f"/api/v1/sandbox/pay/{asked.json()['order_no']}",
+        headers={"X-Order-Token": asked.json()["access_token"]},
+    )
+    assert paid.json()["result"] == "paid", paid.text
+    assert wait_until(lambda: downlink.applied["cards"] >= 2, step=lane.step)
+    assert present(lane, "rfid", CARD_UID) == "ok"
+    lane.close()
+    engine.dispose()

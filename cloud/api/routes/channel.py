@@ -22,7 +22,6 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from cloud.api.channel_schemas import (
-    CSV,
     ChannelAccountOut,
     ChannelCreated,
     ChannelRefund,
@@ -33,6 +32,7 @@ from cloud.api.channel_schemas import (
 )
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, partner, role
 from cloud.api.schemas import LineIn
+from cloud.api.statement_files import CSV, csv_download
 from cloud.models import ApiKey, ChannelStatement
 from cloud.services import channel_settlement, channels
 from cloud.services.orders import LineRequest
@@ -198,13 +198,13 @@ def make_statement(
 
 
 @router.get("/channels/{code}/statements/{day}/csv", response_class=Response, responses=CSV)
-def statement_csv(code: str, day: date, db: DB, _: Finance) -> PlainTextResponse:
-    text = channel_settlement.export_csv(db, code, day)
-    return PlainTextResponse(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{code}-{day}.csv"'},
+def statement_csv(
+    code: str, day: date, ctx: Context, db: DB, who: Finance, where: Source
+) -> PlainTextResponse:
+    text = channel_settlement.export_csv(
+        db, code, day, actor=who.username, source=where, now=ctx.clock.now()
     )
+    return csv_download(text, code, day)
 
 
 @router.post("/channels/{code}/statements/{day}/confirm", response_model=ChannelStatementOut)

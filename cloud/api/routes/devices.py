@@ -24,6 +24,7 @@ from cloud.api.device_schemas import (
 from cloud.core.errors import Code, Problem
 from cloud.services import enrolment
 from keys import keystore
+from keys.sealed_box import raw_public
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 Installer = Annotated[Staff, Depends(role("installer"))]
@@ -69,6 +70,7 @@ def enrol(body: EnrolIn, ctx: Context, where: Source) -> EnrolOut:
         broker_host=ctx.node_broker[0],
         broker_port=ctx.node_broker[1],
         logins=ctx.broker_logins,
+        face_key=raw_public(ctx.face_key.public_key()) if ctx.face_key else None,
     )
     bundle = enrolment.enrol(
         ctx.sessions,

@@ -10,17 +10,16 @@ gates once the change is committed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from cloud.api.context import CloudContext
 from cloud.api.deps import Context, Source, Staff, role
 from cloud.api.order_views import owned_order
-from cloud.core.errors import Code, Problem, Thing, not_found
+from cloud.api.pass_schemas import FacePhotoIn
+from cloud.core.errors import Thing, not_found
 from cloud.models import Order
 from cloud.services import face_enrolment
 from cloud.services.face_enrolment import Published, Who
@@ -40,18 +39,6 @@ class FaceStatus(BaseModel):
     ticket_no: str
     enrolled: bool
     enrolled_at: str  # ISO 8601, UTC
-
-
-class FacePhotoIn(BaseModel):
-    photo: str = Field(
-        description="JPEG or PNG with one face, base64", min_length=4, max_length=1_048_000
-    )
-
-    def image(self) -> bytes:
-        try:
-            return base64.b64decode(self.photo, validate=True)
-        except (binascii.Error, ValueError):
-            raise Problem(Code.FACE_PHOTO_UNREADABLE) from None
 
 
 Cashier = Annotated[Staff, Depends(role("cashier"))]

@@ -15,6 +15,7 @@ from cloud.api.deps import DB, Context, Source, Staff, role
 from cloud.api.schemas import GateSettingsIn, GateSettingsOut
 from cloud.services import gate_settings
 from cloud.services.audit import audit
+from keys.sealed_box import raw_public
 
 router = APIRouter(prefix="/api/v1", tags=["gate settings"])
 Manager = Annotated[Staff, Depends(role("manager"))]
@@ -34,8 +35,9 @@ def set_settings(
     gates take them from the next root-signed config document."""
     now = ctx.clock.now()
     with ctx.sessions.begin() as db:  # committed before the gates are told
+        face_key = raw_public(ctx.face_key.public_key()) if ctx.face_key else None
         held, raw = gate_settings.put(
-            db, ctx.root, site, body.chosen(), ctx.issuer.holder_salt, now
+            db, ctx.root, site, body.chosen(), ctx.issuer.holder_salt, now, face_key
         )
         audit(db, who.username, where, "set_gate_settings", f"site:{site}",
               {"settings": held.settings, "config_seq": held.seq}, at=now)  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from cloud.api.channel_schemas import (
@@ -28,9 +28,8 @@ from cloud.api.channel_schemas import (
     MemberSignedIn,
     PointsEarned,
 )
-from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.deps import DB, Context, Me, Source, Staff, role
 from cloud.api.schemas import LineIn
-from cloud.models import Member
 from cloud.services import members, promotions
 from cloud.services.orders import LineRequest
 
@@ -82,13 +81,6 @@ class CouponIn(BaseModel):
     percent: int | None = Field(default=None, ge=1, le=100)
     min_total_fen: int = Field(default=0, ge=0)
     product_id: int | None = None
-
-
-def _member(ctx: Context, db: DB, x_member_token: Annotated[str | None, Header()] = None) -> Member:
-    return members.member_of(db, x_member_token, ctx.clock.now())
-
-
-Me = Annotated[Member, Depends(_member)]
 
 
 @router.post("/members/codes", response_model=CodeSent)

@@ -6,15 +6,11 @@ Thin: services/reports.py makes the rows and sums, services/report_export.py wri
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import StreamingResponse
 
 from cloud.api.deps import Context, Source, Staff, role
 from cloud.api.staff_schemas import ReportOut
@@ -48,7 +44,7 @@ def read_report(
     by: Annotated[str | None, Query(max_length=32)] = None,
     format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
     rows: Annotated[str, Query(pattern="^(summary|detail)$")] = "summary",
-) -> dict[str, Any] | StreamingResponse | FileResponse:
+) -> dict[str, Any] | StreamingResponse:
     """``sales``, ``entries``, ``refunds``, ``shifts``, ``capacity`` or ``in_park`` for a site
     from ``from`` to ``to`` (site-local days, inclusive), summed ``by`` one column (default the
     report's first), or with ``rows=detail`` every underlying row (CSV or XLSX only)."""
@@ -78,17 +74,11 @@ def read_report(
         return answer
     filename = f"{name}-{site}-{start.isoformat()}-{end.isoformat()}"
     if format == "csv":
-        return StreamingResponse(
-            report_export.csv_chunks(columns, lines),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
-        )
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
-    report_export.write_xlsx(Path(path), name, columns, lines)
-    return FileResponse(
-        path,
-        media_type=XLSX,
-        filename=f"{filename}.xlsx",
-        background=BackgroundTask(os.unlink, path),
+        chunks, media_type = report_export.csv_chunks(columns, lines), "text/csv; charset=utf-8"
+    else:
+        chunks, media_type = report_export.xlsx_chunks(name, columns, lines), XLSX
+    return StreamingResponse(
+        chunks,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{format}"'},
     )

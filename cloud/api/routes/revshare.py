@@ -15,8 +15,8 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
 from cloud.api.deps import DB, Context, Source, Staff, role
-from cloud.api.channel_schemas import CSV
 from cloud.api.revshare_schemas import AttractionOut, ComponentsOut, PartnerStatementOut
+from cloud.api.statement_files import CSV, csv_download
 from cloud.models import PartnerAttraction, PartnerStatement
 from cloud.services import partner_settlement, revenue_shares
 
@@ -122,11 +122,7 @@ def statement_csv(
     text = partner_settlement.export_csv(
         db, code, day, actor=who.username, source=where, now=ctx.clock.now()
     )
-    return PlainTextResponse(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{code}-{day}.csv"'},
-    )
+    return csv_download(text, code, day)
 
 
 @router.post("/attractions/{code}/statements/{day}/confirm", response_model=PartnerStatementOut)

@@ -11,6 +11,8 @@
 - A pending order becomes paid and gets its tickets. An order whose hold expired is paid if its
   places can be taken again; otherwise the money is refunded (no ticket without a place, no
   money kept without a ticket). A second payment of a paid order is refunded.
+- A renewal of an annual pass that another renewal beat to it (services/annual_passes.py) is
+  refunded too.
 - Money not yet taken (cash at the window, the sandbox checkout page) is refused instead
   (409 ``already_paid`` / ``places_gone``): the cashier does not take it, the till is not
   credited.
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import CashierShift, Order, Payment, Refund
-from cloud.services import holds, members, revenue_shares
+from cloud.services import annual_passes, holds, members, revenue_shares
 from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, issue_for_order
 from cloud.services.payments import cash
@@ -50,6 +52,7 @@ class Settlement:
 
     order_no: str
     # paid | already_applied | refunded_duplicate | refunded_no_places | flagged
+    # | refunded_pass_renewed (another renewal of the same annual pass was paid first)
     status: str
     tickets: int
     refund_id: int | None = None  # a refund to pay out once committed (payout.pay_out)
@@ -90,6 +93,10 @@ def apply_payment(
         if refuse:
             raise Problem(Code.PLACES_GONE)
         outcome = "refunded_no_places"
+    elif not annual_passes.claim_renewal(session, order):  # another renewal won the pass
+        if refuse:
+            raise Problem(Code.PASS_RENEWED, order_no=order.order_no)
+        outcome = "refunded_pass_renewed"
     status = "succeeded" if outcome == "paid" else "refunded"
     payment = _record(session, order, note, now, shift, status)
     audit(
@@ -114,8 +121,12 @@ def apply_payment(
     if marked.rowcount != 1:  # type: ignore[attr-defined]
         raise RuntimeError(f"order {order.order_no} changed under its lock")
     session.refresh(order)
-    tickets = issue_for_order(session, order, issuer, now)
+    # an annual pass's renewal gets its own ticket, from the old expiry (services/annual_passes)
+    tickets = annual_passes.issue_renewal(session, order, issuer, now) or issue_for_order(
+        session, order, issuer, now
+    )
     members.earn_on_payment(session, order, now)  # a member's points (issue 17)
+    annual_passes.on_sale(session, order, tickets, now)  # an annual ticket makes a pass
     revenue_shares.on_sale(session, order, tickets, now)  # package partners' shares
     return Settlement(order.order_no, "paid", len(tickets))
 

@@ -1,0 +1,112 @@
+"""Annual passes (年卡) over the API: a member's own passes and renewal; staff look-up by phone
+or pass id (audited), renewal at the window, linking a member, enrolling the holder's face.
+
+Renewal answers a pending order (with its token) to pay like any other; once paid, the pass
+moves to a new signed ticket (services/annual_passes.py). A face enrolled here goes with the
+pass's current ticket and reaches the gates as a signed delta once committed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from cloud.api.deps import DB, Context, Me, Source, Staff, role
+from cloud.api.pass_schemas import FacePhotoIn, PassMemberIn, PassOut, RenewalOrder
+from cloud.services import annual_passes, face_enrolment
+from cloud.services.annual_passes import Asked
+from cloud.services.face_enrolment import Who
+
+router = APIRouter(prefix="/api/v1", tags=["annual passes"])
+Cashier = Annotated[Staff, Depends(role("cashier"))]
+
+
+@router.get("/members/me/passes", response_model=list[PassOut])
+def my_passes(ctx: Context, db: DB, member: Me) -> list[dict[str, Any]]:
+    now = ctx.clock.now()
+    return [annual_passes.view(db, p, ctx.pd, now) for p in annual_passes.of_member(db, member)]
+
+
+@router.post("/members/me/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
+def renew_mine(pass_id: int, ctx: Context, db: DB, member: Me, where: Source) -> dict[str, Any]:
+    asked = annual_passes.ask_renewal(
+        db,
+        pass_id,
+        member=member,
+        channel="web",
+        actor=f"member:{member.id}",
+        source=where,
+        now=ctx.clock.now(),
+    )
+    return _order(asked)
+
+
+@router.get("/passes", response_model=list[PassOut])
+def look_up(
+    ctx: Context,
+    db: DB,
+    who: Cashier,
+    where: Source,
+    phone: Annotated[str | None, Query(max_length=200)] = None,
+    pass_id: int | None = None,
+) -> list[dict[str, Any]]:
+    now = ctx.clock.now()
+    found = annual_passes.find(
+        db, ctx.pd, pass_id=pass_id, phone=phone, actor=who.username, source=where, now=now
+    )
+    return [annual_passes.view(db, p, ctx.pd, now) for p in found]
+
+
+@router.post("/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
+def renew_at_window(pass_id: int, ctx: Context, db: DB, who: Cashier, where: Source) -> Any:
+    asked = annual_passes.ask_renewal(
+        db,
+        pass_id,
+        member=None,
+        channel="window",
+        actor=who.username,
+        source=where,
+        now=ctx.clock.now(),
+    )
+    return _order(asked)
+
+
+@router.put("/passes/{pass_id}/member", response_model=PassOut)
+def link_member(
+    pass_id: int, body: PassMemberIn, ctx: Context, db: DB, who: Cashier, where: Source
+) -> dict[str, Any]:
+    now = ctx.clock.now()
+    held = annual_passes.link_member(
+        db, pass_id, body.contact, ctx.pd, actor=who.username, source=where, now=now
+    )
+    return annual_passes.view(db, held, ctx.pd, now)
+
+
+@router.post("/passes/{pass_id}/face", status_code=201, response_model=PassOut)
+def enrol_face(
+    pass_id: int, body: FacePhotoIn, ctx: Context, who: Cashier, where: Source
+) -> dict[str, Any]:
+    data = body.image()
+    now = ctx.clock.now()
+    with ctx.sessions.begin() as db:
+        held, ticket = annual_passes.current_ticket(db, pass_id)
+        published = face_enrolment.enrol(
+            db, ctx.root, ctx.pd, ticket, held.site, data, "window", Who(who.username, where), now
+        )
+    ctx.publish(published.site, "faces", published.document)
+    with ctx.sessions.begin() as db:
+        held, _ = annual_passes.current_ticket(db, pass_id)
+        return annual_passes.view(db, held, ctx.pd, now)
+
+
+def _order(asked: Asked) -> dict[str, Any]:
+    return {
+        "pass_id": asked.renewal.pass_id,
+        "order_no": asked.order.order_no,
+        "access_token": asked.access_token,
+        "total_fen": asked.order.total_fen,
+        "expires_at": asked.order.expires_at,
+        "valid_from": asked.renewal.valid_from,
+        "valid_until": asked.renewal.valid_until,
+    }
