@@ -12,32 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from gate_node.decision.engine import LaneContext, SiteRules
-from gate_node.face.settings import FaceSettings, FaceSettingsError
+from gate_node.face.settings import FaceSettings
 from gate_node.pin_map import DEFAULT_PIN_MAPS, PinMapError, parse_pin_map
 from keys import topics
+from keys.gate_settings import CLOUD_SETTINGS, GateSettingError, from_document
+from keys.gate_settings import check_settings as check_cloud_settings
 from keys.rules import SlotGrace
 from keys.signed_document import DocumentError, SignedDocument
 
 KINDS = ("tripod", "wing", "swing", "handheld")
-REAL_NAME_CHECKS = ("none", "id_card", "face")
-# What a signed config document from the cloud may change; wiring and identity stay local.
-CLOUD_SETTINGS = frozenset(
-    {
-        "timezone",
-        "slot_grace_before",
-        "slot_grace_after",
-        "min_gap_minutes",
-        "exit_requires_entry",
-        "real_name_check",
-        "zone",
-        "direction",
-        "face",
-    }
-)
-DIRECTIONS = ("in", "out")
+# What a signed config document may change (CLOUD_SETTINGS; wiring and identity stay local) and
+# the range of each value are keys/gate_settings.py's: the cloud checks with the same rules.
 
 
 class NodeStateError(Exception):
@@ -93,21 +81,15 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
         raise NodeStateError("node must be 1-32 letters, digits, - or _, not cloud or site-...")
     if doc.get("kind") not in KINDS:
         raise NodeStateError(f"kind must be one of {', '.join(KINDS)}")
-    zone = doc.get("zone")
-    if not isinstance(zone, int) or isinstance(zone, bool) or not 0 <= zone < 65536:
+    if "zone" not in doc:
         raise NodeStateError("zone must be a zone id 0-65535")
-    if doc.get("real_name_check", "none") not in REAL_NAME_CHECKS:
-        raise NodeStateError(f"real_name_check must be one of {', '.join(REAL_NAME_CHECKS)}")
-    if doc.get("direction", "in") not in DIRECTIONS:
-        raise NodeStateError("direction must be in or out")
-    try:
-        ZoneInfo(doc.get("timezone", "Asia/Shanghai"))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise NodeStateError(f"unknown time zone {doc.get('timezone')!r}") from None
-    for field in ("slot_grace_before", "slot_grace_after", "min_gap_minutes"):
-        value = doc.get(field, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1440:
-            raise NodeStateError(f"{field} must be minutes 0-1440")
+    try:  # the settings the cloud may also set, by the rules it checks them with
+        cloud_set = {k: v for k, v in doc.items() if k in CLOUD_SETTINGS}
+        if cloud_set.get("face", {}) is None:  # no face settings: the defaults
+            del cloud_set["face"]
+        check_cloud_settings(cloud_set)
+    except GateSettingError as exc:
+        raise NodeStateError(str(exc)) from None
     readers = doc.get("readers") or ()
     if not isinstance(readers, (list, tuple)):
         raise NodeStateError("readers must be a list of {url, kind[, baudrate]}")
@@ -131,14 +113,6 @@ def validate_config(doc: dict[str, Any]) -> NodeConfig:
         raise NodeStateError(
             "broker must be {host, port[, username, tls_ca, tls_cert, tls_key, resend_s]}"
         )
-    face = doc.get("face")
-    if face is not None:
-        if not isinstance(face, dict):
-            raise NodeStateError("face must be a mapping of face settings")
-        try:
-            FaceSettings.from_config(face)
-        except (FaceSettingsError, TypeError) as exc:
-            raise NodeStateError(str(exc)) from None
     if doc["kind"] != "handheld":
         try:
             kind, _ = parse_pin_map(doc.get("pin_map") or DEFAULT_PIN_MAPS[doc["kind"]])
@@ -156,6 +130,7 @@ def with_settings(config: NodeConfig, document: SignedDocument) -> NodeConfig:
     settings = body.get("settings", {})
     if not isinstance(settings, dict) or set(settings) - CLOUD_SETTINGS:
         raise DocumentError("malformed", f"config may set only {sorted(CLOUD_SETTINGS)}")
+    settings = from_document(settings)  # face fractions travel as thousandths (no CBOR floats)
     try:
         return validate_config({**config_doc(config), **settings})
     except NodeStateError as exc:

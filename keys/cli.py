@@ -23,6 +23,7 @@ from keys.claims import ClaimError
 from keys.claims_json import from_json, to_json
 from keys.cli_exit import EXIT_FAILED, EXIT_USAGE, run_app
 from keys.cli_exit import fail as fail_with
+from keys.cli_options import passphrase_file_option
 from keys.clock import from_environment
 from keys.keyring import IssuerKey, Keyring, sign_keyring
 from keys.keystore import KeyStoreError
@@ -45,10 +46,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-PassphraseFile = Annotated[
-    Path | None,
-    typer.Option(help=f"File (mode 0600) holding the passphrase; else ${keystore.PASSPHRASE_ENV}."),
-]
+PassphraseFile = Annotated[Path | None, passphrase_file_option("the key's passphrase")]
 
 
 def fail(message: str, code: int = EXIT_USAGE, zh: str = "") -> NoReturn:

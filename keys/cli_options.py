@@ -1,7 +1,9 @@
 """The command-line options every tool of the project spells the same way.
 
 scenic-cloud, gate-node and gatectl all read a key's passphrase the same way
-(``keystore.passphrase_from``), so the option that names its file is defined here once.
+(``keystore.passphrase_from``), so the option that names its file is defined here once, and
+every command that takes a key's passphrase uses it: its help names the environment variables
+an installer can use instead (tests/test_passphrase_option.py walks every command to check).
 
 Never: read the option's value, or hold a command (that is each tool's own CLI).
 """

@@ -22,6 +22,7 @@ import typer
 
 from gate_node.state import NodeState, NodeStateError
 from keys import keystore
+from keys.cli_options import passphrase_file_option
 from keys.clock import from_environment
 from keys.keystore import KeyStoreError
 from provisioning.enrol import CLOUD_FILE
@@ -93,7 +94,7 @@ def command(
         bool, typer.Option(help="Wipe without telling the cloud (retire it there by hand)")
     ] = False,
     passphrase_file: Annotated[
-        Path | None, typer.Option(help="File (0600) with the passphrase for node.key")
+        Path | None, passphrase_file_option("the passphrase for node.key")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts")] = False,
 ) -> None:

@@ -43,9 +43,11 @@ from gate_node.readers.frames import FrameSourceError, ImageFiles
 from gate_node.readers.qr import QrDecoder
 from gate_node.state import write_atomic
 from keys import keystore
+from keys.cli_options import passphrase_file_option
 from keys.clock import SYSTEM, Clock, from_environment
 from keys.keystore import KeyStoreError
 from keys.signed_document import DocumentError, SignedDocument, verify_document
+from provisioning import enrol_progress
 from provisioning.errors import (
     EXIT_CODES,
     EXIT_FAILED,
@@ -90,8 +92,10 @@ def enrol_node(
     confirm: Callable[[str], bool] = lambda fingerprint: False,
     clock: Clock = SYSTEM,
     timeout_s: float = 20.0,
+    step: Callable[..., None] = enrol_progress.quiet,
 ) -> Enrolled:
-    """Enrol this device (module doc); ``ProvisioningError`` says what failed and its exit."""
+    """Enrol this device (module doc); ``ProvisioningError`` says what failed and its exit.
+    ``step(name, **values)`` hears each step as it starts (provisioning/enrol_progress.py)."""
     if (state_dir / "node.json").exists():
         raise ProvisioningError(
             "already_enrolled",
@@ -106,8 +110,11 @@ def enrol_node(
     staging = staging_of(state_dir)
     staging.mkdir(parents=True, exist_ok=True)
     staging.chmod(0o700)
-    key = _identity(staging / "identity.key", passphrase, clock)
+    made = staging / "identity.key"
+    step("identity_again" if made.exists() else "identity_new")
+    key = _identity(made, passphrase, clock)
     public = keystore.raw_public(key.public_key)
+    step("cloud", cloud=cloud)
     bundle = _ask(cloud, token, public, timeout_s, staging)
     try:
         root = keystore.public_from_pem(str(bundle["root_public_key"]).encode())
@@ -123,6 +130,7 @@ def enrol_node(
             "根密钥指纹不符，未写入任何内容",
             EXIT_FINGERPRINT,
         )
+    step("verify")
     documents = _verified(bundle, root, public)
     enrolment = documents["enrolment"].body
     config = {
@@ -138,6 +146,7 @@ def enrol_node(
         ),
     }
     built = staging / "node"
+    step("build")
     remove_contents(built, True)  # a half-built node from an earlier try
     try:
         state = create_node(
@@ -285,7 +294,7 @@ def command(
         str | None, typer.Option(help="The root fingerprint the cloud shows (for scripts)")
     ] = None,
     passphrase_file: Annotated[
-        Path | None, typer.Option(help="File (0600) with the passphrase for the identity key")
+        Path | None, passphrase_file_option("the passphrase for the identity key")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts")] = False,
 ) -> None:
@@ -323,6 +332,7 @@ def command(
             expect_fingerprint=expect_fingerprint,
             confirm=confirm,
             clock=from_environment(),
+            step=enrol_progress.quiet if as_json else enrol_progress.printer(typer.echo),
         )
     except ProvisioningError as exc:
         if as_json:

@@ -7,10 +7,20 @@ flags the project's brief fixes. Screenshots go to ``tests/artifacts/`` (kept by
 Use the fixtures: ``chromium`` (one browser per session), ``browser_context`` (a fresh desktop
 context per test), ``phone_context`` (a 4-inch phone viewport, touch, zh-CN), and
 ``screenshot(page, name)`` to save a picture of a step.
+
+Playwright's sync API runs its asyncio loop in a greenlet on the main thread, and while it
+lives that loop stays registered as the thread's *running* loop, between calls too (its
+``run_until_complete`` is only suspended). With one browser per session, every test after the
+first browser test would run "inside" that loop: ``asyncio.run`` refuses to start
+("cannot be called from a running event loop"), and anything asking which async library is
+running is misled. ``playwright_loop_parked`` (autouse) takes the loop off the thread for each
+test that does not use the browser and puts it back afterwards, so the browser is still
+started once and the suite passes in any order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +52,22 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def playwright_loop_parked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For a test that does not use the browser: no running loop left by Playwright's sync API
+    on this thread while it runs (module docstring); restored after, for the next browser
+    test. A browser test keeps it: Playwright resumes that loop on each call."""
+    left = asyncio._get_running_loop()
+    if left is None or "chromium" in request.fixturenames:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(left)
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ from keys.keyring import IssuerKey, Keyring
 from simulators.databases import postgres_schema
 
 # Browser fixtures for `browser` tests, shared by every test folder.
-from tests.browser import browser_context, chromium, phone_context, screenshot  # noqa: F401
+from tests.browser import (  # noqa: F401
+    browser_context,
+    chromium,
+    phone_context,
+    playwright_loop_parked,
+    screenshot,
+)
 
 TEST_PASSPHRASE = "a long test passphrase"
 # The instant tests run at: 13:30 UTC is 21:30 in Asia/Shanghai, late on the same date in both,

@@ -30,6 +30,7 @@ from cloud.api.routes import (
     dashboard,  # the manager's dashboard (issue 19)
     devices,  # provisioning (issue 14)
     faces,  # face enrolment (issue 15)
+    gate_settings,  # per-site gate settings, published as the signed config document
     members,  # members, coupons, flash sales (issue 17)
     orders,
     passes,  # annual passes and their renewal (issue 17)
@@ -80,6 +81,7 @@ def create_app(context: CloudContext) -> FastAPI:
         faces,
     ):
         app.include_router(module.router)
+    app.include_router(gate_settings.router)
     for module in (reports, search, users, calendar, audit_log):  # staff operations (issue 19)
         app.include_router(module.router)
     # --- dashboard: pages, live updates and its own CSS/JS (no CDN) ---

@@ -66,6 +66,13 @@ def viewer(request: Request, ctx: CloudContext) -> Viewer | None:
     return Viewer(user.id, user.username, user.role, token, lang)
 
 
+def still_signed_in(who: Viewer, ctx: CloudContext) -> bool:
+    """Whether ``who``'s session is still on (not signed out, revoked, expired or idle), read
+    without recording a use; for the live stream's every tick."""
+    with ctx.sessions() as db:
+        return staff_sessions.still_active(db, who.token, ctx.api, ctx.clock.now())
+
+
 def check_form(request: Request, sent: str, expected: str | None) -> None:
     """Refuse (403 ``csrf_failed``) a form whose token is not ``expected`` or whose Origin is
     another host."""

@@ -391,3 +391,47 @@ class QuoteOut(BaseModel):
     refund_until_hours: int | None
     why_not: str | None
     options: list[ChangeOption]
+
+
+# --- per-site gate settings (routes/gate_settings.py, services/gate_settings.py) ---
+# Types only here: the ranges are the gates' own rules (keys/gate_settings.py), checked by the
+# service, so a value a gate would refuse is 422 ``bad_gate_setting`` naming the field.
+
+
+class GateFaceSettings(BaseModel):
+    """A face lane's thresholds (gate_node/face/settings.py says what each does); a figure
+    left out is the gate's default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max_distance: float | None = None  # 0.2-0.8, default 0.5
+    frames: int | None = None  # 1-30, default 5
+    min_face_px: int | None = None  # 40-1000, default 80
+    detect_scale: float | None = None  # 0.25-1.0, default 1.0
+    min_score: float | None = None  # -1.0-2.0, default 0.3
+    liveness: str | None = None  # blink or off
+    blink_ratio: float | None = None  # 0.3-0.95, default 0.7
+    check_timeout_s: float | None = None  # 1-30, default 5
+    keep_images_days: int | None = None  # 0-30, default 0 (never kept)
+
+
+class GateSettingsIn(BaseModel):
+    """Every gate of a site: a setting left out keeps each gate's own value."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    slot_grace_before: int | None = None  # minutes a slot's tickets are good before it starts
+    slot_grace_after: int | None = None  # minutes after it ends
+    min_gap_minutes: int | None = None  # between two uses of one ticket
+    exit_requires_entry: bool | None = None
+    real_name_check: str | None = None  # none, id_card or face
+    face: GateFaceSettings | None = None
+
+    def chosen(self) -> dict[str, Any]:
+        """Only the settings given (face: only its figures given)."""
+        return self.model_dump(exclude_none=True)
+
+
+class GateSettingsOut(BaseModel):
+    site: str
+    settings: dict[str, Any]  # the settings the gates were last sent (only those set)
+    config_seq: int | None  # the root-signed config document that carries them
+    signed_at: datetime | None

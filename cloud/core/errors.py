@@ -134,6 +134,7 @@ class Code(StrEnum):
     NOT_ENROLLED = "not_enrolled"
     BAD_NODE_SIGNATURE = "bad_node_signature"
     BAD_DIRECTION = "bad_direction"
+    BAD_GATE_SETTING = "bad_gate_setting"
 
     # --- card index (ID and RFID cards at the gates) ---
     NOT_ANNUAL_PASS = "not_annual_pass"
@@ -443,6 +444,11 @@ TEXT: dict[Code, Text] = {
         422, "The node's public key must be 32 bytes of Ed25519", "节点公钥须为32字节Ed25519公钥"
     ),
     Code.UNKNOWN_SITE: Text(404, "No site {site}", "没有景区{site}"),
+    Code.BAD_GATE_SETTING: Text(
+        422,
+        "Gate setting {field} must be: {allowed} (the gates would refuse anything else)",
+        "闸机参数{field}无效，允许：{allowed}（闸机不会接受其他值）",
+    ),
     Code.BROKER_LOGIN_FAILED: Text(
         503,
         "The message broker did not accept the node's login ({reason}); try again",

@@ -25,6 +25,11 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "totp": ("动态验证码（如已启用）", "One-time code (if enabled)"),
     "no_role": ("该账号无权查看看板", "This account may not see the dashboard"),
+    "no_ack_role": (
+        "该账号无权确认告警（需经理）",
+        "This account may not acknowledge alarms (managers do)",
+    ),
+    "back": ("返回看板", "Back to the dashboard"),
     "live": ("实时", "Live"),
     "reconnecting": ("正在重连…", "Reconnecting…"),
     "as_of": ("数据时间", "As of"),

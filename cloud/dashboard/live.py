@@ -17,8 +17,10 @@ Within a worker, one ``ChangeFeed`` thread wakes the streams (``asyncio`` events
 their loop), and ``Hub`` computes one snapshot per change (at most every ``MIN_GAP_S``) and
 renders it once per language and permission, whatever the number of browsers. A stream also
 wakes every ``TICK_S`` without a change, because time alone changes figures (a gate that says
-nothing goes missing). A stream ends after ``STREAM_S``; the browser reconnects at once and its
-session is checked again, so a revoked session stops receiving within that time.
+nothing goes missing). Before each snapshot a stream asks whether its browser's session is
+still on; once signed out, revoked, expired or idle, it sends ``signed_out`` and ends: at the
+next change or tick, i.e. within ``TICK_S`` (at once on SQLite, where the sign-out's own commit
+wakes the feed). A stream also ends after ``STREAM_S``; the browser reconnects at once.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ SQLITE_POLL_S = 0.1
 MIN_GAP_S = 0.25
 TICK_S = 5.0
 STREAM_S = 120.0
+SIGNED_OUT = "event: signed_out\ndata: {}\n\n"
 
 
 class ChangeFeed:
@@ -183,8 +186,11 @@ class Hub:
                 cached.rendered[(lang, can_ack)] = text
         return text, version
 
-    async def stream(self, site: str, lang: str, can_ack: bool) -> AsyncIterator[str]:
-        """Server-sent events: a snapshot now, then one whenever the figures change."""
+    async def stream(
+        self, site: str, lang: str, can_ack: bool, signed_in: Callable[[], bool]
+    ) -> AsyncIterator[str]:
+        """Server-sent events: a snapshot now, then one whenever the figures change; once
+        ``signed_in()`` (blocking: run in a thread) says no, ``signed_out`` and the end."""
         self.feed.start()
         loop = asyncio.get_running_loop()
         ends = loop.time() + STREAM_S
@@ -192,6 +198,9 @@ class Hub:
         yield "retry: 1000\n\n"
         while loop.time() < ends:
             started = loop.time()
+            if not await asyncio.to_thread(signed_in):
+                yield SIGNED_OUT
+                return
             text, version = await self.payload(site, lang, can_ack)
             if text != sent:
                 yield f"event: snapshot\ndata: {text}\n\n"

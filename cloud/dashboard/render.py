@@ -77,6 +77,14 @@ def login(
     )
 
 
+def refused(lang: str, error: str) -> str:
+    """A page that says why this signed-in account may not do what its form asked (the
+    ``WORDS`` key ``error``), with the way back to the dashboard: a browser gets words, not the
+    API's problem JSON."""
+    words = Words(lang, _zone_default())
+    return _env.get_template("refused.html").render(t=words, error=words(error))
+
+
 def _zone_default() -> Any:
     from zoneinfo import ZoneInfo
 

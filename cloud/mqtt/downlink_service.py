@@ -42,8 +42,9 @@ from keys.cose import Signer
 
 log = logging.getLogger("cloud.downlink")
 # Documents other parts of the cloud sign into site_documents (key rotation, device changes,
-# a config re-signed with the face key by ``keys face-init``); this service publishes each new
-# one (time it makes itself, revocations go out as they happen).
+# a manager's gate settings: services/gate_settings.py, a config re-signed with the face key
+# by ``keys face-init``); this service publishes each new one (time it makes itself,
+# revocations go out as they happen).
 FROM_DATABASE = ("keyring", "nodes", "config")
 
 
@@ -115,8 +116,8 @@ class DownlinkService(BrokerClient):
 
     def publish_new_documents(self) -> int:
         """Keyrings, node registries and configs the rest of the cloud signed since the last
-        look (``scenic-cloud keys rotate`` and ``keys face-init`` write them to the database):
-        publish them."""
+        look (``scenic-cloud keys rotate``, ``keys face-init``, the gate settings route and
+        enrolment write them to the database): publish them."""
         with self.sessions() as session:
             rows = session.scalars(
                 select(SiteDocument).where(

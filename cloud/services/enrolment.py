@@ -43,7 +43,7 @@ from cloud.models import Device, DeviceKey, EnrolmentToken, Site
 from cloud.models.base import as_utc
 from cloud.mqtt.broker_logins import BrokerLoginError, BrokerLogins, client_id
 from cloud.services import downlink_documents as documents
-from cloud.services import login_throttle
+from cloud.services import gate_settings, login_throttle
 from cloud.services.audit import audit
 from cloud.services.devices import check_ids, check_kind, register_device
 from keys import keystore
@@ -321,8 +321,9 @@ def _bundle(
     keyring = documents.held(db, row.site, "keyring") or documents.signed_keyring(
         db, root, row.site, cloud.issuers, now
     )
+    settings = gate_settings.config_settings(db, root, site)  # a manager's, for every gate
     config = documents.signed_config(
-        db, root, row.site, {"timezone": site.timezone}, cloud.holder_salt, now, cloud.face_key
+        db, root, row.site, settings, cloud.holder_salt, now, cloud.face_key
     )
     nodes = documents.node_registry(db, root, row.site, now)
     revocations = documents.revocation_snapshot(

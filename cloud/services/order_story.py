@@ -206,9 +206,10 @@ def _entries(db: Session, site: str, numbers: Sequence[str], tz: ZoneInfo) -> li
         ):
             key = (follow.node, int(follow.data["use"]))
             passed[key] = passed.get(key, 0) + 1
-    zones = dict(
-        db.execute(select(Device.node, Device.zone).where(Device.site == site)).tuples().all()
-    )
+    zones = {
+        node: zone
+        for node, zone in db.execute(select(Device.node, Device.zone).where(Device.site == site))
+    }
     return [
         {
             "at": _at(e.at, tz),

@@ -52,6 +52,31 @@ def user_of(session: Session, token: str, settings: ApiSettings, now: datetime) 
     """The active user a token signs in, recording its use; 401 if it is unknown, expired,
     idle too long or its user is disabled."""
     digest = token_hash(token)
+    row, user = _active(session, digest, settings, now)
+    if as_utc(row.last_seen_at) + TOUCH_EVERY <= now:
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.token_hash == digest, AuthSession.last_seen_at == row.last_seen_at)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )  # no row count check: a concurrent request recorded the same use
+    return user
+
+
+def still_active(session: Session, token: str, settings: ApiSettings, now: datetime) -> bool:
+    """Whether the token still signs its user in, without recording a use: the dashboard's live
+    stream asks on every tick (so a signed-out or revoked browser stops receiving), and a
+    stream is not the user doing something, so it writes nothing."""
+    try:
+        _active(session, token_hash(token), settings, now)
+    except Problem:
+        return False
+    return True
+
+
+def _active(
+    session: Session, digest: bytes, settings: ApiSettings, now: datetime
+) -> tuple[AuthSession, User]:
     row = session.get(AuthSession, digest)
     if row is None:
         raise _expired()
@@ -63,14 +88,7 @@ def user_of(session: Session, token: str, settings: ApiSettings, now: datetime) 
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise Problem(Code.UNAUTHENTICATED)
-    if as_utc(row.last_seen_at) + TOUCH_EVERY <= now:
-        session.execute(
-            update(AuthSession)
-            .where(AuthSession.token_hash == digest, AuthSession.last_seen_at == row.last_seen_at)
-            .values(last_seen_at=now)
-            .execution_options(synchronize_session=False)
-        )  # no row count check: a concurrent request recorded the same use
-    return user
+    return row, user
 
 
 def end(session: Session, token: str) -> None:

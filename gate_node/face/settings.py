@@ -1,5 +1,8 @@
 """A site's face thresholds, from the node's signed configuration (``face`` in config).
 
+Their ranges live in keys/gate_settings.py (the cloud checks a manager's settings with the
+same rules); the figures behind the defaults are here.
+
 Defaults and where they come from:
 
 - ``max_distance`` 0.5: Euclidean distance between embeddings at or under which two faces are
@@ -31,13 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from keys.gate_settings import GateSettingError as FaceSettingsError
+from keys.gate_settings import check_face
 
-class FaceSettingsError(ValueError):
-    """A face setting is out of range; the message names it."""
-
-
-LIVENESS_MODES = ("blink", "off")
-MAX_KEEP_DAYS = 30
+__all__ = ["FaceSettings", "FaceSettingsError"]  # a face setting out of range: its field named
 
 
 @dataclass(frozen=True)
@@ -54,41 +54,14 @@ class FaceSettings:
 
     @classmethod
     def from_config(cls, doc: dict[str, Any] | None) -> FaceSettings:
-        """Check a ``face`` configuration mapping field by field."""
+        """Check a ``face`` configuration mapping field by field (keys/gate_settings.py: the
+        same rules the cloud checks before it signs one)."""
         doc = dict(doc or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(doc) - known)
-        if unknown:
-            raise FaceSettingsError(f"unknown face setting(s): {', '.join(unknown)}")
-        settings = cls(**doc)
-        settings.check()
-        return settings
+        check_face(doc)
+        return cls(**doc)
 
     def check(self) -> None:
-        def number(value: object) -> bool:
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-        def whole(value: object) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool)
-
-        if not (number(self.max_distance) and 0.2 <= self.max_distance <= 0.8):
-            raise FaceSettingsError("face.max_distance must be 0.2-0.8")
-        if not (whole(self.frames) and 1 <= self.frames <= 30):
-            raise FaceSettingsError("face.frames must be 1-30")
-        if not (whole(self.min_face_px) and 40 <= self.min_face_px <= 1000):
-            raise FaceSettingsError("face.min_face_px must be 40-1000")
-        if not (number(self.detect_scale) and 0.25 <= self.detect_scale <= 1.0):
-            raise FaceSettingsError("face.detect_scale must be 0.25-1.0")
-        if not (number(self.min_score) and -1.0 <= self.min_score <= 2.0):
-            raise FaceSettingsError("face.min_score must be -1.0-2.0")
-        if self.liveness not in LIVENESS_MODES:
-            raise FaceSettingsError(f"face.liveness must be one of {', '.join(LIVENESS_MODES)}")
-        if not (number(self.blink_ratio) and 0.3 <= self.blink_ratio <= 0.95):
-            raise FaceSettingsError("face.blink_ratio must be 0.3-0.95")
-        if not (number(self.check_timeout_s) and 1.0 <= self.check_timeout_s <= 30.0):
-            raise FaceSettingsError("face.check_timeout_s must be 1-30")
-        if not (whole(self.keep_images_days) and 0 <= self.keep_images_days <= MAX_KEEP_DAYS):
-            raise FaceSettingsError(f"face.keep_images_days must be 0-{MAX_KEEP_DAYS}")
+        check_face(self.as_config())
 
     def as_config(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

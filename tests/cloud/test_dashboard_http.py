@@ -144,6 +144,20 @@ def test_finance_sees_the_dashboard_read_only_and_cannot_acknowledge_alarms(app)
         assert db.get(Alarm, 1).status == "open"
 
 
+def test_a_browser_refused_an_acknowledgement_gets_a_page_in_its_language_not_json(app):
+    client = browser(app)
+    sign_in(client, "books")
+    token = token_in(client.get("/dashboard").text)
+    answer = client.post("/dashboard/alarms/1/acknowledge", data={"note": "x", "csrf": token})
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "该账号无权确认告警" in answer.text and 'href="/dashboard"' in answer.text
+    assert client.post("/dashboard/language", data={"lang": "en", "csrf": token}).status_code == 303
+    english = client.post("/dashboard/alarms/1/acknowledge", data={"note": "x", "csrf": token})
+    assert english.status_code == 403 and '<html lang="en">' in english.text
+    assert "This account may not acknowledge alarms" in english.text
+
+
 def test_a_manager_acknowledges_an_alarm_from_the_page(app):
     client = browser(app)
     sign_in(client)
@@ -192,6 +206,39 @@ def test_a_signed_out_browser_is_told_so_on_the_live_stream(app):
     with browser(app).stream("GET", "/dashboard/live?site=S1") as answer:
         assert answer.headers["content-type"].startswith("text/event-stream")
         assert "event: signed_out" in answer.read().decode()
+
+
+def events_of(answer):
+    """The stream's event names, as they arrive."""
+    for line in answer.iter_lines():
+        if line.startswith("event: "):
+            yield line.removeprefix("event: ")
+
+
+def test_signing_out_ends_a_live_stream_that_is_already_open(app):
+    client = browser(app)
+    sign_in(client)
+    token = token_in(client.get("/dashboard").text)
+    with client.stream("GET", "/dashboard/live?site=S1") as answer:
+        events = events_of(answer)
+        assert next(events) == "snapshot"
+        assert client.post("/dashboard/logout", data={"csrf": token}).status_code == 303
+        assert next(events) == "signed_out"  # the sign-out's commit wakes the stream
+        assert list(events) == []  # and it ends
+
+
+def test_a_live_stream_ends_when_its_session_expires(app):
+    client = browser(app)
+    sign_in(client)
+    clock = app.state.context.clock
+    with client.stream("GET", "/dashboard/live?site=S1") as answer:
+        events = events_of(answer)
+        assert next(events) == "snapshot"
+        clock.advance(hours=app.state.context.api.session_hours)
+        with app.state.context.sessions.begin() as db:  # any change (an ingest) wakes streams
+            db.add(Alarm(site="S1", node="G1", seq=2, alarm="forced", at=clock.now(), detail={}))
+        assert next(events) == "signed_out"
+        assert list(events) == []
 
 
 def test_a_double_entry_alarm_names_the_ticket_and_the_gates(app):

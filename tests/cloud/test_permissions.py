@@ -74,6 +74,9 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/inventory"): roles(),
     ("GET", "/api/v1/sites/{site}/calendar"): PUBLIC,
     ("PUT", "/api/v1/sites/{site}/calendar/{day}"): roles(),
+    # per-site gate settings: manager only (roles() with no other role)
+    ("GET", "/api/v1/sites/{site}/gate-settings"): roles(),
+    ("PUT", "/api/v1/sites/{site}/gate-settings"): roles(),
     ("PUT", "/api/v1/products/{product_id}/prices/{price_type}"): roles(),
     # orders: a buyer with the order's token, or these staff
     ("POST", "/api/v1/orders"): PUBLIC,

@@ -94,6 +94,8 @@ def test_an_unreadable_ticket_number_is_a_422(api, office):
     problem(answer, 422, "bad_search")
 
 
+# SQLAlchemy 2.1 deprecates Result.tuples(): the story must read rows without it (CI warned)
+@pytest.mark.filterwarnings("error::sqlalchemy.exc.SADeprecationWarning")
 def test_an_orders_story_tells_payments_entries_refunds_and_audit_in_site_time(api, office):
     day = make_day(office)
     story = api.get(f"/api/v1/orders/{day.orders[0]}/story", headers=token(api, "books")).json()

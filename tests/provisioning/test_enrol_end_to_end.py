@@ -316,6 +316,9 @@ def test_a_tampered_bundle_leaves_nothing_and_the_same_token_works_over_a_clean_
     again = site.gatectl(*enrol_args(token, tmp_path / "gate", site.fingerprint()))
     assert again.returncode == 0, again.stderr
     assert not NodeState.open(tmp_path / "gate").problems
+    steps = [line[:5] for line in again.stdout.splitlines()]  # the steps it went through
+    assert steps == ["[1/4]", "[2/4]", "[3/4]", "[4/4]", "enrol"], again.stdout
+    assert "using the identity key made on the last try" in again.stdout
 
 
 def test_gate_node_init_points_to_gatectl():

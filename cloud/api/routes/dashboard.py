@@ -20,7 +20,7 @@ from cloud.api import browser_session as browser
 from cloud.api.deps import Context, SeenLocks, Source
 from cloud.core.errors import Code, Problem
 from cloud.dashboard import render
-from cloud.dashboard.live import ChangeFeed, Hub
+from cloud.dashboard.live import SIGNED_OUT, ChangeFeed, Hub
 from cloud.services import alarms, dashboard_figures, staff_preferences, staff_sessions
 from cloud.services.audit import audit
 from cloud.services.staff_sign_in import sign_in
@@ -176,8 +176,8 @@ def acknowledge(
     if who is None:
         return _to("/dashboard/login")
     browser.check_form(request, csrf, who.csrf)
-    if who.role not in ACK_ROLES:
-        raise Problem(Code.FORBIDDEN, needs=", ".join(ACK_ROLES))
+    if who.role not in ACK_ROLES:  # a page in the viewer's language, as for any refusal here
+        return HTMLResponse(render.refused(who.lang, "no_ack_role"), status_code=403)
     try:
         with ctx.sessions.begin() as db:
             alarms.acknowledge(db, alarm_id, who.username, where, note, ctx.clock.now())
@@ -191,7 +191,8 @@ def acknowledge(
 @router.get("/live", response_class=StreamingResponse)
 async def live(request: Request, ctx: Context, site: str = "") -> Response:
     """Server-sent events: ``snapshot`` (every section, rendered) now and on each change;
-    ``signed_out`` once if the session has ended (the page goes to the sign-in form)."""
+    ``signed_out`` once the session has ended, at the start or on any later tick (the page goes
+    to the sign-in form), and the stream ends."""
     from starlette.concurrency import run_in_threadpool
 
     who = await run_in_threadpool(browser.viewer, request, ctx)
@@ -199,9 +200,11 @@ async def live(request: Request, ctx: Context, site: str = "") -> Response:
     if who is None or not _may_view(who):
 
         async def gone() -> AsyncIterator[str]:
-            yield "event: signed_out\ndata: {}\n\n"
+            yield SIGNED_OUT
 
         return StreamingResponse(gone(), media_type="text/event-stream", headers=headers)
     hub = _hub(request, ctx)
-    stream = hub.stream(site, who.lang, who.role in ACK_ROLES)
+    stream = hub.stream(
+        site, who.lang, who.role in ACK_ROLES, lambda: browser.still_signed_in(who, ctx)
+    )
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
