@@ -604,3 +604,22 @@ def test_staff_link_a_pass_to_a_member_by_phone_and_enrol_the_holders_face(
         f"/api/v1/passes/{held.id}/member", json={"contact": "13900139000"}, headers=staff
     )
     problem(unknown, 404, "not_a_member")
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/api/v1/members/me/passes/{big}/renewals"),
+        ("post", "/api/v1/passes/{big}/renewals"),
+        ("put", "/api/v1/passes/{big}/member"),
+        ("post", "/api/v1/passes/{big}/face"),
+        ("get", "/api/v1/passes?pass_id={big}"),
+        ("get", "/api/v1/passes?pass_id=0"),
+    ],
+)
+def test_a_pass_id_beyond_any_pass_is_a_request_error_not_a_crash(api, office, method, path):
+    signed = sign_up(office)
+    headers = {**bearer(api, "till1"), "X-Member-Token": signed.token}
+    body = {"contact": PHONE, "photo": "AAAA"} if method != "get" else None
+    answer = api.request(method, path.format(big=2**64), headers=headers, json=body)
+    problem(answer, 422, "invalid_request")

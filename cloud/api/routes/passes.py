@@ -13,7 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from cloud.api.deps import DB, Context, Me, Source, Staff, role
-from cloud.api.pass_schemas import FacePhotoIn, PassMemberIn, PassOut, RenewalOrder
+from cloud.api.pass_schemas import (
+    MAX_PASS_ID,
+    FacePhotoIn,
+    PassId,
+    PassMemberIn,
+    PassOut,
+    RenewalOrder,
+)
 from cloud.services import annual_passes, face_enrolment
 from cloud.services.annual_passes import Asked
 from cloud.services.face_enrolment import Who
@@ -29,7 +36,7 @@ def my_passes(ctx: Context, db: DB, member: Me) -> list[dict[str, Any]]:
 
 
 @router.post("/members/me/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
-def renew_mine(pass_id: int, ctx: Context, db: DB, member: Me, where: Source) -> dict[str, Any]:
+def renew_mine(pass_id: PassId, ctx: Context, db: DB, member: Me, where: Source) -> dict[str, Any]:
     asked = annual_passes.ask_renewal(
         db,
         pass_id,
@@ -49,7 +56,7 @@ def look_up(
     who: Cashier,
     where: Source,
     phone: Annotated[str | None, Query(max_length=200)] = None,
-    pass_id: int | None = None,
+    pass_id: Annotated[int | None, Query(ge=1, le=MAX_PASS_ID)] = None,
 ) -> list[dict[str, Any]]:
     now = ctx.clock.now()
     found = annual_passes.find(
@@ -59,7 +66,7 @@ def look_up(
 
 
 @router.post("/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
-def renew_at_window(pass_id: int, ctx: Context, db: DB, who: Cashier, where: Source) -> Any:
+def renew_at_window(pass_id: PassId, ctx: Context, db: DB, who: Cashier, where: Source) -> Any:
     asked = annual_passes.ask_renewal(
         db,
         pass_id,
@@ -74,7 +81,7 @@ def renew_at_window(pass_id: int, ctx: Context, db: DB, who: Cashier, where: Sou
 
 @router.put("/passes/{pass_id}/member", response_model=PassOut)
 def link_member(
-    pass_id: int, body: PassMemberIn, ctx: Context, db: DB, who: Cashier, where: Source
+    pass_id: PassId, body: PassMemberIn, ctx: Context, db: DB, who: Cashier, where: Source
 ) -> dict[str, Any]:
     now = ctx.clock.now()
     held = annual_passes.link_member(
@@ -85,7 +92,7 @@ def link_member(
 
 @router.post("/passes/{pass_id}/face", status_code=201, response_model=PassOut)
 def enrol_face(
-    pass_id: int, body: FacePhotoIn, ctx: Context, who: Cashier, where: Source
+    pass_id: PassId, body: FacePhotoIn, ctx: Context, who: Cashier, where: Source
 ) -> dict[str, Any]:
     data = body.image()
     now = ctx.clock.now()
