@@ -623,3 +623,26 @@ def test_a_pass_id_beyond_any_pass_is_a_request_error_not_a_crash(api, office, m
     body = {"contact": PHONE, "photo": "AAAA"} if method != "get" else None
     answer = api.request(method, path.format(big=2**64), headers=headers, json=body)
     problem(answer, 422, "invalid_request")
+
+
+def test_a_renewal_sent_twice_with_one_idempotency_key_is_one_order_to_pay(api, office, annual):
+    _, pass_id = sell_pass(office, annual)
+    when = at_site(expiry(office) - timedelta(days=3))
+    api.app.state.context.clock = ManualClock(when)
+    signed = sign_up(office, at=when)
+    mine = f"/api/v1/members/me/passes/{pass_id}/renewals"
+    tap = {"X-Member-Token": signed.token, "Idempotency-Key": "renew-tap-0001"}
+    first, again = api.post(mine, headers=tap), api.post(mine, headers=tap)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()  # the same order, and its token to pay it
+    staff = {**bearer(api, "till1"), "Idempotency-Key": "renew-tap-0001"}
+    window = api.post(f"/api/v1/passes/{pass_id}/renewals", headers=staff)  # another caller's key
+    assert window.status_code == 201 and window.json()["order_no"] != first.json()["order_no"]
+    with office.sessions() as session:
+        asked = session.scalars(select(PassRenewal.order_id)).all()
+        assert len(asked) == 2
+    paid = api.post(
+        f"/api/v1/sandbox/pay/{again.json()['order_no']}",
+        headers={"X-Order-Token": again.json()["access_token"]},
+    )
+    assert paid.json()["result"] == "paid", paid.text
