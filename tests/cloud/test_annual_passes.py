@@ -357,6 +357,7 @@ def test_refunding_the_first_ticket_marks_the_pass_refunded(office, annual):
     with pytest.raises(Problem) as refused:
         ask(office, pass_id, at_site(expiry(office) - timedelta(days=5)))
     assert refused.value.code is Code.PASS_NOT_ACTIVE
+    assert refused.value.zh == "年卡1已退款，不能续卡"  # no English status word in the Chinese
 
 
 def _order_no_of(session, ticket: Ticket) -> str:
