@@ -3,8 +3,9 @@ or pass id (audited), renewal at the window, linking a member, enrolling the hol
 
 Renewal answers a pending order (with its token) to pay like any other; once paid, the pass
 moves to a new signed ticket (services/annual_passes.py). Asked again under the same
-Idempotency-Key by the same caller, it answers the same order (``_renewal``). A face enrolled here goes with the
-pass's current ticket and reaches the gates as a signed delta once committed.
+Idempotency-Key by the same caller, it answers the same order (``_renewal``). A face enrolled
+here goes with the pass's current ticket and reaches the gates as a signed delta once
+committed.
 """
 
 from __future__ import annotations
