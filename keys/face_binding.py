@@ -9,7 +9,7 @@ The key is the one the root-signed site config publishes (``face_key``), so a ga
 to a key the root vouched for. The plaintext, a CBOR map::
 
     {"holder": bstr 8-32 (the ticket's holder reference), "embedding": bstr 512 (128 float32
-     LE), "ticket": bstr (ticket id), "node": tstr, "at": int (Unix ms)}
+     LE), "ticket": bstr (ticket id), "node": tstr, "at": int (Unix ms, 0..MAX_AT_MS)}
 
 Sealed, it is 49 bytes more than that (about 640 bytes in all): well inside an event's 4 KiB.
 ``open_binding`` returns a ``FaceBinding`` or raises ``SealError`` (keys/sealed_box.py) with a
@@ -31,6 +31,9 @@ from keys.sealed_box import open_sealed, seal
 
 KIND = "face_bind"  # the gate event kind
 MAX_PLAIN_BYTES = 1024
+# The last millisecond a Python datetime holds (9999-12-31T23:59:59.999Z): a later ``at``
+# would overflow the cloud's ``datetime.fromtimestamp`` inside the ingest's transaction.
+MAX_AT_MS = 253_402_300_799_999
 
 
 class BindingError(Refusal):
@@ -82,8 +85,8 @@ def open_binding(private: X25519PrivateKey, site: str, node: str, sealed: bytes)
         and isinstance(body["ticket"], bytes)
         and 1 <= len(body["ticket"]) <= 32
         and body["node"] == node
-        and isinstance(body["at"], int)
-        and body["at"] >= 0
+        and type(body["at"]) is int  # not a bool
+        and 0 <= body["at"] <= MAX_AT_MS
     ):
         raise BindingError("needs holder, embedding, ticket, node (the sender), at")
     try:

@@ -45,6 +45,17 @@ def member(ctx: Context, db: DB, x_member_token: Annotated[str | None, Header()]
 Me = Annotated[Member, Depends(member)]
 
 
+def member_apart(ctx: Context, x_member_token: Annotated[str | None, Header()] = None) -> Member:
+    """``member`` read in a transaction of its own, for a route whose change runs in the
+    idempotency's transaction (``idempotent``): on SQLite a request transaction held open
+    beside that one would wait on itself until the busy timeout."""
+    with ctx.sessions.begin() as db:
+        return members.member_of(db, x_member_token, ctx.clock.now())
+
+
+MeApart = Annotated[Member, Depends(member_apart)]
+
+
 def source(request: Request, ctx: Context) -> str:
     """Where the request came from, for the audit log and the login throttle: the peer, or
     what a trusted proxy says (api/client.py; SCENIC_TRUSTED_PROXIES)."""

@@ -6,10 +6,17 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date, datetime
+from typing import Annotated
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from cloud.core.errors import Code, Problem
+
+# A pass id as the database can hold it (an INTEGER key): a larger number is a 422 naming the
+# path, not an overflow in the driver (a 500 on SQLite and PostgreSQL alike).
+MAX_PASS_ID = 2_147_483_647
+PassId = Annotated[int, Path(ge=1, le=MAX_PASS_ID)]
 
 
 class FacePhotoIn(BaseModel):

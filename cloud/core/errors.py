@@ -627,8 +627,10 @@ TEXT: dict[Code, Text] = {
         "This pass can be renewed from {opens} until {closes} (it expires on {valid_until})",
         "该年卡可续卡时间为{opens}至{closes}（有效期至{valid_until}）",
     ),
-    Code.PASS_NOT_ACTIVE: Text(
-        409, "Annual pass {pass_id} is {pass_status}", "年卡{pass_id}状态为{pass_status}，不能续卡"
+    Code.PASS_NOT_ACTIVE: Text(  # a pass is active or refunded (models/annual_passes.py)
+        409,
+        "Annual pass {pass_id} is refunded: it cannot be renewed",
+        "年卡{pass_id}已退款，不能续卡",
     ),
     Code.PASS_RENEWED: Text(
         409,

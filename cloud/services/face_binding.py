@@ -6,7 +6,8 @@ it saw and reports it in a ``face_bind`` event, sealed to the cloud's face key
 once per newly stored event, and:
 
 1. opens the seal with the site and node the event's signature proved (a seal lifted into
-   another gate's event fails), and checks the ticket named is one of ours with that holder;
+   another gate's event fails), and checks the ticket named is one of that site's with that
+   holder;
 2. inserts the enrolment with ``INSERT ... ON CONFLICT (site, holder_ref) DO NOTHING``: the
    first binding of a holder wins, on SQLite and PostgreSQL alike, whichever worker commits
    first; the row says ``source`` "gate" and ``bound_by`` the node;
@@ -36,7 +37,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cloud.models import Alarm, FaceEnrolment, Ticket
+from cloud.models import Alarm, FaceEnrolment, Order, Ticket
 from cloud.models.base import as_utc
 from cloud.services.audit import audit
 from cloud.services.face_enrolment import Published, publish_enrolled
@@ -79,7 +80,11 @@ def record(session: Session, keys: BindingKeys, event: GateEvent, now: datetime)
         binding = open_binding(keys.face, event.site, event.node, sealed)  # type: ignore[arg-type]
     except Refusal as exc:
         return _refused(session, event, exc.code, now)
-    ticket = session.scalar(select(Ticket).where(Ticket.ticket_id == binding.ticket_id))
+    ticket = session.scalar(  # one of this site's: a gate of S2 gives no face to an S1 holder
+        select(Ticket)
+        .join(Order, Order.id == Ticket.order_id)
+        .where(Ticket.ticket_id == binding.ticket_id, Order.site == event.site)
+    )
     if ticket is None or ticket.holder_ref is None or bytes(ticket.holder_ref) != binding.holder:
         return _refused(session, event, "binding_unknown_ticket", now)
     bound_at = datetime.fromtimestamp(binding.at_ms / 1000, UTC)

@@ -36,6 +36,7 @@ from cloud.services.audit import audit
 from cloud.services.downlink_documents import FaceRows, face_enrolments, face_snapshot
 from cloud.services.pass_tickets import face_texts
 from cloud.services.personal_data import PersonalData
+from cloud.services.photo_size import photo_size
 from cloud.services.refunds import ticket_id_of
 from keys import face_embedding
 from keys.cose import Signer
@@ -223,6 +224,9 @@ def _number(ticket: Ticket) -> str:
 def _decode(photo: bytes) -> np.ndarray:
     """A JPEG or PNG (by its magic bytes) as RGB; OpenCV is in the base install, Pillow not."""
     if not photo.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
+        raise Problem(Code.FACE_PHOTO_UNREADABLE)
+    size = photo_size(photo)  # before decoding: imdecode allocates the whole bitmap first
+    if size is None or size[0] * size[1] > MAX_PIXELS:
         raise Problem(Code.FACE_PHOTO_UNREADABLE)
     image = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.shape[0] * image.shape[1] > MAX_PIXELS:

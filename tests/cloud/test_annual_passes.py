@@ -357,6 +357,7 @@ def test_refunding_the_first_ticket_marks_the_pass_refunded(office, annual):
     with pytest.raises(Problem) as refused:
         ask(office, pass_id, at_site(expiry(office) - timedelta(days=5)))
     assert refused.value.code is Code.PASS_NOT_ACTIVE
+    assert refused.value.zh == "年卡1已退款，不能续卡"  # no English status word in the Chinese
 
 
 def _order_no_of(session, ticket: Ticket) -> str:
@@ -604,3 +605,45 @@ def test_staff_link_a_pass_to_a_member_by_phone_and_enrol_the_holders_face(
         f"/api/v1/passes/{held.id}/member", json={"contact": "13900139000"}, headers=staff
     )
     problem(unknown, 404, "not_a_member")
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/api/v1/members/me/passes/{big}/renewals"),
+        ("post", "/api/v1/passes/{big}/renewals"),
+        ("put", "/api/v1/passes/{big}/member"),
+        ("post", "/api/v1/passes/{big}/face"),
+        ("get", "/api/v1/passes?pass_id={big}"),
+        ("get", "/api/v1/passes?pass_id=0"),
+    ],
+)
+def test_a_pass_id_beyond_any_pass_is_a_request_error_not_a_crash(api, office, method, path):
+    signed = sign_up(office)
+    headers = {**bearer(api, "till1"), "X-Member-Token": signed.token}
+    body = {"contact": PHONE, "photo": "AAAA"} if method != "get" else None
+    answer = api.request(method, path.format(big=2**64), headers=headers, json=body)
+    problem(answer, 422, "invalid_request")
+
+
+def test_a_renewal_sent_twice_with_one_idempotency_key_is_one_order_to_pay(api, office, annual):
+    _, pass_id = sell_pass(office, annual)
+    when = at_site(expiry(office) - timedelta(days=3))
+    api.app.state.context.clock = ManualClock(when)
+    signed = sign_up(office, at=when)
+    mine = f"/api/v1/members/me/passes/{pass_id}/renewals"
+    tap = {"X-Member-Token": signed.token, "Idempotency-Key": "renew-tap-0001"}
+    first, again = api.post(mine, headers=tap), api.post(mine, headers=tap)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()  # the same order, and its token to pay it
+    staff = {**bearer(api, "till1"), "Idempotency-Key": "renew-tap-0001"}
+    window = api.post(f"/api/v1/passes/{pass_id}/renewals", headers=staff)  # another caller's key
+    assert window.status_code == 201 and window.json()["order_no"] != first.json()["order_no"]
+    with office.sessions() as session:
+        asked = session.scalars(select(PassRenewal.order_id)).all()
+        assert len(asked) == 2
+    paid = api.post(
+        f"/api/v1/sandbox/pay/{again.json()['order_no']}",
+        headers={"X-Order-Token": again.json()["access_token"]},
+    )
+    assert paid.json()["result"] == "paid", paid.text

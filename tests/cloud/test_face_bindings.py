@@ -402,3 +402,34 @@ def test_two_workers_storing_different_bindings_at_once_keep_exactly_one(gates, 
     with office.sessions() as db:
         (alarm,) = db.scalars(select(Alarm)).all()
     assert alarm.node != winner and alarm.detail["recorded_by"] == winner
+
+
+def test_a_binding_from_another_sites_gate_naming_this_sites_ticket_is_refused(
+    gates, ingest, office, annual, at
+):
+    """A gate of S2 cannot give an S1 pass holder a face (at S2): the ticket must be its site's."""
+    from cloud.models import Site, Ticket
+    from keys.face_binding import FaceBinding, seal_binding
+
+    stranger = keystore.generate("node", "X1")
+    with office.sessions.begin() as db:
+        db.add(Site(code="S2", name_zh="二号景区", name_en="Site two"))
+        db.flush()
+        db.add(Device(site="S2", node="X1", public_key=keystore.raw_public(stranger.public_key)))
+        ticket = db.scalars(select(Ticket)).one()
+        holder, ticket_id = bytes(ticket.holder_ref), bytes(ticket.ticket_id)
+    binding = FaceBinding(holder, photos.embedding("hopper"), ticket_id, "X1", 1_765_000_000_000)
+    sealed = seal_binding(FACE_KEY.public_key(), "S2", binding)
+    raw = sign_event(
+        stranger,
+        site="S2",
+        node="X1",
+        seq=1,
+        kind="face_bind",
+        at_ms=binding.at_ms,
+        data={"sealed": sealed},
+    )
+    result = ingest.process([(topics.face("S2", "X1").name, raw)])
+    assert result.stored == 1 and result.faces == {"refused": 1}, result
+    with office.sessions() as db:
+        assert db.scalars(select(FaceEnrolment)).all() == []

@@ -5,7 +5,10 @@ refused. Photos are real (tests/face_photos.py), sent as JPEG the way a phone up
 from __future__ import annotations
 
 import base64
+import struct
 import sys
+import tracemalloc
+import zlib
 from typing import Any
 
 import cv2
@@ -140,6 +143,33 @@ def test_a_file_that_is_not_a_photo_is_unreadable(api, office):
     token, order_no, ticket = sell_real_name(api, office)
     answer = enrol(api, token, order_no, ticket["ticket_no"], b"GIF89a not really")
     problem(answer, 422, "face_photo_unreadable")
+
+
+def test_a_photo_too_large_to_decode_is_refused_by_its_header_before_decoding(api, office):
+    """A one-colour PNG of 4200x4200 is 17 kB; decoded it would be 53 MB (a 16000x16000 one,
+    250 kB, made the cloud allocate 768 MB and spend 4 s before it was refused)."""
+    token, order_no, ticket = sell_real_name(api, office)
+    bomb = _one_colour_png(4200, 4200)
+    tracemalloc.start()
+    try:
+        answer = enrol(api, token, order_no, ticket["ticket_no"], bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    problem(answer, 422, "face_photo_unreadable")
+    assert peak < 20_000_000, peak  # the bitmap (4200 * 4200 * 3 bytes) was never made
+
+
+def _one_colour_png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        return len(data).to_bytes(4, "big") + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    rows = zlib.compress((b"\x00" * (width + 1)) * height, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
 
 
 def test_a_ticket_without_a_holder_cannot_have_a_face(api, office):

@@ -92,6 +92,8 @@ def test_a_well_sealed_body_that_is_no_binding_is_malformed():
         cbor2.dumps({**_body(), "embedding": b"\x00" * 511}),
         cbor2.dumps({**_body(), "embedding": np.full(128, np.nan, "<f4").tobytes()}),
         cbor2.dumps({**_body(), "extra": 1}),
+        cbor2.dumps({**_body(), "at": 2**63}),  # past any date: the cloud could not read it
+        cbor2.dumps({**_body(), "at": True}),  # a bool is no instant
     ]
     for body in bad_bodies:
         raw = seal_bytes(CLOUD.public_key(), body, context("S1", "G1"))

@@ -2,18 +2,41 @@
 or pass id (audited), renewal at the window, linking a member, enrolling the holder's face.
 
 Renewal answers a pending order (with its token) to pay like any other; once paid, the pass
-moves to a new signed ticket (services/annual_passes.py). A face enrolled here goes with the
-pass's current ticket and reaches the gates as a signed delta once committed.
+moves to a new signed ticket (services/annual_passes.py). Asked again under the same
+Idempotency-Key by the same caller, it answers the same order (``_renewal``). A face enrolled
+here goes with the pass's current ticket and reaches the gates as a signed delta once
+committed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
-from cloud.api.deps import DB, Context, Me, Source, Staff, role
-from cloud.api.pass_schemas import FacePhotoIn, PassMemberIn, PassOut, RenewalOrder
+from cloud.api.context import CloudContext
+from cloud.api.deps import (
+    DB,
+    Context,
+    IdempotencyKey,
+    Me,
+    MeApart,
+    Source,
+    Staff,
+    idempotent_answer,
+    role,
+)
+from cloud.api.pass_schemas import (
+    MAX_PASS_ID,
+    FacePhotoIn,
+    PassId,
+    PassMemberIn,
+    PassOut,
+    RenewalOrder,
+)
+from cloud.core.security import token_hash
 from cloud.services import annual_passes, face_enrolment
 from cloud.services.annual_passes import Asked
 from cloud.services.face_enrolment import Who
@@ -29,17 +52,25 @@ def my_passes(ctx: Context, db: DB, member: Me) -> list[dict[str, Any]]:
 
 
 @router.post("/members/me/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
-def renew_mine(pass_id: int, ctx: Context, db: DB, member: Me, where: Source) -> dict[str, Any]:
-    asked = annual_passes.ask_renewal(
-        db,
-        pass_id,
-        member=member,
-        channel="web",
-        actor=f"member:{member.id}",
-        source=where,
-        now=ctx.clock.now(),
-    )
-    return _order(asked)
+def renew_mine(
+    pass_id: PassId,
+    ctx: Context,
+    member: MeApart,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+) -> RenewalOrder:
+    def ask(db: Session) -> Asked:
+        return annual_passes.ask_renewal(
+            db,
+            pass_id,
+            member=member,
+            channel="web",
+            actor=f"member:{member.id}",
+            source=where,
+            now=ctx.clock.now(),
+        )
+
+    return _renewal(ctx, idempotency_key, "renew_my_pass", pass_id, f"member:{member.id}", ask)
 
 
 @router.get("/passes", response_model=list[PassOut])
@@ -49,7 +80,7 @@ def look_up(
     who: Cashier,
     where: Source,
     phone: Annotated[str | None, Query(max_length=200)] = None,
-    pass_id: int | None = None,
+    pass_id: Annotated[int | None, Query(ge=1, le=MAX_PASS_ID)] = None,
 ) -> list[dict[str, Any]]:
     now = ctx.clock.now()
     found = annual_passes.find(
@@ -59,22 +90,30 @@ def look_up(
 
 
 @router.post("/passes/{pass_id}/renewals", status_code=201, response_model=RenewalOrder)
-def renew_at_window(pass_id: int, ctx: Context, db: DB, who: Cashier, where: Source) -> Any:
-    asked = annual_passes.ask_renewal(
-        db,
-        pass_id,
-        member=None,
-        channel="window",
-        actor=who.username,
-        source=where,
-        now=ctx.clock.now(),
-    )
-    return _order(asked)
+def renew_at_window(
+    pass_id: PassId,
+    ctx: Context,
+    who: Cashier,
+    where: Source,
+    idempotency_key: IdempotencyKey = None,
+) -> RenewalOrder:
+    def ask(db: Session) -> Asked:
+        return annual_passes.ask_renewal(
+            db,
+            pass_id,
+            member=None,
+            channel="window",
+            actor=who.username,
+            source=where,
+            now=ctx.clock.now(),
+        )
+
+    return _renewal(ctx, idempotency_key, "renew_pass", pass_id, who.scope, ask)
 
 
 @router.put("/passes/{pass_id}/member", response_model=PassOut)
 def link_member(
-    pass_id: int, body: PassMemberIn, ctx: Context, db: DB, who: Cashier, where: Source
+    pass_id: PassId, body: PassMemberIn, ctx: Context, db: DB, who: Cashier, where: Source
 ) -> dict[str, Any]:
     now = ctx.clock.now()
     held = annual_passes.link_member(
@@ -85,7 +124,7 @@ def link_member(
 
 @router.post("/passes/{pass_id}/face", status_code=201, response_model=PassOut)
 def enrol_face(
-    pass_id: int, body: FacePhotoIn, ctx: Context, who: Cashier, where: Source
+    pass_id: PassId, body: FacePhotoIn, ctx: Context, who: Cashier, where: Source
 ) -> dict[str, Any]:
     data = body.image()
     now = ctx.clock.now()
@@ -98,6 +137,39 @@ def enrol_face(
     with ctx.sessions.begin() as db:
         held, _ = annual_passes.current_ticket(db, pass_id)
         return annual_passes.view(db, held, ctx.pd, now)
+
+
+def _renewal(
+    ctx: CloudContext,
+    key: str | None,
+    route: str,
+    pass_id: int,
+    caller: str,
+    ask: Callable[[Session], Asked],
+) -> RenewalOrder:
+    """Ask once per Idempotency-Key: a double tap or a retry after a lost answer gets the same
+    pending order back, not a second one to pay. With a key the order's token is derived from
+    its number and the key (as routes/orders.py does), so the stored answer holds no secret;
+    the caller is signed in and the key is theirs alone, so a retry gets the token back."""
+
+    def produce(db: Session) -> RenewalOrder:
+        asked = ask(db)
+        out = RenewalOrder.model_validate(_order(asked))
+        if key is not None:
+            asked.order.access_hash = token_hash(_token(ctx, asked.order.order_no, key))
+            out.access_token = ""  # recomputed below, never stored
+        return out
+
+    out, _ = idempotent_answer(
+        RenewalOrder, ctx, key, route, {"pass_id": pass_id}, produce, caller=caller
+    )
+    if key is not None:
+        out.access_token = _token(ctx, out.order_no, key)
+    return out
+
+
+def _token(ctx: CloudContext, order_no: str, key: str) -> str:
+    return ctx.pd.derived_token(f"renewal:{order_no}:{key}")
 
 
 def _order(asked: Asked) -> dict[str, Any]:
