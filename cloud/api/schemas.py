@@ -12,12 +12,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from cloud.services.sites import SITE_CODE
 
+# Far above any gate setting's range (keys/gate_settings.py names the real one in its 422):
+# only so that no integer the API takes is unbounded.
+SETTING_CEILING = 1_000_000
 # A database id: positive and within a 32-bit column, so no input can overflow the engine.
 Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]  # the same, in a route's path
 # An ISO date in JSON text (the one kind of input that is not strict).
 Day = Annotated[date, Field(strict=False)]
 SiteCode = Annotated[str, Field(pattern=f"^{SITE_CODE}$")]  # pydantic: $ is the text's end
@@ -404,23 +409,29 @@ class GateFaceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     max_distance: float | None = None  # 0.2-0.8, default 0.5
-    frames: int | None = None  # 1-30, default 5
-    min_face_px: int | None = None  # 40-1000, default 80
+    frames: int | None = Field(default=None, le=SETTING_CEILING)  # 1-30, default 5
+    min_face_px: int | None = Field(default=None, le=SETTING_CEILING)  # 40-1000, default 80
     detect_scale: float | None = None  # 0.25-1.0, default 1.0
     min_score: float | None = None  # -1.0-2.0, default 0.3
     liveness: str | None = None  # blink or off
     blink_ratio: float | None = None  # 0.3-0.95, default 0.7
     check_timeout_s: float | None = None  # 1-30, default 5
-    keep_images_days: int | None = None  # 0-30, default 0 (never kept)
+    keep_images_days: int | None = Field(
+        default=None, le=SETTING_CEILING
+    )  # 0-30, default 0 (never kept)
 
 
 class GateSettingsIn(BaseModel):
     """Every gate of a site: a setting left out keeps each gate's own value."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    slot_grace_before: int | None = None  # minutes a slot's tickets are good before it starts
-    slot_grace_after: int | None = None  # minutes after it ends
-    min_gap_minutes: int | None = None  # between two uses of one ticket
+    slot_grace_before: int | None = Field(
+        default=None, le=SETTING_CEILING
+    )  # minutes a slot's tickets are good before it starts
+    slot_grace_after: int | None = Field(default=None, le=SETTING_CEILING)  # minutes after it ends
+    min_gap_minutes: int | None = Field(
+        default=None, le=SETTING_CEILING
+    )  # between two uses of one ticket
     exit_requires_entry: bool | None = None
     real_name_check: str | None = None  # none, id_card or face
     face: GateFaceSettings | None = None

@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.schemas import PathId
 from cloud.api.staff_schemas import CalendarDayOut, CalendarDaySet, ProductPrice
 from cloud.services import calendar
 from cloud.services.audit import audit
 
 router = APIRouter(prefix="/api/v1", tags=["calendar"])
 Manager = Annotated[Staff, Depends(role("manager"))]
-PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 class DayIn(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempoten
 from cloud.api.schemas import (
     InventoryIn,
     InventoryOut,
+    PathId,
     PriceOut,
     ProductIn,
     ProductOut,
@@ -31,7 +32,6 @@ from cloud.services.sites import add_site, add_zone
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 Manager = Annotated[Staff, Depends(role("manager"))]
-PathId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 @router.post("/sites", status_code=201, response_model=SiteOut)

@@ -31,7 +31,7 @@ from cloud.api.channel_schemas import (
     ToppedUp,
 )
 from cloud.api.deps import DB, Context, IdempotencyKey, Source, Staff, idempotent, partner, role
-from cloud.api.schemas import LineIn
+from cloud.api.schemas import LineIn, PathId
 from cloud.api.statement_files import CSV, csv_download
 from cloud.models import ApiKey, ChannelStatement
 from cloud.services import channel_settlement, channels
@@ -158,7 +158,7 @@ def create_account(body: AccountIn, db: DB, _: Finance) -> dict[str, Any]:
 
 
 @router.put("/channels/{code}/terms/{product_id}", response_model=TermsSet)
-def set_terms(code: str, product_id: int, body: TermsIn, db: DB, _: Finance) -> dict[str, str]:
+def set_terms(code: str, product_id: PathId, body: TermsIn, db: DB, _: Finance) -> dict[str, str]:
     channels.set_terms(db, code, product_id, **body.model_dump())
     return {"status": "ok"}
 

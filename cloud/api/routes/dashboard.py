@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from cloud.api import browser_session as browser
 from cloud.api.deps import Context, SeenLocks, Source
+from cloud.api.schemas import PathId
 from cloud.core.errors import Code, Problem
 from cloud.dashboard import render
 from cloud.dashboard.live import SIGNED_OUT, ChangeFeed, Hub
@@ -165,7 +166,7 @@ def language(
 
 @router.post("/alarms/{alarm_id}/acknowledge", response_class=RedirectResponse)
 def acknowledge(
-    alarm_id: int,
+    alarm_id: PathId,
     request: Request,
     ctx: Context,
     where: Source,

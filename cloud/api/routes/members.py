@@ -29,7 +29,7 @@ from cloud.api.channel_schemas import (
     PointsEarned,
 )
 from cloud.api.deps import DB, Context, Me, Source, Staff, role
-from cloud.api.schemas import LineIn
+from cloud.api.schemas import Id, LineIn, PathId
 from cloud.services import members, promotions
 from cloud.services.orders import LineRequest
 
@@ -62,7 +62,7 @@ class FlashIn(BaseModel):
 
 
 class FlashSaleIn(BaseModel):
-    inventory_id: int
+    inventory_id: Id
     price_type: str = Field(default="adult", max_length=16)
     price_fen: int = Field(ge=0, le=10_000_000)
     places: int = Field(ge=1, le=1_000_000)
@@ -79,8 +79,8 @@ class CouponIn(BaseModel):
     per_member_limit: int = Field(default=1, ge=1, le=100)
     amount_fen: int | None = Field(default=None, ge=1, le=10_000_000)
     percent: int | None = Field(default=None, ge=1, le=100)
-    min_total_fen: int = Field(default=0, ge=0)
-    product_id: int | None = None
+    min_total_fen: int = Field(default=0, ge=0, le=10_000_000)
+    product_id: Id | None = None
 
 
 @router.post("/members/codes", response_model=CodeSent)
@@ -141,7 +141,7 @@ def earn(order_no: str, ctx: Context, db: DB, member: Me) -> dict[str, int]:
 
 
 @router.post("/flash-sales/{sale_id}/orders", response_model=FlashOrder)
-def flash_buy(sale_id: int, body: FlashIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
+def flash_buy(sale_id: PathId, body: FlashIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
     made = promotions.flash_buy(
         db,
         sale_id,
@@ -156,7 +156,7 @@ def flash_buy(sale_id: int, body: FlashIn, ctx: Context, db: DB, member: Me) -> 
 
 @router.get("/members/{member_id}", response_model=MemberProfile)
 def staff_view(
-    member_id: int,
+    member_id: PathId,
     ctx: Context,
     db: DB,
     who: Annotated[Staff, Depends(role("cashier", "finance"))],

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from cloud.api.channel_schemas import DayClosed, MismatchOut, StatementImported
 from cloud.api.deps import DB, Context, Source, Staff, role
+from cloud.api.schemas import PathId
 from cloud.services.reconciliation import matching
 from cloud.services.reconciliation.statements import FORMATS
 
@@ -79,7 +80,7 @@ def mismatches(
 
 @router.post("/mismatches/{mismatch_id}/resolve", response_model=MismatchOut)
 def resolve(
-    mismatch_id: int, body: ResolveIn, ctx: Context, db: DB, who: Finance, where: Source
+    mismatch_id: PathId, body: ResolveIn, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, Any]:
     done = matching.resolve(
         db, mismatch_id, body.note, actor=who.username, source=where, now=ctx.clock.now()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from cloud.api.deps import DB, Context, Source, Staff, role
 from cloud.api.revshare_schemas import AttractionOut, ComponentsOut, PartnerStatementOut
+from cloud.api.schemas import PathId
 from cloud.api.statement_files import CSV, csv_download
 from cloud.models import PartnerAttraction, PartnerStatement
 from cloud.services import partner_settlement, revenue_shares
@@ -86,7 +87,7 @@ def get_attraction(code: str, db: DB, _: Finance) -> dict[str, Any]:
 
 @router.put("/products/{product_id}/shares", response_model=ComponentsOut)
 def set_shares(
-    product_id: int, body: ComponentsIn, ctx: Context, db: DB, who: Finance, where: Source
+    product_id: PathId, body: ComponentsIn, ctx: Context, db: DB, who: Finance, where: Source
 ) -> dict[str, Any]:
     shares = revenue_shares.set_components(
         db,
@@ -100,7 +101,7 @@ def set_shares(
 
 
 @router.get("/products/{product_id}/shares", response_model=ComponentsOut)
-def get_shares(product_id: int, db: DB, _: Finance) -> dict[str, Any]:
+def get_shares(product_id: PathId, db: DB, _: Finance) -> dict[str, Any]:
     shares = revenue_shares.components(db, product_id)
     return {"product_id": product_id, "components": [asdict(s) for s in shares]}
 
