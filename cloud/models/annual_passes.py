@@ -74,6 +74,10 @@ class PassRenewal(Base):
     # ``from_ticket_id`` (its ticket then), so housekeeping that bumps the version (a member
     # linked, a face re-signed) does not void the renewal.
     seen_version: Mapped[int] = mapped_column()
+    # The member the pass belonged to when it was asked (None: nobody's). Paying claims the
+    # pass only while it still is theirs: a former owner's pending order never gets the new
+    # ticket after the window moved the pass to someone else.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     from_ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     to_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     prev_valid_from: Mapped[date] = mapped_column(Date)

@@ -208,6 +208,7 @@ def ask_renewal(
         pass_id=held.id,
         order_id=order.id,
         seen_version=held.version,
+        member_id=held.member_id,
         from_ticket_id=held.ticket_id,
         prev_valid_from=held.valid_from,
         prev_valid_until=held.valid_until,
@@ -238,8 +239,9 @@ def claim_renewal(session: Session, order: Order) -> bool:
     """Take the pass for a just-paid renewal order: one conditional UPDATE on the ticket it
     renews (the pass's current ticket when it was asked), which also bumps the version and so
     holds the row until the commit. False if another renewal (or a refund) moved the pass to
-    another ticket since: this one is ``lost`` and its money goes back. Changes that leave the
-    ticket alone (a member linked, a face re-signed) do not void a renewal. True for any
+    another ticket since, or to another member than the one it belonged to when asked (a
+    former owner's order): this one is ``lost`` and its money goes back. Other housekeeping
+    (the same member linked again, a face re-signed) does not void a renewal. True for any
     other order."""
     renewal = renewal_of(session, order)
     if renewal is None:
@@ -250,6 +252,7 @@ def claim_renewal(session: Session, order: Order) -> bool:
             AnnualPass.id == renewal.pass_id,
             AnnualPass.ticket_id == renewal.from_ticket_id,
             AnnualPass.status == "active",
+            *([] if renewal.member_id is None else [AnnualPass.member_id == renewal.member_id]),
         )
         .values(version=AnnualPass.version + 1)
         .execution_options(synchronize_session=False)

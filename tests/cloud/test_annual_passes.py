@@ -48,6 +48,8 @@ from tests.cloud.test_faces import jpeg
 from tests.cloud.test_members import PHONE, sign_up
 from tests.conftest import TEST_AT
 
+OTHER_PHONE = "13700137000"  # another member the window may give a pass to
+
 HOLDER_ID = "11010519491231002X"
 RFID = "04A1B2C3"
 PRICE = 30000  # fen: the pass's adult price, and its renewal's without a rule
@@ -479,6 +481,29 @@ def test_housekeeping_on_the_pass_between_asking_and_paying_does_not_void_a_rene
             session, pass_id, PHONE, office.pd, actor="till1", source="10.0.0.5", now=when
         )
     assert pay(office, asked.order.order_no, asked.order.total_fen, when).status == "paid"
+
+
+def test_a_former_owners_renewal_paid_after_the_pass_moved_is_lost_and_refunded(office, annual):
+    _, pass_id = sell_pass(office, annual)
+    when = at_site(expiry(office) - timedelta(days=5))
+    asked = ask(office, pass_id, when)  # asked while the pass is the first member's
+    sign_up(office, contact=OTHER_PHONE, at=when)
+    with office.sessions.begin() as session:  # then the window gives it to another member
+        annual_passes.link_member(
+            session, pass_id, OTHER_PHONE, office.pd, actor="till1", source="10.0.0.5", now=when
+        )
+    assert pay(office, asked.order.order_no, asked.order.total_fen, when).status == (
+        "refunded_pass_renewed"
+    )
+    held, ticket = current(office, pass_id)
+    assert ticket.id == held.first_ticket_id and held.valid_until == expiry(office)
+    with office.sessions() as session:
+        renewal = session.scalar(select(PassRenewal).where(PassRenewal.pass_id == pass_id))
+        assert renewal.status == "lost"
+        assert session.scalar(select(Refund).where(Refund.order_id == renewal.order_id))
+        assert (
+            session.scalars(select(Ticket).where(Ticket.order_id == renewal.order_id)).all() == []
+        )
 
 
 def test_two_cash_renewals_at_once_one_is_refused_before_the_money_is_taken(office, annual):

@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("pass_id", sa.Integer(), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("seen_version", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=True),
         sa.Column("from_ticket_id", sa.Integer(), nullable=False),
         sa.Column("to_ticket_id", sa.Integer(), nullable=True),
         sa.Column("prev_valid_from", sa.Date(), nullable=False),
@@ -99,6 +100,9 @@ def upgrade() -> None:
             ["from_ticket_id"],
             ["tickets.id"],
             name=op.f("fk_pass_renewals_from_ticket_id_tickets"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["members.id"], name=op.f("fk_pass_renewals_member_id_members")
         ),
         sa.ForeignKeyConstraint(
             ["to_ticket_id"], ["tickets.id"], name=op.f("fk_pass_renewals_to_ticket_id_tickets")
