@@ -264,8 +264,13 @@ def test_a_member_signs_up_buys_exports_and_deletes_through_the_api(office, api)
     me = {"X-Member-Token": signed["token"]}
     assert api.put("/api/v1/members/me", json={"name": "李四"}, headers=me).json()["name"] == "李四"
     line = {"inventory_id": office.day_ticket, "price_type": "adult", "quantity": 1}
-    order = api.post("/api/v1/members/me/orders", json={"site": "S1", "lines": [line]}, headers=me)
+    tap = {**me, "Idempotency-Key": "checkout-1"}
+    order = api.post("/api/v1/members/me/orders", json={"site": "S1", "lines": [line]}, headers=tap)
     assert order.status_code == 200 and order.json()["total_fen"] == 8000
+    again = api.post("/api/v1/members/me/orders", json={"site": "S1", "lines": [line]}, headers=tap)
+    assert again.json() == order.json()  # a double tap: the same order, its place held once
+    with office.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
     exported = api.get("/api/v1/members/me/export", headers=me).json()
     assert exported["orders"][0]["order_no"] == order.json()["order_no"]
     seen = api.get(f"/api/v1/members/{signed['member_id']}", headers=bearer(api, "till1"))

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from cloud.api.channel_schemas import (
     CodeSent,
@@ -28,8 +29,19 @@ from cloud.api.channel_schemas import (
     MemberSignedIn,
     PointsEarned,
 )
-from cloud.api.deps import DB, Context, Me, Source, Staff, role
+from cloud.api.deps import (
+    DB,
+    Context,
+    IdempotencyKey,
+    Me,
+    MeApart,
+    Source,
+    Staff,
+    idempotent_answer,
+    role,
+)
 from cloud.api.schemas import Id, LineIn, PathId
+from cloud.models import Member
 from cloud.services import members, promotions
 from cloud.services.orders import LineRequest
 
@@ -119,19 +131,41 @@ def delete(ctx: Context, db: DB, member: Me) -> dict[str, str]:
 
 
 @router.post("/members/me/orders", response_model=MemberCheckout)
-def checkout(body: MemberOrderIn, ctx: Context, db: DB, member: Me) -> dict[str, Any]:
-    order = members.checkout(
-        db,
-        member,
-        [LineRequest(**line.model_dump()) for line in body.lines],
-        site=body.site,
-        pd=ctx.pd,
-        holder_salt=ctx.issuer.holder_salt,
-        now=ctx.clock.now(),
-        coupon=body.coupon,
-        points=body.points,
+def checkout(
+    body: MemberOrderIn,
+    ctx: Context,
+    member: MeApart,
+    idempotency_key: IdempotencyKey = None,
+) -> MemberCheckout:
+    """A member's order, once per Idempotency-Key: a double tap or a retry after a lost answer
+    gets the same order back, and holds its places (and spends its points) once."""
+
+    def produce(db: Session) -> MemberCheckout:
+        me = db.get(Member, member.id)
+        assert me is not None
+        order = members.checkout(
+            db,
+            me,
+            [LineRequest(**line.model_dump()) for line in body.lines],
+            site=body.site,
+            pd=ctx.pd,
+            holder_salt=ctx.issuer.holder_salt,
+            now=ctx.clock.now(),
+            coupon=body.coupon,
+            points=body.points,
+        )
+        return MemberCheckout(order_no=order.order_no, total_fen=order.total_fen, points=me.points)
+
+    answer, _ = idempotent_answer(
+        MemberCheckout,
+        ctx,
+        idempotency_key,
+        "member_checkout",
+        body.model_dump(mode="json"),
+        produce,
+        caller=f"member:{member.id}",
     )
-    return {"order_no": order.order_no, "total_fen": order.total_fen, "points": member.points}
+    return answer
 
 
 @router.post("/members/me/points/{order_no}", response_model=PointsEarned)
