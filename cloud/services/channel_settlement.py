@@ -23,7 +23,7 @@ from cloud.core.errors import Thing, not_found
 from cloud.models import ChannelMovement, ChannelStatement, Order
 from cloud.services.audit import audit
 from cloud.services.channels import by_code
-from cloud.services.statements import site_day, while_unconfirmed, yuan
+from cloud.services.statements import confirm_held, keep, site_day, yuan
 
 
 def make_statement(
@@ -55,12 +55,12 @@ def make_statement(
         "balance_fen": moves[-1].balance_after_fen if moves else before or 0,
         "orders": len(sales),
     }
-    if held is None:
-        held = ChannelStatement(account_id=account.id, day=day, **figures)
-        session.add(held)
-        session.flush()
-    else:
-        while_unconfirmed(session, held, **figures)
+    held = keep(
+        session,
+        held,
+        lambda: ChannelStatement(account_id=account.id, day=day, **figures),
+        **figures,
+    )
     audit(session, actor, source, "channel_statement", f"{account_code}:{day}", figures, at=now)
     return held
 
@@ -70,10 +70,9 @@ def confirm(
 ) -> ChannelStatement:
     """Finance confirms a made statement, once."""
     account = by_code(session, account_code)
-    held = session.get(ChannelStatement, (account.id, day))
-    if held is None:
-        raise not_found(Thing.SETTLEMENT)
-    while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
+    held = confirm_held(
+        session, session.get(ChannelStatement, (account.id, day)), actor=actor, now=now
+    )
     audit(session, actor, source, "channel_confirm", f"{account_code}:{day}", None, at=now)
     return held
 

@@ -23,7 +23,7 @@ from cloud.core.errors import Thing, not_found
 from cloud.models import Order, PartnerStatement, ShareLine, Ticket
 from cloud.services.audit import audit
 from cloud.services.revenue_shares import attraction
-from cloud.services.statements import site_day, while_unconfirmed, yuan
+from cloud.services.statements import confirm_held, keep, site_day, yuan
 
 
 def lines(session: Session, code: str, day: date) -> list[ShareLine]:
@@ -62,12 +62,9 @@ def make_statement(
     if held is not None and held.confirmed_at is not None:
         return held
     made = figures(lines(session, code, day))
-    if held is None:
-        held = PartnerStatement(partner_id=partner.id, day=day, **made)
-        session.add(held)
-        session.flush()
-    else:
-        while_unconfirmed(session, held, **made)
+    held = keep(
+        session, held, lambda: PartnerStatement(partner_id=partner.id, day=day, **made), **made
+    )
     audit(session, actor, source, "partner_statement", f"{code}:{day}", made, at=now)
     return held
 
@@ -77,10 +74,9 @@ def confirm(
 ) -> PartnerStatement:
     """Finance confirms a made statement, once; it is locked from then on."""
     partner = attraction(session, code)
-    held = session.get(PartnerStatement, (partner.id, day))
-    if held is None:
-        raise not_found(Thing.SETTLEMENT)
-    while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
+    held = confirm_held(
+        session, session.get(PartnerStatement, (partner.id, day)), actor=actor, now=now
+    )
     audit(session, actor, source, "partner_confirm", f"{code}:{day}", None, at=now)
     return held
 

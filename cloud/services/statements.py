@@ -9,16 +9,19 @@ checked, so a remake racing a confirmation cannot overwrite what finance signed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, update
 from sqlalchemy.orm import Mapper, Session
 
-from cloud.core.errors import Code, Problem
+from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import ChannelStatement, PartnerStatement, Site
 
 Statement = ChannelStatement | PartnerStatement  # keyed by their owner and day
+Held = TypeVar("Held", ChannelStatement, PartnerStatement)
 
 
 def site_day(session: Session, site: str, day: date) -> tuple[datetime, datetime]:
@@ -53,3 +56,23 @@ def while_unconfirmed(session: Session, held: Statement, **values: object) -> No
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise Problem(Code.STATEMENT_CONFIRMED)
     session.refresh(held)
+
+
+def keep(session: Session, held: Held | None, new: Callable[[], Held], **figures: int) -> Held:
+    """The statement with ``figures``: ``new()`` added if there is none yet, else ``held``
+    updated while unconfirmed."""
+    if held is None:
+        held = new()
+        session.add(held)
+        session.flush()
+    else:
+        while_unconfirmed(session, held, **figures)
+    return held
+
+
+def confirm_held(session: Session, held: Held | None, *, actor: str, now: datetime) -> Held:
+    """Finance confirms a made statement, once (404 if it was never made, 409 if confirmed)."""
+    if held is None:
+        raise not_found(Thing.SETTLEMENT)
+    while_unconfirmed(session, held, confirmed_at=now, confirmed_by=actor[:64])
+    return held
