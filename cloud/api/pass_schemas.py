@@ -75,3 +75,26 @@ class RenewalOrder(BaseModel):
 
 class PassMemberIn(BaseModel):
     contact: str = Field(min_length=3, max_length=200, description="the member's phone or email")
+
+
+class PassRuleIn(BaseModel):
+    """A product's renewal rule, whole: what is left out takes the default (services/
+    pass_rules.py checks it; these bounds only keep numbers within what a column holds)."""
+
+    renew_before_days: int = Field(default=30, ge=0, le=3660)
+    grace_days: int = Field(default=30, ge=0, le=3660)
+    lapse_limit_days: int = Field(default=365, ge=0, le=3660)
+    price_fen: int | None = Field(default=None, ge=0, le=10_000_000)
+    level_discounts: dict[
+        Annotated[str, Field(max_length=16)], Annotated[int, Field(ge=0, le=100)]
+    ] = Field(default_factory=dict, max_length=8)
+
+
+class PassRuleOut(BaseModel):
+    product_id: int
+    renew_before_days: int
+    grace_days: int
+    lapse_limit_days: int
+    price_fen: int | None
+    level_discounts: dict[str, int]
+    explicit: bool  # False: the product renews by the defaults

@@ -25,6 +25,7 @@ from cloud.cli import (
     keys,
     offers,  # issue 17
     partners,
+    passes,  # issue 17
     reconcile,  # issue 17
     serve,
     sites,
@@ -51,6 +52,7 @@ app.add_typer(batches.app, name="batch")
 app.add_typer(reconcile.app, name="reconcile")
 app.add_typer(channels.app, name="channel")
 app.add_typer(offers.app, name="offer")
+app.add_typer(passes.app, name="pass-rule")
 app.command()(serve.migrate)
 app.command()(workers.ingest)
 app.command()(workers.downlink)

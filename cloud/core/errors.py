@@ -188,6 +188,8 @@ class Code(StrEnum):
     COUPON_NOT_APPLICABLE = "coupon_not_applicable"
     NOT_ENOUGH_POINTS = "not_enough_points"
     DUPLICATE_OFFER = "duplicate_offer"
+    BAD_OFFER = "bad_offer"
+    COUPON_AMOUNT_OR_PERCENT = "coupon_amount_or_percent"
     POINTS_BUSY = "points_busy"  # --- points on refunds, package revenue shares (issue 17) ---
     BAD_SHARES = "bad_shares"
     NOT_A_PACKAGE = "not_a_package"
@@ -197,6 +199,7 @@ class Code(StrEnum):
     PASS_RENEWED = "pass_renewed"
     PASS_RENEWED_SINCE = "pass_renewed_since"
     NOT_A_MEMBER = "not_a_member"
+    BAD_PASS_RULE = "bad_pass_rule"
 
     @property
     def text(self) -> Text:
@@ -608,6 +611,14 @@ TEXT: dict[Code, Text] = {
     ),
     Code.NOT_ENOUGH_POINTS: Text(409, "Not enough points ({points})", "积分不足（现有{points}）"),
     Code.DUPLICATE_OFFER: Text(409, "Coupon {coupon} exists already", "优惠券{coupon}已存在"),
+    Code.BAD_OFFER: Text(
+        422, "Offer {field} must be: {allowed}", "优惠设置{field}无效，允许：{allowed}"
+    ),
+    Code.COUPON_AMOUNT_OR_PERCENT: Text(
+        422,
+        "A coupon takes either an amount (amount_fen) or a percentage (percent) off, one of them",
+        "优惠券须设置减免金额（amount_fen）或折扣百分比（percent），且只能设置其一",
+    ),
     Code.POINTS_BUSY: Text(
         409, "The member's points kept changing; try again", "会员积分正在变动，请重试"
     ),
@@ -626,6 +637,9 @@ TEXT: dict[Code, Text] = {
         409,
         "This pass can be renewed from {opens} until {closes} (it expires on {valid_until})",
         "该年卡可续卡时间为{opens}至{closes}（有效期至{valid_until}）",
+    ),
+    Code.BAD_PASS_RULE: Text(
+        422, "Renewal rule {field} must be: {allowed}", "年卡续卡规则{field}无效，允许：{allowed}"
     ),
     Code.PASS_NOT_ACTIVE: Text(  # a pass is active or refunded (models/annual_passes.py)
         409,

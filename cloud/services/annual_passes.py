@@ -6,9 +6,10 @@ texts, so a renewal is a new ticket and the old one keeps its own validity.
   per annual ticket, linked to the member whose contact bought it; staff may link a member
   later by phone (``link_member``).
 - **Renewal** (``ask_renewal``): a member, or a cashier at the window, asks; the answer is a
-  pending order for the rule's price (``PassRule``, else ``DEFAULT`` and the product's adult
-  price; a member's level may take a percentage off). The order holds no place of any day:
-  a renewal continues a holder, it does not take a day's capacity (``OrderItem.holds_place``).
+  pending order for the rule's price (``PassRule``, set by services/pass_rules.py, else
+  ``DEFAULT`` and the product's adult price; a member's level may take a percentage off).
+  The order holds no place of any day: a renewal continues a holder, it does not take a
+  day's capacity (``OrderItem.holds_place``).
   The window: from ``renew_before_days`` before the expiry; until ``grace_days`` after it the
   new term runs on from the old expiry (the days lapsed are not given back), later it starts
   on the day asked; beyond ``lapse_limit_days`` it is a new pass, not a renewal. Asked
@@ -60,9 +61,16 @@ from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
 from cloud.services.members import normalise_contact
 from cloud.services.orders import HOLD_MINUTES, _order_no
+from cloud.services.pass_rules import Rule
 from cloud.services.personal_data import PersonalData
 
-DEFAULT = PassRule(renew_before_days=30, grace_days=30, lapse_limit_days=365, price_fen=None)
+_DEFAULT = Rule()  # services/pass_rules.py: a product renews by these until a rule is set
+DEFAULT = PassRule(
+    renew_before_days=_DEFAULT.renew_before_days,
+    grace_days=_DEFAULT.grace_days,
+    lapse_limit_days=_DEFAULT.lapse_limit_days,
+    price_fen=_DEFAULT.price_fen,
+)
 
 
 # --- sale --------------------------------------------------------------------------------------

@@ -38,6 +38,23 @@ class FlashOrder:
     total_fen: int
 
 
+MAX_FEN = 10_000_000  # an offer's amounts, as the catalogue's prices
+MAX_COUNT = 10_000_000  # places or uses of one offer
+MAX_PER_MEMBER = 100
+
+
+def _within(name: str, value: int, least: int, most: int) -> None:
+    """422 ``bad_offer`` naming the field: an offer's number the sale could not apply (a
+    percentage over 100 makes every order free, a negative amount makes it dearer)."""
+    if not least <= value <= most:
+        raise Problem(Code.BAD_OFFER, field=name, allowed=f"{least}-{most}")
+
+
+def _in_order(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise Problem(Code.BAD_OFFER, field="ends_at", allowed=">starts_at")
+
+
 def create_flash_sale(
     session: Session,
     *,
@@ -49,8 +66,10 @@ def create_flash_sale(
     starts_at: datetime,
     ends_at: datetime,
 ) -> int:
-    if price_fen < 0 or places < 1 or per_member_limit < 1 or ends_at <= starts_at:
-        raise Problem(Code.BAD_AMOUNT)
+    _within("price_fen", price_fen, 0, MAX_FEN)
+    _within("places", places, 1, MAX_COUNT)
+    _within("per_member_limit", per_member_limit, 1, MAX_PER_MEMBER)
+    _in_order(starts_at, ends_at)
     if session.get(Inventory, inventory_id) is None:
         raise not_found(Thing.INVENTORY)
     sale = FlashSale(
@@ -199,8 +218,18 @@ def create_coupon(
     min_total_fen: int = 0,
     product_id: int | None = None,
 ) -> None:
-    if (amount_fen is None) == (percent is None) or ends_at <= starts_at or total_limit < 1:
-        raise Problem(Code.BAD_AMOUNT)
+    if (amount_fen is None) == (percent is None):
+        raise Problem(Code.COUPON_AMOUNT_OR_PERCENT)
+    if amount_fen is not None:
+        _within("amount_fen", amount_fen, 1, MAX_FEN)
+    if percent is not None:
+        _within("percent", percent, 1, 100)
+    _within("min_total_fen", min_total_fen, 0, MAX_FEN)
+    _within("total_limit", total_limit, 1, MAX_COUNT)
+    _within("per_member_limit", per_member_limit, 1, MAX_PER_MEMBER)
+    _in_order(starts_at, ends_at)
+    if product_id is not None and session.get(Product, product_id) is None:
+        raise not_found(Thing.PRODUCT)
     if session.get(Coupon, code.strip().upper()) is not None:
         raise Problem(Code.DUPLICATE_OFFER, coupon=code.strip().upper())
     session.add(

@@ -352,3 +352,30 @@ def test_the_offer_commands_make_a_coupon_once_and_refuse_a_time_without_offset(
         "2026-12-12T11:00",
     )
     assert naive.returncode == 2 and naive.stderr.count("\n") == 1
+
+
+def test_an_offer_the_sale_could_not_apply_is_refused_naming_the_field(tmp_path):
+    """The command line reaches the service without the API's bounds: a percentage over 100
+    would make every order free, a negative amount dearer; each is refused, one line, exit 2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = str(Path(sys.executable).with_name("scenic-cloud"))
+    env = {**os.environ, "SCENIC_DB_URL": f"sqlite:///{tmp_path / 'cloud.sqlite'}"}
+    window = ("--starts", "2026-12-12T10:00+08:00", "--ends", "2026-12-13T10:00+08:00")
+    for bad, field in (
+        (("--percent", "150"), "percent"),
+        (("--amount-fen", "-500"), "amount_fen"),
+        (("--amount-fen", "500", "--per-member", "0"), "per_member_limit"),
+        (("--amount-fen", "500", "--percent", "10"), "one of them"),
+    ):
+        refused = subprocess.run(
+            [tool, "offer", "coupon", "--code", "BAD1", *window, "--total", "10", *bad],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert refused.returncode == 2 and field in refused.stderr, refused.stderr
+        assert refused.stderr.count("\n") == 1 and "float" not in refused.stderr

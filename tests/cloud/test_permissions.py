@@ -174,6 +174,8 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/passes/{pass_id}/renewals"): roles("cashier"),
     ("PUT", "/api/v1/passes/{pass_id}/member"): roles("cashier"),
     ("POST", "/api/v1/passes/{pass_id}/face"): roles("cashier"),
+    ("GET", "/api/v1/products/{product_id}/pass-rule"): roles(),
+    ("PUT", "/api/v1/products/{product_id}/pass-rule"): roles(),
     ("POST", "/api/v1/flash-sales"): roles(),
     ("POST", "/api/v1/coupons"): roles(),
 }

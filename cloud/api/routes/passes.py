@@ -11,6 +11,7 @@ committed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -34,15 +35,19 @@ from cloud.api.pass_schemas import (
     PassId,
     PassMemberIn,
     PassOut,
+    PassRuleIn,
+    PassRuleOut,
     RenewalOrder,
 )
+from cloud.api.schemas import PathId
 from cloud.core.security import token_hash
-from cloud.services import annual_passes, face_enrolment
+from cloud.services import annual_passes, face_enrolment, pass_rules
 from cloud.services.annual_passes import Asked
 from cloud.services.face_enrolment import Who
 
 router = APIRouter(prefix="/api/v1", tags=["annual passes"])
 Cashier = Annotated[Staff, Depends(role("cashier"))]
+Manager = Annotated[Staff, Depends(role("manager"))]
 
 
 @router.get("/members/me/passes", response_model=list[PassOut])
@@ -182,3 +187,27 @@ def _order(asked: Asked) -> dict[str, Any]:
         "valid_from": asked.renewal.valid_from,
         "valid_until": asked.renewal.valid_until,
     }
+
+
+@router.get("/products/{product_id}/pass-rule", response_model=PassRuleOut)
+def read_rule(product_id: PathId, db: DB, who: Manager) -> PassRuleOut:
+    """How an annual-pass product renews (the defaults until a rule is set)."""
+    rule, explicit = pass_rules.read(db, product_id)
+    return PassRuleOut(product_id=product_id, explicit=explicit, **asdict(rule))
+
+
+@router.put("/products/{product_id}/pass-rule", response_model=PassRuleOut)
+def set_rule(
+    product_id: PathId, body: PassRuleIn, ctx: Context, db: DB, who: Manager, where: Source
+) -> PassRuleOut:
+    """Replace an annual-pass product's renewal rule (audited); renewals asked from now on
+    follow it, orders already made keep their price."""
+    rule = pass_rules.put(
+        db,
+        product_id,
+        pass_rules.Rule(**body.model_dump()),
+        actor=who.username,
+        source=where,
+        now=ctx.clock.now(),
+    )
+    return PassRuleOut(product_id=product_id, explicit=True, **asdict(rule))
