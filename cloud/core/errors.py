@@ -384,7 +384,9 @@ TEXT: dict[Code, Text] = {
         400, "Notification is for another merchant or app", "通知不属于本商户或应用"
     ),
     Code.NO_NOTIFICATIONS: Text(400, "Cash has no platform notifications", "现金支付无平台通知"),
-    Code.BAD_AMOUNT: Text(422, "The float cannot be negative", "备用金不能为负"),
+    Code.BAD_AMOUNT: Text(
+        422, "The amount {field} (fen) must be {allowed}", "金额{field}（分）须为{allowed}"
+    ),
     Code.NO_SHIFT: Text(409, "Open a shift before taking cash", "请先开班"),
     Code.SHIFT_OPEN: Text(409, "This cashier already has an open shift", "已有未结班次"),
     Code.SHIFT_CLOSED: Text(409, "This shift is already closed", "班次已结束"),

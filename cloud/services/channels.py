@@ -98,7 +98,7 @@ def create_account(
         raise Problem(Code.BAD_CHANNEL, channels=", ".join(ACCOUNT_KINDS))
     _check_percent(commission_percent)
     if credit_limit_fen < 0:
-        raise Problem(Code.BAD_AMOUNT)
+        raise Problem(Code.BAD_AMOUNT, field="credit_limit_fen", allowed=">=0")
     if session.scalar(select(ChannelAccount.id).where(ChannelAccount.code == code)):
         raise Problem(Code.DUPLICATE_CHANNEL, account=code)
     key = create_api_key(session, f"{kind}:{code}", ["channel"])
@@ -133,7 +133,7 @@ def set_terms(
     if commission_percent is not None:
         _check_percent(commission_percent)
     if net_fen is not None and net_fen < 0:
-        raise Problem(Code.BAD_AMOUNT)
+        raise Problem(Code.BAD_AMOUNT, field="net_fen", allowed=">=0")
     terms = session.get(ChannelPrice, (account.id, product_id))
     if terms is None:
         session.add(ChannelPrice(account_id=account.id, product_id=product_id))
@@ -149,7 +149,7 @@ def top_up(
 ) -> int:
     """Add prepaid money received from the channel; the balance after."""
     if amount_fen <= 0:
-        raise Problem(Code.BAD_AMOUNT)
+        raise Problem(Code.BAD_AMOUNT, field="amount_fen", allowed=">=1")
     account = by_code(session, account_code)
     balance = _move_balance(session, account, amount_fen)
     session.add(

@@ -343,6 +343,9 @@ def test_the_channel_commands_add_top_up_and_confirm_a_statement(tmp_path):
     )
     assert added.returncode == 0 and len(added.stdout.splitlines()[-1]) >= 32, added.stderr
     assert "500.00" in run("channel", "topup", "--code", "ctrip", "--amount-fen", "50000").stdout
+    negative = run("channel", "topup", "--code", "ctrip", "--amount-fen", "-500")
+    assert negative.returncode == 2 and negative.stderr.count("\n") == 1
+    assert "amount_fen" in negative.stderr and "float" not in negative.stderr  # not the till's
     day = ("--code", "ctrip", "--day", TEST_AT.astimezone(SITE_TZ).date().isoformat())
     out = tmp_path / "ctrip.csv"
     made = run("channel", "statement", *day, "--out", str(out))

@@ -38,7 +38,7 @@ class CashProvider:
 
 def open_shift(session: Session, user_id: int, float_fen: int, now: datetime) -> CashierShift:
     if float_fen < 0:
-        raise Problem(Code.BAD_AMOUNT)
+        raise Problem(Code.BAD_AMOUNT, field="float_fen", allowed=">=0")
     if session.scalar(
         select(CashierShift.id).where(
             CashierShift.user_id == user_id, CashierShift.closed_at.is_(None)
