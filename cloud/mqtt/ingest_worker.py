@@ -2,11 +2,12 @@
 
 Several workers share the load through an MQTT shared subscription
 (``$share/ingest/scenic/+/gate/+/event``, and ``.../face`` for sealed face bindings): the
-broker hands each event to one of them. A worker
-collects what arrives for up to ``batch_ms`` (or ``batch_max`` events), stores the batch in one
-transaction (cloud/services/ingest.py), and only after the commit acknowledges the messages to
-the broker (paho ``manual_ack``: a worker killed before that gets them redelivered, to itself or
-a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them); a
+broker hands each message to one of them. A message is one signed event or a signed batch of
+up to 64 (keys/gate_event_batch.py: what a gate's uplink sends when events wait in its outbox).
+A worker collects what arrives for up to ``batch_ms`` (or ``batch_max`` messages), stores it
+in one transaction (cloud/services/ingest.py), and only after the commit acknowledges the
+messages to the broker (paho ``manual_ack``: a worker killed before that gets them redelivered,
+to itself or a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them); a
 site's first face binding goes out to every gate of the site as a signed ``faces`` delta.
 Both kinds of redelivery are harmless: storage is idempotent on (site, node, seq).
 
