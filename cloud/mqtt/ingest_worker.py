@@ -7,8 +7,9 @@ up to 64 (keys/gate_event_batch.py: what a gate's uplink sends when events wait 
 A worker collects what arrives for up to ``batch_ms`` (or ``batch_max`` messages), stores it
 in one transaction (cloud/services/ingest.py), and only after the commit acknowledges the
 messages to the broker (paho ``manual_ack``: a worker killed before that gets them redelivered,
-to itself or a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them); a
-site's first face binding goes out to every gate of the site as a signed ``faces`` delta.
+to itself or a sibling) and the events to their nodes (root-signed acks; only then do nodes
+drop them); a site's first face binding goes out to every gate of the site as a signed
+``faces`` delta.
 Both kinds of redelivery are harmless: storage is idempotent on (site, node, seq).
 
 The session is persistent (clean_session false, fixed client id), so events published while a
