@@ -7,6 +7,16 @@ session) and requests ("I miss revocations from seq n"); down come the site's ro
 documents and this node's own (acks, snapshots); peer gossip of uses and rollbacks goes both
 ways.
 
+**Batches.** Each pump signs the events pending for the event topic together, as one
+``gate_event_batch`` of up to 64 (keys/gate_event_batch.py): one signature where the cloud
+checks one, instead of one per event (which capped the cloud's ingest). Nothing waits for a
+batch to fill: an event alone in the outbox at a pump goes out at once, as today's single
+``gate_event``; batches form only when events are already waiting (a busy lane between two
+pumps, the drain after an outage, a resend). ``face_bind`` events go one by one on the face
+topic. Peer gossip stays one signed ``gate_event`` per use or rollback (the same bytes as the
+uplink when the event went alone), so peers verify what they always did and a peer not yet
+upgraded still merges every use.
+
 **Exactly once in effect.** paho's own queue lives in memory and dies with the process; the
 outbox (ledger.py) does not. A PUBACK only means the broker has the event, and a broker killed
 before it saves or forwards loses it, so an event leaves the outbox only when the cloud's
@@ -38,14 +48,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gate_node.ledger import Ledger
+from gate_node.ledger import Ledger, OutboxEvent
 from keys import topics
 from keys.cose import Signer
 from keys.gate_event import sign_event, topic_kind
+from keys.gate_event_batch import Entry, pack, sign_batch
 
 log = logging.getLogger("gate_node.uplink")
 
-WINDOW = 64  # events awaiting PUBACK at once: enough to fill a link, cheap to resend
+WINDOW = 64  # events awaiting PUBACK at once (a full window is one batch), cheap to resend
 AWAITING_CLOUD = 5_000  # events PUBACKed but not yet acknowledged by the cloud, at most
 RESEND_MS = 30_000  # a PUBACKed event the cloud has not acknowledged by then is sent again
 GOSSIP_KINDS = ("use", "rollback")
@@ -94,7 +105,8 @@ class Uplink:
         self.received: deque[tuple[str, bytes]] = deque(maxlen=10_000)
         self._acked_mids: deque[int] = deque()
         self._connects: deque[bool] = deque()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq (main thread only)
+        self._inflight: dict[int, tuple[int, ...]] = {}  # paho mid -> seqs (main thread only)
+        self._inflight_events = 0  # how many seqs _inflight holds
         self._awaiting: dict[int, int] = {}  # outbox seq -> ms PUBACKed, until the cloud acks
         self._sent_upto = 0
         self.last_ack_ms: int | None = None
@@ -144,26 +156,28 @@ class Uplink:
     # -- the node loop's side ---------------------------------------------------------------------
     def pump(self, now_ms: int) -> int:
         """Settle PUBACKs, resend what the cloud has not acknowledged in time, publish new
-        events from the outbox; returns how many events were published."""
+        events from the outbox (those pending together signed as batches); returns how many
+        events were published."""
         while self._connects:
             if self._connects.popleft():
                 self._inflight.clear()  # whatever was in flight or unacknowledged goes again
+                self._inflight_events = 0
                 self._awaiting.clear()
                 self._sent_upto = 0
         self._settle_pubacks(now_ms)
         if not self.connected:
             return 0
         sent = self._resend_overdue(now_ms)
-        while len(self._inflight) < WINDOW and len(self._awaiting) < AWAITING_CLOUD:
-            room = min(WINDOW - len(self._inflight), AWAITING_CLOUD - len(self._awaiting))
-            batch = self.ledger.pending_events(self._sent_upto, room)
-            if not batch:
+        while self._inflight_events < WINDOW and len(self._awaiting) < AWAITING_CLOUD:
+            room = min(WINDOW - self._inflight_events, AWAITING_CLOUD - len(self._awaiting))
+            pending = self.ledger.pending_events(self._sent_upto, room)
+            if not pending:
                 break
-            for event in batch:
-                if not self._publish(event.seq, event.kind, event.at_ms, event.data):
-                    return sent  # link went down mid-batch: the next connect resends
-                self._sent_upto = event.seq
-                sent += 1
+            for group in self._messages(pending):
+                if not self._publish(group):
+                    return sent  # link went down mid-way: the next connect resends
+                self._sent_upto = group[-1].seq
+                sent += len(group)
         return sent
 
     def cloud_acknowledged(self, seqs: list[int]) -> None:
@@ -174,35 +188,73 @@ class Uplink:
 
     @property
     def awaiting_cloud(self) -> int:
-        return len(self._awaiting) + len(self._inflight)
+        return len(self._awaiting) + self._inflight_events
 
-    def _publish(self, seq: int, kind: str, at_ms: int, data: dict[str, Any]) -> bool:
-        payload = sign_event(
+    @staticmethod
+    def _messages(events: list[OutboxEvent]) -> list[list[OutboxEvent]]:
+        """``events`` (in seq order) as messages, in seq order: each run of event-topic events
+        packed into batches within the caps, each face binding alone."""
+        messages: list[list[OutboxEvent]] = []
+        run: list[OutboxEvent] = []
+
+        def flush() -> None:
+            by_seq = {event.seq: event for event in run}
+            for batch in pack(Entry.of(e.seq, e.kind, e.at_ms, e.data) for e in run):
+                messages.append([by_seq[entry.seq] for entry in batch])
+            run.clear()
+
+        for event in events:
+            if topic_kind(event.kind) == topics.Kind.FACE:
+                flush()
+                messages.append([event])
+            else:
+                run.append(event)
+        flush()
+        return messages
+
+    def _publish(self, events: list[OutboxEvent]) -> bool:
+        """Sign and publish one message: a single event, or several as one batch; then gossip
+        the uses and rollbacks among them to peers, each signed alone."""
+        singles: dict[int, bytes] = {}
+        if len(events) == 1:
+            event = events[0]
+            payload = singles[event.seq] = self._sign(event)
+            to = self._face_topic if topic_kind(event.kind) == topics.Kind.FACE else None
+        else:
+            entries = [Entry.of(e.seq, e.kind, e.at_ms, e.data) for e in events]
+            payload = sign_batch(self.node_key, site=self.site, node=self.node, entries=entries)
+            to = None
+        info = topics.publish(self._client, to or self._event_topic, payload)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        self._inflight[info.mid] = tuple(e.seq for e in events)
+        self._inflight_events += len(events)
+        for event in events:
+            if event.kind in GOSSIP_KINDS:
+                gossip = singles.get(event.seq) or self._sign(event)
+                topics.publish(self._client, self._uses_topic, gossip)
+        return True
+
+    def _sign(self, event: OutboxEvent) -> bytes:
+        return sign_event(
             self.node_key,
             site=self.site,
             node=self.node,
-            seq=seq,
-            kind=kind,
-            at_ms=at_ms,
-            data=data,
+            seq=event.seq,
+            kind=event.kind,
+            at_ms=event.at_ms,
+            data=event.data,
         )
-        to = self._face_topic if topic_kind(kind) == topics.Kind.FACE else self._event_topic
-        info = topics.publish(self._client, to, payload)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return False
-        self._inflight[info.mid] = seq
-        if kind in GOSSIP_KINDS:
-            topics.publish(self._client, self._uses_topic, payload)
-        return True
 
     def _resend_overdue(self, now_ms: int) -> int:
         overdue = [s for s, at in self._awaiting.items() if now_ms - at >= self._broker.resend_ms]
-        overdue = overdue[: max(0, WINDOW - len(self._inflight))]
+        overdue = sorted(overdue[: max(0, WINDOW - self._inflight_events)])
         for seq in overdue:
             del self._awaiting[seq]
-            event = self.ledger.event(seq)
-            if event is not None and not self._publish(seq, event.kind, event.at_ms, event.data):
-                break
+        events = [e for e in map(self.ledger.event, overdue) if e is not None]
+        for group in self._messages(events):
+            if not self._publish(group):
+                break  # link down: the next connect resends everything still in the outbox
         return len(overdue)
 
     def request(self, what: dict[str, Any]) -> None:
@@ -212,9 +264,11 @@ class Uplink:
 
     def _settle_pubacks(self, now_ms: int) -> None:
         while self._acked_mids:
-            seq = self._inflight.pop(self._acked_mids.popleft(), None)
-            if seq is not None:
+            seqs = self._inflight.pop(self._acked_mids.popleft(), ())
+            self._inflight_events -= len(seqs)
+            for seq in seqs:
                 self._awaiting[seq] = now_ms
+            if seqs:
                 self.last_ack_ms = now_ms
 
     def _state_payload(self, state: str) -> str:

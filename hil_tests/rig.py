@@ -146,17 +146,18 @@ class EventTap:
         from paho.mqtt.enums import CallbackAPIVersion
 
         from keys import topics
-        from keys.gate_event import verify_event
+        from keys.gate_event_batch import verify_report
 
         self.events: dict[int, tuple[str, dict[str, Any]]] = {}
         self.received = 0
         self._lock = threading.Lock()
 
         def on_message(client: Any, userdata: Any, message: Any) -> None:
-            event = verify_event(message.payload, node_key, site)
+            report = verify_report(message.payload, node_key, site)  # one event or a batch
             with self._lock:
-                self.received += 1
-                self.events.setdefault(event.seq, (event.kind, event.data))
+                for event in report.events:
+                    self.received += 1
+                    self.events.setdefault(event.seq, (event.kind, event.data))
 
         def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
             client.subscribe(str(topics.event(site, node)), qos=1)

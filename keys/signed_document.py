@@ -77,13 +77,22 @@ def sign_document(
 
 
 def verify_document(
-    raw: bytes, root_public_key: Ed25519PublicKey, *, doc_type: str, site: str | None
+    raw: bytes,
+    root_public_key: Ed25519PublicKey,
+    *,
+    doc_type: str | tuple[str, ...],
+    site: str | None,
 ) -> SignedDocument:
     """Check signature, type and site; raise ``DocumentError`` on any doubt.
+
+    ``doc_type`` may name several types, for a reader that takes more than one shape on one
+    topic (a gate's single events and event batches, keys/gate_event_batch.py): the signature
+    is checked once, and the caller looks at ``SignedDocument.doc_type``.
 
     ``site=None`` accepts a document for any site: only for operator tools inspecting a file,
     never for a gate, which always passes its own site.
     """
+    accepted = (doc_type,) if isinstance(doc_type, str) else doc_type
     try:
         envelope = decode_sign1(raw, max_bytes=MAX_DOCUMENT_BYTES)
     except EnvelopeError as exc:
@@ -101,8 +110,9 @@ def verify_document(
         raise DocumentError("malformed", "type and site must be text")
     if not (_uint(seq) and _uint(issued) and issued < 2**33):
         raise DocumentError("malformed", "seq and issued_at must be non-negative integers")
-    if kind != doc_type:
-        raise DocumentError("wrong_type", f"expected a {doc_type} document, got {kind}")
+    if kind not in accepted:
+        wanted = " or ".join(accepted)
+        raise DocumentError("wrong_type", f"expected a {wanted} document, got {kind}")
     if site is not None and for_site not in (site, ANY_SITE):
         raise DocumentError("wrong_site", f"document is for site {for_site}, this is {site}")
     return SignedDocument(kind, for_site, seq, datetime.fromtimestamp(issued, UTC), payload[5], raw)

@@ -47,7 +47,9 @@ def ingest(
     worker_id: Annotated[str, typer.Option(help="Unique per worker (its MQTT session)")] = "1",
     root_key: Annotated[Path | None, typer.Option(help="Root key file (signs acks)")] = None,
     db: DbOption = None,
-    batch_max: Annotated[int, typer.Option(help="Events per transaction at most")] = 500,
+    batch_max: Annotated[
+        int, typer.Option(help="Messages (an event or a batch) per transaction at most")
+    ] = 500,
     connect_timeout: ConnectTimeout = 5.0,
     passphrase_file: PassphraseFile = None,
 ) -> None:

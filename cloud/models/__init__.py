@@ -24,7 +24,7 @@ from cloud.models.dashboard import Alarm, StaffPreference
 from cloud.models.devices import Device, DeviceKey, EnrolmentToken
 from cloud.models.downlink import NodeLink, Revocation, SiteDocument
 from cloud.models.faces import FaceEnrolment
-from cloud.models.gate_events import GateEventRecord, ParkCount, RefusedEvent
+from cloud.models.gate_events import GateEventBatch, GateEventRecord, ParkCount, RefusedEvent
 from cloud.models.members import (
     Coupon,
     FlashSale,
@@ -59,6 +59,7 @@ __all__ = [
     "EnrolmentToken",
     "FaceEnrolment",
     "FlashSale",
+    "GateEventBatch",
     "GateEventRecord",
     "HolderClaim",
     "IdempotencyRecord",

@@ -22,8 +22,11 @@ from cloud.models.base import Base
 
 
 class GateEventRecord(Base):
-    """One signed event from a gate. The raw signed bytes are kept: they prove which gate
-    recorded it (its key signed them), for disputes and audits."""
+    """One signed event from a gate. The signed bytes are kept: they prove which gate
+    recorded it (its key signed them), for disputes and audits. An event signed alone keeps
+    them in ``raw``; one that came in a signed batch (keys/gate_event_batch.py) names the
+    batch in ``batch`` (its SHA-256), kept once in ``gate_event_batches``, and ``raw`` is
+    NULL (cloud/services/ingest.py ``proof``)."""
 
     __tablename__ = "gate_events"
     __table_args__ = (
@@ -42,6 +45,22 @@ class GateEventRecord(Base):
     kind: Mapped[str] = mapped_column(String(16), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    batch: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GateEventBatch(Base):
+    """The signed bytes of a batch of events (keys/gate_event_batch.py), kept once for all the
+    events stored from it: with the node's key they prove each of them. Keyed by the SHA-256
+    of those bytes, so a batch delivered twice is kept once. Written only in the transaction
+    that stores at least one of its events, so none is kept for nothing."""
+
+    __tablename__ = "gate_event_batches"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    site: Mapped[str] = mapped_column(String(32))
+    node: Mapped[str] = mapped_column(String(32))
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -2,12 +2,14 @@
 
 Several workers share the load through an MQTT shared subscription
 (``$share/ingest/scenic/+/gate/+/event``, and ``.../face`` for sealed face bindings): the
-broker hands each event to one of them. A worker
-collects what arrives for up to ``batch_ms`` (or ``batch_max`` events), stores the batch in one
-transaction (cloud/services/ingest.py), and only after the commit acknowledges the messages to
-the broker (paho ``manual_ack``: a worker killed before that gets them redelivered, to itself or
-a sibling) and the events to their nodes (root-signed acks; only then do nodes drop them); a
-site's first face binding goes out to every gate of the site as a signed ``faces`` delta.
+broker hands each message to one of them. A message is one signed event or a signed batch of
+up to 64 (keys/gate_event_batch.py: what a gate's uplink sends when events wait in its outbox).
+A worker collects what arrives for up to ``batch_ms`` (or ``batch_max`` messages), stores it
+in one transaction (cloud/services/ingest.py), and only after the commit acknowledges the
+messages to the broker (paho ``manual_ack``: a worker killed before that gets them redelivered,
+to itself or a sibling) and the events to their nodes (root-signed acks; only then do nodes
+drop them); a site's first face binding goes out to every gate of the site as a signed
+``faces`` delta.
 Both kinds of redelivery are harmless: storage is idempotent on (site, node, seq).
 
 The session is persistent (clean_session false, fixed client id), so events published while a
@@ -50,12 +52,18 @@ class IngestWorker(BrokerClient):
         password: str | None = None,
         batch_max: int = 500,
         batch_ms: int = 20,
+        batch_bytes: int = 128 * 1024,
         clock: Clock = SYSTEM,
     ) -> None:
         super().__init__(f"ingest-{worker_id}", host, port, username, password, manual_ack=True)
         self.ingest = ingest
         self.clock = clock  # times the batch window and the pause after a database failure
         self.batch_max = batch_max
+        # Messages are single events or batches of up to 64: a cap on bytes too keeps a
+        # transaction near a few thousand events (~50 full batches of passages), so two
+        # workers take turns (one verifies while the other's insert runs) instead of each
+        # holding tens of thousands of events in one transaction.
+        self.batch_bytes = batch_bytes
         self.batch_ms = batch_ms
         self.idle_s = batch_ms / 1000
         self.totals = BatchResult()
@@ -80,7 +88,11 @@ class IngestWorker(BrokerClient):
             if len(self._messages) == seen:
                 break
             seen = len(self._messages)
-        batch = [self._messages.popleft() for _ in range(min(self.batch_max, len(self._messages)))]
+        batch: list[tuple[int, int, str, bytes]] = []
+        size = 0
+        while self._messages and len(batch) < self.batch_max and size < self.batch_bytes:
+            batch.append(self._messages.popleft())
+            size += len(batch[-1][3])
         try:
             result = self.ingest.process([(topic, payload) for _, _, topic, payload in batch])
         except Exception:  # boundary: the database failed; nothing acked, all redelivered

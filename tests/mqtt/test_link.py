@@ -287,3 +287,54 @@ def test_partitioned_gates_both_admit_and_the_merge_raises_a_double_entry_alarm(
     first.close()
     second.close()
     proxy.close()
+
+
+def test_a_gate_back_from_an_outage_drains_in_signed_batches_stored_once(site, broker, worker):
+    """Events pile up while the link is cut; at the reconnect they go as batches (one node
+    signature each), the cloud stores each once with its batch kept for proof, every event is
+    acknowledged, and the peer still verifies and merges each use from the gossip."""
+    from cloud.models import GateEventBatch
+    from cloud.services.ingest import prove
+    from tests.mqtt.proxy import Proxy
+
+    site.add_node("G1")
+    state = site.add_node("G2")
+    proxy = Proxy(broker.port)
+    config = dict(state.config.broker or {})
+    config["port"] = proxy.port
+    with TinyDB(state.directory / "node.json") as db:
+        db.table("config").update({"broker": config})
+    peer, away = Lane(site, "G1"), Lane(site, "G2")
+    proxy.cut()
+    assert wait_until(lambda: not away.node.service.link[0].connected, step=away.step)
+    for number in range(31, 36):
+        away.scan(ticket(site.issuer, number))
+        away.walk_through()
+    pending = away.outbox
+    assert pending >= 10
+    proxy.heal()
+
+    def drained() -> bool:
+        peer.step()
+        away.step()
+        return away.outbox == 0
+
+    assert wait_until(drained, timeout=30), "the outbox never drained"
+    assert stored(site.url, node="G2") == pending  # each once
+    engine = make_engine(site.url)
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(GateEventBatch)) >= 1
+        records = session.scalars(select(GateEventRecord).filter_by(node="G2")).all()
+        assert any(r.batch is not None for r in records)
+        for record in records:  # every stored event still proven by G2's key
+            assert prove(session, record, site.keys["G2"].public_key).kind == record.kind
+    engine.dispose()
+    assert wait_until(
+        lambda: all(
+            peer.node.service.ledger.prior_uses(n.to_bytes(8, "big")) for n in range(31, 36)
+        ),
+        step=peer.step,
+    )
+    peer.close()
+    away.close()
+    proxy.close()

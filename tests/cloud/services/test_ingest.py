@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
+import cbor2
 import pytest
 from sqlalchemy import func, select
 
 from cloud.db import make_engine, session_factory
 from cloud.migrate import upgrade
-from cloud.models import Device, GateEventRecord, ParkCount, RefusedEvent
-from cloud.services.ingest import Ingest
+from cloud.models import Device, GateEventBatch, GateEventRecord, ParkCount, RefusedEvent
+from cloud.services.ingest import Ingest, proof, prove
 from keys import keystore
 from keys.gate_event import sign_event
+from keys.gate_event_batch import DOC_TYPE as BATCH_TYPE
+from keys.gate_event_batch import MAX_BATCH_EVENTS, Entry, sign_batch
+from keys.signed_document import sign_document
 
 AT = int(datetime(2026, 11, 24, 3, 0, tzinfo=UTC).timestamp() * 1000)  # 11:00 in Shanghai
 
@@ -173,3 +178,131 @@ def test_a_node_decommissioned_by_another_process_is_refused_within_the_refresh(
         assert worker.process([(TOPIC, event(node_key, 2))]).refused == {"revoked_node": 1}
     finally:
         engine.dispose()
+
+
+# -- batches: one node signature over many events (keys/gate_event_batch.py) ------------------
+
+
+def batch(key, seqs, node="G1", kind="passage", site="S1"):
+    entries = [Entry.of(s, kind, AT, {"use": s, "dir": "in"}) for s in seqs]
+    return sign_batch(key, site=site, node=node, entries=entries)
+
+
+def stored_rows(ingest):
+    with ingest.sessions() as session:
+        rows = session.scalars(select(GateEventRecord).order_by(GateEventRecord.seq)).all()
+        return [(r.seq, r.raw is None, r.batch) for r in rows]
+
+
+def test_a_batch_is_stored_event_by_event_with_its_signed_bytes_kept_once(ingest, node_key):
+    raw = batch(node_key, [1, 2, 3])
+    result = ingest.process([(TOPIC, raw)])
+    assert result.stored == 3 and dict(result.acks) == {("S1", "G1"): [1, 2, 3]}
+    assert entries(ingest) == [("2026-11-24", 3, 0, 3)]
+    digest = hashlib.sha256(raw).digest()
+    assert stored_rows(ingest) == [(1, True, digest), (2, True, digest), (3, True, digest)]
+    with ingest.sessions() as session:
+        assert session.scalars(select(GateEventBatch)).one().raw == raw
+        for record in session.scalars(select(GateEventRecord)):
+            proven = prove(session, record, node_key.public_key)  # provable against the gate
+            assert (proven.seq, proven.kind) == (record.seq, record.kind)
+            assert proven.data == {"use": record.seq, "dir": "in"}
+
+
+def test_a_forged_batch_stores_nothing(ingest, node_key):
+    impostor = keystore.generate("node", "N1")
+    result = ingest.process([(TOPIC, batch(impostor, [1, 2, 3]))])
+    assert result.stored == 0 and result.refused == {"bad_signature": 1} and not result.acks
+    assert count(ingest, GateEventRecord) == 0 and count(ingest, GateEventBatch) == 0
+    assert count(ingest, RefusedEvent, reason="bad_signature", claimed_node="G1") == 1
+
+
+def test_a_replayed_batch_is_stored_and_counted_once(ingest, node_key):
+    raw = batch(node_key, [1, 2, 3])
+    ingest.process([(TOPIC, raw)])
+    again = ingest.process([(TOPIC, raw), (TOPIC, raw)])
+    assert again.stored == 0 and again.duplicates == 6
+    assert again.acks[("S1", "G1")] == [1, 2, 3, 1, 2, 3]  # the node may forget them
+    assert count(ingest, GateEventRecord) == 3 and count(ingest, GateEventBatch) == 1
+    assert entries(ingest)[0][1] == 3
+
+
+def test_a_batch_overlapping_stored_events_adds_only_the_new_ones(ingest, node_key):
+    ingest.process([(TOPIC, event(node_key, 1)), (TOPIC, event(node_key, 2))])
+    first = batch(node_key, [3, 4])
+    ingest.process([(TOPIC, first)])
+    resent = batch(node_key, [2, 3, 4, 5, 6])  # a resend after a lost ack, regrouped
+    result = ingest.process([(TOPIC, resent)])
+    assert result.stored == 2 and result.duplicates == 3
+    assert result.acks[("S1", "G1")] == [2, 3, 4, 5, 6]
+    one, two = hashlib.sha256(first).digest(), hashlib.sha256(resent).digest()
+    assert stored_rows(ingest) == [
+        (1, False, None),
+        (2, False, None),
+        (3, True, one),
+        (4, True, one),
+        (5, True, two),
+        (6, True, two),
+    ]
+    assert count(ingest, GateEventBatch) == 2 and entries(ingest)[0][1] == 6
+    # a batch all of whose events were stored before keeps no bytes of its own
+    ingest.process([(TOPIC, batch(node_key, [1, 2, 3]))])
+    assert count(ingest, GateEventBatch) == 2
+
+
+def test_a_malformed_event_in_a_signed_batch_is_refused_alone(ingest, node_key):
+    good = [Entry.of(s, "passage", AT, {"use": s, "dir": "in"}).encoded for s in (1, 2, 4)]
+    body = {
+        "node": "G1",
+        "events": [
+            good[0],
+            cbor2.dumps({"seq": 3, "kind": "teleport", "at": AT, "data": {}}),
+            good[1],
+            b"\xff\xff",
+            Entry.of(5, "face_bind", AT, {"sealed": b"x"}).encoded,  # belongs on the face topic
+            good[2],
+        ],
+    }
+    raw = sign_document(node_key, BATCH_TYPE, "S1", 1, body, datetime.fromtimestamp(AT / 1000, UTC))
+    result = ingest.process([(TOPIC, raw)])
+    assert result.stored == 3 and result.acks[("S1", "G1")] == [1, 2, 4]
+    assert result.refused == {"malformed": 1, "bad_cbor": 1, "topic_mismatch": 1}
+    assert count(ingest, RefusedEvent, claimed_node="G1") == 3
+    assert [seq for seq, _, _ in stored_rows(ingest)] == [1, 2, 4]
+
+
+def test_batches_over_a_cap_or_on_another_nodes_topic_are_refused_whole(ingest, node_key):
+    result = ingest.process(
+        [
+            (TOPIC, batch(node_key, range(1, MAX_BATCH_EVENTS + 2))),
+            ("scenic/S1/gate/G9/event", batch(node_key, [1], node="G9")),
+            ("scenic/S1/gate/G7/event", batch(node_key, [1], node="G7")),
+            ("scenic/S1/gate/G1/event", batch(node_key, [1, 2], node="G2")),
+            ("scenic/S1/gate/G1/event", batch(node_key, [1, 2], site="S2")),
+        ]
+    )
+    assert dict(result.refused) == {
+        "too_many_events": 1,
+        "revoked_node": 1,
+        "unknown_node": 1,
+        "topic_mismatch": 1,
+        "wrong_site": 1,
+    }
+    assert result.stored == 0 and count(ingest, GateEventRecord) == 0
+    assert count(ingest, GateEventBatch) == 0
+
+
+def test_single_events_and_batches_mix_in_one_transaction(ingest, node_key):
+    result = ingest.process(
+        [
+            (TOPIC, event(node_key, 1)),
+            (TOPIC, batch(node_key, [2, 3, 4])),
+            (TOPIC, event(node_key, 5, direction="out")),
+        ]
+    )
+    assert result.stored == 5 and result.acks[("S1", "G1")] == [1, 2, 3, 4, 5]
+    assert entries(ingest) == [("2026-11-24", 4, 1, 3)]
+    with ingest.sessions() as session:
+        single = session.scalars(select(GateEventRecord).filter_by(seq=1)).one()
+        assert proof(session, single) == event(node_key, 1)
+        assert prove(session, single, node_key.public_key).seq == 1
