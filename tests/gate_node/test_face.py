@@ -149,17 +149,34 @@ def test_an_enrolment_without_tickets_serves_one_to_one_only(model):
 
 
 def test_the_float32_gallery_finds_the_same_nearest_as_face_distance():
+    """10,000 enrolments, 400 probes (near an enrolment, nearly halfway between two, or
+    nobody's): the nearest and its distance are face_distance's, for every probe. (Two rows
+    within float32 rounding, ~1e-6, of the probe may come out in either order.)"""
     import face_recognition
 
     rng = np.random.default_rng(3)
     known = rng.normal(0, 0.09, (10_000, 128)).astype(np.float32)
-    probe = known[4321] + rng.normal(0, 0.01, 128).astype(np.float32)
+    known[:2] = photos.embedding("astronaut"), photos.embedding("hopper")
     gallery = Gallery({i.to_bytes(8, "big"): known[i] for i in range(len(known))})
-    reference = face_recognition.face_distance(known.astype(np.float64), probe)
-    found = gallery.nearest(probe)
-    assert found is not None
-    assert found[0] == (4321).to_bytes(8, "big") == int(np.argmin(reference)).to_bytes(8, "big")
-    assert found[1] == pytest.approx(reference.min(), abs=1e-4)
+    rows = rng.integers(0, len(known), 400)
+    probes = np.concatenate(
+        [
+            known[rows[:200]] + rng.normal(0, 0.01, (200, 128)),  # someone enrolled
+            0.49 * known[rows[200:300]] + 0.51 * known[rows[300:400]],  # between two
+            rng.normal(0, 0.09, (100, 128)),  # nobody
+        ]
+    ).astype(np.float32)
+    assert gallery.nearest(probes[0].astype(np.float64)) == gallery.nearest(probes[0])
+    for probe in probes:
+        reference = face_recognition.face_distance(known.astype(np.float64), probe)
+        found = gallery.nearest(probe)
+        assert found is not None
+        assert found[0] == int(np.argmin(reference)).to_bytes(8, "big")
+        assert found[1] == pytest.approx(reference.min(), abs=1e-6)
+
+
+def test_an_empty_gallery_has_no_nearest():
+    assert Gallery({}).nearest(photos.embedding("astronaut")) is None
 
 
 # --- settings -----------------------------------------------------------------------------
