@@ -430,7 +430,8 @@ def test_a_face_under_a_large_minimum_is_still_too_small_not_none(model):
     assert result.reason is Reason.FACE_TOO_SMALL
 
 
-def test_the_check_takes_no_frame_after_the_blink(model):
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_the_check_stops_taking_frames_at_the_blink_but_for_its_lookahead(model, lookahead):
     taken = []
 
     def camera():
@@ -438,8 +439,53 @@ def test_the_check_takes_no_frame_after_the_blink(model):
             taken.append(frame)
             yield frame
 
-    result = check(model, FaceSettings()).verify(COLLINS, camera())
-    assert result.reason is Reason.OK and len(taken) == 3
+    faces = FaceCheck(
+        model,
+        FaceSettings(),
+        enrolled((COLLINS, photos.embedding("astronaut"), ("pass",))),
+        lookahead=lookahead,
+    )
+    result = faces.verify(COLLINS, camera())
+    faces.close()
+    assert result.reason is Reason.OK and len(taken) == 3 + lookahead
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        photos.blinking,
+        photos.still_photo,
+        photos.waved_photo,
+        lambda: (photos.astronaut_frame(), photos.two_faces(), photos.astronaut_frame()),
+        lambda: (photos.landscape(),),
+        lambda: (photos.hopper_frame(), photos.eyes_shut(photos.hopper_frame())),
+    ],
+    ids=["blink", "still", "waved", "second-face", "landscape", "another-person"],
+)
+def test_frames_analysed_ahead_on_threads_decide_as_one_at_a_time(model, frames):
+    answers = []
+    for lookahead in (0, 1, 3):
+        faces = FaceCheck(
+            model,
+            FaceSettings(),
+            enrolled((COLLINS, photos.embedding("astronaut"), ("pass",))),
+            lookahead=lookahead,
+        )
+        result = faces.verify(COLLINS, frames())
+        faces.close()
+        answers.append((result.reason, result.distance))
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_two_threads_detecting_at_once_find_what_one_finds(model):
+    """dlib's HOG detector is not safe to share between threads: each has its own copy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [photos.astronaut_frame(), photos.two_faces(), photos.hopper_frame()] * 4
+    alone = [model.detect(frame) for frame in frames]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(model.detect, frames))
+    assert together == alone
 
 
 def test_a_blink_in_the_last_frame_is_still_seen(model):
