@@ -49,8 +49,8 @@ $(VENV)/.stamp-face: pyproject.toml | $(PY)
 
 # The face extra the Pi image runs (README "dlib with OpenBLAS"): dlib compiled from its PyPI
 # sdist against Debian's OpenBLAS, in a venv of its own: the ResNet embedding becomes BLAS
-# matrix products (~6x faster than dlib-bin's own loops), the figure the Pi 4 estimate is read
-# from (bench/face.py). NOT part of test, CI or demo: the dlib build takes ~10 min and 1.4 GB
+# matrix products (4-5x faster than dlib-bin's own loops), the figure the Pi 4 estimate is read
+# from (bench/face.py). NOT part of test, CI or demo: the dlib build takes 10-30 min and 1.4 GB
 # RAM on 2 cores (~1 h on a Pi 4). dlib has its own stamp so a pyproject.toml change does not
 # rebuild it; --no-cache-dir so a wheel built earlier without OpenBLAS is never reused, and the
 # build fails unless dlib reports DLIB_USE_BLAS. face-models is the face extra without dlib-bin
