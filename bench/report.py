@@ -32,7 +32,15 @@ def percentiles(samples_ns: Sequence[int]) -> dict[str, float]:
     }
 
 
-def report(name: str, title: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
+def report(
+    name: str,
+    title: str,
+    rows: list[dict[str, Any]],
+    notes: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """``extra``: more top-level JSON fields (what the figures were measured on, e.g. the
+    dlib build in bench/face.py)."""
     table = Table(title=title)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for column in columns:
@@ -56,6 +64,7 @@ def report(name: str, title: str, rows: list[dict[str, Any]], notes: str = "") -
                     "cpus": os.cpu_count(),
                     "processor": platform.machine(),
                 },
+                **(extra or {}),
                 "rows": rows,
                 "notes": notes,
             },

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +56,8 @@ class Face:
 class FaceModel:
     """face_recognition, loaded. ``detect_scale`` (0 < s <= 1) runs the HOG detector on a
     frame shrunk by that factor, without upsampling, and maps the boxes back to full-frame
-    pixels: at 0.5 a 640x480 frame costs a quarter of the time (5 ms instead of 19 ms here),
+    pixels: at 0.5 a 640x480 frame costs a quarter to a third of the time (13-37 ms instead of
+    47-109 ms on the shared bench machine),
     but only faces of at least 160 px are found (dlib's HOG window is 80x80, so the smallest
     face found is ``HOG_WINDOW_PX / scale``). Upsampling the small frame instead would cost as
     much as the full one. Landmarks and the embedding are always taken from the full-size
@@ -62,6 +65,19 @@ class FaceModel:
 
     def __init__(self, module: Any) -> None:
         self._fr = module
+        self._local = threading.local()
+        self._detector_bytes = pickle.dumps(module.api.face_detector)  # 155 KB, ~1 ms
+
+    def _detector(self) -> Any:
+        """This thread's HOG detector. dlib's is not safe to use from two threads at once
+        (its scan_fhog_pyramid keeps working buffers: object_detector_abstract.h), and the
+        gate analyses frames on two threads (gate_node/face/check.py), the cloud enrolls on
+        its request threads. Each thread gets a copy of face_recognition's, made by pickling
+        (~4 ms; ``get_frontal_face_detector()`` parses its text model again, ~1 s)."""
+        found = getattr(self._local, "detector", None)
+        if found is None:
+            found = self._local.detector = pickle.loads(self._detector_bytes)
+        return found
 
     def analyse(
         self,
@@ -129,7 +145,7 @@ class FaceModel:
                 size = (max(1, round(width * scale)), max(1, round(height * scale)))
                 image = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
                 fy, fx = height / image.shape[0], width / image.shape[1]
-        rects, scores, _ = self._fr.api.face_detector.run(image, 0, min_score)
+        rects, scores, _ = self._detector().run(image, 0, min_score)
         return [
             (
                 max(0, round(r.top() * fy)),

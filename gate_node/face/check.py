@@ -9,10 +9,13 @@ same way (``read``):
    ``face_none``, ``face_several`` or ``face_too_small``, from the first frame that fails (a
    second face in any frame may be someone slipping through behind);
 2. liveness (liveness.py): the eyes must blink across the frames, else ``face_not_live``.
-   Frames are taken one at a time (camera.py) up to ``settings.frames``, and no more once the
-   eyes have blinked: a visitor who blinks in the third frame is decided on three;
-3. one embedding: detection and landmarks cost ~13-25 ms a frame, an embedding ~100-140 ms,
-   so only one is made. It is started on the first frame's face as soon as that is found,
+   Frames are taken one at a time (camera.py) up to ``settings.frames`` and looked at in
+   that order, the next one (``LOOKAHEAD``) already being detected on a second thread while
+   this one is looked at; once the eyes have blinked no further frame is taken: a visitor
+   who blinks in the third frame is decided on three (a fourth was taken, not waited for);
+3. one embedding: detection and landmarks cost ~25-95 ms a frame here, an embedding ~15-45 ms
+   (dlib with OpenBLAS, the Pi image) or ~100-280 ms (dlib-bin), so only one is made. It is
+   started on the first frame's face as soon as that is found,
    on the embedder (embedder.py: a helper process at the gate), while the next frames are
    taken and detected; it is used if that frame's eyes were open (at least ``blink_ratio`` of
    the most open frame, the liveness check's own measure of open), else the frame with the
@@ -26,7 +29,9 @@ face model (no ``face`` extra) every check answers ``face_unavailable``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -63,6 +68,12 @@ class FaceResult:
         return "" if self.distance is None else f"distance {self.distance:.3f}"
 
 
+LOOKAHEAD = 1
+"""Frames taken and analysed ahead of the one the check is deciding on (``FaceCheck._analysed``):
+with 1, two frames are detected at once, on two threads. More would take frames the check
+may never need (it stops at the blink) and cores a Pi 4 needs for the embedding helper, the
+QR camera and the lane loop."""
+
 MARGIN = 0.85
 """Faces down to this fraction of ``min_face_px`` are still found at the reduced detection
 scale: dlib's boxes vary by a few pixels between scales, and a second face just at the
@@ -78,7 +89,9 @@ def detect_scale(settings: FaceSettings) -> float:
 class FaceCheck:
     """``model`` None means the face extra is missing. ``on_bind`` is called with every
     binding after a change (the vault saves them). ``embedder``: where the embedding is
-    computed (embedder.py), in the calling thread unless given."""
+    computed (embedder.py), in the calling thread unless given. ``lookahead``: frames
+    analysed ahead of the one being decided on (``LOOKAHEAD``; 0: one at a time, in the
+    calling thread)."""
 
     def __init__(
         self,
@@ -89,8 +102,11 @@ class FaceCheck:
         on_bind: Callable[[dict[bytes, np.ndarray]], None] = lambda bindings: None,
         disputes: Disputes | None = None,
         embedder: Embedder | None = None,
+        lookahead: int = LOOKAHEAD,
     ) -> None:
         self.model = model
+        self.lookahead = lookahead
+        self._pool: ThreadPoolExecutor | None = None
         self.embedder: Embedder | None = embedder or (
             InlineEmbedder(model) if model is not None else None
         )
@@ -125,9 +141,9 @@ class FaceCheck:
         settings = self.settings
         faces: list[tuple[Face, np.ndarray]] = []
         early: Pending | None = None  # the first frame's embedding, under way
+        analysed = self._analysed(iter(islice(frames, settings.frames)))
         try:
-            for frame in islice(frames, settings.frames):
-                found = self._analyse(frame)
+            for frame, found in analysed:
                 if isinstance(found, Reason):
                     return FaceResult(found, frame=frame)
                 faces.append((found, frame))
@@ -152,11 +168,49 @@ class FaceCheck:
                 pending.discard()
                 embedding = self.embedder.start(frame, faces[chosen][0].box).result()
         finally:
+            analysed.close()  # a frame analysed ahead after the blink is not waited for
             if early is not None:  # refused before the embedding was needed
                 early.discard()
         if embedding is None:
             return FaceResult(Reason.FACE_NONE, frame=frame)
         return FaceResult(Reason.OK, embedding=embedding, frame=frame)
+
+    def _analysed(
+        self, frames: Iterator[np.ndarray]
+    ) -> Generator[tuple[np.ndarray, Face | Reason], None, None]:
+        """Each frame with its analysis (``_analyse``), in the order taken. With a look-ahead,
+        the next frames are taken and analysed on the look-ahead threads while the caller
+        looks at this one: dlib's HOG detector releases the GIL, so two frames are detected
+        at once on two cores. The detection of the frames is the check's critical path once
+        the embedding is fast (dlib with OpenBLAS: ~15-40 ms against ~25-95 ms a detection
+        here); a Pi 4 has four cores for it. When the caller stops (the blink, a refusal),
+        at most ``lookahead`` frames were taken beyond it; their analysis is left to finish
+        on its thread, not waited for."""
+        if self.lookahead <= 0:
+            for frame in frames:
+                yield frame, self._analyse(frame)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.lookahead + 1, thread_name_prefix="face-detect")
+        queue: deque[tuple[np.ndarray, Future[Face | Reason]]] = deque()
+
+        def take() -> None:
+            frame = next(frames, None)
+            if frame is not None:
+                assert self._pool is not None
+                queue.append((frame, self._pool.submit(self._analyse, frame)))
+
+        for _ in range(self.lookahead + 1):
+            take()
+        try:
+            while queue:
+                frame, future = queue.popleft()
+                found = future.result()
+                yield frame, found
+                take()
+        finally:
+            for _, future in queue:
+                future.cancel()  # not started yet: never started; running: left to finish
 
     def _analyse(self, frame: np.ndarray) -> Face | Reason:
         """One frame's face (detected, landmarked, not embedded) or why there is none.
@@ -247,9 +301,11 @@ class FaceCheck:
             self._on_bind(dict(self._bindings))
 
     def close(self) -> None:
-        """Stop the embedder (a helper process at the gate)."""
+        """Stop the embedder (a helper process at the gate) and the look-ahead threads."""
         if self.embedder is not None:
             self.embedder.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def bindings(self) -> int:

@@ -1,7 +1,8 @@
 """Where the one embedding of a face check is computed: in this thread, or in a helper process
 alongside the detection of the frames still to come.
 
-dlib's ResNet encoder holds Python's GIL for its whole run (~100-140 ms here, ~0.5 s on a Pi 4),
+dlib's ResNet encoder holds Python's GIL for its whole run (here ~40 ms with dlib built against
+OpenBLAS, the Pi image's build, 160-270 ms with dlib-bin; several times that on a Pi 4),
 while its HOG detector releases it (measured: a Python thread gets no tick during an embedding,
 one every millisecond during a detection). So a thread cannot overlap the embedding with
 anything in this process: not with the detection of the next frames, and not with the lane's

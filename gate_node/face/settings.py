@@ -14,17 +14,19 @@ Defaults and where they come from:
   blink check needs several within the ~1.5 s the lane display asks the visitor to blink.
 - ``min_face_px`` 80: the smaller side of the face box. dlib's HOG window is 80x80: smaller
   faces are found only by upsampling and embed badly; at 640x480 it is an arm's length.
-- ``detect_scale`` 1.0: HOG runs on the full frame (19 ms for 640x480 here). 0.5 runs it on a
-  half-size frame (5 ms) but finds only faces of 160 px and more: for lanes where visitors
-  stand close to the face camera (keys/face_embedding.py).
+- ``detect_scale`` 1.0: HOG runs on the full frame (47-109 ms for 640x480 on the shared x86
+  bench machine, bench/face.py). 0.5 runs it on a half-size frame (~1/3-1/4 of that) but finds
+  only faces of 160 px and more: for lanes where visitors stand close to the face camera
+  (keys/face_embedding.py). The test photos' faces are 87 and 149 px in a 640x480 frame.
 - ``min_score`` 0.3: dlib's HOG detection score a face must reach. Faces in the test photos
   score 0.5-1.6, a face-like badge on a suit about 0 (it would be a second face otherwise).
 - ``liveness`` "blink" or "off" (gate_node/face/liveness.py says what it stops).
 - ``blink_ratio`` 0.7: a blink is an eye aspect ratio dropping below 0.7 of the open-eye value.
 - ``check_timeout_s`` 5.0: a face check (capture and read, on the lane's face worker,
   gate_node/face/worker.py) not answered by then is answered ``face_timeout`` and the lane is
-  free again. The check takes under 1 s on a Pi 4 (bench/face.py); 5 s leaves room for a slow
-  camera without holding a queue behind a hung one.
+  free again. The check is estimated at 1.3-1.6 s on a Pi 4 with dlib on OpenBLAS
+  (bench/face.py, not measured on a Pi); 5 s leaves room for that and a slow camera without
+  holding a queue behind a hung one.
 - ``keep_images_days`` 0: face images are never kept; an operator who needs them for disputes
   sets 1-30 and each refused or admitted face frame is kept encrypted that many days.
 """

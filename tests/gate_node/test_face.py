@@ -149,17 +149,34 @@ def test_an_enrolment_without_tickets_serves_one_to_one_only(model):
 
 
 def test_the_float32_gallery_finds_the_same_nearest_as_face_distance():
+    """10,000 enrolments, 400 probes (near an enrolment, nearly halfway between two, or
+    nobody's): the nearest and its distance are face_distance's, for every probe. (Two rows
+    within float32 rounding, ~1e-6, of the probe may come out in either order.)"""
     import face_recognition
 
     rng = np.random.default_rng(3)
     known = rng.normal(0, 0.09, (10_000, 128)).astype(np.float32)
-    probe = known[4321] + rng.normal(0, 0.01, 128).astype(np.float32)
+    known[:2] = photos.embedding("astronaut"), photos.embedding("hopper")
     gallery = Gallery({i.to_bytes(8, "big"): known[i] for i in range(len(known))})
-    reference = face_recognition.face_distance(known.astype(np.float64), probe)
-    found = gallery.nearest(probe)
-    assert found is not None
-    assert found[0] == (4321).to_bytes(8, "big") == int(np.argmin(reference)).to_bytes(8, "big")
-    assert found[1] == pytest.approx(reference.min(), abs=1e-4)
+    rows = rng.integers(0, len(known), 400)
+    probes = np.concatenate(
+        [
+            known[rows[:200]] + rng.normal(0, 0.01, (200, 128)),  # someone enrolled
+            0.49 * known[rows[200:300]] + 0.51 * known[rows[300:400]],  # between two
+            rng.normal(0, 0.09, (100, 128)),  # nobody
+        ]
+    ).astype(np.float32)
+    assert gallery.nearest(probes[0].astype(np.float64)) == gallery.nearest(probes[0])
+    for probe in probes:
+        reference = face_recognition.face_distance(known.astype(np.float64), probe)
+        found = gallery.nearest(probe)
+        assert found is not None
+        assert found[0] == int(np.argmin(reference)).to_bytes(8, "big")
+        assert found[1] == pytest.approx(reference.min(), abs=1e-6)
+
+
+def test_an_empty_gallery_has_no_nearest():
+    assert Gallery({}).nearest(photos.embedding("astronaut")) is None
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -413,7 +430,8 @@ def test_a_face_under_a_large_minimum_is_still_too_small_not_none(model):
     assert result.reason is Reason.FACE_TOO_SMALL
 
 
-def test_the_check_takes_no_frame_after_the_blink(model):
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_the_check_stops_taking_frames_at_the_blink_but_for_its_lookahead(model, lookahead):
     taken = []
 
     def camera():
@@ -421,8 +439,53 @@ def test_the_check_takes_no_frame_after_the_blink(model):
             taken.append(frame)
             yield frame
 
-    result = check(model, FaceSettings()).verify(COLLINS, camera())
-    assert result.reason is Reason.OK and len(taken) == 3
+    faces = FaceCheck(
+        model,
+        FaceSettings(),
+        enrolled((COLLINS, photos.embedding("astronaut"), ("pass",))),
+        lookahead=lookahead,
+    )
+    result = faces.verify(COLLINS, camera())
+    faces.close()
+    assert result.reason is Reason.OK and len(taken) == 3 + lookahead
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        photos.blinking,
+        photos.still_photo,
+        photos.waved_photo,
+        lambda: (photos.astronaut_frame(), photos.two_faces(), photos.astronaut_frame()),
+        lambda: (photos.landscape(),),
+        lambda: (photos.hopper_frame(), photos.eyes_shut(photos.hopper_frame())),
+    ],
+    ids=["blink", "still", "waved", "second-face", "landscape", "another-person"],
+)
+def test_frames_analysed_ahead_on_threads_decide_as_one_at_a_time(model, frames):
+    answers = []
+    for lookahead in (0, 1, 3):
+        faces = FaceCheck(
+            model,
+            FaceSettings(),
+            enrolled((COLLINS, photos.embedding("astronaut"), ("pass",))),
+            lookahead=lookahead,
+        )
+        result = faces.verify(COLLINS, frames())
+        faces.close()
+        answers.append((result.reason, result.distance))
+    assert answers[0] == answers[1] == answers[2]
+
+
+def test_two_threads_detecting_at_once_find_what_one_finds(model):
+    """dlib's HOG detector is not safe to share between threads: each has its own copy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [photos.astronaut_frame(), photos.two_faces(), photos.hopper_frame()] * 4
+    alone = [model.detect(frame) for frame in frames]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(model.detect, frames))
+    assert together == alone
 
 
 def test_a_blink_in_the_last_frame_is_still_seen(model):
