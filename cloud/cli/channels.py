@@ -6,13 +6,12 @@ Never: print the API key twice (it is shown once, at ``add``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cloud.cli.common import DbOption, fail, settings_from, transaction, wall_clock
+from cloud.cli.common import DbOption, cli_actor, fail, settings_from, transaction, wall_clock
 from cloud.cli.reconcile import parse_day
 from cloud.services import channel_settlement, channels
 
@@ -20,10 +19,6 @@ app = typer.Typer(help="Distributors and OTAs. 分销与OTA渠道。", no_args_i
 
 Code = Annotated[str, typer.Option("--code", help="The channel's code, e.g. ctrip")]
 Day = Annotated[str, typer.Option(help="Day in the site's time zone, YYYY-MM-DD")]
-
-
-def _actor() -> str:
-    return os.environ.get("USER") or "cli"
 
 
 @app.command("add")
@@ -73,7 +68,7 @@ def topup(
     """Add prepaid money received from the channel. 渠道预存款充值。"""
     with transaction(settings_from(db)) as session:
         balance = channels.top_up(
-            session, code, amount_fen, actor=_actor(), source="cli", now=wall_clock().now()
+            session, code, amount_fen, actor=cli_actor(), source="cli", now=wall_clock().now()
         )
     typer.echo(f"balance / 余额: {balance / 100:.2f} yuan")
 
@@ -88,10 +83,10 @@ def statement(
     """Make the day's settlement statement; print it, or write it as CSV. 渠道日结单。"""
     with transaction(settings_from(db)) as session:
         held = channel_settlement.make_statement(
-            session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
+            session, code, parse_day(day), actor=cli_actor(), source="cli", now=wall_clock().now()
         )
         text = channel_settlement.export_csv(
-            session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
+            session, code, parse_day(day), actor=cli_actor(), source="cli", now=wall_clock().now()
         )
         figures = (held.orders, held.sales_fen, held.refunds_fen, held.commission_fen)
         owed, balance = held.net_fen, held.balance_fen
@@ -112,6 +107,6 @@ def confirm(code: Code, day: Day, db: DbOption = None) -> None:
     """Confirm a made statement; it changes no more. 确认结算单。"""
     with transaction(settings_from(db)) as session:
         channel_settlement.confirm(
-            session, code, parse_day(day), actor=_actor(), source="cli", now=wall_clock().now()
+            session, code, parse_day(day), actor=cli_actor(), source="cli", now=wall_clock().now()
         )
     typer.echo(f"{code} {day} confirmed / 已确认")

@@ -7,6 +7,7 @@ Never: hold a command, or print a traceback. Failures are ``fail``: one line on 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +150,11 @@ def load_root_key(
         return keystore.load(key_path, passphrase(passphrase_file))
     except KeyStoreError as exc:
         fail(f"{exc}" + (keys_missing_hint(settings) if path is None else ""))
+
+
+def cli_actor(named: str | None = None) -> str:
+    """Who the audit names for a command: ``named`` if given, else the shell's user."""
+    return named or os.environ.get("USER") or "cli"
 
 
 def wall_clock() -> clock.Clock:

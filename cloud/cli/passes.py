@@ -6,14 +6,13 @@ Never: check a rule here. A rule is set whole: an option left out takes the defa
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.cli.common import DbOption, fail, settings_from, transaction, wall_clock
+from cloud.cli.common import DbOption, cli_actor, fail, settings_from, transaction, wall_clock
 from cloud.models import Product
 from cloud.services import pass_rules
 
@@ -84,7 +83,7 @@ def set_rule(
             session,
             _product_id(session, product),
             rule,
-            actor=os.environ.get("USER") or "cli",
+            actor=cli_actor(),
             source="cli",
             now=wall_clock().now(),
         )

@@ -8,7 +8,6 @@ system user's name from $USER, else "cli").
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ import typer
 from cloud.cli.common import (
     DbOption,
     PassphraseFile,
+    cli_actor,
     fail,
     passphrase,
     refused,
@@ -43,10 +43,6 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         fail(f"--day {text!r} is not a date YYYY-MM-DD", zh="日期格式应为 YYYY-MM-DD")
-
-
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("USER") or "cli"
 
 
 @app.command("import")
@@ -78,7 +74,7 @@ def import_command(
             fmt=fmt,
             raw=raw,
             filename=file.name,
-            actor=_actor(actor),
+            actor=cli_actor(actor),
             source="cli",
             now=wall_clock().now(),
         )
@@ -123,7 +119,7 @@ def resolve_command(
     """Resolve one mismatch with a note. 处理差异。"""
     with transaction(settings_from(db)) as session:
         matching.resolve(
-            session, mismatch, note, actor=_actor(actor), source="cli", now=wall_clock().now()
+            session, mismatch, note, actor=cli_actor(actor), source="cli", now=wall_clock().now()
         )
     typer.echo(f"#{mismatch} resolved / 已处理")
 
@@ -136,7 +132,7 @@ def close_command(channel: Channel, day: Day, actor: Actor = None, db: DbOption 
             session,
             channel,
             parse_day(day),
-            actor=_actor(actor),
+            actor=cli_actor(actor),
             source="cli",
             now=wall_clock().now(),
         )

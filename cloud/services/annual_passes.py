@@ -6,8 +6,8 @@ texts, so a renewal is a new ticket and the old one keeps its own validity.
   per annual ticket, linked to the member whose contact bought it; staff may link a member
   later by phone (``link_member``).
 - **Renewal** (``ask_renewal``): a member, or a cashier at the window, asks; the answer is a
-  pending order for the rule's price (``PassRule``, set by services/pass_rules.py, else
-  ``DEFAULT`` and the product's adult price; a member's level may take a percentage off).
+  pending order for the product's rule's price (services/pass_rules.py; without a price, the
+  product's adult price; a member's level may take a percentage off).
   The order holds no place of any day: a renewal continues a holder, it does not take a
   day's capacity (``OrderItem.holds_place``).
   The window: from ``renew_before_days`` before the expiry; until ``grace_days`` after it the
@@ -51,7 +51,6 @@ from cloud.models import (
     Order,
     OrderItem,
     PassRenewal,
-    PassRule,
     Price,
     Product,
     Site,
@@ -61,17 +60,8 @@ from cloud.services.audit import audit
 from cloud.services.issuing import Issuer, make_ticket
 from cloud.services.members import normalise_contact
 from cloud.services.orders import HOLD_MINUTES, _order_no
-from cloud.services.pass_rules import Rule
+from cloud.services.pass_rules import Rule, of_product
 from cloud.services.personal_data import PersonalData
-
-_DEFAULT = Rule()  # services/pass_rules.py: a product renews by these until a rule is set
-DEFAULT = PassRule(
-    renew_before_days=_DEFAULT.renew_before_days,
-    grace_days=_DEFAULT.grace_days,
-    lapse_limit_days=_DEFAULT.lapse_limit_days,
-    price_fen=_DEFAULT.price_fen,
-)
-
 
 # --- sale --------------------------------------------------------------------------------------
 
@@ -126,11 +116,7 @@ class Asked:
     renewal: PassRenewal
 
 
-def rule_of(session: Session, product_id: int) -> PassRule:
-    return session.get(PassRule, product_id) or DEFAULT
-
-
-def term(rule: PassRule, product: Product, valid_until: date, today: date) -> tuple[date, date]:
+def term(rule: Rule, product: Product, valid_until: date, today: date) -> tuple[date, date]:
     """The dates a renewal asked ``today`` gives a pass that runs until ``valid_until``, or
     409 ``renewal_outside_window``."""
     opens = valid_until - timedelta(days=rule.renew_before_days)
@@ -147,7 +133,7 @@ def term(rule: PassRule, product: Product, valid_until: date, today: date) -> tu
     return first, first + timedelta(days=max(1, product.validity_days) - 1)
 
 
-def price_of(session: Session, rule: PassRule, product: Product, member: Member | None) -> int:
+def price_of(session: Session, rule: Rule, product: Product, member: Member | None) -> int:
     """The renewal's price in fen: the rule's (else the adult price), less the member level's
     percentage (rounded down in the holder's favour: the discount rounds up)."""
     base = rule.price_fen
@@ -156,7 +142,7 @@ def price_of(session: Session, rule: PassRule, product: Product, member: Member 
         if price is None:
             raise Problem(Code.NO_PRICE, price_type="adult")
         base = price.amount_fen
-    percent = (rule.level_discounts or {}).get(member.level, 0) if member else 0
+    percent = rule.level_discounts.get(member.level, 0) if member else 0
     return base - (base * percent + 99) // 100
 
 
@@ -182,7 +168,7 @@ def ask_renewal(
     first = session.get(Ticket, held.first_ticket_id)
     assert product is not None and site is not None and first is not None
     local_now = now.astimezone(ZoneInfo(site.timezone))
-    rule = rule_of(session, product.id)
+    rule = of_product(session, product.id)
     valid_from, valid_until = term(rule, product, held.valid_until, local_now.date())
     owner = session.get(Member, held.member_id) if held.member_id else None
     price = price_of(session, rule, product, owner)
@@ -497,7 +483,7 @@ def view(session: Session, held: AnnualPass, pd: PersonalData, now: datetime) ->
     ticket = session.get(Ticket, held.ticket_id)
     assert site is not None and product is not None and ticket is not None
     today = now.astimezone(ZoneInfo(site.timezone)).date()
-    rule = rule_of(session, product.id)
+    rule = of_product(session, product.id)
     status = "expired" if held.status == "active" and held.valid_until < today else held.status
     face = (
         session.get(FaceEnrolment, (held.site, bytes(held.holder_ref))) if held.holder_ref else None

@@ -69,7 +69,12 @@ def read(session: Session, product_id: int) -> tuple[Rule, bool]:
     """The rule ``product_id`` renews by, and whether it was set (False: the defaults)."""
     _annual(session, product_id)
     held = session.get(PassRule, product_id)
-    return (_rule(held), True) if held is not None else (Rule(), False)
+    return _rule(held), held is not None
+
+
+def of_product(session: Session, product_id: int) -> Rule:
+    """The rule a pass of ``product_id`` renews by now (the defaults if none was set)."""
+    return _rule(session.get(PassRule, product_id))
 
 
 def put(
@@ -95,13 +100,12 @@ def put(
     return rule
 
 
-def _annual(session: Session, product_id: int) -> Product:
+def _annual(session: Session, product_id: int) -> None:
     product = session.get(Product, product_id)
     if product is None:
         raise not_found(Thing.PRODUCT)
     if product.kind != "annual":
         raise Problem(Code.BAD_PASS_RULE, field="product_id", allowed="kind=annual")
-    return product
 
 
 def _rule(held: PassRule | None) -> Rule:
