@@ -106,7 +106,6 @@ class Uplink:
         self._acked_mids: deque[int] = deque()
         self._connects: deque[bool] = deque()
         self._inflight: dict[int, tuple[int, ...]] = {}  # paho mid -> seqs (main thread only)
-        self._inflight_events = 0  # how many seqs _inflight holds
         self._awaiting: dict[int, int] = {}  # outbox seq -> ms PUBACKed, until the cloud acks
         self._sent_upto = 0
         self.last_ack_ms: int | None = None
@@ -161,7 +160,6 @@ class Uplink:
         while self._connects:
             if self._connects.popleft():
                 self._inflight.clear()  # whatever was in flight or unacknowledged goes again
-                self._inflight_events = 0
                 self._awaiting.clear()
                 self._sent_upto = 0
         self._settle_pubacks(now_ms)
@@ -173,8 +171,8 @@ class Uplink:
             pending = self.ledger.pending_events(self._sent_upto, room)
             if not pending:
                 break
-            for group in self._messages(pending):
-                if not self._publish(group):
+            for group, entries in self._messages(pending):
+                if not self._publish(group, entries):
                     return sent  # link went down mid-way: the next connect resends
                 self._sent_upto = group[-1].seq
                 sent += len(group)
@@ -190,45 +188,49 @@ class Uplink:
     def awaiting_cloud(self) -> int:
         return len(self._awaiting) + self._inflight_events
 
+    @property
+    def _inflight_events(self) -> int:
+        """How many events the messages awaiting PUBACK hold (at most ``WINDOW``)."""
+        return sum(map(len, self._inflight.values()))
+
     @staticmethod
-    def _messages(events: list[OutboxEvent]) -> list[list[OutboxEvent]]:
+    def _messages(events: list[OutboxEvent]) -> list[tuple[list[OutboxEvent], list[Entry]]]:
         """``events`` (in seq order) as messages, in seq order: each run of event-topic events
-        packed into batches within the caps, each face binding alone."""
-        messages: list[list[OutboxEvent]] = []
+        packed into batches within the caps (with their encoded entries, so a batch is
+        encoded once), each face binding alone (no entries: it is signed alone)."""
+        messages: list[tuple[list[OutboxEvent], list[Entry]]] = []
         run: list[OutboxEvent] = []
 
         def flush() -> None:
             by_seq = {event.seq: event for event in run}
             for batch in pack(Entry.of(e.seq, e.kind, e.at_ms, e.data) for e in run):
-                messages.append([by_seq[entry.seq] for entry in batch])
+                messages.append(([by_seq[entry.seq] for entry in batch], batch))
             run.clear()
 
         for event in events:
             if topic_kind(event.kind) == topics.Kind.FACE:
                 flush()
-                messages.append([event])
+                messages.append(([event], []))
             else:
                 run.append(event)
         flush()
         return messages
 
-    def _publish(self, events: list[OutboxEvent]) -> bool:
-        """Sign and publish one message: a single event, or several as one batch; then gossip
-        the uses and rollbacks among them to peers, each signed alone."""
+    def _publish(self, events: list[OutboxEvent], entries: list[Entry]) -> bool:
+        """Sign and publish one message: a single event, or several (``entries``, encoded) as
+        one batch; then gossip the uses and rollbacks among them to peers, each signed alone."""
         singles: dict[int, bytes] = {}
         if len(events) == 1:
             event = events[0]
             payload = singles[event.seq] = self._sign(event)
             to = self._face_topic if topic_kind(event.kind) == topics.Kind.FACE else None
         else:
-            entries = [Entry.of(e.seq, e.kind, e.at_ms, e.data) for e in events]
             payload = sign_batch(self.node_key, site=self.site, node=self.node, entries=entries)
             to = None
         info = topics.publish(self._client, to or self._event_topic, payload)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False
         self._inflight[info.mid] = tuple(e.seq for e in events)
-        self._inflight_events += len(events)
         for event in events:
             if event.kind in GOSSIP_KINDS:
                 gossip = singles.get(event.seq) or self._sign(event)
@@ -252,8 +254,8 @@ class Uplink:
         for seq in overdue:
             del self._awaiting[seq]
         events = [e for e in map(self.ledger.event, overdue) if e is not None]
-        for group in self._messages(events):
-            if not self._publish(group):
+        for group, entries in self._messages(events):
+            if not self._publish(group, entries):
                 break  # link down: the next connect resends everything still in the outbox
         return len(overdue)
 
@@ -265,7 +267,6 @@ class Uplink:
     def _settle_pubacks(self, now_ms: int) -> None:
         while self._acked_mids:
             seqs = self._inflight.pop(self._acked_mids.popleft(), ())
-            self._inflight_events -= len(seqs)
             for seq in seqs:
                 self._awaiting[seq] = now_ms
             if seqs:
