@@ -480,8 +480,7 @@ def main() -> None:
     blas = "OpenBLAS" if build["DLIB_USE_BLAS"] else "no BLAS"
     report(
         results_name(build),
-        f"Face at the gate: per frame, 1:N, QR + face end to end (dlib {build['version']}, "
-        f"{blas})",
+        f"Face at the gate: per frame, 1:N, QR + face end to end (dlib {build['version']}, {blas})",
         rows,
         notes=f"dlib {build['version']}: DLIB_USE_BLAS {build['DLIB_USE_BLAS']}, "
         f"USE_AVX_INSTRUCTIONS {build['USE_AVX_INSTRUCTIONS']}, BLAS library "
