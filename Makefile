@@ -1,6 +1,8 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each bootstraps what it needs.
 SHELL := /bin/bash
 VENV := .venv
+# The interpreter the venvs are made from (scripts/pick_python.sh says why Debian's own).
+PYTHON ?= $(shell scripts/pick_python.sh)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PIP_FLAGS := -q --disable-pip-version-check
@@ -23,7 +25,7 @@ STUBS := typings/machine.pyi
 	face-openblas bench-face-openblas
 
 $(PY):
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP) $(PIP_FLAGS) install -U pip
 
 # One stamp per set of extras; pyproject.toml changing re-installs.
@@ -61,7 +63,7 @@ DLIB_VERSION := 20.0.1
 DEB_OPENBLAS := build-essential cmake pkg-config python3-dev libopenblas-dev
 $(VENV_BLAS)/.stamp-dlib:
 	@scripts/bootstrap.sh $(DEB_OPENBLAS)
-	python3 -m venv $(VENV_BLAS)
+	$(PYTHON) -m venv $(VENV_BLAS)
 	$(PY_BLAS) -m pip $(PIP_FLAGS) install -U pip
 	$(PY_BLAS) -m pip $(PIP_FLAGS) install --no-cache-dir --no-binary dlib dlib==$(DLIB_VERSION)
 	$(PY_BLAS) -c "import dlib, sys; print('dlib', dlib.__version__, 'DLIB_USE_BLAS', \

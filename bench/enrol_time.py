@@ -30,7 +30,7 @@ def main() -> None:
         fingerprint = site.fingerprint()  # read off the cloud's console before the ladder
         for number in range(1, ROUNDS + 1):
             node = f"G{number}"
-            _, (ticket,) = _buy(site.api, site.inventory_id, f"bench-enrol-{number:04d}")
+            _, (ticket,) = _buy(site.api, site.stock, f"bench-enrol-{number:04d}")
             state_dir = Path(folder) / f"gate-{node}"
             started = SYSTEM.monotonic()
             token = site.token(node)

@@ -26,7 +26,7 @@ from keys import keystore
 from simulators.broker import ADMIN, PASSWORD, Broker
 from simulators.cloud_server import cloud_server
 from simulators.ingest_processes import IngestProcesses
-from simulators.site import SITE, _catalogue, _cloud_env, _manager, _sign_in
+from simulators.site import SITE, DayStock, _catalogue, _cloud_env, _manager, _sign_in
 
 BIN = Path(sys.executable).parent
 
@@ -38,7 +38,7 @@ class EnrolledSite:
     env: dict[str, str]
     broker: Broker
     staff: dict[str, str]
-    inventory_id: int
+    stock: DayStock
     db_url: str
     passphrase: bytes
 
@@ -107,7 +107,7 @@ def enrolled_site(folder: Path, passphrase: bytes, ingest: bool = True) -> Itera
         }
         api = cleanup.enter_context(cloud_server(env))
         staff = _sign_in(api, _manager(env))
-        inventory_id = _catalogue(api, staff)
+        stock = _catalogue(api, staff)
         if ingest:
             root = keystore.load(cloud_state / "keys" / "root.key", passphrase)
             workers = IngestProcesses(
@@ -115,4 +115,4 @@ def enrolled_site(folder: Path, passphrase: bytes, ingest: bool = True) -> Itera
             )
             cleanup.callback(workers.stop_all)
             workers.start("1")
-        yield EnrolledSite(folder, api, env, broker, staff, inventory_id, url, passphrase)
+        yield EnrolledSite(folder, api, env, broker, staff, stock, url, passphrase)

@@ -73,7 +73,7 @@ def test_an_enrolled_gate_admits_a_ticket_sold_online_and_its_entry_reaches_the_
     assert (tmp_path / "gate" / "node.key").stat().st_mode & 0o077 == 0
     gate = Gate(state, state.identity(PASSPHRASE))
     try:
-        _, (ticket,) = _buy(site.api, site.inventory_id, "enrol-e2e-0001")
+        _, (ticket,) = _buy(site.api, site.stock, "enrol-e2e-0001")
         decision = gate.visit(ticket["text"], 1)
         assert decision.grant, decision
         engine = create_engine(site.db_url)
