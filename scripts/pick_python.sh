@@ -3,9 +3,10 @@
 # 3.11 or newer and can make a venv, else the first python3 on PATH.
 #
 # Why the distribution's: Debian builds CPython with profile-guided optimisation and LTO, which a
-# pyenv or source build skips by default; on this project's 2-core CI machine the same test suite
-# ran ~1.4x faster on Debian's 3.11 than on a pyenv 3.11 first on PATH (README "Setup"). It is
-# also the interpreter a gate's Raspberry Pi OS image runs. PYTHON=... on the make line overrides.
+# pyenv or source build skips by default. Measured on this project's 2-core machine: a pure-Python
+# loop 1.5x faster, the whole `make test` 6 % less wall time and 7 % less CPU than on the pyenv
+# 3.11 first on PATH. It is also the interpreter a gate's Raspberry Pi OS image runs.
+# PYTHON=... on the make line overrides.
 set -euo pipefail
 for candidate in /usr/bin/python3 python3; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \

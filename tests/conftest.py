@@ -78,3 +78,12 @@ def postgres_url() -> Iterator[str]:
     """A fresh schema in the test database, migrated, dropped afterwards."""
     with postgres_schema() as url:
         yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow and hardware-in-the-loop tests first (stable otherwise): pytest-xdist hands tests
+    out in collection order, and a minute-long test handed out last kept one worker busy while
+    the others sat idle at the end of the run."""
+    items.sort(
+        key=lambda item: 0 if item.get_closest_marker("slow") or "hil_tests" in item.nodeid else 1
+    )

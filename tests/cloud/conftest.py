@@ -168,11 +168,11 @@ def api(office, published):
     from fastapi.testclient import TestClient
 
     from cloud.api.app import create_app
-    from cloud.core.security import hash_password
     from cloud.models import User
+    from tests.stored_passwords import stored_hash
 
     context = api_context(office, lambda site, kind, raw: published.append((site, kind, raw)))
     with office.sessions.begin() as db:
         for name, role in (("boss", "manager"), ("till1", "cashier"), ("books", "finance")):
-            db.add(User(username=name, password_hash=hash_password(f"{name}-password"), role=role))
+            db.add(User(username=name, password_hash=stored_hash(f"{name}-password"), role=role))
     return TestClient(create_app(context), raise_server_exceptions=False)

@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 
 from cloud.api.app import create_app
 from cloud.core.errors import Code, Problem, Thing
-from cloud.core.security import hash_password
 from cloud.models import (
     AuditEntry,
     CashierShift,
@@ -31,6 +30,7 @@ from cloud.models import (
 )
 from cloud.services.payments.sandbox import SandboxProvider
 from tests.cloud.conftest import api_context
+from tests.stored_passwords import stored_hash
 
 
 class CountingSandbox(SandboxProvider):
@@ -65,7 +65,7 @@ def app(office, platform):
     context.providers["sandbox"] = platform
     with office.sessions.begin() as db:
         for name, role in (("till1", "cashier"), ("till2", "cashier"), ("books", "finance")):
-            db.add(User(username=name, password_hash=hash_password(f"{name}-pw"), role=role))
+            db.add(User(username=name, password_hash=stored_hash(f"{name}-pw"), role=role))
     return create_app(context)
 
 

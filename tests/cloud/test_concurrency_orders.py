@@ -393,11 +393,11 @@ def test_anonymous_requests_cannot_hold_every_place_and_the_next_buyer_finds_som
 
 
 def test_signed_in_staff_at_the_window_are_not_counted_per_address(api, office):
-    from cloud.core.security import hash_password
     from cloud.models import User
+    from tests.stored_passwords import stored_hash
 
     with office.sessions.begin() as db:
-        db.add(User(username="till1", password_hash=hash_password("till-pw"), role="cashier"))
+        db.add(User(username="till1", password_hash=stored_hash("till-pw"), role="cashier"))
     login = api.post("/api/v1/auth/token", json={"username": "till1", "password": "till-pw"})
     bearer = {"Authorization": "Bearer " + login.json()["access_token"]}
     answers = [order_from(api, office, f"window-{n:04d}", "10.0.0.2", **bearer) for n in range(3)]

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from cloud.api.app import create_app
 from cloud.api.context import CloudContext
-from cloud.core.security import hash_password
 from cloud.db import make_engine, session_factory
 from cloud.models import Alarm, Site, StaffPreference, User
 from cloud.services.personal_data import PersonalData
@@ -18,6 +17,7 @@ from keys import keystore
 from keys.clock import ManualClock
 from simulators.busy_day import MORNING
 from simulators.databases import sqlite_database
+from tests.stored_passwords import stored_hash
 
 PASSWORDS = {"boss": "boss-password", "books": "books-password", "till1": "till1-password"}
 
@@ -29,7 +29,7 @@ def app(tmp_path):
     with sessions.begin() as db:
         db.add(Site(code="S1", name_zh="云山景区", name_en="Cloud Mountain"))
         for name, role in (("boss", "manager"), ("books", "finance"), ("till1", "cashier")):
-            db.add(User(username=name, password_hash=hash_password(PASSWORDS[name]), role=role))
+            db.add(User(username=name, password_hash=stored_hash(PASSWORDS[name]), role=role))
         db.flush()
         db.add(Alarm(site="S1", node="G1", seq=1, alarm="fire_alarm", at=MORNING, detail={}))
     context = CloudContext(

@@ -29,12 +29,13 @@ import pytest
 from fastapi.routing import APIRoute
 
 from cloud.api.app import create_app
-from cloud.core.security import hash_password
 from cloud.models import User
 from cloud.models.accounts import ROLES
 from cloud.services.orders import LineRequest
 from tests.cloud.conftest import api_context, place_order
 from tests.cloud.site_day import pay, tickets_of
+from tests.conftest import TEST_AT
+from tests.stored_passwords import stored_hash
 
 PUBLIC = "public"
 SIGNED_IN = "signed in"
@@ -248,21 +249,23 @@ CHECKED_IN_ROUTE = {
 
 @pytest.fixture
 def signed_in(app, office):
-    """A bearer header per role."""
+    """A bearer header per role: a session opened as sign-in opens one (signing in over HTTP
+    is tested in test_auth.py; here it would cost six scrypt checks a route)."""
     from fastapi.testclient import TestClient
 
+    from cloud.core.config import ApiSettings
+    from cloud.services import staff_sessions
+
     client = TestClient(app, raise_server_exceptions=False)
+    headers = {}
     with office.sessions.begin() as db:
         for role in ROLES:
-            db.add(User(username=f"{role}1", password_hash=hash_password(f"{role}1-password"),
-                        role=role))  # fmt: skip
-    headers = {}
-    for role in ROLES:
-        answer = client.post(
-            "/api/v1/auth/token", json={"username": f"{role}1", "password": f"{role}1-password"}
-        )
-        assert answer.status_code == 200, answer.text
-        headers[role] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+            user = User(username=f"{role}1", password_hash=stored_hash(f"{role}1-password"),
+                        role=role)  # fmt: skip
+            db.add(user)
+            db.flush()
+            started = staff_sessions.start(db, user.id, ApiSettings(), TEST_AT)
+            headers[role] = {"Authorization": f"Bearer {started.token}"}
     return client, headers
 
 

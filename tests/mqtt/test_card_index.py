@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from cloud.api.app import create_app
 from cloud.api.context import CloudContext
-from cloud.core.security import hash_password
 from cloud.db import make_engine, session_factory
 from cloud.models import Inventory, Price, Product, Site, Ticket, User, Zone
 from cloud.services import card_index
@@ -25,6 +24,7 @@ from keys.holder import holder_ref
 from tests.conftest import TEST_AT
 from tests.mqtt.conftest import wait_until
 from tests.mqtt.test_link import TODAY, Lane, ticket
+from tests.stored_passwords import stored_hash
 
 pytestmark = pytest.mark.mqtt
 
@@ -77,9 +77,7 @@ def office(site, service) -> Office:
             db.add(Price(product_id=product.id, price_type="adult", amount_fen=8000))
             stock[name] = Inventory(product_id=product.id, day=TODAY, capacity=100)
         db.add_all(stock.values())
-        db.add(
-            User(username="till1", password_hash=hash_password("till1-password"), role="cashier")
-        )
+        db.add(User(username="till1", password_hash=stored_hash("till1-password"), role="cashier"))
         db.flush()
         ids = {name: inv.id for name, inv in stock.items()}
         product_ids = {name: p.id for name, p in products.items()}

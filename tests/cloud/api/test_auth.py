@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud.api.app import create_app
-from cloud.core.security import hash_password
 from cloud.models import AuditEntry, LoginThrottle, User
 from cloud.services import login_throttle
 from keys.clock import ManualClock
 from tests.cloud.conftest import api_context
 from tests.cloud.http_calls import bearer, problem
+from tests.stored_passwords import stored_hash
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
@@ -33,7 +33,7 @@ def app(office, clock):
     context.clock = clock
     with office.sessions.begin() as db:
         for name, role in (("boss", "manager"), ("till1", "cashier")):
-            db.add(User(username=name, password_hash=hash_password(f"{name}-password"), role=role))
+            db.add(User(username=name, password_hash=stored_hash(f"{name}-password"), role=role))
     return create_app(context)
 
 

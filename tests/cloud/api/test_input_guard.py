@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cloud.core.security import hash_password
 from cloud.models import CashierShift, Order, User
 from tests.cloud.http_calls import bearer, place_order, problem
+from tests.stored_passwords import stored_hash
 
 
 def test_a_nul_in_a_path_or_query_is_a_422_not_a_database_error(api, office):
@@ -104,9 +104,7 @@ def test_inventory_thresholds_and_slots_must_make_sense(api, office):
 
 def test_a_till_never_pays_out_cash_it_does_not_hold(api, office):
     with office.sessions.begin() as db:
-        db.add(
-            User(username="till9", password_hash=hash_password("till9-password"), role="cashier")
-        )
+        db.add(User(username="till9", password_hash=stored_hash("till9-password"), role="cashier"))
     seller, other = bearer(api, "till1"), bearer(api, "till9")
     api.post("/api/v1/shifts", json={"float_fen": 10000}, headers=seller)
     api.post("/api/v1/shifts", json={"float_fen": 1000}, headers=other)

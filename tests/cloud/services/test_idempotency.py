@@ -34,13 +34,11 @@ def test_a_refund_replay_without_the_order_token_is_refused(api, office, publish
 
 
 def test_two_cashiers_using_the_same_key_each_get_their_own_till(api, office):
-    from cloud.core.security import hash_password
     from cloud.models import User
+    from tests.stored_passwords import stored_hash
 
     with office.sessions.begin() as db:
-        db.add(
-            User(username="till2", password_hash=hash_password("till2-password"), role="cashier")
-        )
+        db.add(User(username="till2", password_hash=stored_hash("till2-password"), role="cashier"))
     key = {"Idempotency-Key": "open-my-till-01"}
     first = api.post(
         "/api/v1/shifts", json={"float_fen": 100}, headers={**bearer(api, "till1"), **key}
