@@ -26,6 +26,9 @@ Cells:
   (Excel's leading apostrophe), so editing the cell in Excel keeps it text and never makes it
   a live formula (CSV-injection guard, as the CSV export's leading apostrophe).
 - Texts are cut at 32,767 characters, Excel's limit for a cell.
+- A text holding what looks like the format's own escape, ``_xHHHH_`` (ECMA-376 ST_Xstring:
+  Excel reads ``_x0041_`` as "A"), has its underscore escaped (``_x005F_x0041_``), so a product
+  name or a note typed as ``_x0041_`` shows as typed, not as another character.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NEEDS_WORK = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_LOOKS_ESCAPED = re.compile("_x[0-9A-Fa-f]{4}_")
 _QUOTED = 1  # the style (cellXfs index) with quotePrefix, see _STYLES
 
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -167,6 +171,8 @@ def _text_cell(ref: str, value: str) -> str:
     style = f' s="{_QUOTED}"' if value.startswith(FORMULA_START) else ""
     if _NEEDS_WORK.search(value):
         value = text(value)
+    if "_x" in value:
+        value = _LOOKS_ESCAPED.sub(r"_x005F\g<0>", value)
     space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
 

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.escape import unescape
 
 from cloud.services import report_export
 from cloud.services.xlsx_stream import CHUNK_BYTES, MAX_TEXT, xlsx_chunks
@@ -29,12 +30,18 @@ HOSTILE = {
     "lines": "one\r\ntwo\nthree",
     "chinese": "景区日票 成人",
     "digits": "0012345678",
+    "escape": "_x0041_ and _x005F_ and _x12_",  # the format's escape, typed as text
 }
 
 
 def read(data: bytes) -> list[tuple[object, ...]]:
+    """The cells as Excel shows them: openpyxl leaves the format's ``_xHHHH_`` escapes in the
+    text, Excel decodes them (ECMA-376 ST_Xstring), so they are decoded here as Excel does."""
     book = openpyxl.load_workbook(io.BytesIO(data))
-    return [tuple(c.value for c in row) for row in book.active.iter_rows()]
+    return [
+        tuple(unescape(c.value) if isinstance(c.value, str) else c.value for c in row)
+        for row in book.active.iter_rows()
+    ]
 
 
 def test_numbers_stay_numbers_fen_stay_integers_and_text_stays_text():
@@ -149,3 +156,10 @@ def test_rows_past_excels_limit_go_on_in_another_sheet_with_the_header(count, sh
     read_back = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
     assert all(lines[0] == ("n",) and len(lines) <= 3 for lines in read_back)
     assert [n for lines in read_back for (n,) in lines[1:]] == list(range(count))
+
+
+def test_text_that_looks_like_the_formats_escape_is_written_so_excel_shows_it_as_typed():
+    data = b"".join(xlsx_chunks("s", ("note",), [{"note": "_x0041_B"}]))
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<t>_x005F_x0041_B</t>" in sheet  # Excel: "_" then "x0041_B"
+    assert read(data)[1] == ("_x0041_B",)
