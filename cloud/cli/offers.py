@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cloud.cli.common import DbOption, fail, settings_from, transaction
+from cloud.cli.common import DbOption, cli_actor, fail, settings_from, transaction, wall_clock
 from cloud.services import promotions
 
 app = typer.Typer(help="Coupons and flash sales. 优惠券与限时抢购。", no_args_is_help=True)
@@ -54,6 +54,9 @@ def coupon(
             percent=percent,
             min_total_fen=min_total_fen,
             product_id=product,
+            actor=cli_actor(),
+            source="cli",
+            now=wall_clock().now(),
         )
     typer.echo(f"coupon {code.upper()} ready / 已创建")
 
@@ -80,5 +83,8 @@ def flash(
             per_member_limit=per_member,
             starts_at=_instant(starts),
             ends_at=_instant(ends),
+            actor=cli_actor(),
+            source="cli",
+            now=wall_clock().now(),
         )
     typer.echo(f"flash sale #{sale} ready / 已创建")

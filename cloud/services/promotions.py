@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from cloud.core.errors import Code, Problem, Thing, not_found
 from cloud.models import Coupon, FlashSale, Inventory, Member, MemberTake, Order, OrderItem, Product
 from cloud.models.base import as_utc
+from cloud.services.audit import audit
 from cloud.services.orders import LineRequest, create_order
 from cloud.services.personal_data import PersonalData
 
@@ -65,7 +66,11 @@ def create_flash_sale(
     per_member_limit: int,
     starts_at: datetime,
     ends_at: datetime,
+    actor: str,
+    source: str,
+    now: datetime,
 ) -> int:
+    """A flash sale, checked, audited (who offered which places at which price)."""
     _within("price_fen", price_fen, 0, MAX_FEN)
     _within("places", places, 1, MAX_COUNT)
     _within("per_member_limit", per_member_limit, 1, MAX_PER_MEMBER)
@@ -84,6 +89,10 @@ def create_flash_sale(
     )
     session.add(sale)
     session.flush()
+    audit(session, actor, source, "create_flash_sale", f"flash_sale:{sale.id}",
+          {"inventory_id": inventory_id, "price_type": price_type, "price_fen": price_fen,
+           "places": places, "per_member_limit": per_member_limit,
+           "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()}, at=now)  # fmt: skip
     return sale.id
 
 
@@ -217,7 +226,11 @@ def create_coupon(
     percent: int | None = None,
     min_total_fen: int = 0,
     product_id: int | None = None,
+    actor: str,
+    source: str,
+    now: datetime,
 ) -> None:
+    """A coupon, checked, audited (who made which discount with which limits)."""
     if (amount_fen is None) == (percent is None):
         raise Problem(Code.COUPON_AMOUNT_OR_PERCENT)
     if amount_fen is not None:
@@ -247,6 +260,11 @@ def create_coupon(
         )
     )
     session.flush()
+    audit(session, actor, source, "create_coupon", f"coupon:{code.strip().upper()}",
+          {"amount_fen": amount_fen, "percent": percent, "min_total_fen": min_total_fen,
+           "product_id": product_id, "total_limit": total_limit,
+           "per_member_limit": per_member_limit, "starts_at": starts_at.isoformat(),
+           "ends_at": ends_at.isoformat()}, at=now)  # fmt: skip
 
 
 def use_coupon(session: Session, code: str, member_id: int, order: Order, now: datetime) -> int:

@@ -18,8 +18,11 @@ from cloud.services import members, promotions
 from cloud.services.orders import LineRequest
 from cloud.services.payments.settle import apply_payment
 from tests.cloud.conftest import SALT, now
+from tests.cloud.http_calls import bearer
+from tests.conftest import TEST_AT
 
 PHONE = "13800138000"
+BY_TEST = {"actor": "tester", "source": "test", "now": TEST_AT}
 
 
 def sign_up(office, contact=PHONE, at=None) -> members.SignedIn:
@@ -182,6 +185,7 @@ def test_a_coupon_holds_its_per_member_and_total_limits(office):
             total_limit=2,
             per_member_limit=1,
             amount_fen=1000,
+            **BY_TEST,
         )
     buyers = [sign_up(office, f"1380013800{i}") for i in range(3)]
 
@@ -216,6 +220,7 @@ def test_a_flash_sale_of_50_places_to_200_concurrent_buyers_sells_exactly_50_one
             per_member_limit=1,
             starts_at=now() - timedelta(minutes=1),
             ends_at=now() + timedelta(hours=1),
+            **BY_TEST,
         )
         people = []
         for i in range(150):
@@ -299,6 +304,7 @@ def test_a_discounted_order_is_refunded_no_more_than_was_paid(office):
             ends_at=now() + timedelta(days=1),
             total_limit=10,
             amount_fen=1001,
+            **BY_TEST,
         )
     signed = sign_up(office)
     with office.sessions.begin() as session:
@@ -379,3 +385,38 @@ def test_an_offer_the_sale_could_not_apply_is_refused_naming_the_field(tmp_path)
         )
         assert refused.returncode == 2 and field in refused.stderr, refused.stderr
         assert refused.stderr.count("\n") == 1 and "float" not in refused.stderr
+
+
+def test_a_coupon_and_a_flash_sale_made_over_the_api_are_audited_with_who_and_from_where(
+    api, office
+):
+    boss = bearer(api, "boss")
+    window = {
+        "starts_at": (TEST_AT + timedelta(days=1)).isoformat(),
+        "ends_at": (TEST_AT + timedelta(days=2)).isoformat(),
+    }
+    coupon = api.post(
+        "/api/v1/coupons",
+        headers=boss,
+        json={"code": "winter5", "total_limit": 100, "amount_fen": 500, **window},
+    )
+    assert coupon.status_code == 200, coupon.text
+    sale = api.post(
+        "/api/v1/flash-sales",
+        headers=boss,
+        json={"inventory_id": office.day_ticket, "price_type": "adult", "price_fen": 990,
+              "places": 50, "per_member_limit": 1, **window},
+    )  # fmt: skip
+    assert sale.status_code == 200, sale.text
+    with office.sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.in_(("create_coupon", "create_flash_sale")))
+        ).all()
+    made = {(e.action, e.target): e for e in entries}
+    assert set(made) == {
+        ("create_coupon", "coupon:WINTER5"),
+        ("create_flash_sale", f"flash_sale:{sale.json()['id']}"),
+    }
+    assert {(e.actor, e.source) for e in entries} == {("boss", "testclient")}
+    assert made[("create_coupon", "coupon:WINTER5")].detail["amount_fen"] == 500
+    assert made[("create_flash_sale", f"flash_sale:{sale.json()['id']}")].detail["places"] == 50

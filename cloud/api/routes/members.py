@@ -202,11 +202,20 @@ def staff_view(
 
 
 @router.post("/flash-sales", response_model=FlashSaleCreated)
-def create_flash_sale(body: FlashSaleIn, db: DB, _: Manager) -> dict[str, int]:
-    return {"id": promotions.create_flash_sale(db, **body.model_dump())}
+def create_flash_sale(
+    body: FlashSaleIn, ctx: Context, db: DB, who: Manager, where: Source
+) -> dict[str, int]:
+    sale = promotions.create_flash_sale(
+        db, **body.model_dump(), actor=who.username, source=where, now=ctx.clock.now()
+    )
+    return {"id": sale}
 
 
 @router.post("/coupons", response_model=CouponCreated)
-def create_coupon(body: CouponIn, db: DB, _: Manager) -> dict[str, str]:
-    promotions.create_coupon(db, **body.model_dump())
+def create_coupon(
+    body: CouponIn, ctx: Context, db: DB, who: Manager, where: Source
+) -> dict[str, str]:
+    promotions.create_coupon(
+        db, **body.model_dump(), actor=who.username, source=where, now=ctx.clock.now()
+    )
     return {"code": body.code.upper()}
