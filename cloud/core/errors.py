@@ -195,6 +195,7 @@ class Code(StrEnum):
     NOT_A_PACKAGE = "not_a_package"
     DUPLICATE_ATTRACTION = "duplicate_attraction"
     RENEWAL_OUTSIDE_WINDOW = "renewal_outside_window"  # --- annual passes (issue 17) ---
+    RENEWAL_EXPIRED = "renewal_expired"
     PASS_NOT_ACTIVE = "pass_not_active"
     PASS_RENEWED = "pass_renewed"
     PASS_RENEWED_SINCE = "pass_renewed_since"
@@ -639,6 +640,12 @@ TEXT: dict[Code, Text] = {
         409,
         "This pass can be renewed from {opens} until {closes} (it expires on {valid_until})",
         "该年卡可续卡时间为{opens}至{closes}（有效期至{valid_until}）",
+    ),
+    Code.RENEWAL_EXPIRED: Text(
+        409,
+        "Renewal order {order_no} has expired and would no longer start on {valid_from}: "
+        "please ask for the renewal again",
+        "续卡订单{order_no}已过期，续卡日期（自{valid_from}起）已不再适用，请重新申请续卡",
     ),
     Code.BAD_PASS_RULE: Text(
         422, "Renewal rule {field} must be: {allowed}", "年卡续卡规则{field}无效，允许：{allowed}"

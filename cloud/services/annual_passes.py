@@ -225,6 +225,33 @@ def ask_renewal(
     return Asked(order, token, renewal)
 
 
+def late_renewal(session: Session, order: Order, now: datetime) -> Problem | None:
+    """Why a renewal order paid after its hold expired can no longer be paid (409
+    ``renewal_expired``), or None: for an order that is no renewal, or when asked ``now`` the
+    renewal would give the same dates. A renewal takes no place, so an expired one is not
+    held back by stock; what it must not do is outlive its terms: a renewal asked within the
+    grace days and paid after them would otherwise run on from the old expiry, one asked
+    within the window paid after it closed would renew a pass past its lapse limit."""
+    renewal = renewal_of(session, order)
+    if renewal is None:
+        return None
+    product = session.get(Product, session.get_one(AnnualPass, renewal.pass_id).product_id)
+    site = session.get(Site, order.site)
+    assert product is not None and site is not None
+    today = now.astimezone(ZoneInfo(site.timezone)).date()
+    try:
+        dates = term(of_product(session, product.id), product, renewal.prev_valid_until, today)
+    except Problem:
+        dates = None
+    if dates == (renewal.valid_from, renewal.valid_until):
+        return None
+    return Problem(
+        Code.RENEWAL_EXPIRED,
+        order_no=order.order_no,
+        valid_from=renewal.valid_from.isoformat(),
+    )
+
+
 def renewal_of(session: Session, order: Order) -> PassRenewal | None:
     return session.scalar(select(PassRenewal).where(PassRenewal.order_id == order.id))
 

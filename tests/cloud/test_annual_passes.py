@@ -28,7 +28,7 @@ from cloud.models import (
     Ticket,
     User,
 )
-from cloud.services import annual_passes, card_index, face_enrolment, members, pass_faces
+from cloud.services import annual_passes, card_index, face_enrolment, holds, members, pass_faces
 from cloud.services.catalogue import add_inventory, add_product
 from cloud.services.face_enrolment import Who
 from cloud.services.orders import LineRequest
@@ -211,6 +211,52 @@ def test_a_renewal_within_the_grace_days_after_expiry_still_runs_on_from_it(offi
     _, pass_id = sell_pass(office, annual)
     new = renew(office, pass_id, at_site(expiry(office) + timedelta(days=20)))
     assert new.valid_from == expiry(office) + timedelta(days=1)
+
+
+def expire_hold(office, order_no: str, at: datetime) -> None:
+    """The hold expirer runs past the order's hold (as ``serve`` does every 30 s)."""
+    with office.sessions.begin() as session:
+        order = session.scalar(select(Order).where(Order.order_no == order_no))
+        assert holds.expire_order(session, order.id, at)
+
+
+def test_a_renewal_paid_after_its_hold_is_still_paid_while_its_dates_hold(office, annual):
+    _, pass_id = sell_pass(office, annual)
+    when = at_site(expiry(office) - timedelta(days=5))
+    asked = ask(office, pass_id, when)
+    expire_hold(office, asked.order.order_no, when + timedelta(hours=1))
+    late = when + timedelta(hours=3)  # the same day: asked again it would give the same dates
+    assert pay(office, asked.order.order_no, asked.order.total_fen, late).status == "paid"
+    _, ticket = current(office, pass_id)
+    assert ticket.valid_from == expiry(office) + timedelta(days=1)
+
+
+def test_a_renewal_paid_after_its_hold_and_past_its_terms_is_refunded_or_refused(office, annual):
+    """Asked within the grace days (it would run on from the old expiry), paid after them:
+    the money goes back, the pass is untouched; at a till, the cash is not taken."""
+    _, pass_id = sell_pass(office, annual)
+    asked_at = at_site(expiry(office) + timedelta(days=20))  # grace: 30 days
+    asked = ask(office, pass_id, asked_at)
+    assert asked.renewal.valid_from == expiry(office) + timedelta(days=1)
+    expire_hold(office, asked.order.order_no, asked_at + timedelta(hours=1))
+    late = at_site(expiry(office) + timedelta(days=45))  # now it would start on the day asked
+    till = ask(office, pass_id, at_site(expiry(office) + timedelta(days=21)))
+    expire_hold(office, till.order.order_no, at_site(expiry(office) + timedelta(days=22)))
+
+    outcome = pay(office, asked.order.order_no, asked.order.total_fen, late)
+
+    assert outcome.status == "refunded_renewal_expired"
+    held, ticket = current(office, pass_id)
+    assert ticket.id == held.first_ticket_id and held.valid_until == expiry(office)
+    with office.sessions() as session:
+        refund = session.scalar(select(Refund).where(Refund.order_id == asked.order.id))
+        assert refund is not None and refund.amount_fen == asked.order.total_fen
+    headers, body = office.sandbox.simulate_payment(till.order.order_no, till.order.total_fen)
+    note = office.sandbox.verify_notification(headers, body)
+    with pytest.raises(Problem) as refused, office.sessions.begin() as session:
+        apply_payment(session, note, office.issuer, late, refuse_unpayable=True)
+    assert refused.value.code is Code.RENEWAL_EXPIRED
+    assert refused.value.extra["order_no"] == till.order.order_no
 
 
 def test_a_pass_lapsed_beyond_the_grace_days_renews_from_the_day_asked(office, annual):

@@ -12,7 +12,8 @@
   places can be taken again; otherwise the money is refunded (no ticket without a place, no
   money kept without a ticket). A second payment of a paid order is refunded.
 - A renewal of an annual pass that another renewal beat to it (services/annual_passes.py) is
-  refunded too.
+  refunded too, and so is one paid after its hold expired whose dates would no longer be
+  given (``annual_passes.late_renewal``).
 - Money not yet taken (cash at the window, the sandbox checkout page) is refused instead
   (409 ``already_paid`` / ``places_gone``): the cashier does not take it, the till is not
   credited.
@@ -53,6 +54,7 @@ class Settlement:
     order_no: str
     # paid | already_applied | refunded_duplicate | refunded_no_places | flagged
     # | refunded_pass_renewed (another renewal of the same annual pass was paid first)
+    # | refunded_renewal_expired (a renewal paid after its hold, its dates no longer holding)
     status: str
     tickets: int
     refund_id: int | None = None  # a refund to pay out once committed (payout.pay_out)
@@ -93,6 +95,10 @@ def apply_payment(
         if refuse:
             raise Problem(Code.PLACES_GONE)
         outcome = "refunded_no_places"
+    elif order.status == "expired" and (late := annual_passes.late_renewal(session, order, now)):
+        if refuse:  # a renewal paid after its hold, whose dates no longer hold
+            raise late
+        outcome = "refunded_renewal_expired"
     elif not annual_passes.claim_renewal(session, order):  # another renewal won the pass
         if refuse:
             raise Problem(Code.PASS_RENEWED, order_no=order.order_no)
