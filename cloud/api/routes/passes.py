@@ -10,8 +10,7 @@ committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -41,6 +40,7 @@ from cloud.api.pass_schemas import (
 )
 from cloud.api.schemas import PathId
 from cloud.core.security import token_hash
+from cloud.models import Member
 from cloud.services import annual_passes, face_enrolment, pass_rules
 from cloud.services.annual_passes import Asked
 from cloud.services.face_enrolment import Who
@@ -64,18 +64,8 @@ def renew_mine(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> RenewalOrder:
-    def ask(db: Session) -> Asked:
-        return annual_passes.ask_renewal(
-            db,
-            pass_id,
-            member=member,
-            channel="web",
-            actor=f"member:{member.id}",
-            source=where,
-            now=ctx.clock.now(),
-        )
-
-    return _renewal(ctx, idempotency_key, "renew_my_pass", pass_id, f"member:{member.id}", ask)
+    asker = Asker(member, "web", f"member:{member.id}", where, f"member:{member.id}")
+    return _renewal(ctx, idempotency_key, "renew_my_pass", pass_id, asker)
 
 
 @router.get("/passes", response_model=list[PassOut])
@@ -102,18 +92,8 @@ def renew_at_window(
     where: Source,
     idempotency_key: IdempotencyKey = None,
 ) -> RenewalOrder:
-    def ask(db: Session) -> Asked:
-        return annual_passes.ask_renewal(
-            db,
-            pass_id,
-            member=None,
-            channel="window",
-            actor=who.username,
-            source=where,
-            now=ctx.clock.now(),
-        )
-
-    return _renewal(ctx, idempotency_key, "renew_pass", pass_id, who.scope, ask)
+    asker = Asker(None, "window", who.username, where, who.scope)
+    return _renewal(ctx, idempotency_key, "renew_pass", pass_id, asker)
 
 
 @router.put("/passes/{pass_id}/member", response_model=PassOut)
@@ -144,13 +124,20 @@ def enrol_face(
         return annual_passes.view(db, held, ctx.pd, now)
 
 
+@dataclass(frozen=True)
+class Asker:
+    """Who asks for a renewal: a member on their phone (``member``) or a cashier at the window
+    (None), with the channel, the audited actor and address, and the idempotency scope."""
+
+    member: Member | None
+    channel: str
+    actor: str
+    source: str
+    scope: str
+
+
 def _renewal(
-    ctx: CloudContext,
-    key: str | None,
-    route: str,
-    pass_id: int,
-    caller: str,
-    ask: Callable[[Session], Asked],
+    ctx: CloudContext, key: str | None, route: str, pass_id: int, asker: Asker
 ) -> RenewalOrder:
     """Ask once per Idempotency-Key: a double tap or a retry after a lost answer gets the same
     pending order back, not a second one to pay. With a key the order's token is derived from
@@ -158,7 +145,15 @@ def _renewal(
     the caller is signed in and the key is theirs alone, so a retry gets the token back."""
 
     def produce(db: Session) -> RenewalOrder:
-        asked = ask(db)
+        asked = annual_passes.ask_renewal(
+            db,
+            pass_id,
+            member=asker.member,
+            channel=asker.channel,
+            actor=asker.actor,
+            source=asker.source,
+            now=ctx.clock.now(),
+        )
         out = RenewalOrder.model_validate(_order(asked))
         if key is not None:
             asked.order.access_hash = token_hash(_token(ctx, asked.order.order_no, key))
@@ -166,7 +161,7 @@ def _renewal(
         return out
 
     out, _ = idempotent_answer(
-        RenewalOrder, ctx, key, route, {"pass_id": pass_id}, produce, caller=caller
+        RenewalOrder, ctx, key, route, {"pass_id": pass_id}, produce, caller=asker.scope
     )
     if key is not None:
         out.access_token = _token(ctx, out.order_no, key)
