@@ -47,7 +47,6 @@ from gate_node.config import (
     KINDS,
     NodeConfig,
     NodeStateError,
-    config_doc,
     face_key_of,
     parse_salt,
     validate_config,
@@ -95,6 +94,10 @@ class NodeState:
     ) -> None:
         self.directory = directory
         self.config = config
+        self.local_config = config
+        """node.json's own configuration (the installer's), which each root-signed config
+        document is laid over afresh: a setting the site stops sending returns to this gate's
+        own value, not to the one an earlier document gave."""
         self.root = root
         self.keyring = keyring
         self.revocations = revocations
@@ -145,7 +148,7 @@ class NodeState:
             ) from None
         if len(docs) != 1:
             raise NodeStateError(f"{directory}/node.json must hold exactly one config document")
-        config = validate_config(dict(docs[0]))
+        config = local = validate_config(dict(docs[0]))
         try:
             root = keystore.load_public_pem(directory / "root.pem")
         except KeyStoreError as exc:
@@ -173,6 +176,7 @@ class NodeState:
             except KeyStoreError as exc:
                 raise NodeStateError(str(exc)) from None
         state = cls(directory, config, root, keyring, revocations, held, cards, salt)
+        state.local_config = local
         state.nodes = nodes
         state.config_seq = held_config.seq if held_config else None
         if held_config is not None:
@@ -293,7 +297,7 @@ class NodeState:
         """Rules the cloud sets for this node (grace, gaps, real-name check, holder salt)."""
         document = self._verified(raw, "config")
         require_newer(document, self.config_seq)
-        config = with_settings(self.config, document)
+        config = with_settings(self.local_config, document)
         face_key = face_key_of(document)
         body = document.body if isinstance(document.body, dict) else {}
         salt = body.get("holder_salt")
@@ -304,10 +308,7 @@ class NodeState:
             path.touch(mode=0o600)
             path.write_text(salt.hex())
             self.holder_salt = salt
-        with TinyDB(self.directory / "node.json", indent=2, ensure_ascii=False) as db:
-            db.table("config").truncate()
-            db.table("config").insert(config_doc(config))
-        write_atomic(self.directory / "config.cose", raw)
+        write_atomic(self.directory / "config.cose", raw)  # laid over node.json at each start
         self.config = config
         self.config_seq = document.seq
         self.cloud_face_key = face_key

@@ -11,9 +11,11 @@ publishes each new one (``FROM_DATABASE``), retained, so a gate offline now take
 comes back. Enrolment signs the same settings into a new gate's bundle (``config_settings``).
 
 Only site-wide settings are set here: the time zone is the site's own (``sites.timezone``),
-and zone and direction belong to each gate's enrolment. A setting left out keeps whatever
-each gate has (its default or an earlier document's value); ``face`` is sent whole, so a face
-figure left out of it returns to the gate's default.
+and zone and direction belong to each gate's enrolment. A setting left out is each gate's own
+(its node.json value, else the default): a gate lays each config document over its own
+configuration afresh (gate_node/state.py), so a setting dropped here returns to that value, not
+to an earlier document's; ``face`` is sent whole, so a face figure left out of it returns to
+the gate's default.
 """
 
 from __future__ import annotations

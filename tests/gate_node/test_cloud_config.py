@@ -38,3 +38,20 @@ def test_face_fractions_go_to_thousandths_and_back():
         "liveness": "blink",
     }
     assert from_document(wire) == {"face": face, "min_gap_minutes": 2}
+
+
+def test_a_setting_the_site_stops_sending_returns_to_the_gates_own_value(node_state, root_key):
+    """Each config document is laid over node.json's own configuration afresh, at once and at
+    the next start: a gap the site set and then dropped does not stay on the gate."""
+    from gate_node.state import NodeState
+
+    node_state.apply_config(config_document(root_key, 1, {"min_gap_minutes": 5}))
+    assert node_state.config.min_gap_minutes == 5
+    assert NodeState.open(node_state.directory).config.min_gap_minutes == 5  # kept across a start
+
+    node_state.apply_config(config_document(root_key, 2, {"exit_requires_entry": True}))
+
+    assert node_state.config.min_gap_minutes == 0 and node_state.config.exit_requires_entry
+    reopened = NodeState.open(node_state.directory).config
+    assert reopened.min_gap_minutes == 0 and reopened.exit_requires_entry
+    assert reopened.node == "G1"
