@@ -86,6 +86,7 @@ class Code(StrEnum):
     BAD_ID_NUMBER = "bad_id_number"
     DUPLICATE_HOLDER = "duplicate_holder"
     REAL_NAME_BATCH = "real_name_batch"
+    ANNUAL_BATCH = "annual_batch"
 
     # --- payments and payment platforms ---
     CHANNEL_UNAVAILABLE = "channel_unavailable"
@@ -349,6 +350,11 @@ TEXT: dict[Code, Text] = {
     ),
     Code.REAL_NAME_BATCH: Text(
         422, "Real-name tickets need one ID each: not in batches", "实名票不能批量出票"
+    ),
+    Code.ANNUAL_BATCH: Text(
+        422,
+        "Annual passes are sold one by one (each is a pass of its own): not in batches",
+        "年卡需逐张出售（每张为独立年卡），不能批量出票",
     ),
     Code.CHANNEL_UNAVAILABLE: Text(
         422, "Payment channel {channel} is not configured here", "该支付渠道未开通"

@@ -9,7 +9,8 @@ reports, refunds and verification treat batch tickets like any other.
 
 Each ticket's text is stored with it, so ``batch_tickets`` can write a batch's codes again at
 any time (``scenic-cloud batch export``): a lost CSV loses no places. The order number starts
-with the site's date, as online orders' do.
+with the site's date, as online orders' do. Real-name tickets (one ID each) and annual passes
+(one pass per holder, made at its sale, renewed, linked to a member) are not batched.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def issue_batch(
             raise Problem(Code.NO_PRICE, price_type=price_type)
         if product.real_name:
             raise Problem(Code.REAL_NAME_BATCH)
+        if product.kind == "annual":  # a pass is made per holder at its sale (annual_passes)
+            raise Problem(Code.ANNUAL_BATCH)
         place = db.get(Site, product.site)
         site_zone = ZoneInfo(place.timezone if place else "Asia/Shanghai")
         inventory.reserve(db, inventory_id, count)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -73,6 +75,28 @@ def test_real_name_products_are_not_issued_in_batches(office):
     with pytest.raises(Problem) as info:
         batch(office, office.real_name, 10)
     assert info.value.code == "real_name_batch"
+
+
+def test_annual_passes_are_not_issued_in_batches_and_take_no_place(office):
+    """Not real-name, still refused: a batch would make annual tickets that are no passes
+    (no holder to renew, link to a member or bind a face to)."""
+    from cloud.models import Inventory
+    from cloud.services.catalogue import add_inventory, add_product
+
+    with office.sessions.begin() as db:
+        fields = {"site": "S1", "code": "ANNUAL-OPEN", "name_zh": "年卡", "name_en": "Annual",
+                  "kind": "annual", "validity_days": 365, "entries": 0}  # fmt: skip
+        product = add_product(db, fields, [{"price_type": "adult", "amount_fen": 30000}])
+        annual = add_inventory(
+            db, product.id, office.day, 100, slot_start=None, slot_end=None, warn_percent=80,
+            stop_percent=100, today=office.day - timedelta(days=7),
+        ).id  # fmt: skip
+    with pytest.raises(Problem) as info:
+        batch(office, annual, 10)
+    assert info.value.code == "annual_batch"
+    assert count_tickets(office) == 0
+    with office.sessions() as db:
+        assert db.get(Inventory, annual).taken == 0
 
 
 def test_a_batch_order_number_starts_with_the_site_date_not_the_utc_date(office):
