@@ -32,6 +32,18 @@ def percentiles(samples_ns: Sequence[int]) -> dict[str, float]:
     }
 
 
+def cpu_model() -> str:
+    """The CPU the VM reports (/proc/cpuinfo's "model name"): sessions run on machines whose
+    speeds differ ~3x, and a figure is only comparable with one from the same CPU."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def report(
     name: str,
     title: str,
@@ -63,6 +75,7 @@ def report(
                     "python": platform.python_version(),
                     "cpus": os.cpu_count(),
                     "processor": platform.machine(),
+                    "cpu_model": cpu_model(),
                 },
                 **(extra or {}),
                 "rows": rows,
