@@ -85,3 +85,37 @@ def test_a_new_alarm_appears_while_the_manager_watches(site, browser_context):
     site.publish("G1", "alarm", alarm="forced", arg=1)
     expect(page.locator("#att-alarms b")).to_have_text("2", timeout=10_000)
     assert "强行闯入" in page.inner_text("#alarm-list")
+
+
+def test_a_manager_sets_a_pass_renewal_rule_and_a_wrong_one_is_explained_at_its_form(
+    site, browser_context, screenshot
+):
+    from cloud.models import PassRule, Price, Product
+
+    with site.day.sessions.begin() as db:
+        product = Product(site="S1", code="YEAR", name_zh="年卡", name_en="Annual pass",
+                          kind="annual", validity_days=365, entries=0)  # fmt: skip
+        db.add(product)
+        db.flush()
+        db.add(Price(product_id=product.id, price_type="adult", amount_fen=29800))
+        annual = product.id
+    page = browser_context.new_page()
+    sign_in(page, site)
+    page.click("#pass-rules")
+    page.wait_for_url(re.compile(r".*/dashboard/passes$"))
+    form = page.locator(f"#product-{annual}")
+    form.locator("input[name=level_gold]").fill("150")  # a typing slip: 150 % off
+    form.locator(f"#save-{annual}").click()
+    expect(page.locator(f"#error-{annual}")).to_contain_text("level_discounts.gold")
+    screenshot(page, "pass-rule-refused")
+    form = page.locator(f"#product-{annual}")
+    form.locator("input[name=level_gold]").fill("10")
+    form.locator("input[name=grace_days]").fill("15")
+    form.locator("input[name=price_yuan]").fill("268.5")
+    form.locator(f"#save-{annual}").click()
+    expect(page.locator("#notice")).to_have_text("续卡规则已保存")
+    assert page.locator(f"#product-{annual} input[name=price_yuan]").input_value() == "268.50"
+    screenshot(page, "pass-rule-saved")
+    with site.day.sessions() as db:
+        rule = db.get(PassRule, annual)
+        assert (rule.grace_days, rule.price_fen, rule.level_discounts) == (15, 26850, {"gold": 10})

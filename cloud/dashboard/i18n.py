@@ -146,7 +146,34 @@ KINDS: dict[str, tuple[str, str]] = {
     "face_bind": ("人脸绑定", "face binding"),
 }
 
+# The annual-pass renewal rules page (/dashboard/passes).
+WORDS.update(
+    {
+        "pass_rules": ("年卡续卡规则", "Annual pass renewal rules"),
+        "pass_rules_link": ("年卡续卡规则", "Pass renewal rules"),
+        "no_annual_products": ("暂无年卡产品", "No annual pass products"),
+        "rule_set": ("已设置", "set"),
+        "rule_defaults": ("默认规则", "the defaults"),
+        "renew_before_days": ("到期前可续天数", "Renewable from, days before expiry"),
+        "grace_days": ("过期宽限天数（续期自原到期日起）", "Grace days after expiry (runs on)"),
+        "lapse_limit_days": ("过期后最长可续天数", "Renewable until, days after expiry"),
+        "renewal_price": ("续卡价（元，空＝成人价）", "Renewal price (yuan, blank: adult price)"),
+        "level_discount": ("会员等级折扣（%）", "Member level discount (%)"),
+        "save_rule": ("保存规则", "Save the rule"),
+        "level_gold": ("金卡会员", "gold members"),
+        "level_silver": ("银卡会员", "silver members"),
+        "level_regular": ("普通会员", "regular members"),
+        "not_whole": ("须为整数", "must be a whole number"),
+        "not_money": ("须为金额（最多两位小数）", "must be an amount in yuan (at most 2 decimals)"),
+        "rule_not_allowed": (
+            "该账号无权修改续卡规则（需经理）",
+            "This account may not change renewal rules (managers do)",
+        ),
+    }
+)
+
 NOTICES: dict[str, tuple[str, str]] = {
+    "pass_rule_saved": ("续卡规则已保存", "Renewal rule saved"),
     "alarm_acknowledged": ("该告警已由他人先行确认", "Someone else acknowledged this alarm first"),
     "alarm_note_required": ("请填写处理说明后再确认", "Say what was done before acknowledging"),
     "alarm_note_too_long": ("处理说明过长", "The note is too long"),

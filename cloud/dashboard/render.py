@@ -77,6 +77,32 @@ def login(
     )
 
 
+def passes(
+    lang: str,
+    products: list[Any],
+    *,
+    user: str,
+    role: str,
+    csrf: str,
+    can_edit: bool,
+    levels: tuple[str, ...],
+    notice: str | None = None,
+) -> str:
+    """The annual-pass renewal rules page: one form per annual product (read-only unless
+    ``can_edit``), a row's ``error`` shown above its form."""
+    words = Words(lang, _zone_default())
+    return _env.get_template("passes.html").render(
+        t=words,
+        products=products,
+        user=user,
+        role=role,
+        csrf=csrf,
+        can_edit=can_edit,
+        levels=levels,
+        notice=words.notice(notice) if notice else None,
+    )
+
+
 def refused(lang: str, error: str) -> str:
     """A page that says why this signed-in account may not do what its form asked (the
     ``WORDS`` key ``error``), with the way back to the dashboard: a browser gets words, not the

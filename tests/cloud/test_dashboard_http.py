@@ -310,3 +310,94 @@ def test_a_manager_with_a_second_factor_signs_in_to_the_dashboard_only_with_its_
         },
     )
     assert answer.status_code == 303 and "scenic_dashboard=" in answer.headers["set-cookie"]
+
+
+# --- annual-pass renewal rules (/dashboard/passes) ----------------------------------------------
+
+
+@pytest.fixture
+def annual(app):
+    """An annual pass product of 298 yuan in the dashboard's database."""
+    from cloud.models import Price, Product
+
+    sessions = app.state.context.sessions
+    with sessions.begin() as db:
+        product = Product(site="S1", code="YEAR", name_zh="年卡", name_en="Annual pass",
+                          kind="annual", validity_days=365, entries=0)  # fmt: skip
+        db.add(product)
+        db.flush()
+        db.add(Price(product_id=product.id, price_type="adult", amount_fen=29800))
+        return product.id
+
+
+def rule_form(page: str, **fields: str) -> dict[str, str]:
+    form = {"csrf": token_in(page), "renew_before_days": "30", "grace_days": "30",
+            "lapse_limit_days": "365", "price_yuan": "", "level_gold": "", "level_silver": "",
+            "level_regular": ""}  # fmt: skip
+    return {**form, **fields}
+
+
+def test_a_manager_sets_a_renewal_rule_in_yuan_and_it_is_kept_in_fen_and_audited(app, annual):
+    from cloud.models import AuditEntry, PassRule
+
+    client = browser(app)
+    sign_in(client)
+    page = client.get("/dashboard/passes")
+    assert page.status_code == 200 and "年卡续卡规则" in page.text and "默认规则" in page.text
+    answer = client.post(
+        f"/dashboard/passes/{annual}/rule",
+        data=rule_form(page.text, grace_days="15", price_yuan="268.50", level_gold="10"),
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/dashboard/passes?notice=pass_rule_saved")
+    with app.state.context.sessions() as db:
+        rule = db.get(PassRule, annual)
+        assert (rule.grace_days, rule.price_fen, rule.level_discounts) == (15, 26850, {"gold": 10})
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "set_pass_rule"))
+        assert (entry.actor, entry.target) == ("boss", f"product:{annual}")
+    shown = client.get("/dashboard/passes?notice=pass_rule_saved").text
+    assert "续卡规则已保存" in shown and 'value="268.50"' in shown and "已设置" in shown
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"grace_days": "two weeks"}, "grace_days: 须为整数"),
+        ({"price_yuan": "12.345"}, "price_fen: 须为金额"),
+        ({"level_gold": "150"}, "level_discounts.gold"),
+        ({"lapse_limit_days": "-1"}, "lapse_limit_days"),
+    ],
+)
+def test_a_rule_the_form_or_the_service_refuses_comes_back_422_naming_the_field(
+    app, annual, fields, said
+):
+    from cloud.models import PassRule
+
+    client = browser(app)
+    sign_in(client)
+    page = client.get("/dashboard/passes").text
+    answer = client.post(f"/dashboard/passes/{annual}/rule", data=rule_form(page, **fields))
+    assert answer.status_code == 422
+    assert said in answer.text and 'role="alert"' in answer.text
+    assert f'value="{next(iter(fields.values()))}"' in answer.text  # what was typed, shown again
+    with app.state.context.sessions() as db:
+        assert db.get(PassRule, annual) is None  # nothing kept
+
+
+def test_finance_reads_the_rules_but_may_not_change_them_and_a_form_needs_its_csrf(app, annual):
+    from cloud.models import PassRule
+
+    client = browser(app)
+    sign_in(client, "books")
+    page = client.get("/dashboard/passes")
+    assert page.status_code == 200 and "disabled" in page.text and "保存规则" not in page.text
+    refused = client.post(f"/dashboard/passes/{annual}/rule", data=rule_form(page.text))
+    assert refused.status_code == 403 and "需经理" in refused.text
+    boss = browser(app)
+    sign_in(boss)
+    forged = boss.post(
+        f"/dashboard/passes/{annual}/rule", data={**rule_form(page.text), "csrf": "x"}
+    )
+    assert forged.status_code in (400, 403)
+    with app.state.context.sessions() as db:
+        assert db.get(PassRule, annual) is None

@@ -133,6 +133,8 @@ MATRIX: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/dashboard/language"): BROWSER,
     ("POST", "/dashboard/alarms/{alarm_id}/acknowledge"): BROWSER,
     ("GET", "/dashboard/live"): BROWSER,
+    ("GET", "/dashboard/passes"): BROWSER,
+    ("POST", "/dashboard/passes/{product_id}/rule"): BROWSER,
     # reconciliation with the payment channels (issue 17): finance
     ("POST", "/api/v1/reconciliation/statements"): roles("finance"),
     ("GET", "/api/v1/reconciliation/mismatches"): roles("finance"),

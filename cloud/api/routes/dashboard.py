@@ -11,7 +11,8 @@ cloud/dashboard/live.py (server-sent events; PostgreSQL LISTEN/NOTIFY or a SQLit
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -20,9 +21,16 @@ from cloud.api import browser_session as browser
 from cloud.api.deps import Context, SeenLocks, Source
 from cloud.api.schemas import PathId
 from cloud.core.errors import Code, Problem
-from cloud.dashboard import render
+from cloud.dashboard import pass_rule_form, render
+from cloud.dashboard.i18n import Words
 from cloud.dashboard.live import SIGNED_OUT, ChangeFeed, Hub
-from cloud.services import alarms, dashboard_figures, staff_preferences, staff_sessions
+from cloud.services import (
+    alarms,
+    dashboard_figures,
+    pass_rules,
+    staff_preferences,
+    staff_sessions,
+)
 from cloud.services.audit import audit
 from cloud.services.staff_sign_in import sign_in
 
@@ -187,6 +195,80 @@ def acknowledge(
             raise
         return _to(f"/dashboard?notice={refusal.code}")
     return _to("/dashboard")
+
+
+@router.get("/passes", response_class=HTMLResponse)
+def pass_rules_page(request: Request, ctx: Context) -> Response:
+    """Annual-pass renewal rules: managers change them, finance and auditors read them."""
+    who = browser.viewer(request, ctx)
+    if who is None:
+        return _to("/dashboard/login")
+    if not _may_view(who):
+        return HTMLResponse(render.refused(who.lang, "no_role"), status_code=403)
+    with ctx.sessions.begin() as db:
+        products = pass_rule_form.rows(db)
+    return HTMLResponse(
+        _passes_page(who, products, request.query_params.get("notice")), status_code=200
+    )
+
+
+@router.post("/passes/{product_id}/rule", response_class=HTMLResponse)
+async def set_pass_rule(
+    product_id: PathId, request: Request, ctx: Context, where: Source
+) -> Response:
+    """Save one product's rule from its form (pass_rules.put: checked, audited). A refused
+    form comes back with what was typed and, above it, which field and why (422)."""
+    from starlette.concurrency import run_in_threadpool
+
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and len(v) < 200}
+    return await run_in_threadpool(_set_pass_rule, product_id, form, request, ctx, where)
+
+
+def _set_pass_rule(
+    product_id: int, form: dict[str, str], request: Request, ctx: Context, where: str
+) -> Response:
+    who = browser.viewer(request, ctx)
+    if who is None:
+        return _to("/dashboard/login")
+    browser.check_form(request, form.get("csrf", ""), who.csrf)
+    if who.role != "manager":
+        return HTMLResponse(render.refused(who.lang, "rule_not_allowed"), status_code=403)
+    words = Words(who.lang, ZoneInfo("UTC"))
+    try:
+        rule = pass_rule_form.parse(form)
+        with ctx.sessions.begin() as db:
+            pass_rules.put(
+                db, product_id, rule, actor=who.username, source=where, now=ctx.clock.now()
+            )
+    except pass_rule_form.FormError as bad:
+        error = f"{bad.field}: {words(bad.why)}"
+    except Problem as refusal:
+        if refusal.status >= 500:
+            raise
+        error = refusal.zh if words.zh else refusal.en
+    else:
+        return _to(f"/dashboard/passes?notice=pass_rule_saved#product-{product_id}")
+    with ctx.sessions.begin() as db:
+        products = pass_rule_form.rows(db)
+    for row in products:
+        if row.id == product_id:
+            row.form, row.error = {**row.form, **form}, error
+    if not any(row.id == product_id for row in products):  # no such annual product
+        return HTMLResponse(render.refused(who.lang, error), status_code=404)
+    return HTMLResponse(_passes_page(who, products, None), status_code=422)
+
+
+def _passes_page(who: browser.Viewer, products: list[Any], notice: str | None) -> str:
+    return render.passes(
+        who.lang,
+        products,
+        user=who.username,
+        role=who.role,
+        csrf=who.csrf,
+        can_edit=who.role == "manager",
+        levels=pass_rules.LEVEL_NAMES,
+        notice=notice,
+    )
 
 
 @router.get("/live", response_class=StreamingResponse)
