@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.models import PassRule, Price, Product
-from cloud.services.pass_rules import LEVEL_NAMES, Rule, of_product
+from cloud.models import Price, Product
+from cloud.services.pass_rules import LEVEL_NAMES, Rule, read
 
 DAYS = ("renew_before_days", "grace_days", "lapse_limit_days")
 
@@ -46,9 +46,9 @@ class FormError(Exception):
 def rows(db: Session) -> list[ProductRow]:
     """Every annual product, its rule (or the defaults) as form values."""
     products = db.scalars(select(Product).where(Product.kind == "annual").order_by(Product.id))
-    held = set(db.scalars(select(PassRule.product_id)))
     out = []
     for product in products:
+        rule, explicit = read(db, product.id)
         adult = db.get(Price, (product.id, "adult"))
         out.append(
             ProductRow(
@@ -57,9 +57,9 @@ def rows(db: Session) -> list[ProductRow]:
                 product.code,
                 product.name_zh,
                 product.name_en,
-                product.id in held,
+                explicit,
                 adult.amount_fen if adult else None,
-                as_form(of_product(db, product.id)),
+                as_form(rule),
             )
         )
     return out

@@ -250,11 +250,10 @@ def _set_pass_rule(
         return _to(f"/dashboard/passes?notice=pass_rule_saved#product-{product_id}")
     with ctx.sessions.begin() as db:
         products = pass_rule_form.rows(db)
-    for row in products:
-        if row.id == product_id:
-            row.form, row.error = {**row.form, **form}, error
-    if not any(row.id == product_id for row in products):  # no such annual product
+    row = next((row for row in products if row.id == product_id), None)
+    if row is None:  # no such annual product
         return HTMLResponse(render.refused(who.lang, error), status_code=404)
+    row.form, row.error = {**row.form, **form}, error
     return HTMLResponse(_passes_page(who, products, None), status_code=422)
 
 
